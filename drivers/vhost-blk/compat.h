@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every difference between the kernel versions vhost-blk builds against
+ * lives here, so the rest of the driver reads like upstream code.
+ *
+ * Supported: Linux 6.1 and later.
+ */
+#ifndef _VHOST_BLK_COMPAT_H
+#define _VHOST_BLK_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/eventfd.h>
+
+#if KERNEL_VERSION(6, 1, 0) > LINUX_VERSION_CODE
+#error "vhost-blk needs Linux 6.1 or later"
+#endif
+
+/*
+ * Workers run in the owner's context: a vhost_task (a thread of the owner,
+ * sharing its mm, cgroups and limits) where the kernel has one, else a
+ * kthread that adopts the owner's mm with kthread_use_mm().
+ */
+#if IS_ENABLED(CONFIG_VHOST_TASK) && KERNEL_VERSION(6, 4, 0) <= LINUX_VERSION_CODE
+#define VHOST_BLK_HAVE_VHOST_TASK 1
+#include <linux/sched/vhost_task.h>
+
+/* 6.11 added the SIGKILL callback; later kernels return ERR_PTR. */
+static inline struct vhost_task *
+vhost_blk_task_create(bool (*fn)(void *), void (*killed)(void *), void *arg,
+		      const char *name)
+{
+	struct vhost_task *vtsk;
+
+#if KERNEL_VERSION(6, 11, 0) <= LINUX_VERSION_CODE
+	vtsk = vhost_task_create(fn, killed, arg, name);
+#else
+	vtsk = vhost_task_create(fn, arg, name);
+#endif
+	if (IS_ERR_OR_NULL(vtsk))
+		return vtsk ? vtsk : ERR_PTR(-ENOMEM);
+	return vtsk;
+}
+#else
+#define VHOST_BLK_HAVE_VHOST_TASK 0
+#endif
+
+/* eventfd_signal() lost its count argument in 6.8. */
+static inline void vhost_blk_eventfd_signal(struct eventfd_ctx *ctx)
+{
+#if KERNEL_VERSION(6, 8, 0) <= LINUX_VERSION_CODE
+	eventfd_signal(ctx);
+#else
+	eventfd_signal(ctx, 1);
+#endif
+}
+
+#endif /* _VHOST_BLK_COMPAT_H */

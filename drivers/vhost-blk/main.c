@@ -1,0 +1,764 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-blk: an in-kernel virtio-blk device for guests of a VMM.
+ *
+ * /dev/vhost-blk speaks the vhost ioctl ABI: the VMM (the owner) hands
+ * over its guest memory table, the vrings and their eventfds, and a block
+ * device; a worker per virtqueue, running in the owner's context, serves
+ * the guest's requests with bios straight to that device.
+ *
+ * This file: the misc device, its lifetime and the ioctls. The ioctl
+ * switch only copies arguments and calls a named helper.
+ */
+#include <linux/module.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
+#include <linux/file.h>
+#include <linux/blkdev.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/nospec.h>
+#include <linux/sched/mm.h>
+#include <linux/compat.h>
+
+#include "vhost_blk.h"
+
+static void vhost_blk_vq_init(struct vhost_blk_dev *dev, unsigned int index)
+{
+	struct vhost_blk_vq *vq = &dev->vqs[index];
+
+	vq->dev = dev;
+	vq->index = index;
+	mutex_init(&vq->mutex);
+	vhost_blk_poll_init(&vq->poll, vq);
+	vhost_blk_work_init(&vq->kick_work, vhost_blk_handle_kick);
+	vhost_blk_work_init(&vq->done_work, vhost_blk_handle_done);
+	init_llist_head(&vq->done);
+	atomic_set(&vq->inflight, 0);
+	init_waitqueue_head(&vq->drain_wq);
+}
+
+static int vhost_blk_open(struct inode *inode, struct file *f)
+{
+	struct vhost_blk_dev *dev;
+	unsigned int i;
+
+	dev = kvzalloc(sizeof(*dev), GFP_KERNEL_ACCOUNT);
+	if (!dev)
+		return -ENOMEM;
+	mutex_init(&dev->mutex);
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		vhost_blk_vq_init(dev, i);
+	f->private_data = dev;
+	return 0;
+}
+
+static int vhost_blk_check_owner(struct vhost_blk_dev *dev)
+{
+	return dev->mm && dev->mm == current->mm ? 0 : -EPERM;
+}
+
+/*
+ * Wait until no request of @vq is in flight. The worker posts completions
+ * while it lives; without one (killed owner) this context reaps them.
+ */
+static void vhost_blk_vq_drain(struct vhost_blk_vq *vq)
+{
+	for (;;) {
+		wait_event(vq->drain_wq,
+			   !atomic_read(&vq->inflight) ||
+			   (!rcu_access_pointer(vq->worker) &&
+			    !llist_empty(&vq->done)));
+		if (!atomic_read(&vq->inflight))
+			return;
+		mutex_lock(&vq->mutex);
+		vhost_blk_vq_complete(vq);
+		mutex_unlock(&vq->mutex);
+	}
+}
+
+/* Stop serving @vq and wait for its requests. Caller holds dev->mutex. */
+static void vhost_blk_vq_stop(struct vhost_blk_vq *vq)
+{
+	mutex_lock(&vq->mutex);
+	vq->started = false;
+	mutex_unlock(&vq->mutex);
+	/* No new kick after this; a queued one sees !started. */
+	vhost_blk_poll_stop(&vq->poll);
+	vhost_blk_vq_drain(vq);
+}
+
+static void vhost_blk_vq_free_slots(struct vhost_blk_vq *vq)
+{
+	kvfree(vq->reqs);
+	kvfree(vq->free_slots);
+	kvfree(vq->chain);
+	kvfree(vq->data_iov);
+	vq->reqs = NULL;
+	vq->free_slots = NULL;
+	vq->chain = NULL;
+	vq->data_iov = NULL;
+	vq->nr_free = 0;
+}
+
+/* Request slots, one per ring entry: nothing is allocated per request. */
+static int vhost_blk_vq_alloc_slots(struct vhost_blk_vq *vq)
+{
+	unsigned int i;
+
+	if (vq->reqs && vq->nr_free == vq->num)
+		return 0;
+	vhost_blk_vq_free_slots(vq);
+
+	vq->reqs = kvcalloc(vq->num, sizeof(*vq->reqs), GFP_KERNEL_ACCOUNT);
+	vq->free_slots = kvcalloc(vq->num, sizeof(*vq->free_slots),
+				  GFP_KERNEL_ACCOUNT);
+	vq->chain = kvmalloc(sizeof(*vq->chain), GFP_KERNEL_ACCOUNT);
+	vq->data_iov = kvcalloc(VHOST_BLK_IOV_MAX, sizeof(*vq->data_iov),
+				GFP_KERNEL_ACCOUNT);
+	if (!vq->reqs || !vq->free_slots || !vq->chain || !vq->data_iov) {
+		vhost_blk_vq_free_slots(vq);
+		return -ENOMEM;
+	}
+	for (i = 0; i < vq->num; i++) {
+		vq->reqs[i].vq = vq;
+		vq->free_slots[i] = vq->num - 1 - i;
+	}
+	vq->nr_free = vq->num;
+	return 0;
+}
+
+static void vhost_blk_vq_reset(struct vhost_blk_vq *vq)
+{
+	vhost_blk_vq_free_slots(vq);
+	if (vq->kick)
+		fput(vq->kick);
+	if (vq->call_ctx)
+		eventfd_ctx_put(vq->call_ctx);
+	if (vq->err_ctx)
+		eventfd_ctx_put(vq->err_ctx);
+	vq->kick = NULL;
+	vq->call_ctx = NULL;
+	vq->err_ctx = NULL;
+	vq->num = 0;
+	vq->desc = NULL;
+	vq->avail = NULL;
+	vq->used = NULL;
+	vq->addr_set = false;
+	vq->last_avail_idx = 0;
+	vq->avail_idx = 0;
+	vq->last_used_idx = 0;
+	vq->published_used = 0;
+	vq->signalled_used_valid = false;
+	vq->started = false;
+	vq->paused = false;
+	vq->broken = false;
+	vq->starved = false;
+}
+
+/*
+ * Undo everything since SET_OWNER: stop and drain the queues, stop the
+ * workers, drop files, memory table, backend and the owner's mm. Called
+ * with dev->mutex held, from any context (the owner may be exiting).
+ */
+static void vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
+{
+	struct vhost_blk_mem *mem;
+	unsigned int i;
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		vhost_blk_vq_stop(&dev->vqs[i]);
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		struct vhost_blk_vq *vq = &dev->vqs[i];
+
+		mutex_lock(&vq->mutex);
+		RCU_INIT_POINTER(vq->worker, NULL);
+		mutex_unlock(&vq->mutex);
+	}
+	/* Completion paths that still saw a worker or a queue are done. */
+	synchronize_rcu();
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		if (dev->workers[i]) {
+			vhost_blk_worker_destroy(dev->workers[i]);
+			dev->workers[i] = NULL;
+		}
+		vhost_blk_vq_reset(&dev->vqs[i]);
+	}
+
+	mem = rcu_replace_pointer(dev->mem, NULL,
+				  lockdep_is_held(&dev->mutex));
+	kvfree(mem);	/* no reader left: queues stopped, grace period over */
+
+	if (dev->bfile)
+		fput(dev->bfile);
+	dev->bfile = NULL;
+	dev->bdev = NULL;
+	dev->ro = false;
+	memset(dev->serial, 0, sizeof(dev->serial));
+	dev->acked_features = 0;
+
+	if (dev->mm)
+		mmput(dev->mm);
+	dev->mm = NULL;
+}
+
+static int vhost_blk_release(struct inode *inode, struct file *f)
+{
+	struct vhost_blk_dev *dev = f->private_data;
+
+	mutex_lock(&dev->mutex);
+	vhost_blk_dev_cleanup(dev);
+	mutex_unlock(&dev->mutex);
+	kvfree(dev);
+	return 0;
+}
+
+static long vhost_blk_set_owner(struct vhost_blk_dev *dev)
+{
+	long ret = 0;
+
+	mutex_lock(&dev->mutex);
+	if (dev->mm) {
+		ret = -EBUSY;
+		goto out;
+	}
+	dev->mm = get_task_mm(current);
+	if (!dev->mm)
+		ret = -EINVAL;
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static long vhost_blk_reset_owner(struct vhost_blk_dev *dev)
+{
+	long ret;
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (!ret)
+		vhost_blk_dev_cleanup(dev);
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static bool vhost_blk_any_started(struct vhost_blk_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		if (dev->vqs[i].started)
+			return true;
+	return false;
+}
+
+static long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features)
+{
+	long ret;
+
+	if (features & ~VHOST_BLK_FEATURES)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (ret)
+		goto out;
+	/* Ring layout depends on the features: not while serving rings. */
+	if (vhost_blk_any_started(dev)) {
+		ret = -EBUSY;
+		goto out;
+	}
+	dev->acked_features = features;
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
+				    struct vhost_memory __user *argp)
+{
+	struct vhost_memory_region *regions = NULL;
+	struct vhost_blk_mem *mem, *old;
+	struct vhost_memory hdr;
+	unsigned int i;
+	long ret;
+
+	if (copy_from_user(&hdr, argp, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.padding)
+		return -EINVAL;
+	if (hdr.nregions > vhost_blk_max_mem_regions)
+		return -E2BIG;
+	if (hdr.nregions) {
+		regions = kvmalloc_array(hdr.nregions, sizeof(*regions),
+					 GFP_KERNEL);
+		if (!regions)
+			return -ENOMEM;
+		if (copy_from_user(regions, argp->regions,
+				   hdr.nregions * sizeof(*regions))) {
+			ret = -EFAULT;
+			goto out_free;
+		}
+	}
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (ret)
+		goto out_unlock;
+	ret = vhost_blk_mem_create(regions, hdr.nregions, &mem);
+	if (ret)
+		goto out_unlock;
+
+	/* Rings being served must stay inside guest memory. */
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		struct vhost_blk_vq *vq = &dev->vqs[i];
+
+		if (vq->started &&
+		    !vhost_blk_vring_ok(mem, vq->num, vq->desc_addr,
+					vq->avail_addr, vq->used_addr)) {
+			kvfree(mem);
+			ret = -EINVAL;
+			goto out_unlock;
+		}
+	}
+
+	old = rcu_replace_pointer(dev->mem, mem, lockdep_is_held(&dev->mutex));
+	if (old)
+		kvfree_rcu(old, rcu);
+out_unlock:
+	mutex_unlock(&dev->mutex);
+out_free:
+	kvfree(regions);
+	return ret;
+}
+
+/*
+ * Pause every queue for a backend swap; fails if one has I/O in flight.
+ * Paused queues take no new request until vhost_blk_unpause().
+ */
+static int vhost_blk_pause(struct vhost_blk_dev *dev)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		struct vhost_blk_vq *vq = &dev->vqs[i];
+		bool busy;
+
+		mutex_lock(&vq->mutex);
+		busy = atomic_read(&vq->inflight);
+		if (!busy)
+			vq->paused = true;
+		mutex_unlock(&vq->mutex);
+		if (busy)
+			goto busy;
+	}
+	return 0;
+
+busy:
+	for (j = 0; j < i; j++) {
+		mutex_lock(&dev->vqs[j].mutex);
+		dev->vqs[j].paused = false;
+		mutex_unlock(&dev->vqs[j].mutex);
+	}
+	return -EBUSY;
+}
+
+static void vhost_blk_unpause(struct vhost_blk_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		struct vhost_blk_vq *vq = &dev->vqs[i];
+
+		mutex_lock(&vq->mutex);
+		vq->paused = false;
+		/* Serve what the guest posted while there was no backend. */
+		if (vq->started)
+			vhost_blk_vq_queue_work(vq, &vq->kick_work);
+		mutex_unlock(&vq->mutex);
+	}
+}
+
+static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
+				  struct vhost_blk_backend __user *argp)
+{
+	struct vhost_blk_backend b;
+	struct file *file = NULL, *old;
+	u32 size;
+	long ret;
+
+	if (get_user(size, &argp->size))
+		return -EFAULT;
+	if (size < VHOST_BLK_BACKEND_SIZE_VER0)
+		return -EINVAL;
+	ret = copy_struct_from_user(&b, sizeof(b), argp, size);
+	if (ret)
+		return ret;
+	if (b.flags & ~VHOST_BLK_BACKEND_F_ALL)
+		return -EOPNOTSUPP;
+	if (memchr_inv(b.reserved, 0, sizeof(b.reserved)))
+		return -EINVAL;
+
+	if (b.fd != -1) {
+		file = fget(b.fd);
+		if (!file)
+			return -EBADF;
+		if (!S_ISBLK(file_inode(file)->i_mode)) {
+			ret = -ENOTBLK;
+			goto out_fput;
+		}
+	}
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (ret)
+		goto out_unlock;
+	ret = vhost_blk_pause(dev);
+	if (ret)
+		goto out_unlock;
+
+	old = dev->bfile;
+	dev->bfile = file;
+	dev->bdev = file ? I_BDEV(file->f_mapping->host) : NULL;
+	dev->ro = file && ((b.flags & VHOST_BLK_BACKEND_F_RO) ||
+			   !(file->f_mode & FMODE_WRITE) ||
+			   bdev_read_only(dev->bdev));
+	memcpy(dev->serial, b.serial, sizeof(dev->serial));
+	file = old;
+
+	vhost_blk_unpause(dev);
+out_unlock:
+	mutex_unlock(&dev->mutex);
+out_fput:
+	if (file)
+		fput(file);
+	return ret;
+}
+
+static long vhost_blk_get_config(struct vhost_blk_dev *dev,
+				 struct vhost_blk_config __user *argp)
+{
+	struct virtio_blk_config cfg;
+	struct vhost_blk_config c;
+	u32 size;
+	long ret;
+
+	if (get_user(size, &argp->size))
+		return -EFAULT;
+	if (size < VHOST_BLK_CONFIG_SIZE_VER0)
+		return -EINVAL;
+	ret = copy_struct_from_user(&c, sizeof(c), argp, size);
+	if (ret)
+		return ret;
+	if (memchr_inv(c.reserved, 0, sizeof(c.reserved)))
+		return -EINVAL;
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (ret)
+		goto out;
+	if (!dev->bdev) {
+		ret = -ENODEV;
+		goto out;
+	}
+	vhost_blk_fill_config(dev, &cfg, &c.features);
+	mutex_unlock(&dev->mutex);
+
+	c.config_len = min_t(u32, c.config_len, sizeof(cfg));
+	if (copy_to_user(u64_to_user_ptr(c.config_ptr), &cfg, c.config_len) ||
+	    copy_to_user(argp, &c, min_t(u32, size, sizeof(c))))
+		return -EFAULT;
+	return 0;
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+/* Start serving @vq on @kick. Caller holds dev->mutex; @vq is stopped. */
+static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
+			      struct vhost_blk_vq *vq, struct file *kick)
+{
+	struct vhost_blk_mem *mem;
+	int ret;
+
+	mem = rcu_dereference_protected(dev->mem,
+					lockdep_is_held(&dev->mutex));
+	if (!vq->num || !vq->addr_set)
+		return -EINVAL;
+	if (!vhost_blk_vring_ok(mem, vq->num, vq->desc_addr, vq->avail_addr,
+				vq->used_addr))
+		return -EFAULT;
+
+	if (!dev->workers[vq->index]) {
+		struct vhost_blk_worker *w;
+
+		w = vhost_blk_worker_create(dev, vq->index);
+		if (IS_ERR(w))
+			return PTR_ERR(w);
+		dev->workers[vq->index] = w;
+	}
+
+	mutex_lock(&vq->mutex);
+	ret = vhost_blk_vq_alloc_slots(vq);
+	if (ret)
+		goto out;
+	vq->event_idx = vhost_blk_has_feature(dev, VIRTIO_RING_F_EVENT_IDX);
+	ret = vhost_blk_vq_init_access(vq);
+	if (ret)
+		goto out;
+	rcu_assign_pointer(vq->worker, dev->workers[vq->index]);
+	if (vq->kick != kick) {
+		if (vq->kick)
+			fput(vq->kick);
+		vq->kick = get_file(kick);
+	}
+	vq->started = true;
+	mutex_unlock(&vq->mutex);
+
+	ret = vhost_blk_poll_start(&vq->poll, kick);
+	if (ret) {
+		mutex_lock(&vq->mutex);
+		vq->started = false;
+		goto out;
+	}
+	return 0;
+out:
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+static long vhost_blk_set_vring_kick(struct vhost_blk_dev *dev,
+				     struct vhost_blk_vq *vq, int fd)
+{
+	struct file *kick;
+	long ret;
+
+	vhost_blk_vq_stop(vq);
+	if (fd == -1) {
+		mutex_lock(&vq->mutex);
+		if (vq->kick)
+			fput(vq->kick);
+		vq->kick = NULL;
+		mutex_unlock(&vq->mutex);
+		return 0;
+	}
+
+	kick = eventfd_fget(fd);
+	if (IS_ERR(kick))
+		return PTR_ERR(kick);
+	ret = vhost_blk_vq_start(dev, vq, kick);
+	fput(kick);
+	return ret;
+}
+
+/* Replace an eventfd context of @vq under its mutex. */
+static long vhost_blk_set_vring_ctx(struct vhost_blk_vq *vq,
+				    struct eventfd_ctx **slot, int fd)
+{
+	struct eventfd_ctx *ctx = NULL, *old;
+
+	if (fd != -1) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	mutex_lock(&vq->mutex);
+	old = *slot;
+	*slot = ctx;
+	mutex_unlock(&vq->mutex);
+	if (old)
+		eventfd_ctx_put(old);
+	return 0;
+}
+
+static long vhost_blk_set_vring_addr(struct vhost_blk_dev *dev,
+				     struct vhost_blk_vq *vq,
+				     const struct vhost_vring_addr *a)
+{
+	struct vhost_blk_mem *mem;
+
+	if (a->flags)
+		return -EOPNOTSUPP;	/* VHOST_VRING_F_LOG: no dirty log */
+	if ((a->desc_user_addr & (16 - 1)) || (a->avail_user_addr & 1) ||
+	    (a->used_user_addr & (4 - 1)))
+		return -EINVAL;
+	if (!vq->num)
+		return -EINVAL;
+	mem = rcu_dereference_protected(dev->mem,
+					lockdep_is_held(&dev->mutex));
+	if (!vhost_blk_vring_ok(mem, vq->num, a->desc_user_addr,
+				a->avail_user_addr, a->used_user_addr))
+		return -EFAULT;
+
+	mutex_lock(&vq->mutex);
+	vq->desc_addr = a->desc_user_addr;
+	vq->avail_addr = a->avail_user_addr;
+	vq->used_addr = a->used_user_addr;
+	vq->desc = u64_to_user_ptr(a->desc_user_addr);
+	vq->avail = u64_to_user_ptr(a->avail_user_addr);
+	vq->used = u64_to_user_ptr(a->used_user_addr);
+	vq->addr_set = true;
+	mutex_unlock(&vq->mutex);
+	return 0;
+}
+
+static long vhost_blk_vring_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
+				  void __user *argp)
+{
+	struct vhost_vring_state s;
+	struct vhost_vring_addr a;
+	struct vhost_vring_file f;
+	struct vhost_blk_vq *vq;
+	u32 idx;
+	long ret;
+
+	if (get_user(idx, (u32 __user *)argp))
+		return -EFAULT;
+	if (idx >= VHOST_BLK_MAX_VQS)
+		return -ENOBUFS;
+	idx = array_index_nospec(idx, VHOST_BLK_MAX_VQS);
+
+	switch (cmd) {
+	case VHOST_SET_VRING_NUM:
+	case VHOST_SET_VRING_BASE:
+	case VHOST_GET_VRING_BASE:
+		if (copy_from_user(&s, argp, sizeof(s)))
+			return -EFAULT;
+		break;
+	case VHOST_SET_VRING_ADDR:
+		if (copy_from_user(&a, argp, sizeof(a)))
+			return -EFAULT;
+		break;
+	default:
+		if (copy_from_user(&f, argp, sizeof(f)))
+			return -EFAULT;
+		break;
+	}
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (ret)
+		goto out;
+	vq = &dev->vqs[idx];
+
+	switch (cmd) {
+	case VHOST_SET_VRING_NUM:
+		if (vq->started)
+			ret = -EBUSY;
+		else if (!s.num || s.num > VHOST_BLK_VRING_MAX ||
+			 (s.num & (s.num - 1)))
+			ret = -EINVAL;
+		else
+			vq->num = s.num;
+		break;
+	case VHOST_SET_VRING_ADDR:
+		if (vq->started)
+			ret = -EBUSY;
+		else
+			ret = vhost_blk_set_vring_addr(dev, vq, &a);
+		break;
+	case VHOST_SET_VRING_BASE:
+		if (vq->started)
+			ret = -EBUSY;
+		else if (s.num > U16_MAX)
+			ret = -EINVAL;
+		else
+			vq->last_avail_idx = s.num;
+		break;
+	case VHOST_GET_VRING_BASE:
+		/* Stops the ring: every consumed request is on used. */
+		vhost_blk_vq_stop(vq);
+		s.num = vq->last_avail_idx;
+		if (copy_to_user(argp, &s, sizeof(s)))
+			ret = -EFAULT;
+		break;
+	case VHOST_SET_VRING_KICK:
+		ret = vhost_blk_set_vring_kick(dev, vq, f.fd);
+		break;
+	case VHOST_SET_VRING_CALL:
+		ret = vhost_blk_set_vring_ctx(vq, &vq->call_ctx, f.fd);
+		break;
+	case VHOST_SET_VRING_ERR:
+		ret = vhost_blk_set_vring_ctx(vq, &vq->err_ctx, f.fd);
+		break;
+	default:
+		ret = -ENOIOCTLCMD;
+		break;
+	}
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
+			    unsigned long arg)
+{
+	struct vhost_blk_dev *dev = f->private_data;
+	void __user *argp = (void __user *)arg;
+	u64 __user *featurep = argp;
+	u64 features;
+
+	switch (cmd) {
+	case VHOST_GET_FEATURES:
+		features = VHOST_BLK_FEATURES;
+		if (copy_to_user(featurep, &features, sizeof(features)))
+			return -EFAULT;
+		return 0;
+	case VHOST_SET_FEATURES:
+		if (copy_from_user(&features, featurep, sizeof(features)))
+			return -EFAULT;
+		return vhost_blk_set_features(dev, features);
+	case VHOST_SET_OWNER:
+		return vhost_blk_set_owner(dev);
+	case VHOST_RESET_OWNER:
+		return vhost_blk_reset_owner(dev);
+	case VHOST_SET_MEM_TABLE:
+		return vhost_blk_set_mem_table(dev, argp);
+	case VHOST_BLK_SET_BACKEND:
+		return vhost_blk_set_backend(dev, argp);
+	case VHOST_BLK_GET_CONFIG:
+		return vhost_blk_get_config(dev, argp);
+	case VHOST_SET_VRING_NUM:
+	case VHOST_SET_VRING_ADDR:
+	case VHOST_SET_VRING_BASE:
+	case VHOST_GET_VRING_BASE:
+	case VHOST_SET_VRING_KICK:
+	case VHOST_SET_VRING_CALL:
+	case VHOST_SET_VRING_ERR:
+		return vhost_blk_vring_ioctl(dev, cmd, argp);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+
+static const struct file_operations vhost_blk_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vhost_blk_open,
+	.release	= vhost_blk_release,
+	.unlocked_ioctl	= vhost_blk_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice vhost_blk_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "vhost-blk",
+	.fops	= &vhost_blk_fops,
+};
+
+static int __init vhost_blk_init(void)
+{
+	return misc_register(&vhost_blk_misc);
+}
+module_init(vhost_blk_init);
+
+static void __exit vhost_blk_exit(void)
+{
+	misc_deregister(&vhost_blk_misc);
+}
+module_exit(vhost_blk_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("In-kernel virtio-blk device backend for vhost");

@@ -1,0 +1,660 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-blk request handling: virtio-blk requests to bios and back.
+ *
+ * The worker takes chains off the avail ring, parses the request header
+ * and builds bios on the guest's own pages, pinned for the duration of the
+ * I/O (zero copy). Buffers the block layer cannot take in place (not
+ * aligned to the device's DMA alignment) go through a bounce buffer.
+ * Bios end in any context: the last one puts its request on the queue's
+ * lock-free done list and wakes the worker, which unpins, writes the
+ * status byte, fills the used ring and calls the guest once per batch.
+ */
+#include <linux/blkdev.h>
+#include <linux/mm.h>
+#include <linux/highmem.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/log2.h>
+#include <linux/sched/mm.h>
+
+#include "vhost_blk.h"
+
+#define VHOST_BLK_PIN_BATCH	32
+
+static struct vhost_blk_req *vhost_blk_req_get(struct vhost_blk_vq *vq)
+{
+	struct vhost_blk_req *req;
+
+	if (!vq->nr_free)
+		return NULL;
+	req = &vq->reqs[vq->free_slots[--vq->nr_free]];
+	req->status = VIRTIO_BLK_S_OK;
+	req->dirty = false;
+	req->used_len = 0;
+	req->status_addr = NULL;
+	req->done_bios = NULL;
+	req->bounce = NULL;
+	req->nr_bounce = 0;
+	req->bounce_iov = NULL;
+	req->nr_bounce_iov = 0;
+	atomic_set(&req->pending, 1);
+	atomic_inc(&vq->inflight);
+	return req;
+}
+
+/* Drop a reference; the last one hands the request to the worker. */
+static void vhost_blk_req_put(struct vhost_blk_req *req)
+{
+	struct vhost_blk_vq *vq = req->vq;
+
+	/*
+	 * The release path frees the device after a grace period once it
+	 * saw the request: keep it alive until the worker is woken.
+	 */
+	rcu_read_lock();
+	if (atomic_dec_and_test(&req->pending)) {
+		llist_add(&req->node, &vq->done);
+		vhost_blk_vq_queue_work(vq, &vq->done_work);
+	}
+	rcu_read_unlock();
+}
+
+static void vhost_blk_bio_end_io(struct bio *bio)
+{
+	struct vhost_blk_req *req = bio->bi_private;
+	struct bio *head;
+
+	if (bio->bi_status)
+		WRITE_ONCE(req->status, VIRTIO_BLK_S_IOERR);
+	do {
+		head = READ_ONCE(req->done_bios);
+		bio->bi_next = head;
+	} while (cmpxchg(&req->done_bios, head, bio) != head);
+	vhost_blk_req_put(req);
+}
+
+static void vhost_blk_unpin_bio(struct bio *bio, bool dirty)
+{
+	struct page *pages[VHOST_BLK_PIN_BATCH];
+	unsigned int i, n = 0;
+
+	for (i = 0; i < bio->bi_vcnt; i++) {
+		pages[n++] = bio->bi_io_vec[i].bv_page;
+		if (n == ARRAY_SIZE(pages)) {
+			unpin_user_pages_dirty_lock(pages, n, dirty);
+			n = 0;
+		}
+	}
+	if (n)
+		unpin_user_pages_dirty_lock(pages, n, dirty);
+}
+
+static void vhost_blk_free_bounce(struct vhost_blk_req *req)
+{
+	unsigned int i;
+
+	for (i = 0; i < req->nr_bounce; i++)
+		__free_page(req->bounce[i]);
+	kvfree(req->bounce);
+	kfree(req->bounce_iov);
+	req->bounce = NULL;
+	req->bounce_iov = NULL;
+}
+
+/* Copy between the bounce pages and the guest's buffers. */
+static int vhost_blk_bounce_copy(struct vhost_blk_req *req,
+				 const struct iovec *iov, unsigned int nr,
+				 bool to_guest)
+{
+	size_t pos = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		u8 __user *u = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+
+		while (left) {
+			struct page *page = req->bounce[pos >> PAGE_SHIFT];
+			size_t off = offset_in_page(pos);
+			size_t n = min_t(size_t, left, PAGE_SIZE - off);
+			void *k = kmap_local_page(page);
+			unsigned long rem;
+
+			if (to_guest)
+				rem = copy_to_user(u, k + off, n);
+			else
+				rem = copy_from_user(k + off, u, n);
+			kunmap_local(k);
+			if (rem)
+				return -EFAULT;
+			u += n;
+			left -= n;
+			pos += n;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Finish a request: release its pages, write the status byte and put it
+ * on the used ring. Without the owner's mm (a dying owner) only the
+ * release happens.
+ */
+static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
+				 struct vhost_blk_req *req, bool user_ok)
+{
+	struct bio *bio = req->done_bios;
+
+	while (bio) {
+		struct bio *next = bio->bi_next;
+
+		if (!req->bounce)
+			vhost_blk_unpin_bio(bio, req->dirty);
+		bio_put(bio);
+		bio = next;
+	}
+
+	if (req->bounce) {
+		if (user_ok && req->bounce_iov &&
+		    req->status == VIRTIO_BLK_S_OK &&
+		    vhost_blk_bounce_copy(req, req->bounce_iov,
+					  req->nr_bounce_iov, true))
+			req->status = VIRTIO_BLK_S_IOERR;
+		vhost_blk_free_bounce(req);
+	}
+
+	if (user_ok) {
+		if (req->status_addr) {
+			/* Data counts only when the request succeeded. */
+			if (req->status != VIRTIO_BLK_S_OK)
+				req->used_len = 0;
+			req->used_len++;
+			if (put_user(req->status, req->status_addr))
+				vhost_blk_vq_error(vq, "cannot write status");
+		}
+		vhost_blk_vq_add_used(vq, req->head, req->used_len);
+	}
+
+	vq->free_slots[vq->nr_free++] = req - vq->reqs;
+	if (atomic_dec_and_test(&vq->inflight))
+		wake_up(&vq->drain_wq);
+}
+
+/**
+ * vhost_blk_vq_complete() - post every ended request of a queue
+ * @vq: the queue, with its mutex held
+ *
+ * Runs in the worker, or in a draining context when the worker is gone.
+ */
+void vhost_blk_vq_complete(struct vhost_blk_vq *vq)
+{
+	bool user_ok = current->mm && current->mm == vq->dev->mm;
+	struct vhost_blk_req *req, *next;
+	struct llist_node *node;
+
+	node = llist_del_all(&vq->done);
+	if (!node)
+		return;
+	llist_for_each_entry_safe(req, next, node, node)
+		vhost_blk_req_finish(vq, req, user_ok);
+	if (user_ok)
+		vhost_blk_vq_signal(vq);
+	if (vq->starved) {
+		vq->starved = false;
+		vhost_blk_vq_queue_work(vq, &vq->kick_work);
+	}
+}
+
+void vhost_blk_handle_done(struct vhost_blk_work *work)
+{
+	struct vhost_blk_vq *vq = container_of(work, struct vhost_blk_vq,
+					       done_work);
+
+	mutex_lock(&vq->mutex);
+	vhost_blk_vq_complete(vq);
+	mutex_unlock(&vq->mutex);
+}
+
+/* The [skip, skip + len) byte range of @iov as a new iovec array. */
+static unsigned int vhost_blk_iov_slice(const struct iovec *iov,
+					unsigned int nr, u64 skip, u64 len,
+					struct iovec *out)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nr && len; i++) {
+		u64 l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		out[n].iov_base = iov[i].iov_base + skip;
+		out[n].iov_len = min(l - skip, len);
+		len -= out[n].iov_len;
+		skip = 0;
+		n++;
+	}
+	return n;
+}
+
+static int vhost_blk_copy_from_iov(void *dst, const struct iovec *iov,
+				   unsigned int nr, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr && len; i++) {
+		size_t n = min(len, iov[i].iov_len);
+
+		if (copy_from_user(dst, iov[i].iov_base, n))
+			return -EFAULT;
+		dst += n;
+		len -= n;
+	}
+	return len ? -EFAULT : 0;
+}
+
+static int vhost_blk_copy_to_iov(const struct iovec *iov, unsigned int nr,
+				 const void *src, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr && len; i++) {
+		size_t n = min(len, iov[i].iov_len);
+
+		if (copy_to_user(iov[i].iov_base, src, n))
+			return -EFAULT;
+		src += n;
+		len -= n;
+	}
+	return len ? -EFAULT : 0;
+}
+
+static struct bio *vhost_blk_bio_alloc(struct vhost_blk_req *req,
+				       unsigned int nr_vecs, blk_opf_t opf,
+				       sector_t sector)
+{
+	struct bio *bio;
+
+	bio = bio_alloc(req->vq->dev->bdev, min_t(unsigned int, nr_vecs,
+						  BIO_MAX_VECS),
+			opf, GFP_KERNEL);
+	bio->bi_iter.bi_sector = sector;
+	bio->bi_private = req;
+	bio->bi_end_io = vhost_blk_bio_end_io;
+	return bio;
+}
+
+static void vhost_blk_bio_submit(struct vhost_blk_req *req, struct bio *bio)
+{
+	atomic_inc(&req->pending);
+	submit_bio(bio);
+}
+
+/* A bio that never reached the block layer: undo it by hand. */
+static void vhost_blk_bio_abort(struct vhost_blk_req *req, struct bio *bio)
+{
+	if (!req->bounce)
+		vhost_blk_unpin_bio(bio, false);
+	bio_put(bio);
+}
+
+static unsigned int vhost_blk_iov_pages(const struct iovec *iov,
+					unsigned int nr)
+{
+	unsigned long pages = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		unsigned long a = (unsigned long)iov[i].iov_base;
+
+		pages += PFN_UP(a + iov[i].iov_len) - PFN_DOWN(a);
+	}
+	return min_t(unsigned long, pages, UINT_MAX);
+}
+
+/* Zero copy: bios on the guest's pinned pages. */
+static int vhost_blk_submit_pinned(struct vhost_blk_req *req,
+				   const struct iovec *iov, unsigned int nr,
+				   blk_opf_t opf, sector_t sector)
+{
+	unsigned int gup = req->dirty ? FOLL_WRITE : 0;
+	unsigned int left = vhost_blk_iov_pages(iov, nr);
+	struct page *pages[VHOST_BLK_PIN_BATCH];
+	struct bio *bio = NULL;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		unsigned long uaddr = (unsigned long)iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+
+		while (len) {
+			size_t off = offset_in_page(uaddr);
+			int n = min_t(unsigned long, PFN_UP(off + len),
+				      ARRAY_SIZE(pages));
+			int pinned, j;
+
+			pinned = pin_user_pages_fast(uaddr & PAGE_MASK, n, gup,
+						     pages);
+			if (pinned <= 0)
+				goto fault;
+			for (j = 0; j < pinned; j++) {
+				size_t seg = min_t(size_t, len,
+						   PAGE_SIZE - off);
+
+				if (!bio || bio->bi_vcnt == bio->bi_max_vecs) {
+					if (bio) {
+						sector = bio_end_sector(bio);
+						vhost_blk_bio_submit(req, bio);
+					}
+					bio = vhost_blk_bio_alloc(req, left, opf,
+								  sector);
+				}
+				__bio_add_page(bio, pages[j], seg, off);
+				left--;
+				uaddr += seg;
+				len -= seg;
+				off = 0;
+			}
+			if (pinned < n)
+				goto fault;
+		}
+	}
+	if (bio)
+		vhost_blk_bio_submit(req, bio);
+	return 0;
+
+fault:
+	/* Bios already submitted end normally and report the error. */
+	if (bio)
+		vhost_blk_bio_abort(req, bio);
+	return -EFAULT;
+}
+
+/* Bounce: bios on kernel pages, copied from or (at completion) to guest. */
+static int vhost_blk_submit_bounce(struct vhost_blk_req *req,
+				   const struct iovec *iov, unsigned int nr,
+				   u64 len, blk_opf_t opf, sector_t sector)
+{
+	unsigned int i, n = DIV_ROUND_UP_ULL(len, PAGE_SIZE);
+	struct bio *bio = NULL;
+	int ret;
+
+	req->bounce = kvcalloc(n, sizeof(*req->bounce), GFP_KERNEL);
+	if (!req->bounce)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		req->bounce[i] = alloc_page(GFP_KERNEL);
+		if (!req->bounce[i]) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		req->nr_bounce++;
+	}
+
+	if (req->dirty) {
+		req->bounce_iov = kmemdup(iov, nr * sizeof(*iov), GFP_KERNEL);
+		if (!req->bounce_iov) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		req->nr_bounce_iov = nr;
+	} else {
+		ret = vhost_blk_bounce_copy(req, iov, nr, false);
+		if (ret)
+			goto err;
+	}
+
+	for (i = 0; i < n; i++) {
+		size_t seg = min_t(u64, len, PAGE_SIZE);
+
+		if (!bio || bio->bi_vcnt == bio->bi_max_vecs) {
+			if (bio) {
+				sector = bio_end_sector(bio);
+				vhost_blk_bio_submit(req, bio);
+			}
+			bio = vhost_blk_bio_alloc(req, n - i, opf, sector);
+		}
+		__bio_add_page(bio, req->bounce[i], seg, 0);
+		len -= seg;
+	}
+	vhost_blk_bio_submit(req, bio);
+	return 0;
+
+err:
+	vhost_blk_free_bounce(req);
+	return ret;
+}
+
+static bool vhost_blk_iov_aligned(const struct iovec *iov, unsigned int nr,
+				  unsigned int mask)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (((unsigned long)iov[i].iov_base | iov[i].iov_len) & mask)
+			return false;
+	return true;
+}
+
+static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
+		       const struct iovec *iov, unsigned int nr, u64 len,
+		       u64 sector, bool write)
+{
+	struct block_device *bdev = vq->dev->bdev;
+	unsigned int lbs = bdev_logical_block_size(bdev);
+	unsigned int mask = max(bdev_dma_alignment(bdev), SECTOR_SIZE - 1);
+	u64 nr_sectors = len >> SECTOR_SHIFT;
+	u64 capacity = bdev_nr_sectors(bdev);
+	blk_opf_t opf = write ? REQ_OP_WRITE : REQ_OP_READ;
+	int ret;
+
+	if (write && vq->dev->ro)
+		return VIRTIO_BLK_S_IOERR;
+	if (!len || len % lbs || (sector << SECTOR_SHIFT) % lbs)
+		return VIRTIO_BLK_S_IOERR;
+	if (sector > capacity || nr_sectors > capacity - sector)
+		return VIRTIO_BLK_S_IOERR;
+
+	req->dirty = !write;
+	if (lbs == SECTOR_SIZE && vhost_blk_iov_aligned(iov, nr, mask))
+		ret = vhost_blk_submit_pinned(req, iov, nr, opf, sector);
+	else
+		ret = vhost_blk_submit_bounce(req, iov, nr, len, opf, sector);
+	if (ret)
+		return VIRTIO_BLK_S_IOERR;
+	if (!write)
+		req->used_len = len;
+	return VIRTIO_BLK_S_OK;
+}
+
+static u8 vhost_blk_flush(struct vhost_blk_vq *vq, struct vhost_blk_req *req)
+{
+	struct bio *bio;
+
+	bio = vhost_blk_bio_alloc(req, 0, REQ_OP_WRITE | REQ_PREFLUSH, 0);
+	vhost_blk_bio_submit(req, bio);
+	return VIRTIO_BLK_S_OK;
+}
+
+static u8 vhost_blk_get_id(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
+			   const struct iovec *iov, unsigned int nr, u64 len)
+{
+	size_t n = min_t(u64, len, VHOST_BLK_SERIAL_LEN);
+
+	if (vhost_blk_copy_to_iov(iov, nr, vq->dev->serial, n))
+		return VIRTIO_BLK_S_IOERR;
+	req->used_len = n;
+	return VIRTIO_BLK_S_OK;
+}
+
+/*
+ * Once a bio is in flight its end_io may set IOERR at any time: from then
+ * on the status only ever moves away from OK.
+ */
+static void vhost_blk_req_status(struct vhost_blk_req *req, u8 status)
+{
+	if (status != VIRTIO_BLK_S_OK)
+		WRITE_ONCE(req->status, status);
+}
+
+/* Turn one chain into I/O. The request ends through vhost_blk_req_put(). */
+static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
+				 struct vhost_blk_req *req)
+{
+	struct vhost_blk_chain *chain = vq->chain;
+	struct iovec *in = chain->iov + chain->nr_out;
+	struct virtio_blk_outhdr hdr;
+	unsigned int nr;
+	u64 len, sector;
+	u32 type;
+	u8 st;
+	int ret;
+
+	ret = vhost_blk_vq_get_chain(vq, req->head, chain);
+	if (ret) {
+		vhost_blk_vq_error(vq, "bad descriptor chain");
+		return;
+	}
+	if (!chain->in_len) {
+		vhost_blk_vq_error(vq, "no status byte");
+		return;
+	}
+	req->status_addr = in[chain->nr_in - 1].iov_base +
+			   in[chain->nr_in - 1].iov_len - 1;
+
+	if (chain->out_len < sizeof(hdr) ||
+	    vhost_blk_copy_from_iov(&hdr, chain->iov, chain->nr_out,
+				    sizeof(hdr))) {
+		req->status = VIRTIO_BLK_S_IOERR;
+		return;
+	}
+	type = le32_to_cpu((__force __le32)hdr.type);
+	sector = le64_to_cpu((__force __le64)hdr.sector);
+
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_GET_ID:
+		len = chain->in_len - 1;
+		nr = vhost_blk_iov_slice(in, chain->nr_in, 0, len,
+					 vq->data_iov);
+		if (type == VIRTIO_BLK_T_IN)
+			st = vhost_blk_rw(vq, req, vq->data_iov, nr, len,
+					  sector, false);
+		else
+			st = vhost_blk_get_id(vq, req, vq->data_iov, nr, len);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		len = chain->out_len - sizeof(hdr);
+		nr = vhost_blk_iov_slice(chain->iov, chain->nr_out,
+					 sizeof(hdr), len, vq->data_iov);
+		st = vhost_blk_rw(vq, req, vq->data_iov, nr, len, sector,
+				  true);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		st = vhost_blk_flush(vq, req);
+		break;
+	default:
+		st = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+	vhost_blk_req_status(req, st);
+}
+
+/**
+ * vhost_blk_handle_kick() - serve the avail ring of a queue
+ * @work: the queue's kick work
+ *
+ * Takes chains until the ring is empty, the queue runs out of request
+ * slots (completions restart it) or it used its weight (it requeues
+ * itself so other work on the worker runs in between). Bios of one batch
+ * are plugged together.
+ */
+void vhost_blk_handle_kick(struct vhost_blk_work *work)
+{
+	struct vhost_blk_vq *vq = container_of(work, struct vhost_blk_vq,
+					       kick_work);
+	struct vhost_blk_req *req;
+	struct blk_plug plug;
+	unsigned int n = 0;
+	u16 head;
+	int ret;
+
+	mutex_lock(&vq->mutex);
+	if (!vq->started || vq->paused || vq->broken || !vq->dev->bdev)
+		goto out;
+
+	blk_start_plug(&plug);
+	vhost_blk_vq_disable_notify(vq);
+	for (;;) {
+		if (!vq->nr_free) {
+			vq->starved = true;
+			break;
+		}
+		ret = vhost_blk_vq_next_avail(vq, &head);
+		if (ret == -EAGAIN) {
+			if (unlikely(vhost_blk_vq_enable_notify(vq))) {
+				vhost_blk_vq_disable_notify(vq);
+				continue;
+			}
+			break;
+		}
+		if (ret == -ERANGE) {
+			vhost_blk_vq_error(vq, "avail head out of range");
+			continue;
+		}
+		if (ret) {
+			vq->broken = true;
+			vhost_blk_vq_error(vq, "bad avail index");
+			break;
+		}
+
+		req = vhost_blk_req_get(vq);
+		req->head = head;
+		vhost_blk_handle_req(vq, req);
+		vhost_blk_req_put(req);
+
+		if (++n >= VHOST_BLK_WEIGHT) {
+			vhost_blk_vq_queue_work(vq, &vq->kick_work);
+			break;
+		}
+	}
+	blk_finish_plug(&plug);
+out:
+	mutex_unlock(&vq->mutex);
+}
+
+/**
+ * vhost_blk_fill_config() - the virtio-blk config space for the backend
+ * @dev: the device, with its mutex held and a backend attached
+ * @cfg: filled with little-endian fields as the guest reads them
+ * @features: the device feature bits that hold for this backend
+ */
+int vhost_blk_fill_config(struct vhost_blk_dev *dev,
+			  struct virtio_blk_config *cfg, u64 *features)
+{
+	struct block_device *bdev = dev->bdev;
+	unsigned int lbs = bdev_logical_block_size(bdev);
+	unsigned int pbs = bdev_physical_block_size(bdev);
+	u64 f = VHOST_BLK_FEATURES;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->capacity = (__force __virtio64)cpu_to_le64(bdev_nr_sectors(bdev));
+	cfg->seg_max = (__force __virtio32)cpu_to_le32(VHOST_BLK_SEG_MAX);
+	cfg->blk_size = (__force __virtio32)cpu_to_le32(lbs);
+	cfg->physical_block_exp = pbs > lbs ? ilog2(pbs / lbs) : 0;
+	cfg->alignment_offset = max(bdev_alignment_offset(bdev), 0) / lbs;
+	cfg->min_io_size = (__force __virtio16)
+		cpu_to_le16(min_t(unsigned int, bdev_io_min(bdev) / lbs,
+				  U16_MAX));
+	cfg->opt_io_size = (__force __virtio32)
+		cpu_to_le32(bdev_io_opt(bdev) / lbs);
+	cfg->wce = 1;
+	cfg->num_queues = (__force __virtio16)cpu_to_le16(VHOST_BLK_MAX_VQS);
+
+	if (!dev->ro)
+		f &= ~BIT_ULL(VIRTIO_BLK_F_RO);
+	*features = f;
+	return 0;
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhost-blk private definitions.
+ *
+ * Lock order (outermost first):
+ *   vhost_blk_dev.mutex -> vhost_blk_vq.mutex
+ * A worker takes only vq mutexes, one at a time. Completion (bio end_io)
+ * takes no lock: it pushes onto lock-free lists and wakes the worker.
+ */
+#ifndef _VHOST_BLK_H
+#define _VHOST_BLK_H
+
+#include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/llist.h>
+#include <linux/poll.h>
+#include <linux/wait.h>
+#include <linux/uio.h>
+#include <linux/bio.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ring.h>
+#include <linux/vhost.h>
+#include <uapi/linux/vhost_blk.h>
+
+#include "compat.h"
+
+#define VHOST_BLK_MAX_VQS	VHOST_BLK_MAX_QUEUES
+/* Largest ring the device accepts (virtio split ring limit). */
+#define VHOST_BLK_VRING_MAX	32768
+/* Data segments per request advertised in seg_max. */
+#define VHOST_BLK_SEG_MAX	254
+/* Buffers one descriptor chain may map to, after region splits. */
+#define VHOST_BLK_IOV_MAX	1024
+/* Requests a queue handles per wakeup before yielding to others. */
+#define VHOST_BLK_WEIGHT	256
+
+#define VHOST_BLK_FEATURES \
+	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ANY_LAYOUT) | \
+	 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
+	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
+	 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
+	 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY) | BIT_ULL(VIRTIO_BLK_F_FLUSH) | \
+	 BIT_ULL(VIRTIO_BLK_F_RO) | BIT_ULL(VIRTIO_BLK_F_MQ))
+
+/* ---- memory table (mem.c) ---- */
+
+extern unsigned int vhost_blk_max_mem_regions;
+
+struct vhost_blk_mem_region {
+	u64 gpa;		/* guest-physical start */
+	u64 size;		/* bytes, non-zero */
+	u64 uaddr;		/* owner virtual address of gpa */
+};
+
+struct vhost_blk_mem {
+	struct rcu_head rcu;
+	u32 nregions;
+	struct vhost_blk_mem_region regions[] __counted_by(nregions);
+};
+
+int vhost_blk_mem_create(const struct vhost_memory_region *in, u32 nregions,
+			 struct vhost_blk_mem **out);
+const struct vhost_blk_mem_region *
+vhost_blk_mem_find(const struct vhost_blk_mem *mem, u64 gpa);
+bool vhost_blk_mem_uaddr_ok(const struct vhost_blk_mem *mem, u64 uaddr,
+			    u64 len);
+
+/* ---- workers (worker.c) ---- */
+
+struct vhost_blk_work;
+typedef void (*vhost_blk_work_fn_t)(struct vhost_blk_work *work);
+
+#define VHOST_BLK_WORK_QUEUED	0
+
+struct vhost_blk_work {
+	struct llist_node node;
+	unsigned long flags;
+	vhost_blk_work_fn_t fn;
+};
+
+struct vhost_blk_dev;
+
+struct vhost_blk_worker {
+	struct vhost_blk_dev *dev;
+#if VHOST_BLK_HAVE_VHOST_TASK
+	struct vhost_task *vtsk;
+#else
+	struct task_struct *task;
+#endif
+	struct llist_head work_list;
+};
+
+struct vhost_blk_poll {
+	poll_table table;
+	wait_queue_head_t *wqh;		/* NULL when not polling */
+	wait_queue_entry_t wait;
+	struct vhost_blk_vq *vq;
+};
+
+/* ---- virtqueues (vring.c) ---- */
+
+/* One descriptor chain as the worker sees it: readable buffers first. */
+struct vhost_blk_chain {
+	unsigned int nr_out;		/* device-readable iovecs */
+	unsigned int nr_in;		/* device-writable iovecs, after them */
+	u64 out_len;			/* bytes */
+	u64 in_len;			/* bytes */
+	struct iovec iov[VHOST_BLK_IOV_MAX];
+};
+
+struct vhost_blk_req {
+	struct llist_node node;		/* on vq->done once every bio ended */
+	struct vhost_blk_vq *vq;
+	u16 head;			/* descriptor chain id */
+	u8 status;			/* VIRTIO_BLK_S_*; end_io may set IOERR */
+	bool dirty;			/* device wrote guest memory */
+	u32 used_len;			/* bytes written to the guest */
+	u8 __user *status_addr;		/* NULL: chain had no status byte */
+	atomic_t pending;		/* bios in flight, +1 while submitting */
+	struct bio *done_bios;		/* lock-free stack of ended bios */
+
+	/* Bounce buffer for data the block layer cannot take in place. */
+	struct page **bounce;		/* NULL: guest pages are pinned */
+	unsigned int nr_bounce;
+	struct iovec *bounce_iov;	/* guest buffers to copy back (IN) */
+	unsigned int nr_bounce_iov;
+};
+
+struct vhost_blk_vq {
+	struct vhost_blk_dev *dev;
+	unsigned int index;
+
+	/*
+	 * Protects everything below that is not marked otherwise. Taken by
+	 * ioctls (inside dev->mutex) and by the worker while it serves the
+	 * queue.
+	 */
+	struct mutex mutex;
+
+	unsigned int num;		/* ring size, 0 until set */
+	struct vring_desc __user *desc;
+	struct vring_avail __user *avail;
+	struct vring_used __user *used;
+	u64 desc_addr, avail_addr, used_addr;	/* as set, for re-checks */
+	bool addr_set;
+
+	u16 last_avail_idx;		/* next avail entry to consume */
+	u16 avail_idx;			/* last avail->idx read */
+	u16 last_used_idx;		/* next used entry to fill */
+	u16 published_used;		/* used->idx as last written */
+	u16 signalled_used;		/* used idx at the last call */
+	bool signalled_used_valid;
+	bool event_idx;			/* VIRTIO_RING_F_EVENT_IDX acked */
+
+	bool started;			/* kick fd set: serving the ring */
+	bool paused;			/* backend being swapped */
+	bool broken;			/* guest error: wait for a restart */
+	bool starved;			/* out of request slots */
+
+	struct file *kick;
+	struct eventfd_ctx *call_ctx;
+	struct eventfd_ctx *err_ctx;
+	struct vhost_blk_poll poll;
+
+	struct vhost_blk_req *reqs;	/* num slots */
+	u16 *free_slots;		/* stack of free slot indexes */
+	unsigned int nr_free;
+
+	struct vhost_blk_chain *chain;	/* scratch for the worker */
+	struct iovec *data_iov;		/* scratch: data part of chain */
+
+	/* Written under mutex, read under RCU by completion paths. */
+	struct vhost_blk_worker __rcu *worker;
+
+	struct vhost_blk_work kick_work;	/* serve the avail ring */
+	struct vhost_blk_work done_work;	/* post completions */
+	struct llist_head done;		/* lock-free: ended requests */
+	atomic_t inflight;		/* requests taken, not yet used */
+	wait_queue_head_t drain_wq;	/* woken when inflight drops */
+};
+
+struct vhost_blk_dev {
+	/* Serializes ioctls and release; protects the fields below. */
+	struct mutex mutex;
+	struct mm_struct *mm;		/* owner; NULL until SET_OWNER */
+	u64 acked_features;
+
+	/* Written under mutex; readers use RCU (data path). */
+	struct vhost_blk_mem __rcu *mem;
+
+	/*
+	 * The backend. Written under mutex with every vq paused and idle;
+	 * the data path reads it under vq->mutex of an unpaused vq.
+	 */
+	struct file *bfile;
+	struct block_device *bdev;
+	bool ro;
+	u8 serial[VHOST_BLK_SERIAL_LEN];
+
+	struct vhost_blk_worker *workers[VHOST_BLK_MAX_VQS];
+	struct vhost_blk_vq vqs[VHOST_BLK_MAX_VQS];
+};
+
+/* worker.c */
+void vhost_blk_work_init(struct vhost_blk_work *work, vhost_blk_work_fn_t fn);
+struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
+						 unsigned int index);
+void vhost_blk_worker_destroy(struct vhost_blk_worker *worker);
+void vhost_blk_vq_queue_work(struct vhost_blk_vq *vq,
+			     struct vhost_blk_work *work);
+void vhost_blk_poll_init(struct vhost_blk_poll *poll, struct vhost_blk_vq *vq);
+int vhost_blk_poll_start(struct vhost_blk_poll *poll, struct file *file);
+void vhost_blk_poll_stop(struct vhost_blk_poll *poll);
+
+/* vring.c */
+int vhost_blk_vq_init_access(struct vhost_blk_vq *vq);
+int vhost_blk_vq_next_avail(struct vhost_blk_vq *vq, u16 *head);
+bool vhost_blk_vq_enable_notify(struct vhost_blk_vq *vq);
+void vhost_blk_vq_disable_notify(struct vhost_blk_vq *vq);
+int vhost_blk_vq_get_chain(struct vhost_blk_vq *vq, u16 head,
+			   struct vhost_blk_chain *chain);
+int vhost_blk_vq_add_used(struct vhost_blk_vq *vq, u16 head, u32 len);
+void vhost_blk_vq_signal(struct vhost_blk_vq *vq);
+void vhost_blk_vq_error(struct vhost_blk_vq *vq, const char *why);
+bool vhost_blk_vring_ok(const struct vhost_blk_mem *mem, unsigned int num,
+			u64 desc, u64 avail, u64 used);
+
+/* req.c */
+void vhost_blk_handle_kick(struct vhost_blk_work *work);
+void vhost_blk_handle_done(struct vhost_blk_work *work);
+void vhost_blk_vq_complete(struct vhost_blk_vq *vq);
+int vhost_blk_fill_config(struct vhost_blk_dev *dev,
+			  struct virtio_blk_config *cfg, u64 *features);
+
+static inline bool vhost_blk_has_feature(const struct vhost_blk_dev *dev,
+					 unsigned int bit)
+{
+	return dev->acked_features & BIT_ULL(bit);
+}
+
+#endif /* _VHOST_BLK_H */

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-blk workers and eventfd polling.
+ *
+ * A worker is a thread in the owner's context that runs queued work items
+ * in order: a vhost_task (a thread of the owner: same mm, cgroups, limits
+ * and accounting) on kernels that have it, else a kthread that adopts the
+ * owner's mm. Each virtqueue has its own worker, so queues run on
+ * different CPUs at once and share no lock on the data path.
+ *
+ * Work is queued from any context, including hard interrupts (bio
+ * completion) and eventfd wakeups: a lock-free list plus a wakeup.
+ * A queue reaches its worker through an RCU pointer, so a worker that
+ * dies (SIGKILL of the owner) can be detached while completions race.
+ */
+#include <linux/sched.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/file.h>
+
+#include "vhost_blk.h"
+
+void vhost_blk_work_init(struct vhost_blk_work *work, vhost_blk_work_fn_t fn)
+{
+	clear_bit(VHOST_BLK_WORK_QUEUED, &work->flags);
+	work->fn = fn;
+}
+
+static void vhost_blk_worker_wake(struct vhost_blk_worker *worker)
+{
+#if VHOST_BLK_HAVE_VHOST_TASK
+	vhost_task_wake(worker->vtsk);
+#else
+	wake_up_process(worker->task);
+#endif
+}
+
+static void vhost_blk_worker_queue(struct vhost_blk_worker *worker,
+				   struct vhost_blk_work *work)
+{
+	if (!test_and_set_bit(VHOST_BLK_WORK_QUEUED, &work->flags)) {
+		/*
+		 * llist_add() has a full barrier: the worker sees what the
+		 * caller wrote before it sees the work.
+		 */
+		llist_add(&work->node, &worker->work_list);
+		vhost_blk_worker_wake(worker);
+	}
+}
+
+/**
+ * vhost_blk_vq_queue_work() - run @work on the worker serving @vq
+ * @vq: the queue
+ * @work: one of the queue's work items
+ *
+ * Callable from any context. Without a worker (none yet, or killed) the
+ * work is not run; waiters on the queue's drain_wq are woken instead so a
+ * drain can make progress in its own context.
+ */
+void vhost_blk_vq_queue_work(struct vhost_blk_vq *vq,
+			     struct vhost_blk_work *work)
+{
+	struct vhost_blk_worker *worker;
+
+	rcu_read_lock();
+	worker = rcu_dereference(vq->worker);
+	if (worker)
+		vhost_blk_worker_queue(worker, work);
+	else
+		wake_up(&vq->drain_wq);
+	rcu_read_unlock();
+}
+
+/* Run what is queued; true when there was something. */
+static bool vhost_blk_worker_run(void *data)
+{
+	struct vhost_blk_worker *worker = data;
+	struct vhost_blk_work *work, *next;
+	struct llist_node *node;
+
+	node = llist_del_all(&worker->work_list);
+	if (!node)
+		return false;
+
+	__set_current_state(TASK_RUNNING);
+	node = llist_reverse_order(node);
+	/* The flag must be cleared after the work left the list. */
+	smp_wmb();
+	llist_for_each_entry_safe(work, next, node, node) {
+		clear_bit(VHOST_BLK_WORK_QUEUED, &work->flags);
+		work->fn(work);
+		cond_resched();
+	}
+	return true;
+}
+
+/*
+ * The owner was killed and its threads, the worker among them, exit.
+ * Detach the worker from its queues, then run what was queued before the
+ * grace period; later completions are reaped by the release path.
+ */
+static void __maybe_unused vhost_blk_worker_killed(void *data)
+{
+	struct vhost_blk_worker *worker = data;
+	struct vhost_blk_dev *dev = worker->dev;
+	bool detached = false;
+	unsigned int i;
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		struct vhost_blk_vq *vq = &dev->vqs[i];
+
+		mutex_lock(&vq->mutex);
+		if (rcu_access_pointer(vq->worker) == worker) {
+			RCU_INIT_POINTER(vq->worker, NULL);
+			detached = true;
+		}
+		mutex_unlock(&vq->mutex);
+	}
+	if (detached)
+		synchronize_rcu();
+	vhost_blk_worker_run(worker);
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		wake_up(&dev->vqs[i].drain_wq);
+}
+
+#if !VHOST_BLK_HAVE_VHOST_TASK
+static int vhost_blk_kthread(void *data)
+{
+	struct vhost_blk_worker *worker = data;
+
+	kthread_use_mm(worker->dev->mm);
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop()) {
+			__set_current_state(TASK_RUNNING);
+			break;
+		}
+		if (!vhost_blk_worker_run(worker))
+			schedule();
+	}
+	kthread_unuse_mm(worker->dev->mm);
+	return 0;
+}
+#endif
+
+/**
+ * vhost_blk_worker_create() - start a worker in the caller's context
+ * @dev: the device; the caller is its owner
+ * @index: used in the thread name
+ *
+ * Return: the worker, or an ERR_PTR.
+ */
+struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
+						 unsigned int index)
+{
+	struct vhost_blk_worker *worker;
+	char name[TASK_COMM_LEN];
+
+	worker = kzalloc(sizeof(*worker), GFP_KERNEL_ACCOUNT);
+	if (!worker)
+		return ERR_PTR(-ENOMEM);
+	worker->dev = dev;
+	init_llist_head(&worker->work_list);
+	snprintf(name, sizeof(name), "vhost-blk-%d.%u", current->pid, index);
+
+#if VHOST_BLK_HAVE_VHOST_TASK
+	worker->vtsk = vhost_blk_task_create(vhost_blk_worker_run,
+					     vhost_blk_worker_killed, worker,
+					     name);
+	if (IS_ERR(worker->vtsk)) {
+		long err = PTR_ERR(worker->vtsk);
+
+		kfree(worker);
+		return ERR_PTR(err);
+	}
+	vhost_task_start(worker->vtsk);
+#else
+	worker->task = kthread_create(vhost_blk_kthread, worker, "%s", name);
+	if (IS_ERR(worker->task)) {
+		long err = PTR_ERR(worker->task);
+
+		kfree(worker);
+		return ERR_PTR(err);
+	}
+	wake_up_process(worker->task);
+#endif
+	return worker;
+}
+
+/**
+ * vhost_blk_worker_destroy() - stop a worker and free it
+ * @worker: a worker no queue points to any more
+ *
+ * Work still queued is not run: every queue it served is stopped and
+ * drained before this is called.
+ */
+void vhost_blk_worker_destroy(struct vhost_blk_worker *worker)
+{
+#if VHOST_BLK_HAVE_VHOST_TASK
+	vhost_task_stop(worker->vtsk);
+#else
+	kthread_stop(worker->task);
+#endif
+	kfree(worker);
+}
+
+static void vhost_blk_poll_func(struct file *file, wait_queue_head_t *wqh,
+				poll_table *pt)
+{
+	struct vhost_blk_poll *poll = container_of(pt, struct vhost_blk_poll,
+						   table);
+
+	poll->wqh = wqh;
+	add_wait_queue(wqh, &poll->wait);
+}
+
+static int vhost_blk_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+				 int sync, void *key)
+{
+	struct vhost_blk_poll *poll = container_of(wait, struct vhost_blk_poll,
+						   wait);
+
+	if (!(key_to_poll(key) & EPOLLIN))
+		return 0;
+	vhost_blk_vq_queue_work(poll->vq, &poll->vq->kick_work);
+	return 0;
+}
+
+void vhost_blk_poll_init(struct vhost_blk_poll *poll, struct vhost_blk_vq *vq)
+{
+	init_waitqueue_func_entry(&poll->wait, vhost_blk_poll_wakeup);
+	init_poll_funcptr(&poll->table, vhost_blk_poll_func);
+	poll->wqh = NULL;
+	poll->vq = vq;
+}
+
+/**
+ * vhost_blk_poll_start() - serve the queue whenever @file becomes readable
+ * @poll: the queue's poll state, not polling yet
+ * @file: the kick eventfd
+ *
+ * Return: 0, or -EINVAL when @file cannot be polled.
+ */
+int vhost_blk_poll_start(struct vhost_blk_poll *poll, struct file *file)
+{
+	__poll_t mask;
+
+	mask = vfs_poll(file, &poll->table);
+	if (!poll->wqh)
+		return -EINVAL;
+	if (mask & EPOLLERR) {
+		vhost_blk_poll_stop(poll);
+		return -EINVAL;
+	}
+	if (mask & EPOLLIN)
+		vhost_blk_vq_queue_work(poll->vq, &poll->vq->kick_work);
+	return 0;
+}
+
+/* After this returns no wakeup of the old file runs or will run. */
+void vhost_blk_poll_stop(struct vhost_blk_poll *poll)
+{
+	if (poll->wqh) {
+		remove_wait_queue(poll->wqh, &poll->wait);
+		poll->wqh = NULL;
+	}
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vhost-blk: an in-kernel virtio-blk device backend.
+ *
+ * /dev/vhost-blk speaks the vhost ioctl ABI of <linux/vhost.h>:
+ *
+ *   VHOST_GET_FEATURES, VHOST_SET_FEATURES, VHOST_SET_OWNER,
+ *   VHOST_RESET_OWNER, VHOST_SET_MEM_TABLE, VHOST_SET_VRING_NUM,
+ *   VHOST_SET_VRING_ADDR, VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE,
+ *   VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR
+ *
+ * plus the device-specific ioctls below. Every ioctl except
+ * VHOST_GET_FEATURES and VHOST_SET_OWNER must be issued by the owner, the
+ * process (address space) that called VHOST_SET_OWNER; anybody else gets
+ * -EPERM. Vring addresses (VHOST_SET_VRING_ADDR) are virtual addresses of
+ * the owner and must lie inside a region of the memory table; descriptor
+ * addresses written by the guest are guest-physical addresses translated
+ * through the memory table.
+ *
+ * Every struct of this header is extensible: it begins with its size,
+ * which the caller sets to sizeof() of the struct it was built against.
+ * The kernel accepts a smaller size down to the first published version
+ * (..._SIZE_VER0) and a larger one as long as the bytes it does not know
+ * are zero (-E2BIG otherwise). Reserved fields must be zero (-EINVAL).
+ */
+#ifndef _UAPI_LINUX_VHOST_BLK_H
+#define _UAPI_LINUX_VHOST_BLK_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#include <linux/vhost.h>
+
+/* Maximum number of virtqueues one device serves. */
+#define VHOST_BLK_MAX_QUEUES		16
+
+/* Length of the serial number returned for VIRTIO_BLK_T_GET_ID. */
+#define VHOST_BLK_SERIAL_LEN		20
+
+/*
+ * struct vhost_blk_backend - argument of VHOST_BLK_SET_BACKEND
+ * @size:	sizeof(struct vhost_blk_backend); at least
+ *		VHOST_BLK_BACKEND_SIZE_VER0.
+ * @fd:		an open file descriptor of a block device, or -1 to detach
+ *		the current backend. The kernel takes its own reference: the
+ *		caller may close @fd afterwards. Access control is the
+ *		caller's open(): a device opened O_RDONLY can only be
+ *		attached read-only.
+ * @flags:	VHOST_BLK_BACKEND_F_* bits; unknown bits give -EOPNOTSUPP.
+ * @serial:	the identifier returned to VIRTIO_BLK_T_GET_ID, up to 20
+ *		bytes, zero padded (not necessarily zero terminated).
+ * @reserved:	must be zero.
+ *
+ * Preconditions: the caller owns the device, and no virtqueue has a
+ * request in flight (-EBUSY otherwise). A backend that is not a block
+ * device gives -ENOTBLK; a bad fd gives -EBADF.
+ */
+struct vhost_blk_backend {
+	__u32 size;
+	__s32 fd;
+	__u64 flags;
+	__u8 serial[VHOST_BLK_SERIAL_LEN];
+	__u32 reserved[3];
+};
+
+#define VHOST_BLK_BACKEND_SIZE_VER0	48
+
+/*
+ * Present the device read-only: VIRTIO_BLK_F_RO is offered and every
+ * write, discard or write-zeroes request fails with VIRTIO_BLK_S_IOERR.
+ * Implied when the backend fd was not opened for writing or the block
+ * device itself is read-only.
+ */
+#define VHOST_BLK_BACKEND_F_RO		(1ULL << 0)
+#define VHOST_BLK_BACKEND_F_ALL		(VHOST_BLK_BACKEND_F_RO)
+
+/*
+ * struct vhost_blk_config - argument of VHOST_BLK_GET_CONFIG
+ * @size:	sizeof(struct vhost_blk_config); at least
+ *		VHOST_BLK_CONFIG_SIZE_VER0.
+ * @config_len:	in: length of the buffer at @config_ptr; out: number of
+ *		bytes of struct virtio_blk_config the kernel wrote (never
+ *		more than the input).
+ * @features:	out: the device feature bits (VIRTIO_BLK_F_*, the
+ *		transport bits of VHOST_GET_FEATURES) that hold for the
+ *		current backend, e.g. VIRTIO_BLK_F_RO for a read-only one.
+ *		A VMM offers the guest the intersection of this and
+ *		VHOST_GET_FEATURES.
+ * @config_ptr:	in: user address of a buffer for a struct
+ *		virtio_blk_config (little-endian fields, as the guest sees
+ *		them): capacity in 512-byte sectors, size_max, seg_max,
+ *		blk_size, ...
+ * @reserved:	must be zero.
+ *
+ * Requires an attached backend (-ENODEV otherwise). The config follows
+ * the backend: call again after a resize or a new VHOST_BLK_SET_BACKEND.
+ */
+struct vhost_blk_config {
+	__u32 size;
+	__u32 config_len;
+	__u64 features;
+	__u64 config_ptr;
+	__u64 reserved[2];
+};
+
+#define VHOST_BLK_CONFIG_SIZE_VER0	40
+
+/*
+ * Device-specific ioctls. VHOST_VIRTIO (0xAF) numbers 0x50-0x5f are not
+ * used by <linux/vhost.h>.
+ */
+#define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0x50, struct vhost_blk_backend)
+#define VHOST_BLK_GET_CONFIG	_IOWR(VHOST_VIRTIO, 0x51, struct vhost_blk_config)
+
+#endif /* _UAPI_LINUX_VHOST_BLK_H */
