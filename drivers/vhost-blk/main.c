@@ -393,6 +393,8 @@ static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 		return -EFAULT;
 	if (size < VHOST_BLK_BACKEND_SIZE_VER0)
 		return -EINVAL;
+	if (size > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&b, sizeof(b), argp, size);
 	if (ret)
 		return ret;
@@ -449,6 +451,8 @@ static long vhost_blk_get_config(struct vhost_blk_dev *dev,
 		return -EFAULT;
 	if (size < VHOST_BLK_CONFIG_SIZE_VER0)
 		return -EINVAL;
+	if (size > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&c, sizeof(c), argp, size);
 	if (ret)
 		return ret;

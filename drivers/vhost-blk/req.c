@@ -447,7 +447,7 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 	unsigned int mask = max(bdev_dma_alignment(bdev), SECTOR_SIZE - 1);
 	u64 nr_sectors = len >> SECTOR_SHIFT;
 	u64 capacity = bdev_nr_sectors(bdev);
-	blk_opf_t opf = write ? REQ_OP_WRITE : REQ_OP_READ;
+	blk_opf_t opf = write ? REQ_OP_WRITE | REQ_SYNC : REQ_OP_READ;
 	int ret;
 
 	if (write && vq->dev->ro)
