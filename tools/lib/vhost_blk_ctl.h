@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhost_blk_ctl - thin wrappers around the /dev/vhost-blk ioctls.
+ *
+ * A VMM opens /dev/vhost-blk once per virtio-blk device and then issues,
+ * in this order:
+ *
+ *   vhost_blk_set_owner()          the calling process becomes the owner
+ *   vhost_blk_get_features()       what the device offers
+ *   vhost_blk_set_features()       what the guest accepted (a subset)
+ *   vhost_blk_set_mem_table()      guest-physical to user address map
+ *   vhost_blk_set_backend()        the host block device
+ *   vhost_blk_get_config()         struct virtio_blk_config for the guest
+ *
+ * and for every virtqueue:
+ *
+ *   vhost_blk_set_vring_num(), _addr(), _base(), _call(), _err(), _kick()
+ *
+ * vhost_blk_set_vring_kick() starts the queue. vhost_blk_get_vring_base()
+ * stops it and returns the index of the next available entry; a new
+ * vhost_blk_set_vring_kick() restarts it.
+ *
+ * Every function returns 0 or a negative errno; none of them print or
+ * keep state, so they are safe to call from any thread of the owner.
+ */
+#ifndef VHOST_BLK_CTL_H
+#define VHOST_BLK_CTL_H
+
+#include <stdint.h>
+#include <linux/vhost.h>
+#include <linux/virtio_blk.h>
+#include <linux/vhost_blk.h>
+
+#define VHOST_BLK_DEV_PATH	"/dev/vhost-blk"
+
+/*
+ * vhost_blk_open - open a vhost-blk device.
+ * @path: device node, or NULL for VHOST_BLK_DEV_PATH.
+ *
+ * Returns a file descriptor (O_RDWR | O_CLOEXEC) or -errno.
+ */
+int vhost_blk_open(const char *path);
+
+/* VHOST_SET_OWNER: make the calling process the owner of @fd. */
+int vhost_blk_set_owner(int fd);
+
+/*
+ * VHOST_RESET_OWNER: stop every queue, wait for requests in flight, drop
+ * the backend, memory table and vring state. The device can be owned
+ * again afterwards.
+ */
+int vhost_blk_reset_owner(int fd);
+
+/* VHOST_GET_FEATURES: the feature bits the device offers. */
+int vhost_blk_get_features(int fd, uint64_t *features);
+
+/* VHOST_SET_FEATURES: acknowledge a subset of the offered bits. */
+int vhost_blk_set_features(int fd, uint64_t features);
+
+/*
+ * vhost_blk_set_mem_table - VHOST_SET_MEM_TABLE
+ * @regions:	@nregions entries; guest_phys_addr, memory_size and
+ *		userspace_addr of each are passed through unchanged (no
+ *		validation here, so callers can test the kernel's).
+ *
+ * Returns 0, -ENOMEM if the argument cannot be built, or the ioctl error.
+ */
+int vhost_blk_set_mem_table(int fd, const struct vhost_memory_region *regions,
+			    unsigned int nregions);
+
+/* VHOST_SET_VRING_NUM: number of descriptors of queue @index. */
+int vhost_blk_set_vring_num(int fd, unsigned int index, unsigned int num);
+
+/*
+ * vhost_blk_set_vring_addr - VHOST_SET_VRING_ADDR
+ * @desc, @avail, @used: user (not guest-physical) addresses of the three
+ *			 parts of the split ring of queue @index.
+ * @flags:		 VHOST_VRING_F_LOG bit, normally 0.
+ */
+int vhost_blk_set_vring_addr(int fd, unsigned int index, uint64_t desc,
+			     uint64_t avail, uint64_t used, unsigned int flags);
+
+/* VHOST_SET_VRING_BASE: the avail index the device starts from. */
+int vhost_blk_set_vring_base(int fd, unsigned int index, unsigned int base);
+
+/*
+ * VHOST_GET_VRING_BASE: stop queue @index, wait until every request it
+ * took is on the used ring, and store the next avail index in @base.
+ */
+int vhost_blk_get_vring_base(int fd, unsigned int index, unsigned int *base);
+
+/*
+ * VHOST_SET_VRING_KICK / _CALL / _ERR: attach an eventfd (or -1 to
+ * detach) to queue @index. Setting the kick eventfd starts the queue.
+ */
+int vhost_blk_set_vring_kick(int fd, unsigned int index, int efd);
+int vhost_blk_set_vring_call(int fd, unsigned int index, int efd);
+int vhost_blk_set_vring_err(int fd, unsigned int index, int efd);
+
+/*
+ * vhost_blk_set_backend - VHOST_BLK_SET_BACKEND
+ * @backend_fd:	open block device, or -1 to detach.
+ * @flags:	VHOST_BLK_BACKEND_F_* bits.
+ * @serial:	GET_ID string, NULL for none; at most VHOST_BLK_SERIAL_LEN
+ *		bytes are used, the rest of the field is zero.
+ */
+int vhost_blk_set_backend(int fd, int backend_fd, uint64_t flags,
+			  const char *serial);
+
+/*
+ * vhost_blk_get_config - VHOST_BLK_GET_CONFIG
+ * @cfg:	receives the little-endian struct virtio_blk_config; bytes
+ *		the kernel does not fill are zeroed.
+ * @features:	if not NULL, receives the device feature bits that hold
+ *		for the current backend (e.g. VIRTIO_BLK_F_RO).
+ * @len:	if not NULL, receives the number of bytes of @cfg the
+ *		kernel wrote.
+ */
+int vhost_blk_get_config(int fd, struct virtio_blk_config *cfg,
+			 uint64_t *features, uint32_t *len);
+
+#endif /* VHOST_BLK_CTL_H */
