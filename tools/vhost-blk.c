@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-blk - drive /dev/vhost-blk from the command line.
+ *
+ *   vhost-blk info <blockdev>
+ *	attach <blockdev> and print the offered features and the
+ *	virtio-blk config the guest would see.
+ *
+ *   vhost-blk io <blockdev> [--count N] [--bs BYTES] [--qd N]
+ *		[--queues N] [--seed N] [--serial STR] [--indirect]
+ *	attach <blockdev> read-write, write N patterned requests of BYTES
+ *	through the device, FLUSH, read them back and compare; check
+ *	GET_ID. Exits 0 only if everything matched. OVERWRITES the device.
+ *
+ * The process plays the guest with the userspace driver of
+ * tools/lib/virtio_blk_drv.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <endian.h>
+#include <linux/fs.h>
+
+#include "vhost_blk_ctl.h"
+#include "virtio_blk_drv.h"
+
+#define IO_TIMEOUT_MS	30000
+
+static const char *prog = "vhost-blk";
+
+static void __attribute__((format(printf, 1, 2))) err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const struct {
+	unsigned int bit;
+	const char *name;
+} feature_names[] = {
+	{ VIRTIO_BLK_F_SIZE_MAX, "SIZE_MAX" },
+	{ VIRTIO_BLK_F_SEG_MAX, "SEG_MAX" },
+	{ VIRTIO_BLK_F_GEOMETRY, "GEOMETRY" },
+	{ VIRTIO_BLK_F_RO, "RO" },
+	{ VIRTIO_BLK_F_BLK_SIZE, "BLK_SIZE" },
+	{ VIRTIO_BLK_F_FLUSH, "FLUSH" },
+	{ VIRTIO_BLK_F_TOPOLOGY, "TOPOLOGY" },
+	{ VIRTIO_BLK_F_CONFIG_WCE, "CONFIG_WCE" },
+	{ VIRTIO_BLK_F_MQ, "MQ" },
+	{ VIRTIO_BLK_F_DISCARD, "DISCARD" },
+	{ VIRTIO_BLK_F_WRITE_ZEROES, "WRITE_ZEROES" },
+	{ VIRTIO_BLK_F_SECURE_ERASE, "SECURE_ERASE" },
+	{ VIRTIO_F_ANY_LAYOUT, "ANY_LAYOUT" },
+	{ VIRTIO_RING_F_INDIRECT_DESC, "RING_INDIRECT_DESC" },
+	{ VIRTIO_RING_F_EVENT_IDX, "RING_EVENT_IDX" },
+	{ VIRTIO_F_VERSION_1, "VERSION_1" },
+};
+
+static void print_features(const char *what, uint64_t f)
+{
+	printf("%-18s 0x%016" PRIx64, what, f);
+	for (unsigned int i = 0; i < 64; i++) {
+		const char *name = NULL;
+
+		if (!(f & (1ULL << i)))
+			continue;
+		for (size_t k = 0; k < sizeof(feature_names) /
+				       sizeof(feature_names[0]); k++)
+			if (feature_names[k].bit == i)
+				name = feature_names[k].name;
+		if (name)
+			printf(" %s", name);
+		else
+			printf(" bit%u", i);
+	}
+	printf("\n");
+}
+
+static int open_backend(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	if (fd < 0)
+		err("%s: %s", path, strerror(errno));
+	return fd;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	struct virtio_blk_config cfg;
+	uint64_t offered, dev_features;
+	uint32_t len;
+	int vfd, bfd, ret;
+
+	if (argc != 2) {
+		err("usage: info <blockdev>");
+		return 2;
+	}
+	/* Read-write if we may, so "backend" shows what a VMM would get. */
+	bfd = open(argv[1], O_RDWR | O_CLOEXEC);
+	if (bfd < 0 && (errno == EACCES || errno == EROFS))
+		bfd = open(argv[1], O_RDONLY | O_CLOEXEC);
+	if (bfd < 0) {
+		err("%s: %s", argv[1], strerror(errno));
+		return 1;
+	}
+	vfd = vhost_blk_open(NULL);
+	if (vfd < 0) {
+		err("%s: %s", VHOST_BLK_DEV_PATH, strerror(-vfd));
+		return 1;
+	}
+	ret = vhost_blk_set_owner(vfd);
+	if (!ret)
+		ret = vhost_blk_get_features(vfd, &offered);
+	if (!ret)
+		ret = vhost_blk_set_backend(vfd, bfd, 0, NULL);
+	if (!ret)
+		ret = vhost_blk_get_config(vfd, &cfg, &dev_features, &len);
+	close(bfd);
+	close(vfd);
+	if (ret) {
+		err("%s: %s", argv[1], strerror(-ret));
+		return 1;
+	}
+
+	printf("device             %s\n", argv[1]);
+	print_features("offered", offered);
+	print_features("backend", dev_features);
+	printf("config bytes       %u\n", len);
+	printf("capacity           %" PRIu64 " sectors (%" PRIu64 " bytes)\n",
+	       (uint64_t)le64toh(cfg.capacity),
+	       (uint64_t)le64toh(cfg.capacity) * 512);
+	printf("size_max           %u\n", le32toh(cfg.size_max));
+	printf("seg_max            %u\n", le32toh(cfg.seg_max));
+	printf("blk_size           %u\n", le32toh(cfg.blk_size));
+	printf("physical_block_exp %u\n", cfg.physical_block_exp);
+	printf("alignment_offset   %u\n", cfg.alignment_offset);
+	printf("min_io_size        %u\n", le16toh(cfg.min_io_size));
+	printf("opt_io_size        %u\n", le32toh(cfg.opt_io_size));
+	printf("wce                %u\n", cfg.wce);
+	printf("num_queues         %u\n", le16toh(cfg.num_queues));
+	return 0;
+}
+
+struct io_job {
+	struct vblk_dev *dev;
+	unsigned int queues;
+	unsigned int qd;		/* per queue */
+	uint32_t bs;			/* bytes per request */
+	uint64_t count;			/* requests per phase */
+	uint64_t seed;
+	uint64_t span;			/* sectors used, a multiple of bs */
+	unsigned int add_flags;
+	uint8_t *buf;			/* bs bytes of scratch */
+	/* per queue, per slot */
+	struct vblk_req **reqs;
+	uint64_t *data_gpa;
+	uint64_t *req_nr;
+	bool *busy;
+	uint64_t mismatches;
+	uint64_t errors;
+};
+
+static uint64_t req_sector(const struct io_job *j, uint64_t nr)
+{
+	return nr * (j->bs / 512) % j->span;
+}
+
+static void report_error(struct io_job *j, const char *what, uint64_t nr,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->errors + j->mismatches < 10) {
+		fprintf(stderr, "%s: %s request %" PRIu64 " (sector %" PRIu64
+			"): ", prog, what, nr, req_sector(j, nr));
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+}
+
+/* Check one completed request of @type, then free its slot. */
+static void complete_slot(struct io_job *j, unsigned int slot, uint32_t type)
+{
+	struct vblk_req *r = j->reqs[slot];
+	uint64_t nr = j->req_nr[slot];
+	uint32_t want_len = type == VIRTIO_BLK_T_IN ? j->bs + 1 : 1;
+	const char *what = type == VIRTIO_BLK_T_IN ? "read" : "write";
+
+	j->busy[slot] = false;
+	if (r->status != VIRTIO_BLK_S_OK) {
+		report_error(j, what, nr, "status %u", r->status);
+		j->errors++;
+		return;
+	}
+	if (r->used_len != want_len) {
+		report_error(j, what, nr, "used.len %u, expected %u",
+			     r->used_len, want_len);
+		j->errors++;
+		return;
+	}
+	if (type == VIRTIO_BLK_T_IN) {
+		ssize_t off;
+
+		vblk_mem_read(j->dev, j->data_gpa[slot], j->buf, j->bs);
+		off = vblk_pattern_check(j->buf, j->bs, req_sector(j, nr),
+					 j->seed);
+		if (off >= 0) {
+			report_error(j, what, nr,
+				     "data differs at byte %zd", off);
+			j->mismatches++;
+		}
+	}
+}
+
+/* Issue j->count requests of @type with j->qd in flight per queue. */
+static int run_phase(struct io_job *j, uint32_t type)
+{
+	struct pollfd pfd[VHOST_BLK_MAX_QUEUES];
+	uint64_t next = 0, done = 0;
+	struct vblk_used used[64];
+
+	for (unsigned int q = 0; q < j->queues; q++)
+		pfd[q] = (struct pollfd){ .fd = j->dev->vqs[q].call_fd,
+					  .events = POLLIN };
+
+	while (done < j->count) {
+		int ret;
+
+		for (unsigned int q = 0; q < j->queues; q++) {
+			struct vblk_vq *vq = &j->dev->vqs[q];
+			bool posted = false;
+
+			for (unsigned int s = 0; s < j->qd && next < j->count;
+			     s++) {
+				unsigned int slot = q * j->qd + s;
+				struct vblk_req *r = j->reqs[slot];
+				uint64_t sector = req_sector(j, next);
+
+				if (j->busy[slot])
+					continue;
+				vblk_req_reset(r, type, sector);
+				vblk_req_add_seg(r, j->data_gpa[slot], j->bs);
+				if (type == VIRTIO_BLK_T_OUT) {
+					vblk_pattern_fill(j->buf, j->bs, sector,
+							  j->seed);
+					vblk_mem_write(j->dev, j->data_gpa[slot],
+						       j->buf, j->bs);
+				}
+				r->priv = (void *)(uintptr_t)slot;
+				ret = vblk_req_submit(vq, r, j->add_flags);
+				if (ret < 0) {
+					err("submit: %s", strerror(-ret));
+					return ret;
+				}
+				j->busy[slot] = true;
+				j->req_nr[slot] = next++;
+				posted = true;
+			}
+			if (posted) {
+				ret = vblk_vq_kick(vq);
+				if (ret) {
+					err("kick: %s", strerror(-ret));
+					return ret;
+				}
+			}
+		}
+
+		for (unsigned int q = 0; q < j->queues; q++) {
+			struct vblk_vq *vq = &j->dev->vqs[q];
+			int n;
+
+			while ((n = vblk_vq_reap(vq, used, 64)) > 0) {
+				for (int i = 0; i < n; i++) {
+					if (!used[i].valid || !used[i].req) {
+						err("device returned unknown id %u",
+						    used[i].id);
+						return -EPROTO;
+					}
+					complete_slot(j,
+						      (uintptr_t)used[i].req->priv,
+						      type);
+					done++;
+				}
+			}
+		}
+		if (done == j->count)
+			break;
+		/* Sleep only if nothing is free to post. */
+		if (next < j->count && done + (uint64_t)j->queues * j->qd > next)
+			continue;
+		ret = poll(pfd, j->queues, IO_TIMEOUT_MS);
+		if (ret < 0 && errno != EINTR) {
+			err("poll: %s", strerror(errno));
+			return -errno;
+		}
+		if (!ret) {
+			err("no completion in %d ms (%" PRIu64 " of %" PRIu64
+			    " done)", IO_TIMEOUT_MS, done, j->count);
+			return -ETIMEDOUT;
+		}
+		for (unsigned int q = 0; q < j->queues; q++)
+			if (pfd[q].revents & POLLIN)
+				vblk_eventfd_wait(pfd[q].fd, 0);
+	}
+	return 0;
+}
+
+static int simple_req(struct io_job *j, uint32_t type, uint64_t gpa,
+		      uint32_t len, struct vblk_req *r)
+{
+	vblk_req_reset(r, type, 0);
+	if (len)
+		vblk_req_add_seg(r, gpa, len);
+	return vblk_do(&j->dev->vqs[0], r, j->add_flags, IO_TIMEOUT_MS);
+}
+
+static int check_flush_and_id(struct io_job *j, const char *serial)
+{
+	char id[VIRTIO_BLK_ID_BYTES], want[VIRTIO_BLK_ID_BYTES];
+	struct vblk_req *r = j->reqs[0];
+	int ret;
+
+	ret = simple_req(j, VIRTIO_BLK_T_FLUSH, 0, 0, r);
+	if (ret || r->status != VIRTIO_BLK_S_OK) {
+		err("FLUSH failed: %s, status %u", strerror(-ret), r->status);
+		return -EIO;
+	}
+	ret = simple_req(j, VIRTIO_BLK_T_GET_ID, j->data_gpa[0], sizeof(id), r);
+	if (ret || r->status != VIRTIO_BLK_S_OK) {
+		err("GET_ID failed: %s, status %u", strerror(-ret), r->status);
+		return -EIO;
+	}
+	vblk_mem_read(j->dev, j->data_gpa[0], id, sizeof(id));
+	memset(want, 0, sizeof(want));
+	memcpy(want, serial, strnlen(serial, sizeof(want)));
+	if (memcmp(id, want, sizeof(id))) {
+		err("GET_ID returned '%.20s', expected '%.20s'", id, want);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	x = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K':
+		x <<= 10;
+		end++;
+		break;
+	case 'm': case 'M':
+		x <<= 20;
+		end++;
+		break;
+	case 'g': case 'G':
+		x <<= 30;
+		end++;
+		break;
+	}
+	if (*end)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+static void io_usage(void)
+{
+	fprintf(stderr,
+		"usage: %s io <blockdev> [--count N] [--bs BYTES] [--qd N]\n"
+		"          [--queues N] [--seed N] [--serial STR] [--indirect]\n"
+		"  OVERWRITES the first count*bs bytes of <blockdev>.\n", prog);
+}
+
+static unsigned int round_pow2(unsigned int x)
+{
+	unsigned int p = 1;
+
+	while (p < x)
+		p <<= 1;
+	return p;
+}
+
+static int cmd_io(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "count", required_argument, NULL, 'c' },
+		{ "bs", required_argument, NULL, 'b' },
+		{ "qd", required_argument, NULL, 'q' },
+		{ "queues", required_argument, NULL, 'Q' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "serial", required_argument, NULL, 'S' },
+		{ "indirect", no_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	uint64_t count = 1024, bs = 4096, qd = 16, queues = 1, seed = 1;
+	const char *serial = "vhost-blk-io";
+	struct io_job j = { 0 };
+	bool indirect = false;
+	uint64_t t0, t1, cap;
+	unsigned long kicks = 0, suppressed = 0;
+	unsigned int nslots = 0;
+	int bfd, ret, c, rc = 1;
+	double secs;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:b:q:Q:s:S:ih", opts,
+				NULL)) != -1) {
+		uint64_t *v = NULL;
+
+		switch (c) {
+		case 'c': v = &count; break;
+		case 'b': v = &bs; break;
+		case 'q': v = &qd; break;
+		case 'Q': v = &queues; break;
+		case 's': v = &seed; break;
+		case 'S': serial = optarg; break;
+		case 'i': indirect = true; break;
+		case 'h':
+			io_usage();
+			return 0;
+		default:
+			io_usage();
+			return 2;
+		}
+		if (v && parse_u64(optarg, v)) {
+			err("bad number '%s'", optarg);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		io_usage();
+		return 2;
+	}
+	if (!count || !bs || bs % 512 || bs > (64ULL << 20) || !qd ||
+	    qd > 1024 || !queues || queues > VHOST_BLK_MAX_QUEUES) {
+		err("need count >= 1, bs a multiple of 512 up to 64M, qd 1..1024, queues 1..%d",
+		    VHOST_BLK_MAX_QUEUES);
+		return 2;
+	}
+
+	bfd = open_backend(argv[optind], O_RDWR);
+	if (bfd < 0)
+		return 1;
+
+	nslots = queues * qd;
+	o.num_queues = queues;
+	o.queue_size = round_pow2(qd * 3 < 16 ? 16 : qd * 3);
+	if (o.queue_size > 32768)
+		o.queue_size = 32768;
+	o.mem_size = ((uint64_t)nslots * (bs + 4096) + (8ULL << 20) +
+		      (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
+	ret = vblk_dev_create(&j.dev, &o, bfd, 0, serial);
+	close(bfd);
+	if (ret) {
+		err("%s: setting up the device: %s", argv[optind],
+		    strerror(-ret));
+		return 1;
+	}
+
+	cap = vblk_dev_capacity(j.dev);
+	if (cap < bs / 512) {
+		err("%s: %" PRIu64 " sectors, smaller than one request",
+		    argv[optind], cap);
+		goto out;
+	}
+	if (vblk_dev_size_max(j.dev) < bs ||
+	    (indirect && !vblk_dev_has_feature(j.dev,
+					       VIRTIO_RING_F_INDIRECT_DESC))) {
+		err("--bs %" PRIu64 " or --indirect is beyond what the device offers",
+		    bs);
+		goto out;
+	}
+	j.add_flags = indirect ? VBLK_ADD_INDIRECT : 0;
+	j.queues = queues;
+	j.qd = qd;
+	j.bs = bs;
+	j.count = count;
+	j.seed = seed;
+	j.span = cap / (bs / 512) * (bs / 512);
+	j.buf = malloc(bs);
+	j.reqs = calloc(nslots, sizeof(*j.reqs));
+	j.data_gpa = calloc(nslots, sizeof(*j.data_gpa));
+	j.req_nr = calloc(nslots, sizeof(*j.req_nr));
+	j.busy = calloc(nslots, sizeof(*j.busy));
+	if (!j.buf || !j.reqs || !j.data_gpa || !j.req_nr || !j.busy) {
+		err("out of memory");
+		goto out;
+	}
+	for (unsigned int s = 0; s < nslots; s++) {
+		j.reqs[s] = vblk_req_alloc(j.dev);
+		if (!j.reqs[s] ||
+		    vblk_alloc(j.dev, bs, 4096, &j.data_gpa[s])) {
+			err("out of guest memory");
+			goto out;
+		}
+	}
+
+	t0 = vblk_now_ns();
+	ret = run_phase(&j, VIRTIO_BLK_T_OUT);
+	if (!ret)
+		ret = check_flush_and_id(&j, serial);
+	if (!ret)
+		ret = run_phase(&j, VIRTIO_BLK_T_IN);
+	t1 = vblk_now_ns();
+	if (ret)
+		goto out;
+
+	secs = (double)(t1 - t0) / 1e9;
+	printf("%s: %" PRIu64 " writes + %" PRIu64 " reads of %" PRIu64
+	       " bytes, qd %" PRIu64 " x %" PRIu64 " queue(s)%s\n",
+	       argv[optind], count, count, bs, qd, queues,
+	       indirect ? ", indirect" : "");
+	printf("  %" PRIu64 " requests, %" PRIu64 " bytes in %.3f s: %.0f IOPS, %.1f MiB/s\n",
+	       2 * count + 2, 2 * count * bs, secs,
+	       secs > 0 ? (2 * count + 2) / secs : 0.0,
+	       secs > 0 ? 2.0 * count * bs / secs / (1 << 20) : 0.0);
+	for (unsigned int q = 0; q < queues; q++) {
+		kicks += j.dev->vqs[q].kicks;
+		suppressed += j.dev->vqs[q].kicks_suppressed;
+	}
+	printf("  flush ok, get_id '%.20s' ok, kicks %lu, kicks suppressed %lu\n",
+	       serial, kicks, suppressed);
+	if (j.errors || j.mismatches) {
+		printf("  FAILED: %" PRIu64 " errors, %" PRIu64 " mismatches\n",
+		       j.errors, j.mismatches);
+		goto out;
+	}
+	printf("  verified\n");
+	rc = 0;
+out:
+	if (j.reqs)
+		for (unsigned int s = 0; s < nslots; s++)
+			vblk_req_free(j.dev, j.reqs[s]);
+	free(j.reqs);
+	free(j.data_gpa);
+	free(j.req_nr);
+	free(j.busy);
+	free(j.buf);
+	vblk_dev_destroy(j.dev);
+	return rc;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: %s info <blockdev>\n"
+		"       %s io <blockdev> [--count N] [--bs BYTES] [--qd N] [--queues N]\n"
+		"                [--seed N] [--serial STR] [--indirect]\n",
+		prog, prog);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	if (!strcmp(argv[1], "info"))
+		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "io"))
+		return cmd_io(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage();
+		return 0;
+	}
+	usage();
+	return 2;
+}
