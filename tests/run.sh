@@ -1,0 +1,291 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Every test of the project, as one TAP stream ending in
+# "N passed, N failed, N skipped" (what `make test` and .ci/run run).
+#
+#  1. installs missing Debian packages, caches the Debian 6.12 kernel;
+#  2. host checks: module build at W=1 without warnings, sparse, checkpatch
+#     --strict, codespell, tools and selftests build, tools self-check;
+#  3. one VM (tests/vm/run.sh) that loads brd, null_blk and the module
+#     built in step 2 and runs tests/selftests/run_guest.sh; its top-level
+#     "ok"/"not ok" lines are renumbered into this stream, followed by the
+#     VM checks: setup, exit status, rmmod vhost_blk, kernel console clean,
+#     end marker reached.
+#
+# Logs go to <repo>/build/test/. Exit status is non-zero if any test failed
+# or none ran. VM_TIMEOUT (seconds, default 2700) bounds the VM.
+
+set -uo pipefail
+
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+cd "$VB_REPO" || exit 1
+LOGS=$VB_BUILD/test
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+NUM=0
+PASSED=0
+FAILED=0
+SKIPPED=0
+
+say()
+{
+	echo "# $*"
+}
+
+# diag FILE [LINES]: the last LINES (default 30) of FILE as TAP diagnostics.
+diag()
+{
+	[ -s "$1" ] || return 0
+	tail -n "${2:-30}" "$1" | sed 's/^/#   /'
+}
+
+pass()
+{
+	NUM=$((NUM + 1))
+	PASSED=$((PASSED + 1))
+	echo "ok $NUM - $1"
+}
+
+fail()
+{
+	NUM=$((NUM + 1))
+	FAILED=$((FAILED + 1))
+	echo "not ok $NUM - $1"
+}
+
+# check DESC CONDITION-RC [DIAG-FILE]
+check()
+{
+	if [ "$2" -eq 0 ]; then
+		pass "$1"
+	else
+		fail "$1"
+		[ -z "${3:-}" ] || diag "$3"
+	fi
+}
+
+finish()
+{
+	echo "1..$NUM"
+	say "logs: $LOGS ($(vb_elapsed "$T0")s in all)"
+	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	[ "$FAILED" -eq 0 ] && [ $((PASSED + FAILED)) -gt 0 ]
+	exit
+}
+
+T0=$SECONDS
+echo "TAP version 13"
+
+# --- set-up -----------------------------------------------------------------
+say "checking Debian packages"
+if vb_ensure_packages >"$LOGS/packages.log" 2>&1; then
+	pass "setup: Debian packages installed"
+else
+	fail "setup: Debian packages installed"
+	diag "$LOGS/packages.log"
+	finish
+fi
+
+say "fetching/checking the Debian kernel"
+if vb_ensure_kernel 2>"$LOGS/kernel.log"; then
+	pass "setup: Debian kernel $KVER cached"
+else
+	fail "setup: Debian kernel cached"
+	diag "$LOGS/kernel.log"
+	finish
+fi
+say "kernel $KREL, KDIR=$KDIR"
+
+# --- host checks --------------------------------------------------------------
+MOD_OUT=$VB_BUILD/module
+say "building the module at W=1 in $MOD_OUT"
+rc=0
+vb_build_module "$MOD_OUT" W=1 >"$LOGS/module.log" || rc=$?
+MODULE_OK=0
+if [ "$rc" -ne 0 ]; then
+	fail "host: module builds (make KDIR=... W=1)"
+	grep -E 'error|warning' "$LOGS/module.log" | head -n 30 | sed 's/^/#   /'
+	diag "$LOGS/module.log" 10
+elif grep -qiE 'warning:' "$LOGS/module.log"; then
+	MODULE_OK=1
+	fail "host: module builds at W=1 without warnings"
+	grep -iE -A3 'warning:' "$LOGS/module.log" | head -n 40 | sed 's/^/#   /'
+else
+	MODULE_OK=1
+	pass "host: module builds at W=1 without warnings"
+fi
+
+if [ "$MODULE_OK" -eq 1 ]; then
+	say "sparse"
+	rc=0
+	make -C "$MOD_OUT" --no-print-directory KDIR="$KDIR" check \
+		>"$LOGS/sparse.log" 2>&1 || rc=$?
+	# Only our files count; kernel headers have their own sparse noise.
+	grep -E ': (warning|error):' "$LOGS/sparse.log" |
+		grep -E 'drivers/vhost-blk/|vhost_blk\.h:' >"$LOGS/sparse-ours.log"
+	if [ "$rc" -ne 0 ]; then
+		fail "host: sparse (make check, C=2) clean"
+		diag "$LOGS/sparse.log"
+	elif [ -s "$LOGS/sparse-ours.log" ]; then
+		fail "host: sparse (make check, C=2) clean"
+		diag "$LOGS/sparse-ours.log" 40
+	else
+		pass "host: sparse (make check, C=2) clean"
+	fi
+else
+	fail "host: sparse (make check, C=2) clean (module does not build)"
+fi
+
+say "checkpatch --strict"
+rc=0
+make --no-print-directory style CHECKPATCH="$CHECKPATCH" KDIR="$KDIR" \
+	>"$LOGS/checkpatch.log" 2>&1 || rc=$?
+if [ "$rc" -eq 0 ]; then
+	pass "host: checkpatch --strict clean"
+else
+	fail "host: checkpatch --strict clean"
+	grep -E -A4 '^(ERROR|WARNING|CHECK):' "$LOGS/checkpatch.log" | head -n 60 | sed 's/^/#   /'
+	diag "$LOGS/checkpatch.log" 5
+fi
+
+say "codespell"
+spell_dirs=()
+for d in drivers include tools Documentation; do
+	[ -e "$d" ] && spell_dirs+=("$d")
+done
+rc=0
+codespell --skip='*.o,*.ko,*.a,*.cmd,*.mod,*.mod.c,build' \
+	--ignore-words="$VB_REPO/tests/lib/codespell-ignore" "${spell_dirs[@]}" \
+	>"$LOGS/codespell.log" 2>&1 || rc=$?
+check "host: codespell clean (${spell_dirs[*]})" "$rc" "$LOGS/codespell.log"
+
+say "tools"
+TOOLS_OK=0
+if [ -f tools/Makefile ]; then
+	rc=0
+	make -C tools --no-print-directory >"$LOGS/tools.log" 2>&1 || rc=$?
+	check "host: tools build (make -C tools)" "$rc" "$LOGS/tools.log"
+	[ "$rc" -ne 0 ] || TOOLS_OK=1
+	if grep -q '^check:' tools/Makefile; then
+		if [ "$TOOLS_OK" -eq 1 ]; then
+			rc=0
+			make -C tools --no-print-directory check >"$LOGS/tools-check.log" 2>&1 || rc=$?
+			check "host: tools self-check (make -C tools check)" "$rc" "$LOGS/tools-check.log"
+		else
+			fail "host: tools self-check (tools do not build)"
+		fi
+	fi
+else
+	fail "host: tools build (tools/Makefile missing)"
+fi
+
+say "selftests"
+if [ -f tests/selftests/Makefile ]; then
+	rc=0
+	make -C tests/selftests --no-print-directory KSFT_DIR="$KSFT_DIR" \
+		>"$LOGS/selftests-build.log" 2>&1 || rc=$?
+	check "host: selftests build (make -C tests/selftests)" "$rc" "$LOGS/selftests-build.log"
+else
+	fail "host: selftests build (tests/selftests/Makefile missing)"
+fi
+say "host checks took $(vb_elapsed "$T0")s"
+
+# --- the VM -------------------------------------------------------------------
+GUEST=tests/selftests/run_guest.sh
+if [ "$MODULE_OK" -ne 1 ]; then
+	fail "vm: not booted, the module does not build"
+	finish
+fi
+if [ -x "$GUEST" ]; then
+	guest_cmd=$GUEST
+else
+	guest_cmd="echo '$GUEST is missing or not executable' >&2; exit 1"
+fi
+
+say "booting the VM for $GUEST (output in $LOGS/guest-output.log)"
+T_VM=$SECONDS
+rc=0
+VM_TIMEOUT=${VM_TIMEOUT:-2700} "$VB_REPO/tests/vm/run.sh" \
+	--module "$MOD_OUT/vhost_blk.ko" --log-dir "$LOGS/vm" -- "$guest_cmd" \
+	>"$LOGS/guest-output.log" 2>"$LOGS/vm.log" || rc=$?
+say "VM took $(vb_elapsed "$T_VM")s"
+
+VM_REACHED_END=0 VM_SETUP=none VM_CMD_RC='' VM_RMMOD=missing VM_CONSOLE=unknown
+VM_BOOT_SECONDS='' VM_ACCEL=
+if [ -f "$LOGS/vm/result" ]; then
+	# shellcheck source=/dev/null
+	. "$LOGS/vm/result"
+else
+	diag "$LOGS/vm.log"
+fi
+say "guest ($VM_ACCEL): command started ${VM_BOOT_SECONDS:-?}s after boot"
+
+if [ "$VM_SETUP" = ok ]; then
+	pass "vm: guest setup (brd, null_blk, insmod vhost_blk, /dev/vhost-blk)"
+else
+	fail "vm: guest setup (brd, null_blk, insmod vhost_blk, /dev/vhost-blk): $VM_SETUP"
+	grep -a 'vm-init:\|insmod\|modprobe' "$LOGS/vm/console.txt" 2>/dev/null |
+		head -n 20 | sed 's/^/#   /'
+fi
+
+# The guest's top-level TAP results, renumbered.
+results=0
+while IFS= read -r line; do
+	if [[ $line =~ ^(not\ ok|ok)([[:space:]]+[0-9]+)?([[:space:]]+-)?[[:space:]]*(.*)$ ]]; then
+		status=${BASH_REMATCH[1]}
+		desc=${BASH_REMATCH[4]}
+		results=$((results + 1))
+		NUM=$((NUM + 1))
+		if [[ $desc =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
+			SKIPPED=$((SKIPPED + 1))
+			echo "ok $NUM - guest: $desc"
+		elif [[ $desc =~ \#[[:space:]]*[Tt][Oo][Dd][Oo] ]]; then
+			SKIPPED=$((SKIPPED + 1))
+			echo "$status $NUM - guest: $desc"
+		elif [ "$status" = ok ]; then
+			PASSED=$((PASSED + 1))
+			echo "ok $NUM - guest: $desc"
+		else
+			FAILED=$((FAILED + 1))
+			echo "not ok $NUM - guest: $desc"
+		fi
+	elif [[ $line =~ ^Bail\ out! ]]; then
+		fail "guest: $line"
+	fi
+done <"$LOGS/guest-output.log"
+
+if [ "$VM_SETUP" = ok ]; then
+	if [ "$VM_CMD_RC" = 0 ]; then
+		pass "vm: $GUEST exited 0"
+	else
+		fail "vm: $GUEST exited ${VM_CMD_RC:-never (no end marker)}"
+		diag "$LOGS/guest-output.log" 15
+	fi
+	if [ "$results" -gt 0 ]; then
+		pass "vm: guest reported $results results"
+	else
+		fail "vm: guest reported no ok/not ok results"
+	fi
+	case $VM_RMMOD in
+	ok | absent) pass "vm: rmmod vhost_blk after the tests ($VM_RMMOD)" ;;
+	*) fail "vm: rmmod vhost_blk after the tests ($VM_RMMOD: a reference leaked)" ;;
+	esac
+fi
+if [ "$VM_CONSOLE" = clean ]; then
+	pass "vm: no kernel warnings on the console"
+else
+	fail "vm: no kernel warnings on the console"
+	diag "$LOGS/vm/console-bad.txt" 40
+fi
+if [ "$VM_REACHED_END" = 1 ]; then
+	pass "vm: guest reached its end marker"
+else
+	fail "vm: guest reached its end marker (timed out or crashed, VM_TIMEOUT=${VM_TIMEOUT:-2700})"
+	diag "$LOGS/vm/console.txt" 30
+fi
+
+finish
