@@ -94,6 +94,8 @@ static void vhost_blk_vq_free_slots(struct vhost_blk_vq *vq)
 	kvfree(vq->free_slots);
 	kvfree(vq->chain);
 	kvfree(vq->data_iov);
+	kvfree(vq->dwz);
+	vq->dwz = NULL;
 	vq->reqs = NULL;
 	vq->free_slots = NULL;
 	vq->chain = NULL;
@@ -116,7 +118,10 @@ static int vhost_blk_vq_alloc_slots(struct vhost_blk_vq *vq)
 	vq->chain = kvmalloc(sizeof(*vq->chain), GFP_KERNEL_ACCOUNT);
 	vq->data_iov = kvcalloc(VHOST_BLK_IOV_MAX, sizeof(*vq->data_iov),
 				GFP_KERNEL_ACCOUNT);
-	if (!vq->reqs || !vq->free_slots || !vq->chain || !vq->data_iov) {
+	vq->dwz = kvcalloc(VHOST_BLK_DWZ_SEG_MAX, sizeof(*vq->dwz),
+			   GFP_KERNEL_ACCOUNT);
+	if (!vq->reqs || !vq->free_slots || !vq->chain || !vq->data_iov ||
+	    !vq->dwz) {
 		vhost_blk_vq_free_slots(vq);
 		return -ENOMEM;
 	}
@@ -179,13 +184,14 @@ static void vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 	/* Completion paths that still saw a worker or a queue are done. */
 	synchronize_rcu();
 
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+	for (i = 0; i < VHOST_BLK_MAX_WORKERS; i++) {
 		if (dev->workers[i]) {
 			vhost_blk_worker_destroy(dev->workers[i]);
 			dev->workers[i] = NULL;
 		}
-		vhost_blk_vq_reset(&dev->vqs[i]);
 	}
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		vhost_blk_vq_reset(&dev->vqs[i]);
 
 	mem = rcu_replace_pointer(dev->mem, NULL,
 				  lockdep_is_held(&dev->mutex));
@@ -404,10 +410,15 @@ static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 		return -EINVAL;
 
 	if (b.fd != -1) {
+		umode_t mode;
+
 		file = fget(b.fd);
 		if (!file)
 			return -EBADF;
-		if (!S_ISBLK(file_inode(file)->i_mode)) {
+		mode = file_inode(file)->i_mode;
+		if (!S_ISBLK(mode) &&
+		    (!S_ISREG(mode) || !file->f_op->read_iter ||
+		     !file->f_op->write_iter)) {
 			ret = -ENOTBLK;
 			goto out_fput;
 		}
@@ -423,10 +434,12 @@ static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 
 	old = dev->bfile;
 	dev->bfile = file;
-	dev->bdev = file ? I_BDEV(file->f_mapping->host) : NULL;
+	dev->bdev = NULL;
+	if (file && S_ISBLK(file_inode(file)->i_mode))
+		dev->bdev = I_BDEV(file->f_mapping->host);
 	dev->ro = file && ((b.flags & VHOST_BLK_BACKEND_F_RO) ||
 			   !(file->f_mode & FMODE_WRITE) ||
-			   bdev_read_only(dev->bdev));
+			   (dev->bdev && bdev_read_only(dev->bdev)));
 	memcpy(dev->serial, b.serial, sizeof(dev->serial));
 	file = old;
 
@@ -463,7 +476,7 @@ static long vhost_blk_get_config(struct vhost_blk_dev *dev,
 	ret = vhost_blk_check_owner(dev);
 	if (ret)
 		goto out;
-	if (!dev->bdev) {
+	if (!dev->bfile) {
 		ret = -ENODEV;
 		goto out;
 	}
@@ -480,10 +493,146 @@ out:
 	return ret;
 }
 
+/* A new worker in a free id slot. Caller holds dev->mutex. */
+static struct vhost_blk_worker *vhost_blk_new_worker(struct vhost_blk_dev *dev)
+{
+	struct vhost_blk_worker *w;
+	unsigned int id;
+
+	for (id = 0; id < VHOST_BLK_MAX_WORKERS; id++)
+		if (!dev->workers[id])
+			break;
+	if (id == VHOST_BLK_MAX_WORKERS)
+		return ERR_PTR(-ENOSPC);
+	w = vhost_blk_worker_create(dev, id);
+	if (IS_ERR(w))
+		return w;
+	w->id = id;
+	dev->workers[id] = w;
+	return w;
+}
+
+/* Point @vq at @w (NULL: none). @vq is stopped; caller holds dev->mutex. */
+static void vhost_blk_vq_attach(struct vhost_blk_vq *vq,
+				struct vhost_blk_worker *w)
+{
+	struct vhost_blk_worker *old;
+
+	mutex_lock(&vq->mutex);
+	old = rcu_dereference_protected(vq->worker,
+					lockdep_is_held(&vq->mutex));
+	rcu_assign_pointer(vq->worker, w);
+	mutex_unlock(&vq->mutex);
+	if (old)
+		old->attach_cnt--;
+	if (w)
+		w->attach_cnt++;
+	/* Completion paths that saw the old worker are done with it. */
+	synchronize_rcu();
+}
+
+/* The worker of @vq, created on first use. Caller holds dev->mutex. */
+static struct vhost_blk_worker *vhost_blk_vq_worker(struct vhost_blk_dev *dev,
+						    struct vhost_blk_vq *vq)
+{
+	struct vhost_blk_worker *w;
+
+	w = rcu_dereference_protected(vq->worker,
+				      lockdep_is_held(&dev->mutex));
+	if (w)
+		return w;
+	w = vhost_blk_new_worker(dev);
+	if (!IS_ERR(w))
+		vhost_blk_vq_attach(vq, w);
+	return w;
+}
+
+static long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
+				   void __user *argp)
+{
+	struct vhost_worker_state ws;
+	struct vhost_vring_worker vw;
+	struct vhost_blk_worker *w;
+	struct vhost_blk_vq *vq;
+	long ret;
+
+	if (cmd == VHOST_NEW_WORKER || cmd == VHOST_FREE_WORKER) {
+		if (copy_from_user(&ws, argp, sizeof(ws)))
+			return -EFAULT;
+	} else if (copy_from_user(&vw, argp, sizeof(vw))) {
+		return -EFAULT;
+	}
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (ret)
+		goto out;
+
+	switch (cmd) {
+	case VHOST_NEW_WORKER:
+		w = vhost_blk_new_worker(dev);
+		if (IS_ERR(w)) {
+			ret = PTR_ERR(w);
+			break;
+		}
+		ws.worker_id = w->id;
+		if (copy_to_user(argp, &ws, sizeof(ws)))
+			ret = -EFAULT;
+		break;
+	case VHOST_FREE_WORKER:
+		if (ws.worker_id >= VHOST_BLK_MAX_WORKERS ||
+		    !dev->workers[ws.worker_id]) {
+			ret = -ENODEV;
+			break;
+		}
+		w = dev->workers[ws.worker_id];
+		if (w->attach_cnt) {
+			ret = -EBUSY;
+			break;
+		}
+		dev->workers[ws.worker_id] = NULL;
+		vhost_blk_worker_destroy(w);
+		break;
+	case VHOST_ATTACH_VRING_WORKER:
+	case VHOST_GET_VRING_WORKER:
+		if (vw.index >= VHOST_BLK_MAX_VQS) {
+			ret = -ENOBUFS;
+			break;
+		}
+		vq = &dev->vqs[array_index_nospec(vw.index, VHOST_BLK_MAX_VQS)];
+		if (cmd == VHOST_GET_VRING_WORKER) {
+			w = vhost_blk_vq_worker(dev, vq);
+			if (IS_ERR(w)) {
+				ret = PTR_ERR(w);
+				break;
+			}
+			vw.worker_id = w->id;
+			if (copy_to_user(argp, &vw, sizeof(vw)))
+				ret = -EFAULT;
+			break;
+		}
+		if (vw.worker_id >= VHOST_BLK_MAX_WORKERS ||
+		    !dev->workers[vw.worker_id]) {
+			ret = -ENODEV;
+			break;
+		}
+		if (vq->started) {
+			ret = -EBUSY;
+			break;
+		}
+		vhost_blk_vq_attach(vq, dev->workers[vw.worker_id]);
+		break;
+	}
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
 /* Start serving @vq on @kick. Caller holds dev->mutex; @vq is stopped. */
 static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 			      struct vhost_blk_vq *vq, struct file *kick)
 {
+	struct vhost_blk_worker *w;
 	struct vhost_blk_mem *mem;
 	int ret;
 
@@ -495,14 +644,9 @@ static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 				vq->used_addr))
 		return -EFAULT;
 
-	if (!dev->workers[vq->index]) {
-		struct vhost_blk_worker *w;
-
-		w = vhost_blk_worker_create(dev, vq->index);
-		if (IS_ERR(w))
-			return PTR_ERR(w);
-		dev->workers[vq->index] = w;
-	}
+	w = vhost_blk_vq_worker(dev, vq);
+	if (IS_ERR(w))
+		return PTR_ERR(w);
 
 	mutex_lock(&vq->mutex);
 	ret = vhost_blk_vq_alloc_slots(vq);
@@ -512,7 +656,6 @@ static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 	ret = vhost_blk_vq_init_access(vq);
 	if (ret)
 		goto out;
-	rcu_assign_pointer(vq->worker, dev->workers[vq->index]);
 	if (vq->kick != kick) {
 		if (vq->kick)
 			fput(vq->kick);
@@ -732,6 +875,11 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 	case VHOST_SET_VRING_CALL:
 	case VHOST_SET_VRING_ERR:
 		return vhost_blk_vring_ioctl(dev, cmd, argp);
+	case VHOST_NEW_WORKER:
+	case VHOST_FREE_WORKER:
+	case VHOST_ATTACH_VRING_WORKER:
+	case VHOST_GET_VRING_WORKER:
+		return vhost_blk_worker_ioctl(dev, cmd, argp);
 	default:
 		return -ENOIOCTLCMD;
 	}

@@ -38,13 +38,15 @@ static struct vhost_blk_req *vhost_blk_req_get(struct vhost_blk_vq *vq)
 	req->nr_bounce = 0;
 	req->bounce_iov = NULL;
 	req->nr_bounce_iov = 0;
+	req->pinned = false;
+	req->bvec = NULL;
 	atomic_set(&req->pending, 1);
 	atomic_inc(&vq->inflight);
 	return req;
 }
 
 /* Drop a reference; the last one hands the request to the worker. */
-static void vhost_blk_req_put(struct vhost_blk_req *req)
+void vhost_blk_req_put(struct vhost_blk_req *req)
 {
 	struct vhost_blk_vq *vq = req->vq;
 
@@ -149,11 +151,12 @@ static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
 	while (bio) {
 		struct bio *next = bio->bi_next;
 
-		if (!req->bounce)
+		if (req->pinned)
 			vhost_blk_unpin_bio(bio, req->dirty);
 		bio_put(bio);
 		bio = next;
 	}
+	vhost_blk_file_release(req);
 
 	if (req->bounce) {
 		if (user_ok && req->bounce_iov &&
@@ -295,7 +298,7 @@ static void vhost_blk_bio_submit(struct vhost_blk_req *req, struct bio *bio)
 /* A bio that never reached the block layer: undo it by hand. */
 static void vhost_blk_bio_abort(struct vhost_blk_req *req, struct bio *bio)
 {
-	if (!req->bounce)
+	if (req->pinned)
 		vhost_blk_unpin_bio(bio, false);
 	bio_put(bio);
 }
@@ -325,6 +328,7 @@ static int vhost_blk_submit_pinned(struct vhost_blk_req *req,
 	struct bio *bio = NULL;
 	unsigned int i;
 
+	req->pinned = true;
 	for (i = 0; i < nr; i++) {
 		unsigned long uaddr = (unsigned long)iov[i].iov_base;
 		size_t len = iov[i].iov_len;
@@ -372,13 +376,20 @@ fault:
 	return -EFAULT;
 }
 
-/* Bounce: bios on kernel pages, copied from or (at completion) to guest. */
-static int vhost_blk_submit_bounce(struct vhost_blk_req *req,
-				   const struct iovec *iov, unsigned int nr,
-				   u64 len, blk_opf_t opf, sector_t sector)
+/**
+ * vhost_blk_bounce_alloc() - kernel pages standing in for guest buffers
+ * @req: the request; req->dirty says whether the device writes the guest
+ * @iov: guest buffers
+ * @nr: number of buffers
+ * @len: total bytes
+ *
+ * For a write the data is copied in now; for a read the buffers are
+ * remembered and filled when the request finishes.
+ */
+int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
+			   const struct iovec *iov, unsigned int nr, u64 len)
 {
 	unsigned int i, n = DIV_ROUND_UP_ULL(len, PAGE_SIZE);
-	struct bio *bio = NULL;
 	int ret;
 
 	req->bounce = kvcalloc(n, sizeof(*req->bounce), GFP_KERNEL);
@@ -405,8 +416,27 @@ static int vhost_blk_submit_bounce(struct vhost_blk_req *req,
 		if (ret)
 			goto err;
 	}
+	return 0;
 
-	for (i = 0; i < n; i++) {
+err:
+	vhost_blk_free_bounce(req);
+	return ret;
+}
+
+/* Bounce: bios on kernel pages, copied from or (at completion) to guest. */
+static int vhost_blk_submit_bounce(struct vhost_blk_req *req,
+				   const struct iovec *iov, unsigned int nr,
+				   u64 len, blk_opf_t opf, sector_t sector)
+{
+	struct bio *bio = NULL;
+	unsigned int i;
+	int ret;
+
+	ret = vhost_blk_bounce_alloc(req, iov, nr, len);
+	if (ret)
+		return ret;
+
+	for (i = 0; i < req->nr_bounce; i++) {
 		size_t seg = min_t(u64, len, PAGE_SIZE);
 
 		if (!bio || bio->bi_vcnt == bio->bi_max_vecs) {
@@ -414,17 +444,14 @@ static int vhost_blk_submit_bounce(struct vhost_blk_req *req,
 				sector = bio_end_sector(bio);
 				vhost_blk_bio_submit(req, bio);
 			}
-			bio = vhost_blk_bio_alloc(req, n - i, opf, sector);
+			bio = vhost_blk_bio_alloc(req, req->nr_bounce - i, opf,
+						  sector);
 		}
 		__bio_add_page(bio, req->bounce[i], seg, 0);
 		len -= seg;
 	}
 	vhost_blk_bio_submit(req, bio);
 	return 0;
-
-err:
-	vhost_blk_free_bounce(req);
-	return ret;
 }
 
 static bool vhost_blk_iov_aligned(const struct iovec *iov, unsigned int nr,
@@ -438,30 +465,77 @@ static bool vhost_blk_iov_aligned(const struct iovec *iov, unsigned int nr,
 	return true;
 }
 
+/**
+ * vhost_blk_capacity() - size of the backend in 512-byte sectors
+ * @dev: the device, with a backend
+ *
+ * Read for every request, so a resized backend is seen at once.
+ */
+u64 vhost_blk_capacity(struct vhost_blk_dev *dev)
+{
+	if (dev->bdev)
+		return bdev_nr_sectors(dev->bdev);
+	return i_size_read(file_inode(dev->bfile)) >> SECTOR_SHIFT;
+}
+
+/**
+ * vhost_blk_lbs() - logical block size the device presents
+ * @dev: the device, with a backend
+ *
+ * For a file, the block size of the device under its filesystem: the
+ * alignment direct I/O needs.
+ */
+unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev)
+{
+	struct super_block *sb;
+
+	if (dev->bdev)
+		return bdev_logical_block_size(dev->bdev);
+	sb = file_inode(dev->bfile)->i_sb;
+	return sb->s_bdev ? bdev_logical_block_size(sb->s_bdev) : SECTOR_SIZE;
+}
+
+/* Is [sector, sector + nr_sectors) a range of whole blocks on the disk? */
+static bool vhost_blk_range_ok(struct vhost_blk_dev *dev, u64 sector,
+			       u64 nr_sectors)
+{
+	u64 capacity = vhost_blk_capacity(dev);
+	u64 bmask = (vhost_blk_lbs(dev) >> SECTOR_SHIFT) - 1;
+
+	if ((sector | nr_sectors) & bmask)
+		return false;
+	return sector <= capacity && nr_sectors <= capacity - sector;
+}
+
 static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 		       const struct iovec *iov, unsigned int nr, u64 len,
 		       u64 sector, bool write)
 {
-	struct block_device *bdev = vq->dev->bdev;
-	unsigned int lbs = bdev_logical_block_size(bdev);
-	unsigned int mask = max(bdev_dma_alignment(bdev), SECTOR_SIZE - 1);
-	u64 nr_sectors = len >> SECTOR_SHIFT;
-	u64 capacity = bdev_nr_sectors(bdev);
+	struct vhost_blk_dev *dev = vq->dev;
+	struct block_device *bdev = dev->bdev;
 	blk_opf_t opf = write ? REQ_OP_WRITE | REQ_SYNC : REQ_OP_READ;
+	unsigned int mask;
 	int ret;
 
-	if (write && vq->dev->ro)
+	if (write && dev->ro)
 		return VIRTIO_BLK_S_IOERR;
-	if (!len || len % lbs || (sector << SECTOR_SHIFT) % lbs)
-		return VIRTIO_BLK_S_IOERR;
-	if (sector > capacity || nr_sectors > capacity - sector)
+	if (!len || len % SECTOR_SIZE ||
+	    !vhost_blk_range_ok(dev, sector, len >> SECTOR_SHIFT))
 		return VIRTIO_BLK_S_IOERR;
 
 	req->dirty = !write;
-	if (lbs == SECTOR_SIZE && vhost_blk_iov_aligned(iov, nr, mask))
-		ret = vhost_blk_submit_pinned(req, iov, nr, opf, sector);
-	else
-		ret = vhost_blk_submit_bounce(req, iov, nr, len, opf, sector);
+	if (!bdev) {
+		ret = vhost_blk_file_rw(req, iov, nr, len, sector, write);
+	} else {
+		mask = max(bdev_dma_alignment(bdev), SECTOR_SIZE - 1);
+		if (bdev_logical_block_size(bdev) == SECTOR_SIZE &&
+		    vhost_blk_iov_aligned(iov, nr, mask))
+			ret = vhost_blk_submit_pinned(req, iov, nr, opf,
+						      sector);
+		else
+			ret = vhost_blk_submit_bounce(req, iov, nr, len, opf,
+						      sector);
+	}
 	if (ret)
 		return VIRTIO_BLK_S_IOERR;
 	if (!write)
@@ -473,6 +547,9 @@ static u8 vhost_blk_flush(struct vhost_blk_vq *vq, struct vhost_blk_req *req)
 {
 	struct bio *bio;
 
+	if (!vq->dev->bdev)
+		return vhost_blk_file_flush(vq->dev) ? VIRTIO_BLK_S_IOERR :
+						       VIRTIO_BLK_S_OK;
 	bio = vhost_blk_bio_alloc(req, 0, REQ_OP_WRITE | REQ_PREFLUSH, 0);
 	vhost_blk_bio_submit(req, bio);
 	return VIRTIO_BLK_S_OK;
@@ -487,6 +564,126 @@ static u8 vhost_blk_get_id(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 		return VIRTIO_BLK_S_IOERR;
 	req->used_len = n;
 	return VIRTIO_BLK_S_OK;
+}
+
+/* The backend's limit for one segment of a DISCARD-like request. */
+static u64 vhost_blk_dwz_max(struct vhost_blk_dev *dev, u32 type)
+{
+	struct block_device *bdev = dev->bdev;
+
+	if (!bdev)
+		return type == VIRTIO_BLK_T_SECURE_ERASE ? 0 : U32_MAX;
+	switch (type) {
+	case VIRTIO_BLK_T_DISCARD:
+		return bdev_max_discard_sectors(bdev);
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return bdev_write_zeroes_sectors(bdev) ?: VHOST_BLK_ZEROOUT_MAX;
+	default:
+		return bdev_max_secure_erase_sectors(bdev);
+	}
+}
+
+static int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type,
+			      u64 sector, u64 nr_sectors, bool unmap,
+			      struct bio **biop)
+{
+	u64 max = bdev_max_secure_erase_sectors(bdev);
+
+	switch (type) {
+	case VIRTIO_BLK_T_DISCARD:
+		return __blkdev_issue_discard(bdev, sector, nr_sectors,
+					      GFP_KERNEL, biop);
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return __blkdev_issue_zeroout(bdev, sector, nr_sectors,
+					      GFP_KERNEL, biop,
+					      unmap ? 0 : BLKDEV_ZERO_NOUNMAP);
+	}
+
+	/* Secure erase: no chaining helper exists, so chain by hand. */
+	while (nr_sectors) {
+		u64 n = min3(nr_sectors, max, (u64)(UINT_MAX >> SECTOR_SHIFT));
+		struct bio *bio = bio_alloc(bdev, 0, REQ_OP_SECURE_ERASE,
+					    GFP_KERNEL);
+
+		bio->bi_iter.bi_sector = sector;
+		bio->bi_iter.bi_size = n << SECTOR_SHIFT;
+		if (*biop) {
+			bio_chain(*biop, bio);
+			submit_bio(*biop);
+		}
+		*biop = bio;
+		sector += n;
+		nr_sectors -= n;
+	}
+	return 0;
+}
+
+/*
+ * DISCARD, WRITE_ZEROES and SECURE_ERASE: a table of segments. The table
+ * is copied once and checked whole before anything is issued.
+ */
+static u8 vhost_blk_dwz(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
+			const struct iovec *iov, unsigned int nr, u64 len,
+			u32 type)
+{
+	struct virtio_blk_discard_write_zeroes *seg = vq->dwz;
+	struct vhost_blk_dev *dev = vq->dev;
+	u64 features, max = vhost_blk_dwz_max(dev, type);
+	unsigned int i, n = len / sizeof(*seg);
+	struct bio *bio = NULL;
+	u8 status = VIRTIO_BLK_S_OK;
+	u64 bit;
+
+	bit = type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_F_DISCARD :
+	      type == VIRTIO_BLK_T_WRITE_ZEROES ? VIRTIO_BLK_F_WRITE_ZEROES :
+	      VIRTIO_BLK_F_SECURE_ERASE;
+	vhost_blk_features(dev, &features);
+	if (!(features & BIT_ULL(bit)))
+		return dev->ro ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_UNSUPP;
+	if (!n || len % sizeof(*seg) || n > VHOST_BLK_DWZ_SEG_MAX)
+		return VIRTIO_BLK_S_IOERR;
+	if (vhost_blk_copy_from_iov(seg, iov, nr, len))
+		return VIRTIO_BLK_S_IOERR;
+
+	for (i = 0; i < n; i++) {
+		u32 flags = le32_to_cpu(seg[i].flags);
+		u64 sector = le64_to_cpu(seg[i].sector);
+		u32 num = le32_to_cpu(seg[i].num_sectors);
+
+		if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ||
+		    (flags && type != VIRTIO_BLK_T_WRITE_ZEROES))
+			return VIRTIO_BLK_S_UNSUPP;
+		if (num > max || !vhost_blk_range_ok(dev, sector, num))
+			return VIRTIO_BLK_S_IOERR;
+	}
+
+	for (i = 0; i < n; i++) {
+		bool unmap = le32_to_cpu(seg[i].flags) &
+			     VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+		u64 sector = le64_to_cpu(seg[i].sector);
+		u32 num = le32_to_cpu(seg[i].num_sectors);
+		int ret;
+
+		if (!num)
+			continue;
+		if (dev->bdev)
+			ret = vhost_blk_bdev_dwz(dev->bdev, type, sector, num,
+						 unmap, &bio);
+		else
+			ret = vhost_blk_file_dwz(dev, type, sector, num, unmap);
+		if (ret) {
+			status = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+	}
+
+	/* The last bio of the chain ends after all others. */
+	if (bio) {
+		bio->bi_private = req;
+		bio->bi_end_io = vhost_blk_bio_end_io;
+		vhost_blk_bio_submit(req, bio);
+	}
+	return status;
 }
 
 /*
@@ -554,6 +751,14 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		st = vhost_blk_flush(vq, req);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+	case VIRTIO_BLK_T_SECURE_ERASE:
+		len = chain->out_len - sizeof(hdr);
+		nr = vhost_blk_iov_slice(chain->iov, chain->nr_out,
+					 sizeof(hdr), len, vq->data_iov);
+		st = vhost_blk_dwz(vq, req, vq->data_iov, nr, len, type);
 		break;
 	default:
 		st = VIRTIO_BLK_S_UNSUPP;
@@ -626,35 +831,93 @@ out:
 }
 
 /**
+ * vhost_blk_features() - the device feature bits the backend supports
+ * @dev: the device, with a backend
+ * @features: the subset of VHOST_BLK_FEATURES that holds for it
+ */
+void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features)
+{
+	u64 f = VHOST_BLK_FEATURES;
+
+	if (dev->ro)
+		f &= ~(BIT_ULL(VIRTIO_BLK_F_DISCARD) |
+		       BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) |
+		       BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE));
+	else
+		f &= ~BIT_ULL(VIRTIO_BLK_F_RO);
+	if (!vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD))
+		f &= ~BIT_ULL(VIRTIO_BLK_F_DISCARD);
+	if (!vhost_blk_dwz_max(dev, VIRTIO_BLK_T_SECURE_ERASE))
+		f &= ~BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE);
+	*features = f;
+}
+
+static __virtio32 vhost_blk_cfg32(u64 v)
+{
+	return (__force __virtio32)cpu_to_le32(min_t(u64, v, U32_MAX));
+}
+
+/**
  * vhost_blk_fill_config() - the virtio-blk config space for the backend
  * @dev: the device, with its mutex held and a backend attached
  * @cfg: filled with little-endian fields as the guest reads them
  * @features: the device feature bits that hold for this backend
+ *
+ * Every limit comes from the backend: its queue limits for a block
+ * device, its filesystem for a file.
  */
-int vhost_blk_fill_config(struct vhost_blk_dev *dev,
-			  struct virtio_blk_config *cfg, u64 *features)
+void vhost_blk_fill_config(struct vhost_blk_dev *dev,
+			   struct virtio_blk_config *cfg, u64 *features)
 {
 	struct block_device *bdev = dev->bdev;
-	unsigned int lbs = bdev_logical_block_size(bdev);
-	unsigned int pbs = bdev_physical_block_size(bdev);
-	u64 f = VHOST_BLK_FEATURES;
+	unsigned int lbs = vhost_blk_lbs(dev);
+	unsigned int pbs = lbs, io_min = lbs, io_opt = 0, align = 0;
+	unsigned int granularity;
+	bool wce = true;
 
+	if (bdev) {
+		pbs = bdev_physical_block_size(bdev);
+		io_min = bdev_io_min(bdev);
+		io_opt = bdev_io_opt(bdev);
+		align = max(bdev_alignment_offset(bdev), 0);
+		granularity = bdev_discard_granularity(bdev);
+		wce = bdev_write_cache(bdev);
+	} else {
+		granularity = file_inode(dev->bfile)->i_sb->s_blocksize;
+	}
+	granularity = max(granularity, lbs) >> SECTOR_SHIFT;
+
+	vhost_blk_features(dev, features);
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->capacity = (__force __virtio64)cpu_to_le64(bdev_nr_sectors(bdev));
-	cfg->seg_max = (__force __virtio32)cpu_to_le32(VHOST_BLK_SEG_MAX);
-	cfg->blk_size = (__force __virtio32)cpu_to_le32(lbs);
+	cfg->capacity = (__force __virtio64)cpu_to_le64(vhost_blk_capacity(dev));
+	cfg->seg_max = vhost_blk_cfg32(VHOST_BLK_SEG_MAX);
+	cfg->blk_size = vhost_blk_cfg32(lbs);
 	cfg->physical_block_exp = pbs > lbs ? ilog2(pbs / lbs) : 0;
-	cfg->alignment_offset = max(bdev_alignment_offset(bdev), 0) / lbs;
+	cfg->alignment_offset = align / lbs;
 	cfg->min_io_size = (__force __virtio16)
-		cpu_to_le16(min_t(unsigned int, bdev_io_min(bdev) / lbs,
-				  U16_MAX));
-	cfg->opt_io_size = (__force __virtio32)
-		cpu_to_le32(bdev_io_opt(bdev) / lbs);
-	cfg->wce = 1;
+		cpu_to_le16(min_t(unsigned int, io_min / lbs, U16_MAX));
+	cfg->opt_io_size = vhost_blk_cfg32(io_opt / lbs);
+	cfg->wce = wce;
 	cfg->num_queues = (__force __virtio16)cpu_to_le16(VHOST_BLK_MAX_VQS);
 
-	if (!dev->ro)
-		f &= ~BIT_ULL(VIRTIO_BLK_F_RO);
-	*features = f;
-	return 0;
+	if (*features & BIT_ULL(VIRTIO_BLK_F_DISCARD)) {
+		cfg->max_discard_sectors =
+			vhost_blk_cfg32(vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD));
+		cfg->max_discard_seg = vhost_blk_cfg32(VHOST_BLK_DWZ_SEG_MAX);
+		cfg->discard_sector_alignment = vhost_blk_cfg32(granularity);
+	}
+	if (*features & BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES)) {
+		cfg->max_write_zeroes_sectors =
+			vhost_blk_cfg32(vhost_blk_dwz_max(dev,
+							  VIRTIO_BLK_T_WRITE_ZEROES));
+		cfg->max_write_zeroes_seg = vhost_blk_cfg32(VHOST_BLK_DWZ_SEG_MAX);
+		cfg->write_zeroes_may_unmap = 1;
+	}
+	if (*features & BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE)) {
+		cfg->max_secure_erase_sectors =
+			vhost_blk_cfg32(vhost_blk_dwz_max(dev,
+							  VIRTIO_BLK_T_SECURE_ERASE));
+		cfg->max_secure_erase_seg = vhost_blk_cfg32(VHOST_BLK_DWZ_SEG_MAX);
+		cfg->secure_erase_sector_alignment = vhost_blk_cfg32(granularity);
+	}
 }

@@ -33,6 +33,10 @@
 #define VHOST_BLK_IOV_MAX	1024
 /* Requests a queue handles per wakeup before yielding to others. */
 #define VHOST_BLK_WEIGHT	256
+/* Segments per DISCARD, WRITE_ZEROES or SECURE_ERASE request. */
+#define VHOST_BLK_DWZ_SEG_MAX	256
+/* WRITE_ZEROES sectors per segment where the backend writes zero pages. */
+#define VHOST_BLK_ZEROOUT_MAX	(64U << (20 - SECTOR_SHIFT))
 
 #define VHOST_BLK_FEATURES \
 	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ANY_LAYOUT) | \
@@ -40,7 +44,9 @@
 	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
 	 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
 	 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY) | BIT_ULL(VIRTIO_BLK_F_FLUSH) | \
-	 BIT_ULL(VIRTIO_BLK_F_RO) | BIT_ULL(VIRTIO_BLK_F_MQ))
+	 BIT_ULL(VIRTIO_BLK_F_RO) | BIT_ULL(VIRTIO_BLK_F_MQ) | \
+	 BIT_ULL(VIRTIO_BLK_F_DISCARD) | BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) | \
+	 BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE))
 
 /* ---- memory table (mem.c) ---- */
 
@@ -88,6 +94,8 @@ struct vhost_blk_worker {
 	struct task_struct *task;
 #endif
 	struct llist_head work_list;
+	unsigned int id;		/* index in dev->workers */
+	unsigned int attach_cnt;	/* queues using it; dev->mutex */
 };
 
 struct vhost_blk_poll {
@@ -119,11 +127,18 @@ struct vhost_blk_req {
 	atomic_t pending;		/* bios in flight, +1 while submitting */
 	struct bio *done_bios;		/* lock-free stack of ended bios */
 
-	/* Bounce buffer for data the block layer cannot take in place. */
-	struct page **bounce;		/* NULL: guest pages are pinned */
+	bool pinned;			/* bios hold pinned guest pages */
+
+	/* Bounce buffer for data the backend cannot take in place. */
+	struct page **bounce;		/* NULL: no bounce buffer */
 	unsigned int nr_bounce;
 	struct iovec *bounce_iov;	/* guest buffers to copy back (IN) */
 	unsigned int nr_bounce_iov;
+
+	/* File backends: one asynchronous direct I/O per request. */
+	struct kiocb iocb;
+	struct bio_vec *bvec;		/* bounce pages as an iterator */
+	u64 io_len;			/* bytes the kiocb must transfer */
 };
 
 struct vhost_blk_vq {
@@ -168,6 +183,8 @@ struct vhost_blk_vq {
 
 	struct vhost_blk_chain *chain;	/* scratch for the worker */
 	struct iovec *data_iov;		/* scratch: data part of chain */
+	/* scratch: DISCARD/WRITE_ZEROES/SECURE_ERASE segments */
+	struct virtio_blk_discard_write_zeroes *dwz;
 
 	/* Written under mutex, read under RCU by completion paths. */
 	struct vhost_blk_worker __rcu *worker;
@@ -192,12 +209,12 @@ struct vhost_blk_dev {
 	 * The backend. Written under mutex with every vq paused and idle;
 	 * the data path reads it under vq->mutex of an unpaused vq.
 	 */
-	struct file *bfile;
-	struct block_device *bdev;
+	struct file *bfile;		/* block device or regular file */
+	struct block_device *bdev;	/* NULL for a regular file */
 	bool ro;
 	u8 serial[VHOST_BLK_SERIAL_LEN];
 
-	struct vhost_blk_worker *workers[VHOST_BLK_MAX_VQS];
+	struct vhost_blk_worker *workers[VHOST_BLK_MAX_WORKERS];
 	struct vhost_blk_vq vqs[VHOST_BLK_MAX_VQS];
 };
 
@@ -229,8 +246,22 @@ bool vhost_blk_vring_ok(const struct vhost_blk_mem *mem, unsigned int num,
 void vhost_blk_handle_kick(struct vhost_blk_work *work);
 void vhost_blk_handle_done(struct vhost_blk_work *work);
 void vhost_blk_vq_complete(struct vhost_blk_vq *vq);
-int vhost_blk_fill_config(struct vhost_blk_dev *dev,
-			  struct virtio_blk_config *cfg, u64 *features);
+void vhost_blk_fill_config(struct vhost_blk_dev *dev,
+			   struct virtio_blk_config *cfg, u64 *features);
+void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features);
+void vhost_blk_req_put(struct vhost_blk_req *req);
+u64 vhost_blk_capacity(struct vhost_blk_dev *dev);
+unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev);
+int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
+			   const struct iovec *iov, unsigned int nr, u64 len);
+
+/* file.c */
+int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
+		      unsigned int nr, u64 len, u64 sector, bool write);
+int vhost_blk_file_flush(struct vhost_blk_dev *dev);
+int vhost_blk_file_dwz(struct vhost_blk_dev *dev, u32 type, u64 sector,
+		       u64 nr_sectors, bool unmap);
+void vhost_blk_file_release(struct vhost_blk_req *req);
 
 static inline bool vhost_blk_has_feature(const struct vhost_blk_dev *dev,
 					 unsigned int bit)

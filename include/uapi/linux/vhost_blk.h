@@ -30,8 +30,37 @@
 #include <linux/ioctl.h>
 #include <linux/vhost.h>
 
+/*
+ * Per-virtqueue workers, as in <linux/vhost.h> since Linux 6.4; defined
+ * here for userspace and kernels built with older headers. By default
+ * every virtqueue gets its own worker when it starts; a VMM can create
+ * workers with VHOST_NEW_WORKER and map several virtqueues to one with
+ * VHOST_ATTACH_VRING_WORKER (the virtqueue must be stopped, -EBUSY
+ * otherwise). VHOST_FREE_WORKER refuses a worker still attached (-EBUSY).
+ */
+#ifndef VHOST_NEW_WORKER
+struct vhost_worker_state {
+	unsigned int worker_id;
+};
+
+struct vhost_vring_worker {
+	unsigned int index;
+	unsigned int worker_id;
+};
+
+#define VHOST_NEW_WORKER _IOR(VHOST_VIRTIO, 0x8, struct vhost_worker_state)
+#define VHOST_FREE_WORKER _IOW(VHOST_VIRTIO, 0x9, struct vhost_worker_state)
+#define VHOST_ATTACH_VRING_WORKER _IOW(VHOST_VIRTIO, 0x15,		\
+				       struct vhost_vring_worker)
+#define VHOST_GET_VRING_WORKER _IOWR(VHOST_VIRTIO, 0x16,		\
+				     struct vhost_vring_worker)
+#endif
+
 /* Maximum number of virtqueues one device serves. */
 #define VHOST_BLK_MAX_QUEUES		16
+
+/* Maximum number of workers of one device (VHOST_NEW_WORKER). */
+#define VHOST_BLK_MAX_WORKERS		32
 
 /* Length of the serial number returned for VIRTIO_BLK_T_GET_ID. */
 #define VHOST_BLK_SERIAL_LEN		20
@@ -40,19 +69,24 @@
  * struct vhost_blk_backend - argument of VHOST_BLK_SET_BACKEND
  * @size:	sizeof(struct vhost_blk_backend); at least
  *		VHOST_BLK_BACKEND_SIZE_VER0.
- * @fd:		an open file descriptor of a block device, or -1 to detach
- *		the current backend. The kernel takes its own reference: the
- *		caller may close @fd afterwards. Access control is the
- *		caller's open(): a device opened O_RDONLY can only be
- *		attached read-only.
+ * @fd:		an open file descriptor of a block device or of a regular
+ *		file (a raw image), or -1 to detach the current backend.
+ *		The kernel takes its own reference: the caller may close
+ *		@fd afterwards. Access control is the caller's open(): a
+ *		backend opened O_RDONLY can only be attached read-only.
+ *		Files are read and written with direct I/O where their
+ *		filesystem supports it (O_DIRECT is not needed on @fd);
+ *		flush is fsync(), discard punches holes, write-zeroes uses
+ *		FALLOC_FL_ZERO_RANGE.
  * @flags:	VHOST_BLK_BACKEND_F_* bits; unknown bits give -EOPNOTSUPP.
  * @serial:	the identifier returned to VIRTIO_BLK_T_GET_ID, up to 20
  *		bytes, zero padded (not necessarily zero terminated).
  * @reserved:	must be zero.
  *
  * Preconditions: the caller owns the device, and no virtqueue has a
- * request in flight (-EBUSY otherwise). A backend that is not a block
- * device gives -ENOTBLK; a bad fd gives -EBADF.
+ * request in flight (-EBUSY otherwise). Queues being served pick the
+ * new backend up at once. An fd that is neither a block device nor a
+ * regular file gives -ENOTBLK; a bad fd gives -EBADF.
  */
 struct vhost_blk_backend {
 	__u32 size;
@@ -66,7 +100,8 @@ struct vhost_blk_backend {
 
 /*
  * Present the device read-only: VIRTIO_BLK_F_RO is offered and every
- * write, discard or write-zeroes request fails with VIRTIO_BLK_S_IOERR.
+ * write, discard or write-zeroes request fails with VIRTIO_BLK_S_IOERR
+ * (DISCARD, WRITE_ZEROES and SECURE_ERASE are not offered).
  * Implied when the backend fd was not opened for writing or the block
  * device itself is read-only.
  */

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-blk file backends: a regular file (a raw image) serves as the disk.
+ *
+ * Reads and writes are asynchronous direct I/O through a kiocb on the
+ * guest's buffers, so there is no page cache and no extra copy; the
+ * filesystem pins the pages itself. Buffers not aligned to the file's
+ * direct I/O alignment go through the request's bounce pages. Files on
+ * filesystems without direct I/O fall back to buffered I/O. Flush is an
+ * fsync of the file, discard punches a hole and write-zeroes zeroes the
+ * range with fallocate().
+ */
+#include <linux/fs.h>
+#include <linux/falloc.h>
+#include <linux/slab.h>
+#include <linux/bvec.h>
+#include <linux/uio.h>
+
+#include "vhost_blk.h"
+
+static void vhost_blk_file_complete(struct kiocb *iocb, long ret)
+{
+	struct vhost_blk_req *req = container_of(iocb, struct vhost_blk_req,
+						 iocb);
+
+	if (iocb->ki_flags & IOCB_WRITE)
+		kiocb_end_write(iocb);
+	if (ret < 0 || ret != req->io_len)
+		WRITE_ONCE(req->status, VIRTIO_BLK_S_IOERR);
+	vhost_blk_req_put(req);
+}
+
+static bool vhost_blk_file_aligned(const struct iovec *iov, unsigned int nr,
+				   unsigned int mask)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (((unsigned long)iov[i].iov_base | iov[i].iov_len) & mask)
+			return false;
+	return true;
+}
+
+/* The request's bounce pages as a bvec iterator. */
+static int vhost_blk_file_bvec(struct vhost_blk_req *req, u64 len,
+			       unsigned int dir, struct iov_iter *iter)
+{
+	u64 left = len;
+	unsigned int i;
+
+	req->bvec = kvcalloc(req->nr_bounce, sizeof(*req->bvec), GFP_KERNEL);
+	if (!req->bvec)
+		return -ENOMEM;
+	for (i = 0; i < req->nr_bounce; i++) {
+		unsigned int n = min_t(u64, left, PAGE_SIZE);
+
+		bvec_set_page(&req->bvec[i], req->bounce[i], n, 0);
+		left -= n;
+	}
+	iov_iter_bvec(iter, dir, req->bvec, req->nr_bounce, len);
+	return 0;
+}
+
+/**
+ * vhost_blk_file_rw() - start a read or write on a file backend
+ * @req: the request; it completes through vhost_blk_req_put()
+ * @iov: guest buffers (owner addresses)
+ * @nr: number of buffers
+ * @len: total bytes, checked against the capacity
+ * @sector: start, in 512-byte sectors
+ * @write: true to write the buffers to the file
+ */
+int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
+		      unsigned int nr, u64 len, u64 sector, bool write)
+{
+	struct file *file = req->vq->dev->bfile;
+	unsigned int dir = write ? ITER_SOURCE : ITER_DEST;
+	unsigned int mask = vhost_blk_lbs(req->vq->dev) - 1;
+	struct kiocb *iocb = &req->iocb;
+	struct iov_iter iter;
+	ssize_t ret;
+
+	if (vhost_blk_file_aligned(iov, nr, mask)) {
+		iov_iter_init(&iter, dir, iov, nr, len);
+	} else {
+		ret = vhost_blk_bounce_alloc(req, iov, nr, len);
+		if (ret)
+			return ret;
+		ret = vhost_blk_file_bvec(req, len, dir, &iter);
+		if (ret)
+			return ret;
+	}
+
+	memset(iocb, 0, sizeof(*iocb));
+	iocb->ki_filp = file;
+	iocb->ki_pos = sector << SECTOR_SHIFT;
+	iocb->ki_complete = vhost_blk_file_complete;
+	if (file->f_mode & FMODE_CAN_ODIRECT)
+		iocb->ki_flags |= IOCB_DIRECT;
+	req->io_len = len;
+
+	atomic_inc(&req->pending);
+	if (write) {
+		iocb->ki_flags |= IOCB_WRITE;
+		kiocb_start_write(iocb);
+		ret = file->f_op->write_iter(iocb, &iter);
+	} else {
+		ret = file->f_op->read_iter(iocb, &iter);
+	}
+	if (ret != -EIOCBQUEUED)
+		vhost_blk_file_complete(iocb, ret);
+	return 0;
+}
+
+/* Free what vhost_blk_file_rw() allocated beyond the bounce pages. */
+void vhost_blk_file_release(struct vhost_blk_req *req)
+{
+	kvfree(req->bvec);
+	req->bvec = NULL;
+}
+
+int vhost_blk_file_flush(struct vhost_blk_dev *dev)
+{
+	return vfs_fsync(dev->bfile, 0);
+}
+
+/**
+ * vhost_blk_file_dwz() - discard, write zeroes or erase a file range
+ * @dev: the device, with a file backend
+ * @type: VIRTIO_BLK_T_DISCARD, _WRITE_ZEROES or _SECURE_ERASE
+ * @sector: start, in 512-byte sectors
+ * @nr_sectors: length
+ * @unmap: WRITE_ZEROES may deallocate
+ *
+ * A punched hole reads back as zeroes, so write-zeroes with unmap punches
+ * too; without it the range stays allocated (FALLOC_FL_ZERO_RANGE).
+ */
+int vhost_blk_file_dwz(struct vhost_blk_dev *dev, u32 type, u64 sector,
+		       u64 nr_sectors, bool unmap)
+{
+	loff_t pos = sector << SECTOR_SHIFT, len = nr_sectors << SECTOR_SHIFT;
+	int mode = FALLOC_FL_KEEP_SIZE;
+	int ret;
+
+	if (!nr_sectors)
+		return 0;
+	if (type == VIRTIO_BLK_T_SECURE_ERASE)
+		return -EOPNOTSUPP;
+	if (type == VIRTIO_BLK_T_DISCARD || unmap)
+		return vfs_fallocate(dev->bfile, mode | FALLOC_FL_PUNCH_HOLE,
+				     pos, len);
+
+	ret = vfs_fallocate(dev->bfile, mode | FALLOC_FL_ZERO_RANGE, pos, len);
+	if (ret == -EOPNOTSUPP)
+		ret = vfs_fallocate(dev->bfile, mode | FALLOC_FL_PUNCH_HOLE,
+				    pos, len);
+	return ret;
+}
