@@ -12,8 +12,8 @@
 # 3. runs VM_CMD with bash in $VM_REPO, stdout and stderr to /dev/ttyS1,
 #    between "@@VHOST-BLK-BEGIN <nonce>@@" and "@@VHOST-BLK-END <nonce> rc=N@@";
 # 4. rmmod vhost_blk; powers off.
-# Results go to the console (ttyS0) as "@@VHOST-BLK <nonce> key=value ...@@";
-# the last one is "done".
+# Results go to the kernel log, so to the console (ttyS0), as
+# "@@VHOST-BLK <nonce> key=value ... uptime=S@@"; the last one is "done".
 
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -27,12 +27,15 @@ log()
 	echo "vm-init: $*"
 }
 
+# Results go through /dev/kmsg: a printk record is never torn by other
+# console output.
 mark()
 {
 	local up
 
 	read -r up _ </proc/uptime
-	echo "@@VHOST-BLK $VM_NONCE $* uptime=$up@@"
+	echo "@@VHOST-BLK $VM_NONCE $* uptime=$up@@" >/dev/kmsg ||
+		echo "@@VHOST-BLK $VM_NONCE $* uptime=$up@@"
 }
 
 power_off()

@@ -245,7 +245,7 @@ wall=$(awk -v a="$EPOCHREALTIME" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
 tr -d '\r' <"$LOG_DIR/console.log" >"$LOG_DIR/console.txt"
 mark_line()
 {
-	grep -a "^@@VHOST-BLK $NONCE $1" "$LOG_DIR/console.txt" | tail -n 1 || true
+	grep -ao "@@VHOST-BLK $NONCE $1[^@]*@@" "$LOG_DIR/console.txt" | tail -n 1 || true
 }
 uptime_of()
 {
@@ -275,11 +275,12 @@ VM_CONSOLE=clean
 
 # The command's output, between its markers.
 tr -d '\r' <"$LOG_DIR/output.raw" 2>/dev/null >"$LOG_DIR/output.txt" || : >"$LOG_DIR/output.txt"
+# Output that does not end in a newline runs into the end marker.
 awk -v b="@@VHOST-BLK-BEGIN $NONCE@@" -v e="@@VHOST-BLK-END $NONCE rc=" '
 	$0 == b { on = 1; next }
-	index($0, e) == 1 { on = 0; next }
+	on && (i = index($0, e)) { if (i > 1) print substr($0, 1, i - 1); on = 0; next }
 	on { print }' "$LOG_DIR/output.txt" >"$LOG_DIR/output.log"
-VM_CMD_RC=$(sed -n "s/^@@VHOST-BLK-END $NONCE rc=\([0-9]*\)@@\$/\1/p" "$LOG_DIR/output.txt" | tail -n 1)
+VM_CMD_RC=$(sed -n "s/.*@@VHOST-BLK-END $NONCE rc=\([0-9]*\)@@\$/\1/p" "$LOG_DIR/output.txt" | tail -n 1)
 
 {
 	for v in VM_REACHED_END VM_TIMED_OUT VM_SETUP VM_CMD_RC VM_RMMOD VM_CONSOLE \
