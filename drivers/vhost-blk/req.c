@@ -701,8 +701,8 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 				 struct vhost_blk_req *req)
 {
 	struct vhost_blk_chain *chain = vq->chain;
-	struct iovec *in = chain->iov + chain->nr_out;
 	struct virtio_blk_outhdr hdr;
+	struct iovec *in;
 	unsigned int nr;
 	u64 len, sector;
 	u32 type;
@@ -718,6 +718,7 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 		vhost_blk_vq_error(vq, "no status byte");
 		return;
 	}
+	in = chain->iov + chain->nr_out;
 	req->status_addr = in[chain->nr_in - 1].iov_base +
 			   in[chain->nr_in - 1].iov_len - 1;
 
