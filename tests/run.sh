@@ -22,6 +22,13 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 cd "$VB_REPO" || exit 1
+mkdir -p "$VB_BUILD"
+# One run at a time per tree: they share build/test and build/module.
+exec 8>"$VB_BUILD/.test.lock"
+if ! flock -n 8; then
+	echo "# waiting for another tests/run.sh in this tree"
+	flock 8
+fi
 LOGS=$VB_BUILD/test
 rm -rf "$LOGS"
 mkdir -p "$LOGS"

@@ -21,7 +21,7 @@ cd "$VB_REPO"
 vb_ensure_packages
 vb_ensure_kernel --no-source || vb_die "cannot fetch the Debian kernel"
 
-MOD_OUT=$VB_BUILD/module
+MOD_OUT=$VB_BUILD/demo-module
 mkdir -p "$VB_BUILD"
 vb_log "building vhost_blk.ko against $KREL"
 if ! vb_build_module "$MOD_OUT" >"$VB_BUILD/demo-module.log"; then
