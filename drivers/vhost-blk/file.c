@@ -30,17 +30,6 @@ static void vhost_blk_file_complete(struct kiocb *iocb, long ret)
 	vhost_blk_req_put(req);
 }
 
-static bool vhost_blk_file_aligned(const struct iovec *iov, unsigned int nr,
-				   unsigned int mask)
-{
-	unsigned int i;
-
-	for (i = 0; i < nr; i++)
-		if (((unsigned long)iov[i].iov_base | iov[i].iov_len) & mask)
-			return false;
-	return true;
-}
-
 /* The request's bounce pages as a bvec iterator. */
 static int vhost_blk_file_bvec(struct vhost_blk_req *req, u64 len,
 			       unsigned int dir, struct iov_iter *iter)
@@ -48,7 +37,8 @@ static int vhost_blk_file_bvec(struct vhost_blk_req *req, u64 len,
 	u64 left = len;
 	unsigned int i;
 
-	req->bvec = kvcalloc(req->nr_bounce, sizeof(*req->bvec), GFP_KERNEL);
+	req->bvec = kvcalloc(req->nr_bounce, sizeof(*req->bvec),
+			     GFP_KERNEL_ACCOUNT);
 	if (!req->bvec)
 		return -ENOMEM;
 	for (i = 0; i < req->nr_bounce; i++) {
@@ -69,18 +59,20 @@ static int vhost_blk_file_bvec(struct vhost_blk_req *req, u64 len,
  * @len: total bytes, checked against the capacity
  * @sector: start, in 512-byte sectors
  * @write: true to write the buffers to the file
+ * @aligned: the buffers meet the file's direct I/O alignment; else they
+ *	     go through bounce pages
  */
 int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
-		      unsigned int nr, u64 len, u64 sector, bool write)
+		      unsigned int nr, u64 len, u64 sector, bool write,
+		      bool aligned)
 {
 	struct file *file = req->vq->dev->bfile;
 	unsigned int dir = write ? ITER_SOURCE : ITER_DEST;
-	unsigned int mask = vhost_blk_lbs(req->vq->dev) - 1;
 	struct kiocb *iocb = &req->iocb;
 	struct iov_iter iter;
 	ssize_t ret;
 
-	if (vhost_blk_file_aligned(iov, nr, mask)) {
+	if (aligned) {
 		iov_iter_init(&iter, dir, iov, nr, len);
 	} else {
 		ret = vhost_blk_bounce_alloc(req, iov, nr, len);

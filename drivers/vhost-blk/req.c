@@ -39,6 +39,7 @@ static struct vhost_blk_req *vhost_blk_req_get(struct vhost_blk_vq *vq)
 	req->bounce_iov = NULL;
 	req->nr_bounce_iov = 0;
 	req->pinned = false;
+	req->nr_pages = 0;
 	req->bvec = NULL;
 	atomic_set(&req->pending, 1);
 	atomic_inc(&vq->inflight);
@@ -179,6 +180,7 @@ static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
 		vhost_blk_vq_add_used(vq, req->head, req->used_len);
 	}
 
+	vq->inflight_pages -= req->nr_pages;
 	vq->free_slots[vq->nr_free++] = req - vq->reqs;
 	if (atomic_dec_and_test(&vq->inflight))
 		wake_up(&vq->drain_wq);
@@ -392,11 +394,13 @@ int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 	unsigned int i, n = DIV_ROUND_UP_ULL(len, PAGE_SIZE);
 	int ret;
 
-	req->bounce = kvcalloc(n, sizeof(*req->bounce), GFP_KERNEL);
+	if (len > VHOST_BLK_BOUNCE_MAX)
+		return -E2BIG;
+	req->bounce = kvcalloc(n, sizeof(*req->bounce), GFP_KERNEL_ACCOUNT);
 	if (!req->bounce)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		req->bounce[i] = alloc_page(GFP_KERNEL);
+		req->bounce[i] = alloc_page(GFP_KERNEL_ACCOUNT);
 		if (!req->bounce[i]) {
 			ret = -ENOMEM;
 			goto err;
@@ -519,13 +523,17 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 
 	if (write && dev->ro)
 		return VIRTIO_BLK_S_IOERR;
-	if (!len || len % SECTOR_SIZE ||
+	if (!len || len % SECTOR_SIZE || len > VHOST_BLK_MAX_REQ_BYTES ||
 	    !vhost_blk_range_ok(dev, sector, len >> SECTOR_SHIFT))
 		return VIRTIO_BLK_S_IOERR;
 
 	req->dirty = !write;
+	req->nr_pages = vhost_blk_iov_pages(iov, nr);
+	vq->inflight_pages += req->nr_pages;
 	if (!bdev) {
-		ret = vhost_blk_file_rw(req, iov, nr, len, sector, write);
+		mask = vhost_blk_lbs(dev) - 1;
+		ret = vhost_blk_file_rw(req, iov, nr, len, sector, write,
+					vhost_blk_iov_aligned(iov, nr, mask));
 	} else {
 		mask = max(bdev_dma_alignment(bdev), SECTOR_SIZE - 1);
 		if (bdev_logical_block_size(bdev) == SECTOR_SIZE &&
@@ -794,7 +802,8 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 	blk_start_plug(&plug);
 	vhost_blk_vq_disable_notify(vq);
 	for (;;) {
-		if (!vq->nr_free) {
+		if (!vq->nr_free ||
+		    vq->inflight_pages >= VHOST_BLK_VQ_PAGES_MAX) {
 			vq->starved = true;
 			break;
 		}
@@ -891,6 +900,7 @@ void vhost_blk_fill_config(struct vhost_blk_dev *dev,
 	vhost_blk_features(dev, features);
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->capacity = (__force __virtio64)cpu_to_le64(vhost_blk_capacity(dev));
+	cfg->size_max = vhost_blk_cfg32(VHOST_BLK_SIZE_MAX);
 	cfg->seg_max = vhost_blk_cfg32(VHOST_BLK_SEG_MAX);
 	cfg->blk_size = vhost_blk_cfg32(lbs);
 	cfg->physical_block_exp = pbs > lbs ? ilog2(pbs / lbs) : 0;

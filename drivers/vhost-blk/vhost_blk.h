@@ -11,6 +11,7 @@
 #define _VHOST_BLK_H
 
 #include <linux/types.h>
+#include <linux/sizes.h>
 #include <linux/mutex.h>
 #include <linux/llist.h>
 #include <linux/poll.h>
@@ -29,6 +30,17 @@
 #define VHOST_BLK_VRING_MAX	32768
 /* Data segments per request advertised in seg_max. */
 #define VHOST_BLK_SEG_MAX	254
+/* Bytes per data segment advertised in size_max. */
+#define VHOST_BLK_SIZE_MAX	SZ_128K
+/* Largest request: what seg_max and size_max allow. Larger get IOERR. */
+#define VHOST_BLK_MAX_REQ_BYTES	((u64)VHOST_BLK_SEG_MAX * VHOST_BLK_SIZE_MAX)
+/* Largest request that may go through a bounce buffer. */
+#define VHOST_BLK_BOUNCE_MAX	SZ_1M
+/*
+ * Guest pages a queue may hold pinned or bounced at once (64 MiB): bounds
+ * the host memory and page references one queue can tie up.
+ */
+#define VHOST_BLK_VQ_PAGES_MAX	16384
 /* Buffers one descriptor chain may map to, after region splits. */
 #define VHOST_BLK_IOV_MAX	1024
 /* Requests a queue handles per wakeup before yielding to others. */
@@ -42,7 +54,8 @@
 	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ANY_LAYOUT) | \
 	 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
 	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
-	 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
+	 BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) | BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | \
+	 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
 	 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY) | BIT_ULL(VIRTIO_BLK_F_FLUSH) | \
 	 BIT_ULL(VIRTIO_BLK_F_RO) | BIT_ULL(VIRTIO_BLK_F_MQ) | \
 	 BIT_ULL(VIRTIO_BLK_F_DISCARD) | BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) | \
@@ -128,6 +141,7 @@ struct vhost_blk_req {
 	struct bio *done_bios;		/* lock-free stack of ended bios */
 
 	bool pinned;			/* bios hold pinned guest pages */
+	unsigned int nr_pages;		/* counted in vq->inflight_pages */
 
 	/* Bounce buffer for data the backend cannot take in place. */
 	struct page **bounce;		/* NULL: no bounce buffer */
@@ -193,6 +207,7 @@ struct vhost_blk_vq {
 	struct vhost_blk_work done_work;	/* post completions */
 	struct llist_head done;		/* lock-free: ended requests */
 	atomic_t inflight;		/* requests taken, not yet used */
+	unsigned int inflight_pages;	/* pinned or bounced by them */
 	wait_queue_head_t drain_wq;	/* woken when inflight drops */
 };
 
@@ -257,7 +272,8 @@ int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 
 /* file.c */
 int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
-		      unsigned int nr, u64 len, u64 sector, bool write);
+		      unsigned int nr, u64 len, u64 sector, bool write,
+		      bool aligned);
 int vhost_blk_file_flush(struct vhost_blk_dev *dev);
 int vhost_blk_file_dwz(struct vhost_blk_dev *dev, u32 type, u64 sector,
 		       u64 nr_sectors, bool unmap);
