@@ -1,0 +1,542 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ioctl: the vhost control plane of /dev/vhost-blk - ownership, features,
+ * the memory table and vring setup - with exact error codes.
+ */
+#include <sys/eventfd.h>
+
+#include "kselftest_harness.h"
+#include "vhost_blk_test.h"
+
+#define F(bit)		(1ULL << (bit))
+#define REGION_GPA	0x100000000ULL
+#define MEM_LEN		(1UL << 20)
+
+/* ---- before and without ownership ---- */
+
+FIXTURE(unowned) {
+	int fd;
+	int efd;
+	uint8_t *mem;
+};
+
+FIXTURE_SETUP(unowned)
+{
+	self->fd = vhost_blk_open(NULL);
+	ASSERT_LE(0, self->fd);
+	self->efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, self->efd);
+	self->mem = mmap(NULL, MEM_LEN, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+}
+
+FIXTURE_TEARDOWN(unowned)
+{
+	close(self->efd);
+	close(self->fd);
+	munmap(self->mem, MEM_LEN);
+}
+
+/*
+ * Every ioctl except GET_FEATURES and SET_OWNER with a valid argument;
+ * each must fail with @want. Returns the number that did not.
+ */
+static int try_owner_ioctls(struct __test_metadata *_metadata, int fd,
+			    int efd, uint8_t *mem, int want)
+{
+	struct vhost_memory_region r = {
+		.guest_phys_addr = REGION_GPA,
+		.memory_size = MEM_LEN,
+		.userspace_addr = (uintptr_t)mem,
+	};
+	struct virtio_blk_config cfg;
+	uint64_t features = F(VIRTIO_F_VERSION_1);
+	unsigned int base;
+	int bfd, bad = 0;
+
+	bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+	EXPECT_LE(0, bfd);
+
+#define TRY(call) do {							\
+		int __r = (call);					\
+		if (__r != want) {					\
+			TH_LOG("%s: got %d (%s), want %d", #call, __r,	\
+			       strerror(-__r), want);			\
+			bad++;						\
+		}							\
+	} while (0)
+
+	TRY(vhost_blk_set_features(fd, features));
+	TRY(vhost_blk_set_mem_table(fd, &r, 1));
+	TRY(vhost_blk_set_vring_num(fd, 0, 16));
+	TRY(vhost_blk_set_vring_addr(fd, 0, (uintptr_t)mem,
+				     (uintptr_t)mem + 4096,
+				     (uintptr_t)mem + 8192, 0));
+	TRY(vhost_blk_set_vring_base(fd, 0, 0));
+	TRY(vhost_blk_get_vring_base(fd, 0, &base));
+	TRY(vhost_blk_set_vring_call(fd, 0, efd));
+	TRY(vhost_blk_set_vring_err(fd, 0, efd));
+	TRY(vhost_blk_set_vring_kick(fd, 0, efd));
+	TRY(vhost_blk_set_backend(fd, bfd, 0, "x"));
+	TRY(vhost_blk_get_config(fd, &cfg, NULL, NULL));
+	TRY(vhost_blk_reset_owner(fd));
+#undef TRY
+	close(bfd);
+	return bad;
+}
+
+TEST_F(unowned, get_features_without_owner)
+{
+	uint64_t f = 0;
+
+	ASSERT_EQ(0, vhost_blk_get_features(self->fd, &f));
+	EXPECT_TRUE(f & F(VIRTIO_F_VERSION_1));
+	EXPECT_TRUE(f & F(VIRTIO_RING_F_INDIRECT_DESC));
+	EXPECT_TRUE(f & F(VIRTIO_RING_F_EVENT_IDX));
+	/* Stable: a second call gives the same answer. */
+	{
+		uint64_t g = 0;
+
+		ASSERT_EQ(0, vhost_blk_get_features(self->fd, &g));
+		EXPECT_EQ(f, g);
+	}
+}
+
+TEST_F(unowned, eperm_before_set_owner)
+{
+	EXPECT_EQ(0, try_owner_ioctls(_metadata, self->fd, self->efd,
+				      self->mem, -EPERM));
+	/* None of that got in the way of becoming the owner. */
+	EXPECT_EQ(0, vhost_blk_set_owner(self->fd));
+}
+
+TEST_F(unowned, set_owner_twice_ebusy)
+{
+	ASSERT_EQ(0, vhost_blk_set_owner(self->fd));
+	EXPECT_EQ(-EBUSY, vhost_blk_set_owner(self->fd));
+	/* Still the owner. */
+	EXPECT_EQ(0, vhost_blk_set_vring_num(self->fd, 0, 16));
+}
+
+TEST_F(unowned, set_owner_other_fd_independent)
+{
+	int fd2 = vhost_blk_open(NULL);
+
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, vhost_blk_set_owner(self->fd));
+	/* Another open of the node is another device. */
+	EXPECT_EQ(0, vhost_blk_set_owner(fd2));
+	close(fd2);
+}
+
+TEST_F(unowned, forked_child_eperm)
+{
+	uint64_t f;
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, vhost_blk_set_owner(self->fd));
+	ASSERT_EQ(0, vhost_blk_get_features(self->fd, &f));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		uint64_t g = 0;
+		int bad = 0;
+
+		if (vhost_blk_get_features(self->fd, &g) || g != f)
+			bad++;
+		if (vhost_blk_set_owner(self->fd) != -EBUSY)
+			bad++;
+		bad += try_owner_ioctls(_metadata, self->fd, self->efd,
+					self->mem, -EPERM);
+		_exit(bad ? 1 : 0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* The parent is still the owner, with nothing reset. */
+	EXPECT_EQ(0, vhost_blk_set_features(self->fd, F(VIRTIO_F_VERSION_1)));
+	EXPECT_EQ(0, vhost_blk_set_vring_num(self->fd, 0, 16));
+}
+
+/* ---- owned: features, memory table, vring setup ---- */
+
+FIXTURE(owned) {
+	int fd;
+	uint64_t offered;
+	uint8_t *mem;
+	struct vhost_memory_region region;
+};
+
+FIXTURE_SETUP(owned)
+{
+	self->fd = vhost_blk_open(NULL);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, vhost_blk_set_owner(self->fd));
+	ASSERT_EQ(0, vhost_blk_get_features(self->fd, &self->offered));
+	self->mem = mmap(NULL, MEM_LEN, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+	self->region = (struct vhost_memory_region){
+		.guest_phys_addr = REGION_GPA,
+		.memory_size = MEM_LEN,
+		.userspace_addr = (uintptr_t)self->mem,
+	};
+}
+
+FIXTURE_TEARDOWN(owned)
+{
+	close(self->fd);
+	munmap(self->mem, MEM_LEN);
+}
+
+TEST_F(owned, set_features_unknown_bit_eopnotsupp)
+{
+	uint64_t unknown = 0;
+
+	for (int bit = 0; bit < 64; bit++) {
+		if (self->offered & F(bit))
+			continue;
+		/* Every bit not offered is refused, alone or with others. */
+		EXPECT_EQ(-EOPNOTSUPP, vhost_blk_set_features(self->fd, F(bit)))
+			TH_LOG("bit %d", bit);
+		if (!unknown)
+			unknown = F(bit);
+	}
+	ASSERT_NE(0, unknown);
+	EXPECT_EQ(-EOPNOTSUPP,
+		  vhost_blk_set_features(self->fd, self->offered | unknown));
+	EXPECT_EQ(-EOPNOTSUPP, vhost_blk_set_features(self->fd, F(63)));
+	/* The offered set itself is fine. */
+	EXPECT_EQ(0, vhost_blk_set_features(self->fd, self->offered));
+}
+
+TEST_F(owned, set_features_subsets)
+{
+	EXPECT_EQ(0, vhost_blk_set_features(self->fd, 0));
+	EXPECT_EQ(0, vhost_blk_set_features(self->fd, F(VIRTIO_F_VERSION_1)));
+	EXPECT_EQ(0, vhost_blk_set_features(self->fd,
+					    self->offered &
+					    ~F(VIRTIO_RING_F_EVENT_IDX)));
+	EXPECT_EQ(0, vhost_blk_set_features(self->fd, self->offered));
+}
+
+TEST_F(owned, mem_table_valid)
+{
+	struct vhost_memory_region r[2] = { self->region, self->region };
+
+	EXPECT_EQ(0, vhost_blk_set_mem_table(self->fd, &self->region, 1));
+	/* Replacing the table is allowed; two disjoint halves. */
+	r[0].memory_size = MEM_LEN / 2;
+	r[1].memory_size = MEM_LEN / 2;
+	r[1].guest_phys_addr = REGION_GPA + (64ULL << 30);
+	r[1].userspace_addr += MEM_LEN / 2;
+	EXPECT_EQ(0, vhost_blk_set_mem_table(self->fd, r, 2));
+}
+
+TEST_F(owned, mem_table_overlap_einval)
+{
+	struct vhost_memory_region r[2] = { self->region, self->region };
+
+	/* Identical. */
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, r, 2));
+	/* Second starts inside the first. */
+	r[0].memory_size = MEM_LEN / 2;
+	r[1].memory_size = MEM_LEN / 2;
+	r[1].guest_phys_addr = REGION_GPA + MEM_LEN / 4;
+	r[1].userspace_addr += MEM_LEN / 2;
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, r, 2));
+	/* First starts inside the second (order does not matter). */
+	r[1].guest_phys_addr = REGION_GPA - MEM_LEN / 4;
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, r, 2));
+	/* Contained. */
+	r[0].memory_size = MEM_LEN;
+	r[1].guest_phys_addr = REGION_GPA + 4096;
+	r[1].memory_size = 4096;
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, r, 2));
+	/* Touching is not overlapping. */
+	r[0].memory_size = MEM_LEN / 2;
+	r[1].guest_phys_addr = REGION_GPA + MEM_LEN / 2;
+	r[1].memory_size = MEM_LEN / 2;
+	EXPECT_EQ(0, vhost_blk_set_mem_table(self->fd, r, 2));
+}
+
+TEST_F(owned, mem_table_zero_size_einval)
+{
+	struct vhost_memory_region r[2] = { self->region, self->region };
+
+	r[0].memory_size = 0;
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, r, 1));
+	/* Also when it is not the first one. */
+	r[0] = self->region;
+	r[1].guest_phys_addr = REGION_GPA + (1ULL << 32);
+	r[1].memory_size = 0;
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, r, 2));
+}
+
+TEST_F(owned, mem_table_wrap_einval)
+{
+	struct vhost_memory_region r = self->region;
+
+	r.guest_phys_addr = 0xfffffffffff00000ULL;
+	r.memory_size = 0x200000;
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, &r, 1));
+	r.guest_phys_addr = ~0ULL - 0xfff;
+	r.memory_size = 0x1000 + 1;
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, &r, 1));
+
+	r = self->region;
+	r.userspace_addr = 0xfffffffffff00000ULL;
+	r.memory_size = 0x200000;
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, &r, 1));
+	/* A size so large that both ends wrap. */
+	r = self->region;
+	r.memory_size = ~0ULL - 0xfff;
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, &r, 1));
+}
+
+TEST_F(owned, mem_table_too_many_e2big)
+{
+	struct vhost_memory_region r[65];
+
+	/* 64 one-page regions, 64 KiB apart in guest-physical space. */
+	for (int i = 0; i < 65; i++)
+		r[i] = (struct vhost_memory_region){
+			.guest_phys_addr = REGION_GPA + i * 0x10000ULL,
+			.memory_size = 4096,
+			.userspace_addr = (uintptr_t)self->mem + i * 4096,
+		};
+	EXPECT_EQ(0, vhost_blk_set_mem_table(self->fd, r, 64));
+	EXPECT_EQ(-E2BIG, vhost_blk_set_mem_table(self->fd, r, 65));
+	/* The refused table did not replace the accepted one: a ring in
+	 * region 63 is still inside the table. */
+	ASSERT_EQ(0, vhost_blk_set_vring_num(self->fd, 0, 8));
+	EXPECT_EQ(0, vhost_blk_set_vring_addr(self->fd, 0,
+					      r[63].userspace_addr,
+					      r[63].userspace_addr + 1024,
+					      r[63].userspace_addr + 2048, 0));
+}
+
+TEST_F(owned, vring_num_einval)
+{
+	static const unsigned int bad[] = { 0, 3, 100, 32769, 65536, 1U << 31 };
+	static const unsigned int good[] = { 1, 2, 256, 32768 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-EINVAL, vhost_blk_set_vring_num(self->fd, 0, bad[i]))
+			TH_LOG("num %u", bad[i]);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		EXPECT_EQ(0, vhost_blk_set_vring_num(self->fd, 0, good[i]))
+			TH_LOG("num %u", good[i]);
+	}
+}
+
+TEST_F(owned, vring_index_enobufs)
+{
+	static const unsigned int idx[] = { VHOST_BLK_MAX_QUEUES, 1000,
+					    0xffffffffU };
+	uintptr_t m = (uintptr_t)self->mem;
+	unsigned int base;
+	int efd = eventfd(0, EFD_CLOEXEC);
+
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vhost_blk_set_mem_table(self->fd, &self->region, 1));
+	for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+		unsigned int q = idx[i];
+
+		EXPECT_EQ(-ENOBUFS, vhost_blk_set_vring_num(self->fd, q, 16));
+		EXPECT_EQ(-ENOBUFS, vhost_blk_set_vring_addr(self->fd, q, m,
+							     m + 4096,
+							     m + 8192, 0));
+		EXPECT_EQ(-ENOBUFS, vhost_blk_set_vring_base(self->fd, q, 0));
+		EXPECT_EQ(-ENOBUFS, vhost_blk_get_vring_base(self->fd, q, &base));
+		EXPECT_EQ(-ENOBUFS, vhost_blk_set_vring_kick(self->fd, q, efd));
+		EXPECT_EQ(-ENOBUFS, vhost_blk_set_vring_call(self->fd, q, efd));
+		EXPECT_EQ(-ENOBUFS, vhost_blk_set_vring_err(self->fd, q, efd));
+	}
+	/* The last valid index works. */
+	EXPECT_EQ(0, vhost_blk_set_vring_num(self->fd, VHOST_BLK_MAX_QUEUES - 1,
+					     16));
+	close(efd);
+}
+
+TEST_F(owned, vring_addr_outside_mem_efault)
+{
+	uintptr_t m = (uintptr_t)self->mem;
+	uint8_t *other;
+	uintptr_t o;
+
+	other = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, other);
+	o = (uintptr_t)other;
+	ASSERT_EQ(0, vhost_blk_set_mem_table(self->fd, &self->region, 1));
+	ASSERT_EQ(0, vhost_blk_set_vring_num(self->fd, 0, 16));
+	/* Sanity: inside is accepted. */
+	EXPECT_EQ(0, vhost_blk_set_vring_addr(self->fd, 0, m, m + 4096,
+					      m + 8192, 0));
+	/* Mapped in the process, but not in the table. */
+	EXPECT_EQ(-EFAULT, vhost_blk_set_vring_addr(self->fd, 0, o, m + 4096,
+						    m + 8192, 0));
+	EXPECT_EQ(-EFAULT, vhost_blk_set_vring_addr(self->fd, 0, m, o,
+						    m + 8192, 0));
+	EXPECT_EQ(-EFAULT, vhost_blk_set_vring_addr(self->fd, 0, m, m + 4096,
+						    o, 0));
+	/* A guest-physical address where a user address belongs. */
+	EXPECT_EQ(-EFAULT, vhost_blk_set_vring_addr(self->fd, 0, REGION_GPA,
+						    m + 4096, m + 8192, 0));
+	/* Starting inside, running off the end: 16 * 16 bytes of desc. */
+	EXPECT_EQ(-EFAULT, vhost_blk_set_vring_addr(self->fd, 0,
+						    m + MEM_LEN - 128,
+						    m + 4096, m + 8192, 0));
+	EXPECT_EQ(-EFAULT, vhost_blk_set_vring_addr(self->fd, 0, m, m + 4096,
+						    m + MEM_LEN - 64, 0));
+	munmap(other, 65536);
+}
+
+TEST_F(owned, vring_addr_misaligned_einval)
+{
+	uintptr_t m = (uintptr_t)self->mem;
+
+	ASSERT_EQ(0, vhost_blk_set_mem_table(self->fd, &self->region, 1));
+	ASSERT_EQ(0, vhost_blk_set_vring_num(self->fd, 0, 16));
+	/* desc needs 16, avail 2, used 4 byte alignment. */
+	EXPECT_EQ(-EINVAL, vhost_blk_set_vring_addr(self->fd, 0, m + 8,
+						    m + 4096, m + 8192, 0));
+	EXPECT_EQ(-EINVAL, vhost_blk_set_vring_addr(self->fd, 0, m,
+						    m + 4097, m + 8192, 0));
+	EXPECT_EQ(-EINVAL, vhost_blk_set_vring_addr(self->fd, 0, m,
+						    m + 4096, m + 8194, 0));
+	/* The smallest legal alignments are fine. */
+	EXPECT_EQ(0, vhost_blk_set_vring_addr(self->fd, 0, m + 16,
+					      m + 4098, m + 8196, 0));
+}
+
+/* ---- a running queue: GET_VRING_BASE ---- */
+
+FIXTURE(ring) {
+	int bfd;
+	struct vblk_dev *d;
+	struct vblk_vq *vq;
+	uint64_t buf;
+	uint64_t seed;
+};
+
+FIXTURE_SETUP(ring)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+
+	self->bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->bfd) TH_LOG("%s: %s", test_dev(), strerror(errno));
+	o.queue_size = 64;
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, self->bfd, 0, "ring"));
+	self->vq = &self->d->vqs[0];
+	ASSERT_EQ(0, vblk_alloc(self->d, 64 * 4096, 4096, &self->buf));
+	self->seed = fresh_seed();
+}
+
+FIXTURE_TEARDOWN(ring)
+{
+	vblk_dev_destroy(self->d);
+	close(self->bfd);
+}
+
+/* Post @n 4 KiB writes of the pattern at sectors 8 * i; no kick. */
+static void post_writes(struct __test_metadata *_metadata,
+			FIXTURE_DATA(ring) *self, struct vblk_req **r, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t gpa = self->buf + i * 4096ULL;
+
+		r[i] = vblk_req_alloc(self->d);
+		ASSERT_NE(NULL, r[i]);
+		vblk_pattern_fill(vblk_gpa_to_hva(self->d, gpa, 4096), 4096,
+				  8 * i, self->seed);
+		vblk_req_reset(r[i], VIRTIO_BLK_T_OUT, 8 * i);
+		vblk_req_add_seg(r[i], gpa, 4096);
+		ASSERT_LE(0, vblk_req_submit(self->vq, r[i], 0));
+	}
+}
+
+TEST_F(ring, get_vring_base_counts_consumed)
+{
+	struct vblk_req *r[10], *rd;
+	unsigned int base = ~0U;
+
+	post_writes(_metadata, self, r, 10);
+	ASSERT_EQ(0, vblk_vq_kick(self->vq));
+	ASSERT_EQ(0, vblk_vq_drain(self->vq, IO_TIMEOUT_MS));
+	for (int i = 0; i < 10; i++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK, r[i]->status);
+	}
+
+	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	EXPECT_EQ(10, base);
+	EXPECT_EQ(10, vblk_vq_used_idx(self->vq));
+
+	/* Restart where it stopped; the data is there. */
+	ASSERT_EQ(0, vblk_vq_restart(self->vq, base));
+	rd = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, rd);
+	for (int i = 0; i < 10; i++) {
+		EXPECT_EQ(0, check_pattern(self->vq, rd, self->buf + 60 * 4096,
+					   8 * i, 4096, self->seed));
+	}
+}
+
+TEST_F(ring, get_vring_base_stops_queue)
+{
+	struct vblk_req *r[4], *rd;
+	unsigned int base = ~0U;
+
+	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	EXPECT_EQ(0, base);
+
+	/* Stopped: a kick is not served. */
+	post_writes(_metadata, self, r, 4);
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	EXPECT_EQ(0, vblk_vq_wait(self->vq, QUIET_MS));
+	EXPECT_EQ(0, vblk_vq_used_idx(self->vq));
+	EXPECT_FALSE(r[0]->done);
+
+	/* GET_VRING_BASE again still reports nothing consumed. */
+	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	EXPECT_EQ(0, base);
+
+	/* SET_VRING_KICK restarts it and the pending requests are served. */
+	ASSERT_EQ(0, vhost_blk_set_vring_kick(self->d->fd, 0,
+					      self->vq->kick_fd));
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	ASSERT_EQ(0, vblk_vq_drain(self->vq, IO_TIMEOUT_MS));
+	for (int i = 0; i < 4; i++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK, r[i]->status);
+		EXPECT_EQ(1, r[i]->used_len);
+	}
+	rd = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, rd);
+	for (int i = 0; i < 4; i++) {
+		EXPECT_EQ(0, check_pattern(self->vq, rd, self->buf + 60 * 4096,
+					   8 * i, 4096, self->seed));
+	}
+}
+
+TEST_F(ring, set_vring_base_nonzero)
+{
+	struct vblk_req *r[5];
+	unsigned int base = 0;
+
+	/* Start the ring at index 1000 (avail and used idx both there). */
+	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	ASSERT_EQ(0, vblk_vq_start(self->d, 0, 1000));
+	post_writes(_metadata, self, r, 5);
+	ASSERT_EQ(0, vblk_vq_kick(self->vq));
+	ASSERT_EQ(0, vblk_vq_drain(self->vq, IO_TIMEOUT_MS));
+	EXPECT_EQ(1005, vblk_vq_used_idx(self->vq));
+	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	EXPECT_EQ(1005, base);
+}
+
+VHOST_BLK_TEST_MAIN

@@ -1,0 +1,158 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run every vhost-blk selftest binary, then the vhost-blk tool, as root in
+# a machine where vhost_blk.ko is loaded (tests/vm/run.sh runs it in the
+# test VM). Prints one TAP stream: each binary's kselftest results are
+# renumbered into it as "ok N <binary>: <fixture>.<variant>.<test>", its
+# other output kept as "# " diagnostics. A binary that crashes, times out
+# (settings: timeout=) or reports fewer results than it planned adds a
+# "not ok". Never stops early; exits 1 if anything failed.
+#
+# Usage: tests/selftests/run_guest.sh [binary...]   (default: all)
+# Environment: VHOST_BLK_TEST_DEV / VHOST_BLK_TEST_DEV2 (default /dev/ram0,
+# /dev/ram1) are overwritten by the tests; null_blk devices the tests make
+# through configfs (vhost-blk-*) are removed at the end.
+
+set -u
+
+DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=${VHOST_BLK_SELFTEST_BUILD:-$DIR/build}
+TOOL=$DIR/../../tools/build/vhost-blk
+TESTS=(ioctl backend data vring teardown)
+[ $# -gt 0 ] && TESTS=("$@")
+
+TIMEOUT=$(sed -n 's/^timeout=//p' "$DIR/settings" 2>/dev/null)
+TIMEOUT=${TIMEOUT:-600}
+
+NUM=0
+FAILED=0
+WORK=$(mktemp -d /tmp/vhost-blk-selftests.XXXXXX) || exit 1
+
+ok()
+{
+	NUM=$((NUM + 1))
+	echo "ok $NUM $*"
+}
+
+not_ok()
+{
+	NUM=$((NUM + 1))
+	FAILED=$((FAILED + 1))
+	echo "not ok $NUM $*"
+}
+
+cleanup()
+{
+	local d
+
+	for d in /sys/kernel/config/nullb/vhost-blk-*; do
+		[ -d "$d" ] || continue
+		echo 0 >"$d/power" 2>/dev/null
+		rmdir "$d" 2>/dev/null || echo "# could not remove $d"
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# run_binary NAME: run build/NAME and merge its TAP into ours.
+run_binary()
+{
+	local name=$1 bin=$BUILD/$1 out=$WORK/$1.out rc=0
+	local planned='' reported=0 line status rest skip_reason=''
+
+	echo "# ---- $name ----"
+	if [ ! -x "$bin" ]; then
+		not_ok "$name: $bin not built (make -C tests/selftests)"
+		return
+	fi
+	KSFT_TAP_LEVEL=1 timeout -k 10 "$TIMEOUT" "$bin" >"$out" 2>&1 || rc=$?
+
+	while IFS= read -r line; do
+		if [[ $line =~ ^(not\ ok|ok)\ [0-9]+\ (.*)$ ]]; then
+			status=${BASH_REMATCH[1]}
+			rest=${BASH_REMATCH[2]}
+			reported=$((reported + 1))
+			if [ "$status" = ok ]; then
+				ok "$name: $rest"
+			else
+				not_ok "$name: $rest"
+			fi
+		elif [[ $line =~ ^1\.\.([0-9]+)(.*)$ ]]; then
+			planned=${BASH_REMATCH[1]}
+			rest=${BASH_REMATCH[2]}
+			[[ $rest =~ SKIP[[:space:]]*(.*)$ ]] &&
+				skip_reason=${BASH_REMATCH[1]}
+			echo "# $name: plan 1..$planned$rest"
+		elif [[ $line =~ ^TAP\ version ]]; then
+			:
+		elif [[ $line =~ ^# ]]; then
+			echo "$line"
+		else
+			echo "# $line"
+		fi
+	done <"$out"
+
+	if [ "$rc" -eq 4 ] && [ "$reported" -eq 0 ]; then
+		ok "$name # SKIP ${skip_reason:-skipped}"
+	elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		not_ok "$name: timed out after ${TIMEOUT}s"
+	elif [ -z "$planned" ] || [ "$reported" -ne "$planned" ]; then
+		not_ok "$name: exited $rc after $reported of ${planned:-?} results"
+	elif [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ]; then
+		# Failures were reported above; this only notes the status.
+		echo "# $name: exit status $rc"
+	fi
+}
+
+# tool_check DESC CMD...: run the vhost-blk tool, ok if it exits 0.
+tool_check()
+{
+	local desc=$1 out=$WORK/tool.out rc=0
+
+	shift
+	timeout -k 10 "$TIMEOUT" "$@" >"$out" 2>&1 || rc=$?
+	sed 's/^/# /' "$out"
+	if [ "$rc" -eq 0 ]; then
+		ok "tool: $desc"
+	else
+		not_ok "tool: $desc (exit $rc)"
+	fi
+}
+
+echo "TAP version 13"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "# not root: tests needing block devices will fail"
+fi
+if [ ! -e /sys/kernel/config/nullb ] && [ -d /sys/kernel/config ]; then
+	mountpoint -q /sys/kernel/config ||
+		mount -t configfs configfs /sys/kernel/config 2>/dev/null
+fi
+
+for t in "${TESTS[@]}"; do
+	run_binary "$t"
+done
+
+if [ $# -eq 0 ]; then
+	echo "# ---- vhost-blk tool ----"
+	if [ ! -e /dev/vhost-blk ]; then
+		ok "tool # SKIP /dev/vhost-blk not present"
+	elif [ -x "$TOOL" ]; then
+		dev=${VHOST_BLK_TEST_DEV:-/dev/ram0}
+		tool_check "vhost-blk info $dev" "$TOOL" info "$dev"
+		tool_check "vhost-blk io $dev (4 KiB, qd 32, 2 queues)" \
+			"$TOOL" io "$dev" --count 2000 --bs 4096 --qd 32 --queues 2
+		tool_check "vhost-blk io $dev (1 MiB, qd 4, indirect)" \
+			"$TOOL" io "$dev" --count 64 --bs 1M --qd 4 --indirect
+		if [ -b /dev/nullb0 ]; then
+			tool_check "vhost-blk io /dev/nullb0 (64 KiB, qd 64, 4 queues)" \
+				"$TOOL" io /dev/nullb0 --count 1000 --bs 64k --qd 64 --queues 4
+		fi
+	else
+		not_ok "tool: $TOOL not built (make -C tools)"
+	fi
+fi
+
+echo "1..$NUM"
+echo "# $((NUM - FAILED)) of $NUM passed or skipped"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vring: hostile and malformed descriptor chains. A chain that fails
+ * validation must come back on the used ring with len 0 while the err
+ * eventfd fires, and the queue must go on serving valid requests with
+ * correct data. Nothing may hang.
+ */
+#include "kselftest_harness.h"
+#include "vhost_blk_test.h"
+
+#define QSIZE		16
+#define OUTSIDE_GPA	0x1000ULL	/* below every region */
+
+FIXTURE(vr) {
+	int bfd;
+	struct vblk_dev *d;
+	struct vblk_vq *vq;
+	struct vblk_req *good;
+	uint64_t hdr;		/* a valid 16-byte IN header for sector 0 */
+	uint64_t data;		/* 64 KiB */
+	uint64_t status;	/* 1 byte */
+	uint64_t table;		/* room for an indirect table */
+	uint64_t seed;
+	uint64_t end;		/* first GPA past region 0 */
+	int rounds;
+};
+
+FIXTURE_SETUP(vr)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN) };
+
+	self->bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->bfd) TH_LOG("%s: %s", test_dev(), strerror(errno));
+	o.queue_size = QSIZE;
+	o.mem_size = 16 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, self->bfd, 0, NULL));
+	self->vq = &self->d->vqs[0];
+	self->good = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, self->good);
+	ASSERT_EQ(0, vblk_alloc(self->d, 64, 64, &self->hdr));
+	ASSERT_EQ(0, vblk_alloc(self->d, 65536, 4096, &self->data));
+	ASSERT_EQ(0, vblk_alloc(self->d, 64, 64, &self->status));
+	ASSERT_EQ(0, vblk_alloc(self->d, 4096, 4096, &self->table));
+	ASSERT_EQ(0, vblk_mem_write(self->d, self->hdr, &h, sizeof(h)));
+	self->seed = fresh_seed();
+	self->end = self->d->regions[0].gpa + self->d->regions[0].size;
+}
+
+FIXTURE_TEARDOWN(vr)
+{
+	vblk_dev_destroy(self->d);
+	close(self->bfd);
+}
+
+/* A valid write + read of 8 KiB on the same queue, with a fresh pattern. */
+static void good_roundtrip(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(vr) *self)
+{
+	uint64_t sector = 8 * (self->rounds % 1000) + 4000;
+
+	self->rounds++;
+	ASSERT_EQ(VIRTIO_BLK_S_OK,
+		  write_pattern(self->vq, self->good, self->data + 32768,
+				sector, 8192, self->seed + self->rounds));
+	ASSERT_EQ(0, check_pattern(self->vq, self->good, self->data + 32768,
+				   sector, 8192, self->seed + self->rounds));
+}
+
+/*
+ * Post the chain of ring descriptors @ids[0..n) (already written), kick,
+ * and expect: the head back with len 0, the err eventfd, and a working
+ * queue afterwards.
+ */
+static void expect_rejected(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(vr) *self, const uint16_t *ids,
+			    unsigned int n)
+{
+	struct vblk_req bad = { .head = -1 };
+	uint8_t *st = vblk_gpa_to_hva(self->d, self->status, 1);
+
+	*st = 0xff;
+	ASSERT_EQ(ids[0], vblk_vq_post_raw(self->vq, ids, n, &bad));
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	ASSERT_EQ(0, vblk_req_wait(self->vq, &bad, IO_TIMEOUT_MS))
+		TH_LOG("the bad chain never came back on the used ring");
+	EXPECT_EQ(ids[0], bad.head);
+	EXPECT_EQ(0, bad.used_len);
+	EXPECT_EQ(1, efd_fired(self->vq->err_fd, IO_TIMEOUT_MS))
+		TH_LOG("no signal on the err eventfd");
+	/* Nothing executed: no status written. */
+	EXPECT_EQ(0xff, *st);
+	good_roundtrip(_metadata, self);
+	/* Exactly one used entry per chain, nothing extra. */
+	EXPECT_EQ(0, vblk_vq_pending(self->vq));
+	EXPECT_EQ(0, self->vq->inflight);
+}
+
+/* [hdr][data 4096 W][status W] with one descriptor replaced. */
+static void chain3(FIXTURE_DATA(vr) *self, uint16_t *ids, int which,
+		   uint64_t addr, uint32_t len)
+{
+	uint64_t a[3] = { self->hdr, self->data, self->status };
+	uint32_t l[3] = { 16, 4096, 1 };
+	uint16_t f[3] = { VRING_DESC_F_NEXT,
+			  VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
+			  VRING_DESC_F_WRITE };
+
+	a[which] = addr;
+	l[which] = len;
+	for (int i = 0; i < 3; i++)
+		vblk_vq_set_desc(self->vq, ids[i], a[i], l[i], f[i],
+				 i < 2 ? ids[i + 1] : 0);
+}
+
+TEST_F(vr, desc_outside_memory)
+{
+	uint16_t ids[3];
+
+	/* Each descriptor in turn points below guest memory. */
+	for (int which = 0; which < 3; which++) {
+		ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+		chain3(self, ids, which, OUTSIDE_GPA, which == 1 ? 4096 : 16);
+		expect_rejected(_metadata, self, ids, 3);
+	}
+	/* Past the end of guest memory. */
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 1, self->end + (1ULL << 30), 4096);
+	expect_rejected(_metadata, self, ids, 3);
+}
+
+TEST_F(vr, desc_partly_outside_memory)
+{
+	uint16_t ids[3];
+
+	/* Starts in the last page of guest memory, runs 3 KiB past it. */
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 1, self->end - 1024, 4096);
+	expect_rejected(_metadata, self, ids, 3);
+	/* A length that reaches past 4 GiB. */
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 1, self->data, 0xfffffe00);
+	expect_rejected(_metadata, self, ids, 3);
+}
+
+TEST_F(vr, desc_address_wraps)
+{
+	uint16_t ids[3];
+
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 1, ~0ULL - 511, 4096);
+	expect_rejected(_metadata, self, ids, 3);
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 0, ~0ULL - 7, 16);
+	expect_rejected(_metadata, self, ids, 3);
+}
+
+TEST_F(vr, desc_loop)
+{
+	uint16_t ids[3];
+
+	/* status -> hdr: a cycle of three. */
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 2, self->status, 1);
+	vblk_vq_set_desc(self->vq, ids[2], self->status, 1,
+			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, ids[0]);
+	expect_rejected(_metadata, self, ids, 3);
+
+	/* A descriptor that points at itself. */
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, ids));
+	vblk_vq_set_desc(self->vq, ids[0], self->hdr, 16, VRING_DESC_F_NEXT,
+			 ids[0]);
+	expect_rejected(_metadata, self, ids, 1);
+
+	/* A loop on the writable part, after a valid start. */
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 2, self->status, 1);
+	vblk_vq_set_desc(self->vq, ids[2], self->status, 1,
+			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, ids[1]);
+	expect_rejected(_metadata, self, ids, 3);
+}
+
+TEST_F(vr, desc_next_out_of_range)
+{
+	uint16_t ids[3];
+
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 2, self->status, 1);
+	vblk_vq_set_desc(self->vq, ids[1], self->data, 4096,
+			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, QSIZE);
+	expect_rejected(_metadata, self, ids, 3);
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 2, self->status, 1);
+	vblk_vq_set_desc(self->vq, ids[1], self->data, 4096,
+			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0xffff);
+	expect_rejected(_metadata, self, ids, 3);
+}
+
+/* An indirect table of @n entries at self->table, pointed to by @id. */
+static struct vring_desc *indirect(FIXTURE_DATA(vr) *self, uint16_t id,
+				   unsigned int n)
+{
+	struct vring_desc *t = vblk_gpa_to_hva(self->d, self->table, 4096);
+
+	vblk_vq_set_desc(self->vq, id, self->table, n * sizeof(*t),
+			 VRING_DESC_F_INDIRECT, 0);
+	return t;
+}
+
+static void set_tdesc(struct vring_desc *t, uint64_t addr, uint32_t len,
+		      uint16_t flags, uint16_t next)
+{
+	t->addr = htole64(addr);
+	t->len = htole32(len);
+	t->flags = htole16(flags);
+	t->next = htole16(next);
+}
+
+/* A valid IN table: [hdr][data 4096][status]. */
+static struct vring_desc *good_table(FIXTURE_DATA(vr) *self, uint16_t id)
+{
+	struct vring_desc *t = indirect(self, id, 3);
+
+	set_tdesc(&t[0], self->hdr, 16, VRING_DESC_F_NEXT, 1);
+	set_tdesc(&t[1], self->data, 4096,
+		  VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	set_tdesc(&t[2], self->status, 1, VRING_DESC_F_WRITE, 0);
+	return t;
+}
+
+TEST_F(vr, indirect_valid_raw)
+{
+	/* Sanity for the tests below: a hand-built table works. */
+	struct vblk_req r = { .status_gpa = self->status };
+	uint16_t id;
+
+	ASSERT_TRUE(vblk_dev_has_feature(self->d, VIRTIO_RING_F_INDIRECT_DESC));
+	good_roundtrip(_metadata, self);
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
+	good_table(self, id);
+	ASSERT_EQ(id, vblk_vq_post_raw(self->vq, &id, 1, &r));
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	ASSERT_EQ(0, vblk_req_wait(self->vq, &r, IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, r.status);
+	EXPECT_EQ(4097, r.used_len);
+	EXPECT_EQ(0, efd_fired(self->vq->err_fd, 0));
+}
+
+TEST_F(vr, indirect_table_outside_memory)
+{
+	uint16_t id;
+
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
+	vblk_vq_set_desc(self->vq, id, OUTSIDE_GPA, 48, VRING_DESC_F_INDIRECT,
+			 0);
+	expect_rejected(_metadata, self, &id, 1);
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
+	vblk_vq_set_desc(self->vq, id, self->end - 32, 48,
+			 VRING_DESC_F_INDIRECT, 0);
+	expect_rejected(_metadata, self, &id, 1);
+}
+
+TEST_F(vr, indirect_bad_length)
+{
+	static const uint32_t lens[] = { 0, 8, 40 };
+	uint16_t id;
+
+	for (size_t i = 0; i < ARRAY_SIZE(lens); i++) {
+		ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
+		good_table(self, id);
+		vblk_vq_set_desc(self->vq, id, self->table, lens[i],
+				 VRING_DESC_F_INDIRECT, 0);
+		expect_rejected(_metadata, self, &id, 1);
+	}
+}
+
+TEST_F(vr, indirect_inside_indirect)
+{
+	struct vring_desc *t;
+	uint16_t id;
+
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
+	t = good_table(self, id);
+	/* The data entry is itself an indirect table. */
+	set_tdesc(&t[1], self->table + 2048, 48,
+		  VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 2);
+	expect_rejected(_metadata, self, &id, 1);
+}
+
+TEST_F(vr, indirect_loop_and_bad_next)
+{
+	struct vring_desc *t;
+	uint16_t id;
+
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
+	t = good_table(self, id);
+	set_tdesc(&t[2], self->status, 1,
+		  VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);
+	expect_rejected(_metadata, self, &id, 1);
+
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
+	t = good_table(self, id);
+	/* next beyond the 3 entries of the table. */
+	set_tdesc(&t[1], self->data, 4096,
+		  VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 3);
+	expect_rejected(_metadata, self, &id, 1);
+
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
+	t = good_table(self, id);
+	/* An entry outside guest memory. */
+	set_tdesc(&t[1], OUTSIDE_GPA, 4096,
+		  VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	expect_rejected(_metadata, self, &id, 1);
+}
+
+TEST_F(vr, chain_uses_whole_ring)
+{
+	/* All 16 descriptors: [hdr][14 x 512 W][status]: valid. */
+	struct vblk_req r = { .status_gpa = self->status };
+	uint8_t *p = vblk_gpa_to_hva(self->d, self->data, 65536);
+	uint16_t ids[QSIZE];
+
+	good_roundtrip(_metadata, self);
+	ASSERT_EQ(VIRTIO_BLK_S_OK, write_pattern(self->vq, self->good,
+						 self->data, 0, 7168,
+						 self->seed));
+	memset(p, 0, 65536);
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, QSIZE, ids));
+	vblk_vq_set_desc(self->vq, ids[0], self->hdr, 16, VRING_DESC_F_NEXT,
+			 ids[1]);
+	/* Scattered: every other 1 KiB. */
+	for (int i = 1; i < QSIZE - 1; i++)
+		vblk_vq_set_desc(self->vq, ids[i], self->data + (i - 1) * 1024,
+				 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
+				 ids[i + 1]);
+	vblk_vq_set_desc(self->vq, ids[QSIZE - 1], self->status, 1,
+			 VRING_DESC_F_WRITE, 0);
+	ASSERT_EQ(ids[0], vblk_vq_post_raw(self->vq, ids, QSIZE, &r));
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	ASSERT_EQ(0, vblk_req_wait(self->vq, &r, IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, r.status);
+	EXPECT_EQ(7169, r.used_len);
+	for (int i = 0; i < QSIZE - 2; i++) {
+		EXPECT_EQ(-1, vblk_pattern_check(p + i * 1024, 512, i,
+						 self->seed)) TH_LOG("seg %d", i);
+	}
+	EXPECT_EQ(0, efd_fired(self->vq->err_fd, 0));
+}
+
+TEST_F(vr, device_never_writes_readable_buffers)
+{
+	/* An IN request whose data buffer is device-readable. */
+	struct vblk_req r = { .status_gpa = self->status };
+	uint8_t *p = vblk_gpa_to_hva(self->d, self->data, 4096);
+	uint16_t ids[3];
+
+	good_roundtrip(_metadata, self);
+	memset(p, 0x5a, 4096);
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 2, self->status, 1);
+	vblk_vq_set_desc(self->vq, ids[1], self->data, 4096, VRING_DESC_F_NEXT,
+			 ids[2]);
+	ASSERT_EQ(ids[0], vblk_vq_post_raw(self->vq, ids, 3, &r));
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	ASSERT_EQ(0, vblk_req_wait(self->vq, &r, IO_TIMEOUT_MS));
+	/* Either refused or failed; never data in a readable buffer. */
+	EXPECT_TRUE(r.used_len == 0 || r.status == VIRTIO_BLK_S_IOERR)
+		TH_LOG("used.len %u status %u", r.used_len, r.status);
+	EXPECT_GE(1, r.used_len);
+	for (int i = 0; i < 4096; i++) {
+		ASSERT_EQ(0x5a, p[i]) TH_LOG("byte %d written", i);
+	}
+	good_roundtrip(_metadata, self);
+}
+
+TEST_F(vr, readable_after_writable)
+{
+	/* [hdr R][data W][extra R][status W]: readable after writable. */
+	struct vblk_req r = { .status_gpa = self->status };
+	uint8_t *p = vblk_gpa_to_hva(self->d, self->data, 8192);
+	uint16_t ids[4];
+
+	good_roundtrip(_metadata, self);
+	memset(p, 0x5a, 8192);
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 4, ids));
+	vblk_vq_set_desc(self->vq, ids[0], self->hdr, 16, VRING_DESC_F_NEXT,
+			 ids[1]);
+	vblk_vq_set_desc(self->vq, ids[1], self->data, 4096,
+			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, ids[2]);
+	vblk_vq_set_desc(self->vq, ids[2], self->data + 4096, 512,
+			 VRING_DESC_F_NEXT, ids[3]);
+	vblk_vq_set_desc(self->vq, ids[3], self->status, 1, VRING_DESC_F_WRITE,
+			 0);
+	ASSERT_EQ(ids[0], vblk_vq_post_raw(self->vq, ids, 4, &r));
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	ASSERT_EQ(0, vblk_req_wait(self->vq, &r, IO_TIMEOUT_MS));
+	EXPECT_TRUE(r.used_len == 0 || r.status == VIRTIO_BLK_S_IOERR)
+		TH_LOG("used.len %u status %u", r.used_len, r.status);
+	/* The readable buffer is untouched. */
+	for (int i = 4096; i < 4096 + 512; i++) {
+		ASSERT_EQ(0x5a, p[i]) TH_LOG("byte %d written", i);
+	}
+	good_roundtrip(_metadata, self);
+}
+
+TEST_F(vr, bad_and_good_interleaved)
+{
+	struct vblk_req bad[4], *r[4];
+	uint8_t *p = vblk_gpa_to_hva(self->d, self->data, 65536);
+
+	for (int i = 0; i < 4; i++) {
+		r[i] = vblk_req_alloc(self->d);
+		ASSERT_NE(NULL, r[i]);
+	}
+	for (int round = 0; round < 20; round++) {
+		uint16_t ids[3];
+
+		/* good write, bad, good write, bad - one kick. */
+		for (int i = 0; i < 4; i++) {
+			if (i % 2 == 0) {
+				uint64_t s = 400 + 8 * (round * 2 + i / 2);
+
+				vblk_pattern_fill(p + i * 8192, 4096, s,
+						  self->seed + round);
+				vblk_req_reset(r[i], VIRTIO_BLK_T_OUT, s);
+				vblk_req_add_seg(r[i], self->data + i * 8192,
+						 4096);
+				ASSERT_LE(0, vblk_req_submit(self->vq, r[i], 0));
+				continue;
+			}
+			bad[i] = (struct vblk_req){ .head = -1 };
+			ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+			chain3(self, ids, round % 3, OUTSIDE_GPA + round * 4096,
+			       16);
+			ASSERT_EQ(ids[0], vblk_vq_post_raw(self->vq, ids, 3,
+							   &bad[i]));
+		}
+		ASSERT_EQ(0, vblk_vq_kick(self->vq));
+		ASSERT_EQ(0, vblk_vq_drain(self->vq, IO_TIMEOUT_MS))
+			TH_LOG("round %d", round);
+		for (int i = 0; i < 4; i++) {
+			if (i % 2 == 0) {
+				EXPECT_EQ(VIRTIO_BLK_S_OK, r[i]->status);
+				EXPECT_EQ(1, r[i]->used_len);
+			} else {
+				EXPECT_EQ(0, bad[i].used_len);
+			}
+		}
+	}
+	EXPECT_EQ(1, efd_fired(self->vq->err_fd, 0));
+	/* Everything the good requests wrote is there. */
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < 2; i++) {
+			uint64_t s = 400 + 8 * (round * 2 + i);
+
+			EXPECT_EQ(0, check_pattern(self->vq, self->good,
+						   self->data + 32768, s, 4096,
+						   self->seed + round))
+				TH_LOG("round %d sector %" PRIu64, round, s);
+		}
+	}
+}
+
+TEST_F(vr, head_out_of_range)
+{
+	/* An avail entry naming descriptor 16 of a 16-entry ring. */
+	good_roundtrip(_metadata, self);
+	vblk_vq_push_avail(self->vq, QSIZE);
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	EXPECT_EQ(1, efd_fired(self->vq->err_fd, IO_TIMEOUT_MS));
+	/* Never a used entry for a head that does not exist. */
+	usleep(QUIET_MS * 1000);
+	{
+		struct vblk_used u[4];
+		int n = vblk_vq_reap(self->vq, u, 4);
+
+		for (int i = 0; i < n; i++) {
+			EXPECT_GT(QSIZE, u[i].id);
+		}
+	}
+}
+
+TEST_F(vr, avail_idx_too_far_ahead)
+{
+	struct vblk_req *r = self->good;
+	unsigned int base;
+
+	good_roundtrip(_metadata, self);
+	ASSERT_EQ(2, vblk_vq_used_idx(self->vq));
+	/* num + 1 entries "available" at once: impossible. */
+	vblk_vq_set_avail_idx(self->vq, 2 + QSIZE + 1);
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	EXPECT_EQ(1, efd_fired(self->vq->err_fd, IO_TIMEOUT_MS));
+	usleep(QUIET_MS * 1000);
+	EXPECT_EQ(2, vblk_vq_used_idx(self->vq));
+
+	/* Broken until set up again: a valid request is not served. */
+	vblk_vq_set_avail_idx(self->vq, 2);
+	vblk_req_reset(r, VIRTIO_BLK_T_IN, 0);
+	vblk_req_add_seg(r, self->data, 4096);
+	ASSERT_LE(0, vblk_req_submit(self->vq, r, 0));
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	EXPECT_EQ(-ETIMEDOUT, vblk_req_wait(self->vq, r, QUIET_MS));
+	EXPECT_EQ(2, vblk_vq_used_idx(self->vq));
+
+	/* Set up again: stop, fresh rings, start. */
+	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	ASSERT_EQ(0, vblk_vq_start(self->d, 0, 0));
+	good_roundtrip(_metadata, self);
+}
+
+VHOST_BLK_TEST_MAIN
