@@ -161,6 +161,7 @@ struct io_job {
 	unsigned int queues;
 	unsigned int qd;		/* per queue */
 	uint32_t bs;			/* bytes per request */
+	uint32_t seg_len;		/* bytes per data segment */
 	uint64_t count;			/* requests per phase */
 	uint64_t seed;
 	uint64_t span;			/* sectors used, a multiple of bs */
@@ -229,6 +230,15 @@ static void complete_slot(struct io_job *j, unsigned int slot, uint32_t type)
 	}
 }
 
+/* Cut [gpa, gpa + len) into data segments no larger than size_max. */
+static void add_segs(const struct io_job *j, struct vblk_req *r, uint64_t gpa,
+		     uint32_t len)
+{
+	for (uint32_t off = 0; off < len; off += j->seg_len)
+		vblk_req_add_seg(r, gpa + off,
+				 len - off < j->seg_len ? len - off : j->seg_len);
+}
+
 /* Issue j->count requests of @type with j->qd in flight per queue. */
 static int run_phase(struct io_job *j, uint32_t type)
 {
@@ -256,7 +266,7 @@ static int run_phase(struct io_job *j, uint32_t type)
 				if (j->busy[slot])
 					continue;
 				vblk_req_reset(r, type, sector);
-				vblk_req_add_seg(r, j->data_gpa[slot], j->bs);
+				add_segs(j, r, j->data_gpa[slot], j->bs);
 				if (type == VIRTIO_BLK_T_OUT) {
 					vblk_pattern_fill(j->buf, j->bs, sector,
 							  j->seed);
@@ -327,7 +337,7 @@ static int simple_req(struct io_job *j, uint32_t type, uint64_t gpa,
 {
 	vblk_req_reset(r, type, 0);
 	if (len)
-		vblk_req_add_seg(r, gpa, len);
+		add_segs(j, r, gpa, len);
 	return vblk_do(&j->dev->vqs[0], r, j->add_flags, IO_TIMEOUT_MS);
 }
 
@@ -424,6 +434,7 @@ static int cmd_io(int argc, char **argv)
 	uint64_t t0, t1, cap;
 	unsigned long kicks = 0, suppressed = 0;
 	unsigned int nslots = 0;
+	uint32_t nsegs;
 	int bfd, ret, c, rc = 1;
 	double secs;
 
@@ -469,7 +480,8 @@ static int cmd_io(int argc, char **argv)
 
 	nslots = queues * qd;
 	o.num_queues = queues;
-	o.queue_size = round_pow2(qd * 3 < 16 ? 16 : qd * 3);
+	/* Room for qd direct chains of up to 8 data segments each. */
+	o.queue_size = round_pow2(qd * 10 < 16 ? 16 : qd * 10);
 	if (o.queue_size > 32768)
 		o.queue_size = 32768;
 	o.mem_size = ((uint64_t)nslots * (bs + 4096) + (8ULL << 20) +
@@ -488,11 +500,18 @@ static int cmd_io(int argc, char **argv)
 		    argv[optind], cap);
 		goto out;
 	}
-	if (vblk_dev_size_max(j.dev) < bs ||
-	    (indirect && !vblk_dev_has_feature(j.dev,
-					       VIRTIO_RING_F_INDIRECT_DESC))) {
-		err("--bs %" PRIu64 " or --indirect is beyond what the device offers",
-		    bs);
+	j.seg_len = vblk_dev_size_max(j.dev) < bs ? vblk_dev_size_max(j.dev) : bs;
+	j.seg_len &= ~511U;
+	nsegs = j.seg_len ? (bs + j.seg_len - 1) / j.seg_len : UINT32_MAX;
+	if (nsegs > vblk_dev_seg_max(j.dev) ||
+	    (!indirect && nsegs + 2 > o.queue_size / qd)) {
+		err("--bs %" PRIu64 " needs %u segments of at most %u bytes: more than the device or ring takes",
+		    bs, nsegs, vblk_dev_size_max(j.dev));
+		goto out;
+	}
+	if (indirect && !vblk_dev_has_feature(j.dev,
+					      VIRTIO_RING_F_INDIRECT_DESC)) {
+		err("the device does not offer indirect descriptors");
 		goto out;
 	}
 	j.add_flags = indirect ? VBLK_ADD_INDIRECT : 0;

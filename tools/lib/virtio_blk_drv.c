@@ -653,8 +653,11 @@ int vblk_vq_start(struct vblk_dev *d, unsigned int index, uint16_t base)
 	vq->inflight = 0;
 	vq->kicks = vq->kicks_suppressed = 0;
 	vq->event_idx = vblk_dev_has_feature(d, VIRTIO_RING_F_EVENT_IDX);
-	if (vq->event_idx)
+	if (vq->event_idx) {
 		*used_event_p(vq) = htole16(base);
+		/* Until the device says otherwise, kick on the first entry. */
+		*avail_event_p(vq) = htole16(base);
+	}
 
 	ret = new_eventfd(&vq->kick_fd);
 	if (!ret)
