@@ -14,7 +14,9 @@
 #     end marker reached.
 #
 # Logs go to <repo>/build/test/. Exit status is non-zero if any test failed
-# or none ran. VM_TIMEOUT (seconds, default 2700) bounds the VM.
+# or none ran. VM_TIMEOUT (seconds, default 2700) bounds the VM;
+# VHOST_BLK_GUEST_CMD replaces the guest command (e.g. to run one binary:
+# "tests/selftests/run_guest.sh data").
 
 set -uo pipefail
 
@@ -207,13 +209,17 @@ if [ "$MODULE_OK" -ne 1 ]; then
 	fail "vm: not booted, the module does not build"
 	finish
 fi
-if [ -x "$GUEST" ]; then
+guest_name=$GUEST
+if [ -n "${VHOST_BLK_GUEST_CMD:-}" ]; then
+	guest_cmd=$VHOST_BLK_GUEST_CMD
+	guest_name=$guest_cmd
+elif [ -x "$GUEST" ]; then
 	guest_cmd=$GUEST
 else
 	guest_cmd="echo '$GUEST is missing or not executable' >&2; exit 1"
 fi
 
-say "booting the VM for $GUEST (output in $LOGS/guest-output.log)"
+say "booting the VM for $guest_name (output in $LOGS/guest-output.log)"
 T_VM=$SECONDS
 rc=0
 VM_TIMEOUT=${VM_TIMEOUT:-2700} "$VB_REPO/tests/vm/run.sh" \
@@ -239,9 +245,17 @@ else
 		head -n 20 | sed 's/^/#   /'
 fi
 
-# The guest's top-level TAP results, renumbered.
+# The guest's top-level TAP results, renumbered; a failure carries the
+# diagnostics printed since the previous result.
 results=0
+guest_failed=0
+recent=()
 while IFS= read -r line; do
+	if [[ $line == \#* ]]; then
+		recent+=("$line")
+		[ ${#recent[@]} -le 20 ] || recent=("${recent[@]:1}")
+		continue
+	fi
 	if [[ $line =~ ^(not\ ok|ok)([[:space:]]+[0-9]+)?([[:space:]]+-)?[[:space:]]*(.*)$ ]]; then
 		status=${BASH_REMATCH[1]}
 		desc=${BASH_REMATCH[4]}
@@ -258,8 +272,11 @@ while IFS= read -r line; do
 			echo "ok $NUM - guest: $desc"
 		else
 			FAILED=$((FAILED + 1))
+			guest_failed=$((guest_failed + 1))
 			echo "not ok $NUM - guest: $desc"
+			[ ${#recent[@]} -eq 0 ] || printf '#   %s\n' "${recent[@]}"
 		fi
+		recent=()
 	elif [[ $line =~ ^Bail\ out! ]]; then
 		fail "guest: $line"
 	fi
@@ -267,10 +284,10 @@ done <"$LOGS/guest-output.log"
 
 if [ "$VM_SETUP" = ok ]; then
 	if [ "$VM_CMD_RC" = 0 ]; then
-		pass "vm: $GUEST exited 0"
+		pass "vm: $guest_name exited 0"
 	else
-		fail "vm: $GUEST exited ${VM_CMD_RC:-never (no end marker)}"
-		diag "$LOGS/guest-output.log" 15
+		fail "vm: $guest_name exited ${VM_CMD_RC:-never (no end marker)}"
+		[ "$guest_failed" -gt 0 ] || diag "$LOGS/guest-output.log" 15
 	fi
 	if [ "$results" -gt 0 ]; then
 		pass "vm: guest reported $results results"
