@@ -16,11 +16,14 @@ VB_CACHE=${VHOST_BLK_CACHE:-${HOME:-/root}/.cache/vhost-blk}
 VB_BUILD=${VHOST_BLK_BUILD:-$VB_REPO/build}
 export VB_REPO VB_CACHE VB_BUILD
 
-# Debian packages the scripts, the module build and the guest need.
+# Debian packages the scripts, the module build and the guest need (the
+# last line: what the linux-kbuild binaries link against; dpkg -x does
+# not pull them in).
 VB_APT_PACKAGES=(
 	qemu-system-x86 busybox-static
 	gcc-12 gcc libc6-dev make dwarves kmod cpio xz-utils zstd
 	sparse codespell perl fio
+	libelf1 libssl3 zlib1g
 )
 
 vb_log()

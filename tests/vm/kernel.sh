@@ -46,6 +46,7 @@ while [ $# -gt 0 ]; do
 done
 
 export PATH=$PATH:/usr/sbin:/sbin
+vb_ensure_packages kmod xz-utils
 DL=$VB_CACHE/dl
 mkdir -p "$DL"
 exec 9>"$VB_CACHE/.lock"

@@ -95,6 +95,7 @@ if [ -n "$MODULE" ] && [ ! -f "$MODULE" ]; then
 	vb_die "$MODULE not built (make KDIR=$KDIR), or pass --no-module"
 fi
 
+vb_ensure_packages qemu-system-x86 busybox-static cpio kmod
 QEMU=$(command -v qemu-system-x86_64) || vb_die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 BUSYBOX=$(command -v busybox) || vb_die "busybox missing (apt-get install busybox-static)"
 
