@@ -796,7 +796,7 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 	int ret;
 
 	mutex_lock(&vq->mutex);
-	if (!vq->started || vq->paused || vq->broken || !vq->dev->bdev)
+	if (!vq->started || vq->paused || vq->broken || !vq->dev->bfile)
 		goto out;
 
 	blk_start_plug(&plug);
