@@ -128,6 +128,23 @@ else
 	pass "host: module builds at W=1 without warnings"
 fi
 
+say "building the module against the Debian 6.1 headers at W=1"
+rc=0
+KDIR61=$(tests/vm/headers-6.1.sh 2>"$LOGS/headers-6.1.log") || rc=$?
+if [ "$rc" -ne 0 ]; then
+	fail "host: module builds against Debian 6.1 headers (headers not fetched)"
+	diag "$LOGS/headers-6.1.log"
+else
+	KDIR=$KDIR61 vb_build_module "$VB_BUILD/module-6.1" W=1 \
+		>"$LOGS/module-6.1.log" || rc=$?
+	if [ "$rc" -eq 0 ] && ! grep -qiE 'warning:' "$LOGS/module-6.1.log"; then
+		pass "host: module builds against Debian 6.1 headers at W=1 without warnings"
+	else
+		fail "host: module builds against Debian 6.1 headers at W=1 without warnings"
+		grep -iE -A3 'error|warning:' "$LOGS/module-6.1.log" | head -n 40 | sed 's/^/#   /'
+	fi
+fi
+
 if [ "$MODULE_OK" -eq 1 ]; then
 	say "sparse"
 	rc=0
