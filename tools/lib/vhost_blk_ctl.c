@@ -137,6 +137,41 @@ int vhost_blk_set_vring_err(int fd, unsigned int index, int efd)
 	return set_file(fd, VHOST_SET_VRING_ERR, index, efd);
 }
 
+int vhost_blk_new_worker(int fd, unsigned int *id)
+{
+	struct vhost_worker_state w = { 0 };
+	int ret = xioctl(fd, VHOST_NEW_WORKER, &w);
+
+	if (!ret)
+		*id = w.worker_id;
+	return ret;
+}
+
+int vhost_blk_free_worker(int fd, unsigned int id)
+{
+	struct vhost_worker_state w = { .worker_id = id };
+
+	return xioctl(fd, VHOST_FREE_WORKER, &w);
+}
+
+int vhost_blk_attach_vring_worker(int fd, unsigned int index,
+				  unsigned int id)
+{
+	struct vhost_vring_worker w = { .index = index, .worker_id = id };
+
+	return xioctl(fd, VHOST_ATTACH_VRING_WORKER, &w);
+}
+
+int vhost_blk_get_vring_worker(int fd, unsigned int index, unsigned int *id)
+{
+	struct vhost_vring_worker w = { .index = index };
+	int ret = xioctl(fd, VHOST_GET_VRING_WORKER, &w);
+
+	if (!ret)
+		*id = w.worker_id;
+	return ret;
+}
+
 int vhost_blk_set_backend(int fd, int backend_fd, uint64_t flags,
 			  const char *serial)
 {

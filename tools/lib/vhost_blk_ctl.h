@@ -98,8 +98,21 @@ int vhost_blk_set_vring_call(int fd, unsigned int index, int efd);
 int vhost_blk_set_vring_err(int fd, unsigned int index, int efd);
 
 /*
+ * Workers. By default every queue gets its own worker when it starts;
+ * vhost_blk_new_worker() creates one (its id in @id) that stopped queues
+ * can share with vhost_blk_attach_vring_worker().
+ * vhost_blk_get_vring_worker() returns the id of a queue's worker;
+ * vhost_blk_free_worker() frees one no queue uses.
+ */
+int vhost_blk_new_worker(int fd, unsigned int *id);
+int vhost_blk_free_worker(int fd, unsigned int id);
+int vhost_blk_attach_vring_worker(int fd, unsigned int index,
+				  unsigned int id);
+int vhost_blk_get_vring_worker(int fd, unsigned int index, unsigned int *id);
+
+/*
  * vhost_blk_set_backend - VHOST_BLK_SET_BACKEND
- * @backend_fd:	open block device, or -1 to detach.
+ * @backend_fd:	open block device or regular file, or -1 to detach.
  * @flags:	VHOST_BLK_BACKEND_F_* bits.
  * @serial:	GET_ID string, NULL for none; at most VHOST_BLK_SERIAL_LEN
  *		bytes are used, the rest of the field is zero.

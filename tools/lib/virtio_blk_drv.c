@@ -1051,6 +1051,26 @@ int vblk_req_add_seg(struct vblk_req *r, uint64_t gpa, uint32_t len)
 	return 0;
 }
 
+int vblk_req_add_data(const struct vblk_dev *d, struct vblk_req *r,
+		      uint64_t gpa, size_t len)
+{
+	uint32_t max = vblk_dev_size_max(d);
+
+	/* Whole sectors per segment where the limit allows. */
+	if (max >= 1024)
+		max &= ~511U;
+	do {
+		uint32_t n = len < max ? len : max;
+		int ret = vblk_req_add_seg(r, gpa, n);
+
+		if (ret)
+			return ret;
+		gpa += n;
+		len -= n;
+	} while (len);
+	return 0;
+}
+
 size_t vblk_req_data_len(const struct vblk_req *r)
 {
 	size_t len = 0;

@@ -67,7 +67,8 @@
 				 (1ULL << VIRTIO_BLK_F_TOPOLOGY) |		\
 				 (1ULL << VIRTIO_BLK_F_MQ) |			\
 				 (1ULL << VIRTIO_BLK_F_DISCARD) |		\
-				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES))
+				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES) |		\
+				 (1ULL << VIRTIO_BLK_F_SECURE_ERASE))
 
 enum vblk_mem_layout {
 	/* One region of mem_size bytes at gpa_base. */
@@ -362,6 +363,10 @@ void vblk_req_free(struct vblk_dev *d, struct vblk_req *r);
 void vblk_req_reset(struct vblk_req *r, uint32_t type, uint64_t sector);
 /* Append a data segment [gpa, gpa + len). */
 int vblk_req_add_seg(struct vblk_req *r, uint64_t gpa, uint32_t len);
+/* Append [gpa, gpa + len) cut into segments of at most the device's
+ * size_max. */
+int vblk_req_add_data(const struct vblk_dev *d, struct vblk_req *r,
+		      uint64_t gpa, size_t len);
 /* Total bytes of the data segments. */
 size_t vblk_req_data_len(const struct vblk_req *r);
 /* Copy @buf to / from the data segments in order. */
