@@ -873,4 +873,310 @@ TEST_F(layout, multiqueue)
 	}
 }
 
+TEST_F(data, misaligned_over_1m_ioerr)
+{
+	/*
+	 * Buffers at odd addresses need a bounce buffer, which is limited
+	 * to 1 MiB per request: 2 MiB in 17 odd segments is refused.
+	 */
+	struct seg shape[17];
+	uint64_t base[17];
+	uint8_t *before = malloc(2 << 20), *after = malloc(2 << 20);
+	uint32_t left = 2 << 20, seg = vblk_dev_size_max(self->d);
+
+	ASSERT_NE(NULL, before);
+	ASSERT_NE(NULL, after);
+	if (seg > 128 * 1024)
+		seg = 128 * 1024;
+	for (int i = 0; i < 17; i++) {
+		shape[i].off = 1 + i;
+		shape[i].len = i < 16 ? seg - 512 : 0;
+		left -= shape[i].len;
+	}
+	shape[16].len = left;
+	ASSERT_GE(seg, left);
+	ASSERT_EQ(0, blk_direct_io(test_dev(), false, 8192 * 512ULL, before,
+				   2 << 20));
+	ASSERT_EQ(0, build(self, self->r, VIRTIO_BLK_T_OUT, 8192, shape, 17,
+			   base));
+	ASSERT_EQ(0, vblk_do(self->vq, self->r, self->flags, IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR, self->r->status);
+	unbuild(self, shape, 17, base);
+	ASSERT_EQ(0, blk_direct_io(test_dev(), false, 8192 * 512ULL, after,
+				   2 << 20));
+	EXPECT_EQ(0, memcmp(before, after, 2 << 20));
+	/* 1 MiB misaligned is still fine. */
+	for (int i = 0; i < 8; i++)
+		shape[i] = (struct seg){ .len = 128 * 1024, .off = 3 };
+	roundtrip(_metadata, self, 8192, shape, 8);
+	free(before);
+	free(after);
+}
+
+/* ---- DISCARD, WRITE_ZEROES, SECURE_ERASE on the block device ---- */
+
+FIXTURE(dwz) {
+	int bfd;
+	struct vblk_dev *d;
+	struct vblk_vq *vq;
+	struct vblk_req *r;
+	uint64_t table;		/* segment table, 8 KiB */
+	uint64_t buf;		/* 256 KiB */
+	uint64_t seed;
+	uint32_t align;		/* discard_sector_alignment, sectors */
+};
+
+FIXTURE_SETUP(dwz)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+
+	self->bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->bfd);
+	o.mem_size = 16 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, self->bfd, 0, NULL));
+	self->vq = &self->d->vqs[0];
+	self->r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, self->r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 8192, 4096, &self->table));
+	ASSERT_EQ(0, vblk_alloc(self->d, 256 * 1024, 4096, &self->buf));
+	self->seed = fresh_seed();
+	self->align = le32toh(self->d->cfg.discard_sector_alignment);
+	if (!self->align)
+		self->align = 1;
+}
+
+FIXTURE_TEARDOWN(dwz)
+{
+	vblk_dev_destroy(self->d);
+	close(self->bfd);
+}
+
+struct dwz_seg {
+	uint64_t sector;
+	uint32_t num;
+	uint32_t flags;
+};
+
+/* Run a DISCARD/WRITE_ZEROES/SECURE_ERASE of @n segments (@bytes of
+ * table, default n * 16); the status. */
+static int dwz_req(FIXTURE_DATA(dwz) *self, uint32_t type,
+		   const struct dwz_seg *segs, unsigned int n, uint32_t bytes)
+{
+	struct virtio_blk_discard_write_zeroes *t;
+
+	t = vblk_gpa_to_hva(self->d, self->table, 8192);
+	memset(t, 0, 8192);
+	for (unsigned int i = 0; i < n && i < 8192 / sizeof(*t); i++) {
+		t[i].sector = htole64(segs[i].sector);
+		t[i].num_sectors = htole32(segs[i].num);
+		t[i].flags = htole32(segs[i].flags);
+	}
+	if (!bytes)
+		bytes = n * sizeof(*t);
+	return do_io(self->vq, self->r, type, 0, self->table, bytes, 0);
+}
+
+/* Pattern over [sector, sector + 64) written directly to the backend. */
+static void fill64(struct __test_metadata *_metadata,
+		   FIXTURE_DATA(dwz) *self, uint64_t sector)
+{
+	uint8_t buf[64 * 512];
+
+	vblk_pattern_fill(buf, sizeof(buf), sector, self->seed);
+	ASSERT_EQ(0, blk_direct_io(test_dev(), true, sector * 512, buf,
+				   sizeof(buf)));
+}
+
+/* 1 if every sector of [sector, sector + 64) holds the pattern except
+ * those in [zs, zs + zn) and [zs2, zs2 + zn2), which are zero. */
+static int check64(FIXTURE_DATA(dwz) *self, uint64_t sector, uint64_t zs,
+		   uint32_t zn, uint64_t zs2, uint32_t zn2)
+{
+	static const uint8_t zero[512];
+	uint8_t buf[64 * 512];
+
+	if (blk_direct_io(test_dev(), false, sector * 512, buf, sizeof(buf)))
+		return 0;
+	for (uint64_t s = sector; s < sector + 64; s++) {
+		const uint8_t *p = buf + (s - sector) * 512;
+		bool z = (s >= zs && s < zs + zn) || (s >= zs2 && s < zs2 + zn2);
+
+		if (z ? memcmp(p, zero, 512) :
+			vblk_pattern_check(p, 512, s, self->seed) != -1)
+			return 0;
+	}
+	return 1;
+}
+
+TEST_F(dwz, config_fields)
+{
+	const struct virtio_blk_config *c = &self->d->cfg;
+
+	ASSERT_TRUE(self->d->cfg_features & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	EXPECT_EQ(256, le32toh(c->max_write_zeroes_seg));
+	EXPECT_LT(0, le32toh(c->max_write_zeroes_sectors));
+	if (self->d->cfg_features & (1ULL << VIRTIO_BLK_F_DISCARD)) {
+		EXPECT_EQ(256, le32toh(c->max_discard_seg));
+		EXPECT_LT(0, le32toh(c->max_discard_sectors));
+		EXPECT_LT(0, le32toh(c->discard_sector_alignment));
+	}
+}
+
+TEST_F(dwz, write_zeroes_ranges)
+{
+	static const uint32_t flags[] = { 0, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP };
+
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
+		uint64_t s = 3000 + 64 * i;
+		struct dwz_seg segs[2] = {
+			{ s + 8, 8, flags[i] }, { s + 33, 5, flags[i] },
+		};
+
+		fill64(_metadata, self, s);
+		ASSERT_EQ(1, check64(self, s, 0, 0, 0, 0));
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
+		EXPECT_EQ(1, self->r->used_len);
+		EXPECT_EQ(1, check64(self, s, s + 8, 8, s + 33, 5))
+			TH_LOG("flags %#x", flags[i]);
+		/* Reads through the device agree. */
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  do_io(self->vq, self->r, VIRTIO_BLK_T_IN, s + 8,
+				self->buf, 4096, 0));
+		{
+			static const uint8_t zero[4096];
+
+			EXPECT_EQ(0, memcmp(vblk_gpa_to_hva(self->d, self->buf,
+							    4096),
+					    zero, 4096));
+		}
+	}
+}
+
+TEST_F(dwz, discard_ok)
+{
+	uint64_t s = 3200;
+	struct dwz_seg seg = { s, 4 * self->align, 0 };
+
+	if (!(self->d->cfg_features & (1ULL << VIRTIO_BLK_F_DISCARD)))
+		SKIP(return, "backend without discard");
+	fill64(_metadata, self, s);
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  dwz_req(self, VIRTIO_BLK_T_DISCARD, &seg, 1, 0));
+	EXPECT_EQ(1, self->r->used_len);
+	/* What a discarded range reads back as is unspecified; it reads. */
+	EXPECT_EQ(VIRTIO_BLK_S_OK, do_io(self->vq, self->r, VIRTIO_BLK_T_IN, s,
+					 self->buf, 4096, 0));
+	/* The rest is untouched. */
+	if (4 * self->align < 64) {
+		uint8_t buf[64 * 512];
+		uint32_t n = 64 - 4 * self->align;
+
+		ASSERT_EQ(0, blk_direct_io(test_dev(), false,
+					   (s + 4 * self->align) * 512, buf,
+					   n * 512));
+		EXPECT_EQ(-1, vblk_pattern_check(buf, n * 512,
+						 s + 4 * self->align,
+						 self->seed));
+	}
+}
+
+TEST_F(dwz, bad_tables)
+{
+	const struct virtio_blk_config *c = &self->d->cfg;
+	uint64_t s = 3300, cap = vblk_dev_capacity(self->d);
+	struct dwz_seg segs[300];
+	struct dwz_seg good = { s + 8, 8, 0 };
+
+	fill64(_metadata, self, s);
+	for (int i = 0; i < 300; i++)
+		segs[i] = good;
+
+	/* Flags other than UNMAP: UNSUPP. */
+	segs[0].flags = 2;
+	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP,
+		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0));
+	segs[0].flags = 0;
+	/* UNMAP on DISCARD: UNSUPP. */
+	if (self->d->cfg_features & (1ULL << VIRTIO_BLK_F_DISCARD)) {
+		struct dwz_seg d = { s, self->align,
+				     VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP };
+
+		EXPECT_EQ(VIRTIO_BLK_S_UNSUPP,
+			  dwz_req(self, VIRTIO_BLK_T_DISCARD, &d, 1, 0));
+	}
+	/* Empty table, or not whole segments: IOERR. */
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  do_io(self->vq, self->r, VIRTIO_BLK_T_WRITE_ZEROES, 0, 0, 0,
+			0));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 20));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 8));
+	/* More than max_write_zeroes_seg (256) segments: IOERR. */
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 257, 0));
+	/* Past the end, straddling the end, and wrapping: IOERR. */
+	segs[1] = (struct dwz_seg){ cap, 1, 0 };
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
+	segs[1] = (struct dwz_seg){ cap - 8, 16, 0 };
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
+	segs[1] = (struct dwz_seg){ ~0ULL - 3, 8, 0 };
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
+	/* Above max_write_zeroes_sectors: IOERR. */
+	if (le32toh(c->max_write_zeroes_sectors) < cap) {
+		segs[1] = (struct dwz_seg){
+			0, le32toh(c->max_write_zeroes_sectors) + 1, 0 };
+		EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+			  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
+	}
+	/* The whole table is checked first: the good segment 0 of every
+	 * refused request was never zeroed. */
+	EXPECT_EQ(1, check64(self, s, 0, 0, 0, 0));
+	/* 256 segments is fine. */
+	segs[1] = good;
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 256, 0));
+	EXPECT_EQ(1, check64(self, s, s + 8, 8, 0, 0));
+}
+
+TEST_F(dwz, secure_erase_unsupported)
+{
+	struct dwz_seg seg = { 3400, 8, 0 };
+
+	if (self->d->cfg_features & (1ULL << VIRTIO_BLK_F_SECURE_ERASE))
+		SKIP(return, "backend supports secure erase");
+	fill64(_metadata, self, 3400);
+	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP,
+		  dwz_req(self, VIRTIO_BLK_T_SECURE_ERASE, &seg, 1, 0));
+	EXPECT_EQ(1, check64(self, 3400, 0, 0, 0, 0));
+}
+
+TEST_F(dwz, read_only_refuses)
+{
+	struct dwz_seg seg = { 3500, 8, 0 };
+	uint64_t f = 0;
+	unsigned int base;
+
+	fill64(_metadata, self, 3500);
+	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	ASSERT_EQ(0, vhost_blk_set_backend(self->d->fd, self->bfd,
+					   VHOST_BLK_BACKEND_F_RO, NULL));
+	ASSERT_EQ(0, vhost_blk_get_config(self->d->fd, &self->d->cfg, &f,
+					  NULL));
+	EXPECT_TRUE(f & (1ULL << VIRTIO_BLK_F_RO));
+	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_DISCARD));
+	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_SECURE_ERASE));
+	ASSERT_EQ(0, vblk_vq_restart(self->vq, base));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, &seg, 1, 0));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  dwz_req(self, VIRTIO_BLK_T_DISCARD, &seg, 1, 0));
+	EXPECT_EQ(1, check64(self, 3500, 0, 0, 0, 0));
+}
+
 VHOST_BLK_TEST_MAIN

@@ -80,6 +80,14 @@ static int try_owner_ioctls(struct __test_metadata *_metadata, int fd,
 	TRY(vhost_blk_set_vring_kick(fd, 0, efd));
 	TRY(vhost_blk_set_backend(fd, bfd, 0, "x"));
 	TRY(vhost_blk_get_config(fd, &cfg, NULL, NULL));
+	{
+		unsigned int id;
+
+		TRY(vhost_blk_new_worker(fd, &id));
+		TRY(vhost_blk_get_vring_worker(fd, 0, &id));
+		TRY(vhost_blk_attach_vring_worker(fd, 0, 0));
+		TRY(vhost_blk_free_worker(fd, 0));
+	}
 	TRY(vhost_blk_reset_owner(fd));
 #undef TRY
 	close(bfd);
@@ -415,6 +423,71 @@ TEST_F(owned, vring_addr_misaligned_einval)
 					      m + 4098, m + 8196, 0));
 }
 
+TEST_F(owned, mem_table_padding_einval)
+{
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r;
+	} t = { .m = { .nregions = 1 }, .r = self->region };
+	struct vhost_memory_region r = self->region;
+
+	r.flags_padding = 1;
+	EXPECT_EQ(-EINVAL, vhost_blk_set_mem_table(self->fd, &r, 1));
+	t.m.padding = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_SET_MEM_TABLE, &t));
+	EXPECT_EQ(EINVAL, errno);
+	t.m.padding = 0;
+	EXPECT_EQ(0, ioctl(self->fd, VHOST_SET_MEM_TABLE, &t));
+}
+
+TEST_F(owned, mem_table_kernel_address_efault)
+{
+	struct vhost_memory_region r = self->region;
+
+	/* A user range that is not in user space. */
+	r.userspace_addr = 0xffff888000000000ULL;
+	EXPECT_EQ(-EFAULT, vhost_blk_set_mem_table(self->fd, &r, 1));
+}
+
+TEST_F(owned, vring_addr_log_eopnotsupp)
+{
+	uintptr_t m = (uintptr_t)self->mem;
+
+	ASSERT_EQ(0, vhost_blk_set_mem_table(self->fd, &self->region, 1));
+	ASSERT_EQ(0, vhost_blk_set_vring_num(self->fd, 0, 16));
+	EXPECT_EQ(-EOPNOTSUPP,
+		  vhost_blk_set_vring_addr(self->fd, 0, m, m + 4096, m + 8192,
+					   1U << VHOST_VRING_F_LOG));
+}
+
+TEST_F(owned, workers_new_and_free)
+{
+	unsigned int a = ~0U, b = ~0U, ids[VHOST_BLK_MAX_WORKERS + 1];
+	int n = 0, ret;
+
+	ASSERT_EQ(0, vhost_blk_new_worker(self->fd, &a));
+	ASSERT_EQ(0, vhost_blk_new_worker(self->fd, &b));
+	EXPECT_NE(a, b);
+	EXPECT_EQ(0, vhost_blk_free_worker(self->fd, a));
+	EXPECT_EQ(-ENODEV, vhost_blk_free_worker(self->fd, a));
+	EXPECT_EQ(-ENODEV, vhost_blk_free_worker(self->fd, 12345));
+	EXPECT_EQ(0, vhost_blk_free_worker(self->fd, b));
+
+	/* At most VHOST_BLK_MAX_WORKERS, and all of them can be freed. */
+	while (n <= VHOST_BLK_MAX_WORKERS) {
+		ret = vhost_blk_new_worker(self->fd, &ids[n]);
+		if (ret)
+			break;
+		n++;
+	}
+	EXPECT_EQ(VHOST_BLK_MAX_WORKERS, n);
+	EXPECT_GT(0, ret);
+	for (int i = 0; i < n; i++) {
+		EXPECT_EQ(0, vhost_blk_free_worker(self->fd, ids[i]));
+	}
+	EXPECT_EQ(0, vhost_blk_new_worker(self->fd, &a));
+}
+
 /* ---- a running queue: GET_VRING_BASE ---- */
 
 FIXTURE(ring) {
@@ -537,6 +610,207 @@ TEST_F(ring, set_vring_base_nonzero)
 	EXPECT_EQ(1005, vblk_vq_used_idx(self->vq));
 	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
 	EXPECT_EQ(1005, base);
+}
+
+TEST_F(ring, busy_while_served)
+{
+	unsigned int base;
+
+	/* Features, ring size and base are fixed while the queue runs. */
+	EXPECT_EQ(-EBUSY, vhost_blk_set_features(self->d->fd,
+						 self->d->features));
+	EXPECT_EQ(-EBUSY, vhost_blk_set_vring_num(self->d->fd, 0, 64));
+	EXPECT_EQ(-EBUSY, vhost_blk_set_vring_base(self->d->fd, 0, 0));
+	/* ... and worker assignment. */
+	{
+		unsigned int id;
+
+		ASSERT_EQ(0, vhost_blk_new_worker(self->d->fd, &id));
+		EXPECT_EQ(-EBUSY, vhost_blk_attach_vring_worker(self->d->fd, 0,
+								 id));
+	}
+	/* Stopped, they are allowed again. */
+	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	EXPECT_EQ(0, vhost_blk_set_features(self->d->fd, self->d->features));
+	EXPECT_EQ(0, vhost_blk_set_vring_num(self->d->fd, 0, 64));
+	EXPECT_EQ(0, vhost_blk_set_vring_base(self->d->fd, 0, base));
+	ASSERT_EQ(0, vblk_vq_restart(self->vq, base));
+	{
+		struct vblk_req *r = vblk_req_alloc(self->d);
+
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(self->vq, r, self->buf, 8, 4096,
+					self->seed));
+		EXPECT_EQ(0, check_pattern(self->vq, r, self->buf, 8, 4096,
+					   self->seed));
+	}
+}
+
+TEST_F(ring, mem_table_replaced_while_served)
+{
+	struct vhost_memory_region r[VBLK_MAX_REGIONS + 1];
+	struct vblk_req *rq = vblk_req_alloc(self->d);
+	unsigned int n = vblk_dev_mem_regions(self->d, r);
+	uint8_t *extra;
+
+	ASSERT_NE(NULL, rq);
+	extra = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, extra);
+
+	/* A table that no longer holds the rings is refused... */
+	r[0].memory_size = 1 << 20;
+	r[0].userspace_addr = (uintptr_t)extra;
+	EXPECT_GT(0, vhost_blk_set_mem_table(self->d->fd, r, 1));
+	/* ...and the old one stays in force. */
+	EXPECT_EQ(VIRTIO_BLK_S_OK, write_pattern(self->vq, rq, self->buf, 16,
+						 4096, self->seed));
+
+	/* The same table plus a region is accepted while served. */
+	n = vblk_dev_mem_regions(self->d, r);
+	r[n] = (struct vhost_memory_region){
+		.guest_phys_addr = 0x1000000000000ULL,
+		.memory_size = 1 << 20,
+		.userspace_addr = (uintptr_t)extra,
+	};
+	EXPECT_EQ(0, vhost_blk_set_mem_table(self->d->fd, r, n + 1));
+	EXPECT_EQ(0, check_pattern(self->vq, rq, self->buf, 16, 4096,
+				   self->seed));
+	munmap(extra, 1 << 20);
+}
+
+TEST_F(ring, kick_fd_unbind_stops_queue)
+{
+	struct vblk_req *r[2];
+
+	ASSERT_EQ(0, vhost_blk_set_vring_kick(self->d->fd, 0, -1));
+	post_writes(_metadata, self, r, 2);
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	EXPECT_EQ(0, vblk_vq_wait(self->vq, QUIET_MS));
+	EXPECT_EQ(0, vblk_vq_used_idx(self->vq));
+	/* A new kick fd starts it again and the requests are served. */
+	ASSERT_EQ(0, vhost_blk_set_vring_kick(self->d->fd, 0,
+					      self->vq->kick_fd));
+	ASSERT_EQ(0, vblk_vq_drain(self->vq, IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, r[0]->status);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, r[1]->status);
+}
+
+TEST_F(ring, call_fd_unbind_and_rebind)
+{
+	struct vblk_req *r[2];
+
+	/* Without a call eventfd requests still complete, silently. */
+	ASSERT_EQ(0, vhost_blk_set_vring_call(self->d->fd, 0, -1));
+	post_writes(_metadata, self, r, 1);
+	ASSERT_EQ(0, vblk_vq_kick(self->vq));
+	for (int i = 0; i < 1000 && vblk_vq_used_idx(self->vq) != 1; i++)
+		usleep(10000);
+	EXPECT_EQ(1, vblk_vq_used_idx(self->vq));
+	EXPECT_EQ(0, vblk_vq_wait(self->vq, 0));
+	vblk_vq_reap(self->vq, NULL, UINT_MAX);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, r[0]->status);
+	/* Changed while served: the new one is signalled. */
+	ASSERT_EQ(0, vhost_blk_set_vring_call(self->d->fd, 0,
+					      self->vq->call_fd));
+	vblk_req_reset(r[0], VIRTIO_BLK_T_IN, 0);
+	vblk_req_add_seg(r[0], self->buf, 4096);
+	ASSERT_LE(0, vblk_req_submit(self->vq, r[0], 0));
+	ASSERT_EQ(0, vblk_vq_kick(self->vq));
+	EXPECT_EQ(1, vblk_vq_wait(self->vq, IO_TIMEOUT_MS));
+	EXPECT_EQ(0, vblk_req_wait(self->vq, r[0], IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, r[0]->status);
+}
+
+/* ---- workers: several queues on one ---- */
+
+FIXTURE(wk) {
+	int bfd;
+	struct vblk_dev *d;
+	uint64_t seed;
+};
+
+FIXTURE_SETUP(wk)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+
+	self->bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->bfd);
+	o.queue_size = 64;
+	ASSERT_EQ(0, vblk_dev_open(&self->d, &o));
+	ASSERT_EQ(0, vblk_dev_setup(self->d, 0));
+	ASSERT_EQ(0, vblk_dev_attach(self->d, self->bfd, 0, NULL));
+	self->seed = fresh_seed();
+}
+
+FIXTURE_TEARDOWN(wk)
+{
+	vblk_dev_destroy(self->d);
+	close(self->bfd);
+}
+
+TEST_F(wk, default_worker_per_queue)
+{
+	unsigned int a = ~0U, a2 = ~0U, b = ~0U;
+
+	ASSERT_EQ(0, vhost_blk_get_vring_worker(self->d->fd, 0, &a));
+	ASSERT_EQ(0, vhost_blk_get_vring_worker(self->d->fd, 0, &a2));
+	ASSERT_EQ(0, vhost_blk_get_vring_worker(self->d->fd, 1, &b));
+	EXPECT_EQ(a, a2);
+	EXPECT_NE(a, b);
+	EXPECT_EQ(-ENOBUFS, vhost_blk_get_vring_worker(self->d->fd,
+						       VHOST_BLK_MAX_QUEUES,
+						       &a));
+}
+
+TEST_F(wk, queues_share_a_worker)
+{
+	unsigned int w = ~0U, got = ~0U;
+	struct vblk_req *r[4];
+	uint64_t gpa;
+
+	ASSERT_EQ(0, vhost_blk_new_worker(self->d->fd, &w));
+	for (unsigned int q = 0; q < 4; q++) {
+		ASSERT_EQ(0, vhost_blk_attach_vring_worker(self->d->fd, q, w));
+		ASSERT_EQ(0, vhost_blk_get_vring_worker(self->d->fd, q, &got));
+		EXPECT_EQ(w, got);
+		ASSERT_EQ(0, vblk_vq_start(self->d, q, 0));
+	}
+	/* In use: cannot be freed; unknown ids cannot be attached. */
+	EXPECT_EQ(-EBUSY, vhost_blk_free_worker(self->d->fd, w));
+	EXPECT_EQ(-EBUSY, vhost_blk_attach_vring_worker(self->d->fd, 0, w));
+	EXPECT_EQ(-ENODEV, vhost_blk_attach_vring_worker(self->d->fd, 5,
+							 12345));
+
+	ASSERT_EQ(0, vblk_alloc(self->d, 4 * 65536, 4096, &gpa));
+	for (unsigned int q = 0; q < 4; q++) {
+		r[q] = vblk_req_alloc(self->d);
+		ASSERT_NE(NULL, r[q]);
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(&self->d->vqs[q], r[q], gpa + q * 65536,
+					2000 + 128 * q, 65536, self->seed));
+	}
+	/* Each queue reads what another wrote. */
+	for (unsigned int q = 0; q < 4; q++) {
+		EXPECT_EQ(0, check_pattern(&self->d->vqs[q], r[q],
+					   gpa + q * 65536,
+					   2000 + 128 * ((q + 1) % 4), 65536,
+					   self->seed));
+	}
+
+	/* Stop queue 3, move it to its own worker; the shared one stays busy. */
+	{
+		unsigned int base, w2;
+
+		ASSERT_EQ(0, vblk_vq_stop(&self->d->vqs[3], &base));
+		ASSERT_EQ(0, vhost_blk_new_worker(self->d->fd, &w2));
+		ASSERT_EQ(0, vhost_blk_attach_vring_worker(self->d->fd, 3, w2));
+		ASSERT_EQ(0, vblk_vq_restart(&self->d->vqs[3], base));
+		EXPECT_EQ(0, check_pattern(&self->d->vqs[3], r[3], gpa,
+					   2000, 65536, self->seed));
+		EXPECT_EQ(-EBUSY, vhost_blk_free_worker(self->d->fd, w));
+	}
 }
 
 VHOST_BLK_TEST_MAIN

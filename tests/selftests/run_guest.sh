@@ -19,7 +19,7 @@ set -u
 DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=${VHOST_BLK_SELFTEST_BUILD:-$DIR/build}
 TOOL=$DIR/../../tools/build/vhost-blk
-TESTS=(ioctl backend data vring teardown)
+TESTS=(ioctl backend data file vring teardown)
 [ $# -gt 0 ] && TESTS=("$@")
 
 TIMEOUT=$(sed -n 's/^timeout=//p' "$DIR/settings" 2>/dev/null)
@@ -42,10 +42,36 @@ not_ok()
 	echo "not ok $NUM $*"
 }
 
+# setup_fs: an ext4 filesystem on a configfs null_blk device, mounted at
+# $WORK/ext4 and exported as VHOST_BLK_TEST_FSDIR for the file tests.
+setup_fs()
+{
+	local cfg=/sys/kernel/config/nullb/vhost-blk-fs dev i
+
+	command -v mkfs.ext4 >/dev/null || return 1
+	[ -d /sys/kernel/config/nullb ] || return 1
+	grep -qw ext4 /proc/filesystems || modprobe ext4 2>/dev/null ||
+		{ [ -n "${MODROOT:-}" ] && modprobe -d "$MODROOT" ext4; } || return 1
+	mkdir "$cfg" 2>/dev/null || return 1
+	echo 256 >"$cfg/size" && echo 1 >"$cfg/memory_backed" &&
+		echo 1 >"$cfg/power" || return 1
+	for ((i = 0; i < 50; i++)); do
+		for dev in /dev/vhost-blk-fs "/dev/nullb$(cat "$cfg/index")"; do
+			[ -b "$dev" ] && break 2
+		done
+		sleep 0.1
+	done
+	[ -b "$dev" ] || return 1
+	mkfs.ext4 -q -F "$dev" >/dev/null 2>&1 || return 1
+	mkdir -p "$WORK/ext4" && mount -t ext4 "$dev" "$WORK/ext4" || return 1
+	export VHOST_BLK_TEST_FSDIR=$WORK/ext4
+}
+
 cleanup()
 {
 	local d
 
+	mountpoint -q "$WORK/ext4" 2>/dev/null && umount "$WORK/ext4"
 	for d in /sys/kernel/config/nullb/vhost-blk-*; do
 		[ -d "$d" ] || continue
 		echo 0 >"$d/power" 2>/dev/null
@@ -127,6 +153,12 @@ fi
 if [ ! -e /sys/kernel/config/nullb ] && [ -d /sys/kernel/config ]; then
 	mountpoint -q /sys/kernel/config ||
 		mount -t configfs configfs /sys/kernel/config 2>/dev/null
+fi
+
+if setup_fs; then
+	echo "# ext4 for the file tests: $VHOST_BLK_TEST_FSDIR"
+else
+	echo "# no ext4 for the file tests (needs mkfs.ext4 and configfs null_blk)"
 fi
 
 for t in "${TESTS[@]}"; do

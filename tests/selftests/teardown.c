@@ -68,7 +68,8 @@ static struct vblk_req **flood(FIXTURE_DATA(td) *self, unsigned int nq,
 			vblk_pattern_fill(p + (size_t)k * len, len, sector,
 					  self->seed);
 			vblk_req_reset(r[k], VIRTIO_BLK_T_OUT, sector);
-			vblk_req_add_seg(r[k], gpa + (uint64_t)k * len, len);
+			vblk_req_add_data(self->d, r[k], gpa + (uint64_t)k * len,
+					  len);
 			if (vblk_req_submit(&self->d->vqs[q], r[k],
 					    VBLK_ADD_INDIRECT) < 0)
 				return NULL;
@@ -431,6 +432,45 @@ TEST_F(td, open_close_cycles)
 		vblk_dev_destroy(d);
 	}
 	works_again(_metadata, fd, self->seed);
+	close(fd);
+}
+
+TEST_F(td, more_than_pin_limit_in_flight)
+{
+	/*
+	 * 96 MiB of writes in flight on one queue: more than the 64 MiB a
+	 * queue may hold pinned. The queue must pause and resume, not stall.
+	 */
+	struct vblk_opts o = flood_opts(1);
+	int fd = open("/dev/nullb0", O_RDWR | O_CLOEXEC);
+	struct vblk_req **r, *rd;
+	uint64_t gpa;
+	uint8_t *buf;
+
+	if (fd < 0)
+		SKIP(return, "/dev/nullb0: %s", strerror(errno));
+	o.mem_size = 112 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, fd, 0, NULL));
+	ASSERT_LE(96 << 11, vblk_dev_capacity(self->d));
+	r = flood(self, 1, 96, 1 << 20);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_vq_drain(&self->d->vqs[0], 4 * IO_TIMEOUT_MS));
+	for (int i = 0; i < 96; i++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK, r[i]->status);
+	}
+	/* Spot-check the data. */
+	rd = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, rd);
+	ASSERT_EQ(0, vblk_alloc(self->d, 1 << 20, 4096, &gpa));
+	buf = vblk_gpa_to_hva(self->d, gpa, 1 << 20);
+	for (int i = 0; i < 96; i += 19) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  do_io(&self->d->vqs[0], rd, VIRTIO_BLK_T_IN,
+				(uint64_t)i * 2048, gpa, 1 << 20, 0));
+		EXPECT_EQ(-1, vblk_pattern_check(buf, 1 << 20,
+						 (uint64_t)i * 2048,
+						 self->seed)) TH_LOG("req %d", i);
+	}
 	close(fd);
 }
 

@@ -213,8 +213,8 @@ static inline int nullb_4k(char *path, size_t len)
 	return nullb_get(NULLB_4K, attrs, path, len);
 }
 
-/* Run one request of @type for [gpa, gpa + len) at @sector; the status,
- * or -errno if it did not complete. */
+/* Run one request of @type for [gpa, gpa + len) (in segments of at most
+ * size_max) at @sector; the status, or -errno if it did not complete. */
 static inline int do_io(struct vblk_vq *vq, struct vblk_req *r, uint32_t type,
 			uint64_t sector, uint64_t gpa, uint32_t len,
 			unsigned int flags)
@@ -223,7 +223,7 @@ static inline int do_io(struct vblk_vq *vq, struct vblk_req *r, uint32_t type,
 
 	vblk_req_reset(r, type, sector);
 	if (len)
-		vblk_req_add_seg(r, gpa, len);
+		vblk_req_add_data(vq->dev, r, gpa, len);
 	ret = vblk_do(vq, r, flags, IO_TIMEOUT_MS);
 	return ret ? ret : r->status;
 }

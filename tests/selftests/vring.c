@@ -509,4 +509,25 @@ TEST_F(vr, avail_idx_too_far_ahead)
 	good_roundtrip(_metadata, self);
 }
 
+TEST_F(vr, chain_over_1024_buffers)
+{
+	/* An indirect table of 1100 entries: more buffers than allowed. */
+	enum { N = 1100 };
+	struct vring_desc *t;
+	uint64_t tgpa;
+	uint16_t id;
+
+	ASSERT_EQ(0, vblk_alloc(self->d, N * sizeof(*t), 16, &tgpa));
+	t = vblk_gpa_to_hva(self->d, tgpa, N * sizeof(*t));
+	set_tdesc(&t[0], self->hdr, 16, VRING_DESC_F_NEXT, 1);
+	for (int i = 1; i < N - 1; i++)
+		set_tdesc(&t[i], self->data + (i % 64) * 512, 512,
+			  VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, i + 1);
+	set_tdesc(&t[N - 1], self->status, 1, VRING_DESC_F_WRITE, 0);
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
+	vblk_vq_set_desc(self->vq, id, tgpa, N * sizeof(*t),
+			 VRING_DESC_F_INDIRECT, 0);
+	expect_rejected(_metadata, self, &id, 1);
+}
+
 VHOST_BLK_TEST_MAIN
