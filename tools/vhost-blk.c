@@ -37,7 +37,9 @@
 
 static const char *prog = "vhost-blk";
 
-static void __attribute__((format(printf, 1, 2))) err(const char *fmt, ...)
+#define __printf(a, b)	__attribute__((format(printf, a, b)))
+
+static void __printf(1, 2) err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -181,8 +183,8 @@ static uint64_t req_sector(const struct io_job *j, uint64_t nr)
 	return nr * (j->bs / 512) % j->span;
 }
 
-static void report_error(struct io_job *j, const char *what, uint64_t nr,
-			 const char *fmt, ...)
+static void __printf(4, 5) report_error(struct io_job *j, const char *what,
+					uint64_t nr, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -444,13 +446,27 @@ static int cmd_io(int argc, char **argv)
 		uint64_t *v = NULL;
 
 		switch (c) {
-		case 'c': v = &count; break;
-		case 'b': v = &bs; break;
-		case 'q': v = &qd; break;
-		case 'Q': v = &queues; break;
-		case 's': v = &seed; break;
-		case 'S': serial = optarg; break;
-		case 'i': indirect = true; break;
+		case 'c':
+			v = &count;
+			break;
+		case 'b':
+			v = &bs;
+			break;
+		case 'q':
+			v = &qd;
+			break;
+		case 'Q':
+			v = &queues;
+			break;
+		case 's':
+			v = &seed;
+			break;
+		case 'S':
+			serial = optarg;
+			break;
+		case 'i':
+			indirect = true;
+			break;
 		case 'h':
 			io_usage();
 			return 0;

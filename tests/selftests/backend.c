@@ -365,7 +365,7 @@ TEST_F(bk, get_id_serial)
 	ASSERT_NE(NULL, r);
 	ASSERT_EQ(0, vblk_alloc(self->d, 4096, 4096, &gpa));
 
-	for (size_t i = 0; i < sizeof(serials) / sizeof(serials[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(serials); i++) {
 		unsigned int base;
 
 		/* The queue must be idle to change the backend. */

@@ -957,8 +957,10 @@ struct dwz_seg {
 	uint32_t flags;
 };
 
-/* Run a DISCARD/WRITE_ZEROES/SECURE_ERASE of @n segments (@bytes of
- * table, default n * 16); the status. */
+/*
+ * Run a DISCARD/WRITE_ZEROES/SECURE_ERASE of @n segments (@bytes of
+ * table, default n * 16); the status.
+ */
 static int dwz_req(FIXTURE_DATA(dwz) *self, uint32_t type,
 		   const struct dwz_seg *segs, unsigned int n, uint32_t bytes)
 {
@@ -987,8 +989,10 @@ static void fill64(struct __test_metadata *_metadata,
 				   sizeof(buf)));
 }
 
-/* 1 if every sector of [sector, sector + 64) holds the pattern except
- * those in [zs, zs + zn) and [zs2, zs2 + zn2), which are zero. */
+/*
+ * 1 if every sector of [sector, sector + 64) holds the pattern except
+ * those in [zs, zs + zn) and [zs2, zs2 + zn2), which are zero.
+ */
 static int check64(FIXTURE_DATA(dwz) *self, uint64_t sector, uint64_t zs,
 		   uint32_t zn, uint64_t zs2, uint32_t zn2)
 {
@@ -1133,8 +1137,10 @@ TEST_F(dwz, bad_tables)
 		EXPECT_EQ(VIRTIO_BLK_S_IOERR,
 			  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
 	}
-	/* The whole table is checked first: the good segment 0 of every
-	 * refused request was never zeroed. */
+	/*
+	 * The whole table is checked first: the good segment 0 of every
+	 * refused request was never zeroed.
+	 */
 	EXPECT_EQ(1, check64(self, s, 0, 0, 0, 0));
 	/* 256 segments is fine. */
 	segs[1] = good;

@@ -318,8 +318,10 @@ TEST_F(owned, mem_table_too_many_e2big)
 		};
 	EXPECT_EQ(0, vhost_blk_set_mem_table(self->fd, r, 64));
 	EXPECT_EQ(-E2BIG, vhost_blk_set_mem_table(self->fd, r, 65));
-	/* The refused table did not replace the accepted one: a ring in
-	 * region 63 is still inside the table. */
+	/*
+	 * The refused table did not replace the accepted one: a ring in
+	 * region 63 is still inside the table.
+	 */
 	ASSERT_EQ(0, vhost_blk_set_vring_num(self->fd, 0, 8));
 	EXPECT_EQ(0, vhost_blk_set_vring_addr(self->fd, 0,
 					      r[63].userspace_addr,
@@ -332,11 +334,11 @@ TEST_F(owned, vring_num_einval)
 	static const unsigned int bad[] = { 0, 3, 100, 32769, 65536, 1U << 31 };
 	static const unsigned int good[] = { 1, 2, 256, 32768 };
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		EXPECT_EQ(-EINVAL, vhost_blk_set_vring_num(self->fd, 0, bad[i]))
 			TH_LOG("num %u", bad[i]);
 	}
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
 		EXPECT_EQ(0, vhost_blk_set_vring_num(self->fd, 0, good[i]))
 			TH_LOG("num %u", good[i]);
 	}
@@ -352,7 +354,7 @@ TEST_F(owned, vring_index_enobufs)
 
 	ASSERT_LE(0, efd);
 	ASSERT_EQ(0, vhost_blk_set_mem_table(self->fd, &self->region, 1));
-	for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(idx); i++) {
 		unsigned int q = idx[i];
 
 		EXPECT_EQ(-ENOBUFS, vhost_blk_set_vring_num(self->fd, q, 16));

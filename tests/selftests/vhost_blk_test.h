@@ -86,8 +86,10 @@ static inline int blk_lbs(int fd)
 	return lbs;
 }
 
-/* pread/pwrite @len bytes at @off of @path with O_DIRECT (bypassing the
- * page cache, as vhost-blk does). 0 or -errno. */
+/*
+ * pread/pwrite @len bytes at @off of @path with O_DIRECT (bypassing the
+ * page cache, as vhost-blk does). 0 or -errno.
+ */
 static inline int blk_direct_io(const char *path, bool write, uint64_t off,
 				void *buf, size_t len)
 {
@@ -213,8 +215,10 @@ static inline int nullb_4k(char *path, size_t len)
 	return nullb_get(NULLB_4K, attrs, path, len);
 }
 
-/* Run one request of @type for [gpa, gpa + len) (in segments of at most
- * size_max) at @sector; the status, or -errno if it did not complete. */
+/*
+ * Run one request of @type for [gpa, gpa + len) (in segments of at most
+ * size_max) at @sector; the status, or -errno if it did not complete.
+ */
 static inline int do_io(struct vblk_vq *vq, struct vblk_req *r, uint32_t type,
 			uint64_t sector, uint64_t gpa, uint32_t len,
 			unsigned int flags)
@@ -241,8 +245,10 @@ static inline int write_pattern(struct vblk_vq *vq, struct vblk_req *r,
 	return do_io(vq, r, VIRTIO_BLK_T_OUT, sector, gpa, len, 0);
 }
 
-/* Read @len bytes at @sector and check the pattern: 0 if it matches, 1 if
- * not, or the failing status / -errno as a negative number. */
+/*
+ * Read @len bytes at @sector and check the pattern: 0 if it matches, 1 if
+ * not, or the failing status / -errno as a negative number.
+ */
 static inline int check_pattern(struct vblk_vq *vq, struct vblk_req *r,
 				uint64_t gpa, uint64_t sector, uint32_t len,
 				uint64_t seed)
@@ -265,8 +271,10 @@ static inline int efd_fired(int efd, int ms)
 	return vblk_eventfd_wait(efd, ms);
 }
 
-/* Fork; the child runs @fn and exits with its return value. Returns the
- * child's exit status, or -1 if it did not exit within @ms. */
+/*
+ * Fork; the child runs @fn and exits with its return value. Returns the
+ * child's exit status, or -1 if it did not exit within @ms.
+ */
 static inline int run_in_child(int (*fn)(void *), void *arg, int ms)
 {
 	pid_t pid = fork();

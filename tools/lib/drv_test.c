@@ -35,7 +35,7 @@ struct model {
 	uint8_t *disk;
 	uint16_t last_avail;
 	uint16_t used_idx;
-	volatile int stop;
+	int stop;			/* read with __atomic_load_n() */
 	unsigned long calls;
 };
 
@@ -147,7 +147,7 @@ static void *model_thread(void *arg)
 	uint16_t *used_event = (uint16_t *)&vq->avail->ring[vq->num];
 	struct seg segs[512];
 
-	while (!m->stop) {
+	while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
 		uint16_t old_used = m->used_idx;
 		uint64_t v;
 
@@ -212,7 +212,8 @@ static void run(enum vblk_mem_layout layout, bool event_idx, bool indirect,
 	CHECK(vblk_vq_start(d, 0, base) == -ENOTTY);
 	m.vq = &d->vqs[0];
 	m.disk = calloc(DISK_SECTORS, 512);
-	m.last_avail = m.used_idx = base;
+	m.last_avail = base;
+	m.used_idx = base;
 	CHECK(pthread_create(&t, NULL, model_thread, &m) == 0);
 
 	if (layout == VBLK_MEM_ADJACENT) {
@@ -306,15 +307,17 @@ static void run(enum vblk_mem_layout layout, bool event_idx, bool indirect,
 
 	kicks = m.vq->kicks;
 	suppressed = m.vq->kicks_suppressed;
-	m.stop = 1;
+	__atomic_store_n(&m.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	for (int i = 0; i < 8; i++)
 		vblk_req_free(d, r[i]);
 	vblk_dev_destroy(d);
 	free(m.disk);
 	free(buf);
-	printf("ok layout %d event_idx %d indirect %d base %u: %lu kicks, %lu suppressed, %lu calls\n",
-	       layout, event_idx, indirect, base, kicks, suppressed, m.calls);
+	printf("ok layout %d event_idx %d indirect %d base %u: ", layout,
+	       event_idx, indirect, base);
+	printf("%lu kicks, %lu suppressed, %lu calls\n", kicks, suppressed,
+	       m.calls);
 }
 
 int main(void)

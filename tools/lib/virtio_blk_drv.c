@@ -24,9 +24,15 @@
 #define PAGE_SZ		4096UL
 #define BITS_PER_U64	64
 
-#define wmb()	__atomic_thread_fence(__ATOMIC_RELEASE)
-#define rmb()	__atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define mb()	__atomic_thread_fence(__ATOMIC_SEQ_CST)
+/*
+ * The device runs on other CPUs: the usual SMP barriers. wmb() orders
+ * ring writes before the index that publishes them, rmb() the index
+ * before the entries it covers, mb() a publish before the following
+ * read of the other side's event index or flags.
+ */
+#define wmb()	__atomic_thread_fence(__ATOMIC_RELEASE)	/* see above */
+#define rmb()	__atomic_thread_fence(__ATOMIC_ACQUIRE)	/* see above */
+#define mb()	__atomic_thread_fence(__ATOMIC_SEQ_CST)	/* see above */
 
 #define READ_ONCE16(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
 #define WRITE_ONCE16(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
@@ -117,9 +123,11 @@ int vblk_alloc(struct vblk_dev *d, size_t len, size_t align, uint64_t *gpa)
 	return -ENOMEM;
 }
 
+typedef int (*piece_fn)(struct vblk_region *r, size_t g, size_t n);
+
 /* Call @fn for each (region, first granule, count) piece of a GPA range. */
 static int for_each_piece(struct vblk_dev *d, uint64_t gpa, size_t len,
-			  int (*fn)(struct vblk_region *r, size_t g, size_t n))
+			  piece_fn fn)
 {
 	uint64_t start = gpa / VBLK_GRANULE * VBLK_GRANULE;
 	uint64_t end = round_up_u64(gpa + len, VBLK_GRANULE);
@@ -345,7 +353,9 @@ int vblk_dev_open(struct vblk_dev **dp, const struct vblk_opts *opts)
 
 		vq->dev = d;
 		vq->index = i;
-		vq->kick_fd = vq->call_fd = vq->err_fd = -1;
+		vq->kick_fd = -1;
+		vq->call_fd = -1;
+		vq->err_fd = -1;
 	}
 
 	ret = map_guest_memory(d, opts);
@@ -645,13 +655,16 @@ int vblk_vq_start(struct vblk_dev *d, unsigned int index, uint16_t base)
 	memset(vq->used, 0, used_bytes(num));
 	vq->avail->idx = htole16(base);
 	vq->used->idx = htole16(base);
-	vq->avail_idx = vq->kicked_idx = vq->last_used = base;
+	vq->avail_idx = base;
+	vq->kicked_idx = base;
+	vq->last_used = base;
 	for (unsigned int i = 0; i < num; i++)
 		vq->next[i] = (i + 1) % num;
 	vq->free_head = 0;
 	vq->num_free = num;
 	vq->inflight = 0;
-	vq->kicks = vq->kicks_suppressed = 0;
+	vq->kicks = 0;
+	vq->kicks_suppressed = 0;
 	vq->event_idx = vblk_dev_has_feature(d, VIRTIO_RING_F_EVENT_IDX);
 	if (vq->event_idx) {
 		*used_event_p(vq) = htole16(base);
@@ -667,6 +680,7 @@ int vblk_vq_start(struct vblk_dev *d, unsigned int index, uint16_t base)
 	if (ret)
 		return ret;
 
+	/* The rings are ready before the device may look at them. */
 	mb();
 	ret = start_ioctls(vq, base);
 	vq->started = !ret;
@@ -743,6 +757,7 @@ void vblk_vq_push_avail(struct vblk_vq *vq, uint16_t head)
 
 void vblk_vq_set_avail_idx(struct vblk_vq *vq, uint16_t idx)
 {
+	/* Ring entries written before are visible before the index. */
 	wmb();
 	vq->avail_idx = idx;
 	WRITE_ONCE16(&vq->avail->idx, htole16(idx));
@@ -853,6 +868,7 @@ static int write_eventfd(int fd)
 int vblk_vq_kick_force(struct vblk_vq *vq)
 {
 	vq->kicked_idx = vq->avail_idx;
+	/* avail->idx is visible before the device is woken. */
 	mb();
 	vq->kicks++;
 	return write_eventfd(vq->kick_fd);
@@ -938,6 +954,7 @@ int vblk_vq_reap(struct vblk_vq *vq, struct vblk_used *out, unsigned int max)
 		if (vq->event_idx) {
 			/* Ask for a call on the next used entry. */
 			WRITE_ONCE16(used_event_p(vq), htole16(vq->last_used));
+			/* Publish used_event, then look at used->idx again. */
 			mb();
 		}
 	} while (count < max && vq->last_used != vblk_vq_used_idx(vq));

@@ -224,8 +224,10 @@ struct vblk_req {
  */
 int vblk_dev_open(struct vblk_dev **dp, const struct vblk_opts *opts);
 
-/* VHOST_SET_OWNER, GET/SET_FEATURES (offered & VBLK_DRV_FEATURES &
- * ~features_clear) and SET_MEM_TABLE for the device's guest memory. */
+/*
+ * VHOST_SET_OWNER, GET/SET_FEATURES (offered & VBLK_DRV_FEATURES &
+ * ~features_clear) and SET_MEM_TABLE for the device's guest memory.
+ */
 int vblk_dev_setup(struct vblk_dev *d, uint64_t features_clear);
 
 /* The memory table for the device's guest memory, as SET_MEM_TABLE gets. */
@@ -246,8 +248,10 @@ int vblk_dev_read_config(struct vblk_dev *d);
 int vblk_dev_create(struct vblk_dev **dp, const struct vblk_opts *opts,
 		    int backend_fd, uint64_t flags, const char *serial);
 
-/* VHOST_RESET_OWNER and forget all queue state (queues must be started
- * again after a new vblk_dev_setup()). */
+/*
+ * VHOST_RESET_OWNER and forget all queue state (queues must be started
+ * again after a new vblk_dev_setup()).
+ */
 int vblk_dev_reset_owner(struct vblk_dev *d);
 
 /* Close the device node now (as a crashing VMM would); memory stays. */
@@ -258,8 +262,10 @@ void vblk_dev_destroy(struct vblk_dev *d);
 
 /* Capacity in 512-byte sectors, from the last GET_CONFIG. */
 uint64_t vblk_dev_capacity(const struct vblk_dev *d);
-/* Largest data segment and number of data segments the device accepts
- * (UINT32_MAX and the queue size when not advertised). */
+/*
+ * Largest data segment and number of data segments the device accepts
+ * (UINT32_MAX and the queue size when not advertised).
+ */
 uint32_t vblk_dev_size_max(const struct vblk_dev *d);
 uint32_t vblk_dev_seg_max(const struct vblk_dev *d);
 bool vblk_dev_has_feature(const struct vblk_dev *d, unsigned int bit);
@@ -283,8 +289,10 @@ void vblk_free(struct vblk_dev *d, uint64_t gpa, size_t len);
 void *vblk_gpa_to_hva(const struct vblk_dev *d, uint64_t gpa, size_t len);
 /* GPA of a process address inside guest memory, or 0. */
 uint64_t vblk_hva_to_gpa(const struct vblk_dev *d, const void *hva);
-/* Copy between the process and guest memory, across regions. -EFAULT if
- * a byte is outside guest memory. */
+/*
+ * Copy between the process and guest memory, across regions. -EFAULT if
+ * a byte is outside guest memory.
+ */
 int vblk_mem_write(struct vblk_dev *d, uint64_t gpa, const void *src,
 		   size_t len);
 int vblk_mem_read(const struct vblk_dev *d, uint64_t gpa, void *dst,
@@ -300,9 +308,11 @@ int vblk_mem_read(const struct vblk_dev *d, uint64_t gpa, void *dst,
  */
 int vblk_vq_start(struct vblk_dev *d, unsigned int index, uint16_t base);
 
-/* Issue SET_VRING_NUM ... _KICK again for a queue whose rings and driver
+/*
+ * Issue SET_VRING_NUM ... _KICK again for a queue whose rings and driver
  * state are kept (after vblk_vq_stop()); @base is passed to SET_VRING_BASE
- * unchanged. */
+ * unchanged.
+ */
 int vblk_vq_restart(struct vblk_vq *vq, unsigned int base);
 
 /* VHOST_GET_VRING_BASE: stop the queue and return the next avail index. */
@@ -317,20 +327,26 @@ int vblk_vq_stop(struct vblk_vq *vq, unsigned int *base);
 int vblk_vq_add(struct vblk_vq *vq, const struct vblk_buf *bufs,
 		unsigned int n, unsigned int flags, struct vblk_req *req);
 
-/* Notify the device if the ring asks for it (EVENT_IDX or NO_NOTIFY);
- * vblk_vq_kick_force() always writes the kick eventfd. */
+/*
+ * Notify the device if the ring asks for it (EVENT_IDX or NO_NOTIFY);
+ * vblk_vq_kick_force() always writes the kick eventfd.
+ */
 int vblk_vq_kick(struct vblk_vq *vq);
 int vblk_vq_kick_force(struct vblk_vq *vq);
 
-/* Collect up to @max used entries; completes their requests. Returns the
- * number collected. Re-arms used_event when EVENT_IDX is in use. */
+/*
+ * Collect up to @max used entries; completes their requests. Returns the
+ * number collected. Re-arms used_event when EVENT_IDX is in use.
+ */
 int vblk_vq_reap(struct vblk_vq *vq, struct vblk_used *out, unsigned int max);
 
 /* Number of used entries the device published that are not reaped yet. */
 unsigned int vblk_vq_pending(const struct vblk_vq *vq);
 
-/* Wait up to @timeout_ms for the call eventfd. 1 if it fired, 0 on
- * timeout. */
+/*
+ * Wait up to @timeout_ms for the call eventfd. 1 if it fired, 0 on
+ * timeout.
+ */
 int vblk_vq_wait(struct vblk_vq *vq, int timeout_ms);
 
 /* Reap until nothing is in flight. -ETIMEDOUT after @timeout_ms. */
@@ -343,8 +359,10 @@ int vblk_vq_alloc_desc(struct vblk_vq *vq, unsigned int n, uint16_t *ids);
 /* Write ring descriptor @id verbatim. */
 void vblk_vq_set_desc(struct vblk_vq *vq, uint16_t id, uint64_t addr,
 		      uint32_t len, uint16_t flags, uint16_t next);
-/* Put @head (taken with vblk_vq_alloc_desc(), @ndesc descriptors, ids in
- * @ids) in flight with completion record @req, and publish it. */
+/*
+ * Put @head (taken with vblk_vq_alloc_desc(), @ndesc descriptors, ids in
+ * @ids) in flight with completion record @req, and publish it.
+ */
 int vblk_vq_post_raw(struct vblk_vq *vq, const uint16_t *ids,
 		     unsigned int ndesc, struct vblk_req *req);
 /* Publish an arbitrary head value on the avail ring. */
@@ -363,8 +381,10 @@ void vblk_req_free(struct vblk_dev *d, struct vblk_req *r);
 void vblk_req_reset(struct vblk_req *r, uint32_t type, uint64_t sector);
 /* Append a data segment [gpa, gpa + len). */
 int vblk_req_add_seg(struct vblk_req *r, uint64_t gpa, uint32_t len);
-/* Append [gpa, gpa + len) cut into segments of at most the device's
- * size_max. */
+/*
+ * Append [gpa, gpa + len) cut into segments of at most the device's
+ * size_max.
+ */
 int vblk_req_add_data(const struct vblk_dev *d, struct vblk_req *r,
 		      uint64_t gpa, size_t len);
 /* Total bytes of the data segments. */
