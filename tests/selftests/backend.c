@@ -469,10 +469,14 @@ TEST_F(bk, set_backend_busy_with_inflight)
 	}
 	ASSERT_EQ(0, vblk_vq_kick(vq));
 	/*
-	 * Each request takes 20 ms in null_blk: a few ms after the kick the
-	 * device has taken them all and finished none.
+	 * Each request takes 20 ms in null_blk. Once the device has looked
+	 * at all 32 (avail_event caught up) and finished none, they are in
+	 * flight.
 	 */
-	usleep(5000);
+	ASSERT_TRUE(vblk_dev_has_feature(self->d, VIRTIO_RING_F_EVENT_IDX));
+	for (int i = 0; i < 1000 && vblk_vq_avail_event(vq) != 32; i++)
+		usleep(1000);
+	ASSERT_EQ(32, vblk_vq_avail_event(vq));
 	ret = vhost_blk_set_backend(self->fd, self->bfd, 0, NULL);
 	if (ret == 0 && vblk_vq_used_idx(vq) == 32)
 		SKIP(return, "the requests completed before SET_BACKEND");

@@ -768,6 +768,11 @@ uint16_t vblk_vq_used_idx(const struct vblk_vq *vq)
 	return le16toh(READ_ONCE16(&vq->used->idx));
 }
 
+uint16_t vblk_vq_avail_event(const struct vblk_vq *vq)
+{
+	return le16toh(READ_ONCE16((const uint16_t *)&vq->used->ring[vq->num]));
+}
+
 static void start_slot(struct vblk_vq *vq, uint16_t head, unsigned int ndesc,
 		       struct vblk_req *req, uint64_t ind_gpa, uint32_t ind_len)
 {

@@ -371,6 +371,11 @@ void vblk_vq_push_avail(struct vblk_vq *vq, uint16_t head);
 void vblk_vq_set_avail_idx(struct vblk_vq *vq, uint16_t idx);
 /* The device's used->idx. */
 uint16_t vblk_vq_used_idx(const struct vblk_vq *vq);
+/*
+ * The device's avail_event (EVENT_IDX): the avail index up to which it
+ * has looked at the ring when it last re-enabled notifications.
+ */
+uint16_t vblk_vq_avail_event(const struct vblk_vq *vq);
 
 /* ---- requests ---- */
 
