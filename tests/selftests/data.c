@@ -1185,4 +1185,89 @@ TEST_F(dwz, read_only_refuses)
 	EXPECT_EQ(1, check64(self, 3500, 0, 0, 0, 0));
 }
 
+/* ---- call suppression ---- */
+
+/* Wait up to IO_TIMEOUT_MS for used->idx to reach @idx, without reaping. */
+static int wait_used(struct vblk_vq *vq, uint16_t idx)
+{
+	for (int i = 0; i < IO_TIMEOUT_MS / 5; i++) {
+		if (vblk_vq_used_idx(vq) == idx)
+			return 0;
+		usleep(5000);
+	}
+	return -ETIMEDOUT;
+}
+
+TEST_F(layout, no_interrupt_flag)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct vblk_req *r;
+	struct vblk_vq *vq;
+	uint64_t gpa;
+
+	/* Without EVENT_IDX, VRING_AVAIL_F_NO_INTERRUPT silences calls. */
+	o.features_clear = F(VIRTIO_RING_F_EVENT_IDX);
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, self->bfd, 0, NULL));
+	vq = &self->d->vqs[0];
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 4096, 4096, &gpa));
+	vq->avail->flags = htole16(VRING_AVAIL_F_NO_INTERRUPT);
+	vblk_req_reset(r, VIRTIO_BLK_T_IN, 0);
+	vblk_req_add_seg(r, gpa, 4096);
+	ASSERT_LE(0, vblk_req_submit(vq, r, 0));
+	ASSERT_EQ(0, vblk_vq_kick(vq));
+	ASSERT_EQ(0, wait_used(vq, 1));
+	EXPECT_EQ(0, vblk_vq_wait(vq, QUIET_MS));
+	/* Flag cleared: the next completion calls. */
+	vq->avail->flags = 0;
+	vblk_vq_reap(vq, NULL, UINT_MAX);
+	ASSERT_TRUE(r->done);
+	vblk_req_reset(r, VIRTIO_BLK_T_IN, 0);
+	vblk_req_add_seg(r, gpa, 4096);
+	ASSERT_LE(0, vblk_req_submit(vq, r, 0));
+	ASSERT_EQ(0, vblk_vq_kick(vq));
+	EXPECT_EQ(1, vblk_vq_wait(vq, IO_TIMEOUT_MS));
+}
+
+TEST_F(layout, used_event_suppresses_calls)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	uint16_t *used_event;
+	struct vblk_req *r[5];
+	struct vblk_vq *vq;
+	uint64_t gpa;
+
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, self->bfd, 0, NULL));
+	vq = &self->d->vqs[0];
+	ASSERT_TRUE(vq->event_idx);
+	used_event = (uint16_t *)&vq->avail->ring[vq->num];
+	ASSERT_EQ(0, vblk_alloc(self->d, 5 * 4096, 4096, &gpa));
+	for (int i = 0; i < 5; i++) {
+		r[i] = vblk_req_alloc(self->d);
+		ASSERT_NE(NULL, r[i]);
+		vblk_req_reset(r[i], VIRTIO_BLK_T_IN, 8 * i);
+		vblk_req_add_seg(r[i], gpa + i * 4096, 4096);
+	}
+	/*
+	 * One request the usual way (the first call after a start may
+	 * come regardless of used_event).
+	 */
+	ASSERT_EQ(0, vblk_do(vq, r[0], 0, IO_TIMEOUT_MS));
+	vblk_vq_wait(vq, 0);
+	/* Ask for a call only when the used index passes 4. */
+	*used_event = htole16(4);
+	for (int i = 1; i < 4; i++) {
+		ASSERT_LE(0, vblk_req_submit(vq, r[i], 0));
+		ASSERT_EQ(0, vblk_vq_kick(vq));
+		ASSERT_EQ(0, wait_used(vq, i + 1));
+	}
+	EXPECT_EQ(0, vblk_vq_wait(vq, QUIET_MS));
+	/* The fifth makes used->idx pass used_event: a call. */
+	ASSERT_LE(0, vblk_req_submit(vq, r[4], 0));
+	ASSERT_EQ(0, vblk_vq_kick(vq));
+	EXPECT_EQ(1, vblk_vq_wait(vq, IO_TIMEOUT_MS));
+	EXPECT_EQ(5, vblk_vq_used_idx(vq));
+}
+
 VHOST_BLK_TEST_MAIN
