@@ -218,6 +218,36 @@ if [ -f tests/selftests/Makefile ]; then
 else
 	fail "host: selftests build (tests/selftests/Makefile missing)"
 fi
+
+# --- KUnit (UML, from Debian's linux-source) --------------------------------
+say "KUnit in UML (tests/kunit/run.sh)"
+T_KUNIT=$SECONDS
+rc=0
+tests/kunit/run.sh --log-dir "$LOGS/kunit" >"$LOGS/kunit-tap.log" \
+	2>"$LOGS/kunit-stderr.log" || rc=$?
+kunit_results=0
+while IFS= read -r line; do
+	if [[ $line =~ ^(not\ ok|ok)[[:space:]]+[0-9]+[[:space:]]+-[[:space:]]+(.*)$ ]]; then
+		kunit_results=$((kunit_results + 1))
+		desc=${BASH_REMATCH[2]}
+		if [[ $desc =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
+			NUM=$((NUM + 1))
+			SKIPPED=$((SKIPPED + 1))
+			echo "ok $NUM - $desc"
+		elif [ "${BASH_REMATCH[1]}" = ok ]; then
+			pass "$desc"
+		else
+			fail "$desc"
+		fi
+	elif [[ $line == '#   '* ]]; then
+		echo "$line"
+	fi
+done <"$LOGS/kunit-tap.log"
+if [ "$kunit_results" -eq 0 ]; then
+	fail "kunit: tests/kunit/run.sh reported nothing (exit $rc)"
+	diag "$LOGS/kunit-stderr.log"
+fi
+say "KUnit took $(vb_elapsed "$T_KUNIT")s"
 say "host checks took $(vb_elapsed "$T0")s"
 
 # --- the VM -------------------------------------------------------------------

@@ -23,6 +23,7 @@ VB_APT_PACKAGES=(
 	qemu-system-x86 busybox-static
 	gcc-12 gcc libc6-dev make dwarves kmod cpio xz-utils zstd
 	sparse codespell perl fio
+	bc flex bison libelf-dev python3
 	libelf1 libssl3 zlib1g
 )
 
