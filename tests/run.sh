@@ -229,12 +229,13 @@ kunit_results=0
 while IFS= read -r line; do
 	if [[ $line =~ ^(not\ ok|ok)[[:space:]]+[0-9]+[[:space:]]+-[[:space:]]+(.*)$ ]]; then
 		kunit_results=$((kunit_results + 1))
+		status=${BASH_REMATCH[1]}
 		desc=${BASH_REMATCH[2]}
 		if [[ $desc =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
 			NUM=$((NUM + 1))
 			SKIPPED=$((SKIPPED + 1))
 			echo "ok $NUM - $desc"
-		elif [ "${BASH_REMATCH[1]}" = ok ]; then
+		elif [ "$status" = ok ]; then
 			pass "$desc"
 		else
 			fail "$desc"
