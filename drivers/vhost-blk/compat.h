@@ -54,4 +54,27 @@ static inline void vhost_blk_eventfd_signal(struct eventfd_ctx *ctx)
 #endif
 }
 
+/*
+ * vfs_iocb_iter_write() takes the superblock write reference itself since
+ * 6.6 (and drops it unless the write was queued); before, the caller did.
+ * Either way ki_complete of a queued write must call kiocb_end_write().
+ */
+#include <linux/fs.h>
+static inline ssize_t vhost_blk_iocb_iter_write(struct file *file,
+						struct kiocb *iocb,
+						struct iov_iter *iter)
+{
+#if KERNEL_VERSION(6, 6, 0) <= LINUX_VERSION_CODE
+	return vfs_iocb_iter_write(file, iocb, iter);
+#else
+	ssize_t ret;
+
+	kiocb_start_write(iocb);
+	ret = vfs_iocb_iter_write(file, iocb, iter);
+	if (ret != -EIOCBQUEUED)
+		kiocb_end_write(iocb);
+	return ret;
+#endif
+}
+
 #endif /* _VHOST_BLK_COMPAT_H */

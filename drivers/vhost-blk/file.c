@@ -18,16 +18,20 @@
 
 #include "vhost_blk.h"
 
-static void vhost_blk_file_complete(struct kiocb *iocb, long ret)
+static void vhost_blk_file_done(struct vhost_blk_req *req, long ret)
 {
-	struct vhost_blk_req *req = container_of(iocb, struct vhost_blk_req,
-						 iocb);
-
-	if (iocb->ki_flags & IOCB_WRITE)
-		kiocb_end_write(iocb);
 	if (ret < 0 || ret != req->io_len)
 		WRITE_ONCE(req->status, VIRTIO_BLK_S_IOERR);
 	vhost_blk_req_put(req);
+}
+
+/* ki_complete of an I/O that was queued: any context, even hard irq. */
+static void vhost_blk_file_complete(struct kiocb *iocb, long ret)
+{
+	if (iocb->ki_flags & IOCB_WRITE)
+		kiocb_end_write(iocb);
+	vhost_blk_file_done(container_of(iocb, struct vhost_blk_req, iocb),
+			    ret);
 }
 
 /* The request's bounce pages as a bvec iterator. */
@@ -83,8 +87,11 @@ int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
 			return ret;
 	}
 
-	memset(iocb, 0, sizeof(*iocb));
-	iocb->ki_filp = file;
+	/*
+	 * Through the VFS helpers, so the file's mode, its LSM hooks and
+	 * fsnotify apply as for any other I/O on the owner's fd.
+	 */
+	init_sync_kiocb(iocb, file);
 	iocb->ki_pos = sector << SECTOR_SHIFT;
 	iocb->ki_complete = vhost_blk_file_complete;
 	if (file->f_mode & FMODE_CAN_ODIRECT)
@@ -94,13 +101,12 @@ int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
 	atomic_inc(&req->pending);
 	if (write) {
 		iocb->ki_flags |= IOCB_WRITE;
-		kiocb_start_write(iocb);
-		ret = file->f_op->write_iter(iocb, &iter);
+		ret = vhost_blk_iocb_iter_write(file, iocb, &iter);
 	} else {
-		ret = file->f_op->read_iter(iocb, &iter);
+		ret = vfs_iocb_iter_read(file, iocb, &iter);
 	}
 	if (ret != -EIOCBQUEUED)
-		vhost_blk_file_complete(iocb, ret);
+		vhost_blk_file_done(req, ret);
 	return 0;
 }
 
@@ -138,6 +144,7 @@ int vhost_blk_file_dwz(struct vhost_blk_dev *dev, u32 type, u64 sector,
 		return 0;
 	if (type == VIRTIO_BLK_T_SECURE_ERASE)
 		return -EOPNOTSUPP;
+	/* vfs_fallocate() checks the file's mode, append-only and LSMs. */
 	if (type == VIRTIO_BLK_T_DISCARD || unmap)
 		return vfs_fallocate(dev->bfile, mode | FALLOC_FL_PUNCH_HOLE,
 				     pos, len);

@@ -136,6 +136,8 @@ static int vhost_blk_vq_alloc_slots(struct vhost_blk_vq *vq)
 static void vhost_blk_vq_reset(struct vhost_blk_vq *vq)
 {
 	vhost_blk_vq_free_slots(vq);
+	vhost_blk_work_init(&vq->kick_work, vhost_blk_handle_kick);
+	vhost_blk_work_init(&vq->done_work, vhost_blk_handle_done);
 	if (vq->kick)
 		fput(vq->kick);
 	if (vq->call_ctx)
@@ -266,6 +268,10 @@ static long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features)
 
 	if (features & ~VHOST_BLK_FEATURES)
 		return -EOPNOTSUPP;
+	/* Rings are read little-endian: legacy ones only match on LE hosts. */
+	if (IS_ENABLED(CONFIG_CPU_BIG_ENDIAN) &&
+	    !(features & BIT_ULL(VIRTIO_F_VERSION_1)))
+		return -EINVAL;
 
 	mutex_lock(&dev->mutex);
 	ret = vhost_blk_check_owner(dev);
@@ -281,6 +287,9 @@ out:
 	mutex_unlock(&dev->mutex);
 	return ret;
 }
+
+static void vhost_blk_quiesce(struct vhost_blk_dev *dev);
+static void vhost_blk_unpause(struct vhost_blk_dev *dev);
 
 static long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 				    struct vhost_memory __user *argp)
@@ -330,7 +339,13 @@ static long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 		}
 	}
 
+	/*
+	 * Requests in flight write their status (and bounced data) through
+	 * owner addresses found in the old table: let them finish first.
+	 */
+	vhost_blk_quiesce(dev);
 	old = rcu_replace_pointer(dev->mem, mem, lockdep_is_held(&dev->mutex));
+	vhost_blk_unpause(dev);
 	if (old)
 		kvfree_rcu(old, rcu);
 out_unlock:
@@ -371,6 +386,20 @@ busy:
 	return -EBUSY;
 }
 
+/* Pause every queue and wait until none has a request in flight. */
+static void vhost_blk_quiesce(struct vhost_blk_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		mutex_lock(&dev->vqs[i].mutex);
+		dev->vqs[i].paused = true;
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		vhost_blk_vq_drain(&dev->vqs[i]);
+}
+
 static void vhost_blk_unpause(struct vhost_blk_dev *dev)
 {
 	unsigned int i;
@@ -385,6 +414,26 @@ static void vhost_blk_unpause(struct vhost_blk_dev *dev)
 			vhost_blk_vq_queue_work(vq, &vq->kick_work);
 		mutex_unlock(&vq->mutex);
 	}
+}
+
+/*
+ * The owner's open() is the access control: the device only does what
+ * the fd allows. It must be readable; writes need FMODE_WRITE (else the
+ * device is read-only). Append-only files and active swap are refused:
+ * the guest writes anywhere.
+ */
+static int vhost_blk_backend_allowed(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	if (!(file->f_mode & FMODE_READ))
+		return -EBADF;
+	if ((file->f_mode & FMODE_WRITE) &&
+	    ((file->f_flags & O_APPEND) || IS_APPEND(file_inode(file))))
+		return -EPERM;
+	if (IS_SWAPFILE(inode) || IS_SWAPFILE(file_inode(file)))
+		return -ETXTBSY;
+	return 0;
 }
 
 static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
@@ -422,6 +471,9 @@ static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 			ret = -ENOTBLK;
 			goto out_fput;
 		}
+		ret = vhost_blk_backend_allowed(file);
+		if (ret)
+			goto out_fput;
 	}
 
 	mutex_lock(&dev->mutex);
@@ -512,7 +564,11 @@ static struct vhost_blk_worker *vhost_blk_new_worker(struct vhost_blk_dev *dev)
 	return w;
 }
 
-/* Point @vq at @w (NULL: none). @vq is stopped; caller holds dev->mutex. */
+/*
+ * Point @vq at @w. @vq is stopped and drained; caller holds dev->mutex.
+ * Work the old worker still holds for @vq runs before this returns, so
+ * the queue's work items are free to be queued on @w.
+ */
 static void vhost_blk_vq_attach(struct vhost_blk_vq *vq,
 				struct vhost_blk_worker *w)
 {
@@ -522,13 +578,16 @@ static void vhost_blk_vq_attach(struct vhost_blk_vq *vq,
 	old = rcu_dereference_protected(vq->worker,
 					lockdep_is_held(&vq->mutex));
 	rcu_assign_pointer(vq->worker, w);
-	mutex_unlock(&vq->mutex);
 	if (old)
-		old->attach_cnt--;
-	if (w)
-		w->attach_cnt++;
-	/* Completion paths that saw the old worker are done with it. */
-	synchronize_rcu();
+		atomic_dec(&old->attach_cnt);
+	atomic_inc(&w->attach_cnt);
+	mutex_unlock(&vq->mutex);
+	if (old) {
+		/* Completion paths that saw the old worker are done... */
+		synchronize_rcu();
+		/* ...and so is what they queued on it. */
+		vhost_blk_worker_flush(old);
+	}
 }
 
 /* The worker of @vq, created on first use. Caller holds dev->mutex. */
@@ -537,8 +596,10 @@ static struct vhost_blk_worker *vhost_blk_vq_worker(struct vhost_blk_dev *dev,
 {
 	struct vhost_blk_worker *w;
 
+	mutex_lock(&vq->mutex);
 	w = rcu_dereference_protected(vq->worker,
-				      lockdep_is_held(&dev->mutex));
+				      lockdep_is_held(&vq->mutex));
+	mutex_unlock(&vq->mutex);
 	if (w)
 		return w;
 	w = vhost_blk_new_worker(dev);
@@ -586,7 +647,7 @@ static long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 			break;
 		}
 		w = dev->workers[ws.worker_id];
-		if (w->attach_cnt) {
+		if (atomic_read(&w->attach_cnt)) {
 			ret = -EBUSY;
 			break;
 		}
@@ -612,7 +673,8 @@ static long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 			break;
 		}
 		if (vw.worker_id >= VHOST_BLK_MAX_WORKERS ||
-		    !dev->workers[vw.worker_id]) {
+		    !dev->workers[vw.worker_id] ||
+		    READ_ONCE(dev->workers[vw.worker_id]->killed)) {
 			ret = -ENODEV;
 			break;
 		}
@@ -666,10 +728,15 @@ static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 
 	ret = vhost_blk_poll_start(&vq->poll, kick);
 	if (ret) {
-		mutex_lock(&vq->mutex);
-		vq->started = false;
-		goto out;
+		/* Its wakeups may have started requests already. */
+		vhost_blk_vq_stop(vq);
+		return ret;
 	}
+	/*
+	 * Serve what is on the ring now: the guest may not kick for it,
+	 * having seen notifications off when the queue stopped.
+	 */
+	vhost_blk_vq_queue_work(vq, &vq->kick_work);
 	return 0;
 out:
 	mutex_unlock(&vq->mutex);
@@ -847,6 +914,19 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 	u64 __user *featurep = argp;
 	u64 features;
 
+	/*
+	 * The size-prefixed structs may grow: their ioctls are matched on
+	 * type, number and direction, whatever size the caller compiled.
+	 */
+	if (_IOC_TYPE(cmd) == VHOST_VIRTIO) {
+		if (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_BACKEND) &&
+		    _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_BACKEND))
+			return vhost_blk_set_backend(dev, argp);
+		if (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_GET_CONFIG) &&
+		    _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_GET_CONFIG))
+			return vhost_blk_get_config(dev, argp);
+	}
+
 	switch (cmd) {
 	case VHOST_GET_FEATURES:
 		features = VHOST_BLK_FEATURES;
@@ -863,10 +943,6 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 		return vhost_blk_reset_owner(dev);
 	case VHOST_SET_MEM_TABLE:
 		return vhost_blk_set_mem_table(dev, argp);
-	case VHOST_BLK_SET_BACKEND:
-		return vhost_blk_set_backend(dev, argp);
-	case VHOST_BLK_GET_CONFIG:
-		return vhost_blk_get_config(dev, argp);
 	case VHOST_SET_VRING_NUM:
 	case VHOST_SET_VRING_ADDR:
 	case VHOST_SET_VRING_BASE:

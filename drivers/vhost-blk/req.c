@@ -170,10 +170,15 @@ static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
 
 	if (user_ok) {
 		if (req->status_addr) {
-			/* Data counts only when the request succeeded. */
+			/*
+			 * used.len: bytes written from the first writable
+			 * byte on. The status byte (the last one) counts when
+			 * the data written reaches up to it.
+			 */
 			if (req->status != VIRTIO_BLK_S_OK)
 				req->used_len = 0;
-			req->used_len++;
+			if (req->used_len == req->in_len - 1)
+				req->used_len = req->in_len;
 			if (put_user(req->status, req->status_addr))
 				vhost_blk_vq_error(vq, "cannot write status");
 		}
@@ -499,6 +504,17 @@ unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev)
 	return sb->s_bdev ? bdev_logical_block_size(sb->s_bdev) : SECTOR_SIZE;
 }
 
+/*
+ * Read-only now? Bios skip the checks of the block device's write path,
+ * so a device made read-only or used for swap after the attach is caught
+ * here, for every write.
+ */
+static bool vhost_blk_ro(struct vhost_blk_dev *dev)
+{
+	return dev->ro || (dev->bdev && (bdev_read_only(dev->bdev) ||
+					 IS_SWAPFILE(dev->bfile->f_mapping->host)));
+}
+
 /* Is [sector, sector + nr_sectors) a range of whole blocks on the disk? */
 static bool vhost_blk_range_ok(struct vhost_blk_dev *dev, u64 sector,
 			       u64 nr_sectors)
@@ -521,7 +537,7 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 	unsigned int mask;
 	int ret;
 
-	if (write && dev->ro)
+	if (write && vhost_blk_ro(dev))
 		return VIRTIO_BLK_S_IOERR;
 	if (!len || len % SECTOR_SIZE || len > VHOST_BLK_MAX_REQ_BYTES ||
 	    !vhost_blk_range_ok(dev, sector, len >> SECTOR_SHIFT))
@@ -535,9 +551,10 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 		ret = vhost_blk_file_rw(req, iov, nr, len, sector, write,
 					vhost_blk_iov_aligned(iov, nr, mask));
 	} else {
-		mask = max(bdev_dma_alignment(bdev), SECTOR_SIZE - 1);
-		if (bdev_logical_block_size(bdev) == SECTOR_SIZE &&
-		    vhost_blk_iov_aligned(iov, nr, mask))
+		/* Every bio boundary then falls on a logical block. */
+		mask = max(bdev_dma_alignment(bdev),
+			   bdev_logical_block_size(bdev) - 1);
+		if (vhost_blk_iov_aligned(iov, nr, mask))
 			ret = vhost_blk_submit_pinned(req, iov, nr, opf,
 						      sector);
 		else
@@ -593,9 +610,9 @@ static u64 vhost_blk_dwz_max(struct vhost_blk_dev *dev, u32 type)
 
 static int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type,
 			      u64 sector, u64 nr_sectors, bool unmap,
-			      struct bio **biop)
+			      u64 max, struct bio **biop)
 {
-	u64 max = bdev_max_secure_erase_sectors(bdev);
+	u64 bmask = (bdev_logical_block_size(bdev) >> SECTOR_SHIFT) - 1;
 
 	switch (type) {
 	case VIRTIO_BLK_T_DISCARD:
@@ -608,8 +625,11 @@ static int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type,
 	}
 
 	/* Secure erase: no chaining helper exists, so chain by hand. */
+	max = min_t(u64, max, UINT_MAX >> SECTOR_SHIFT) & ~bmask;
+	if (!max)
+		return -EOPNOTSUPP;
 	while (nr_sectors) {
-		u64 n = min3(nr_sectors, max, (u64)(UINT_MAX >> SECTOR_SHIFT));
+		u64 n = min(nr_sectors, max);
 		struct bio *bio = bio_alloc(bdev, 0, REQ_OP_SECURE_ERASE,
 					    GFP_KERNEL);
 
@@ -637,17 +657,18 @@ static u8 vhost_blk_dwz(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 	struct virtio_blk_discard_write_zeroes *seg = vq->dwz;
 	struct vhost_blk_dev *dev = vq->dev;
 	u64 features, max = vhost_blk_dwz_max(dev, type);
-	unsigned int i, n = len / sizeof(*seg);
+	unsigned int bit, i, n = len / sizeof(*seg);
 	struct bio *bio = NULL;
 	u8 status = VIRTIO_BLK_S_OK;
-	u64 bit;
 
 	bit = type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_F_DISCARD :
 	      type == VIRTIO_BLK_T_WRITE_ZEROES ? VIRTIO_BLK_F_WRITE_ZEROES :
 	      VIRTIO_BLK_F_SECURE_ERASE;
 	vhost_blk_features(dev, &features);
+	if (vhost_blk_ro(dev))
+		return VIRTIO_BLK_S_IOERR;
 	if (!(features & BIT_ULL(bit)))
-		return dev->ro ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_UNSUPP;
+		return VIRTIO_BLK_S_UNSUPP;
 	if (!n || len % sizeof(*seg) || n > VHOST_BLK_DWZ_SEG_MAX)
 		return VIRTIO_BLK_S_IOERR;
 	if (vhost_blk_copy_from_iov(seg, iov, nr, len))
@@ -676,11 +697,13 @@ static u8 vhost_blk_dwz(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 			continue;
 		if (dev->bdev)
 			ret = vhost_blk_bdev_dwz(dev->bdev, type, sector, num,
-						 unmap, &bio);
+						 unmap, max, &bio);
 		else
 			ret = vhost_blk_file_dwz(dev, type, sector, num, unmap);
 		if (ret) {
-			status = VIRTIO_BLK_S_IOERR;
+			/* UNSUPP tells the guest to stop using the command. */
+			status = ret == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP :
+						      VIRTIO_BLK_S_IOERR;
 			break;
 		}
 	}
@@ -727,6 +750,7 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 		return;
 	}
 	in = chain->iov + chain->nr_out;
+	req->in_len = min_t(u64, chain->in_len, U32_MAX);
 	req->status_addr = in[chain->nr_in - 1].iov_base +
 			   in[chain->nr_in - 1].iov_len - 1;
 
@@ -802,6 +826,11 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 	blk_start_plug(&plug);
 	vhost_blk_vq_disable_notify(vq);
 	for (;;) {
+		/* Every pass counts, bad entries too: the guest sets the pace. */
+		if (++n > VHOST_BLK_WEIGHT) {
+			vhost_blk_vq_queue_work(vq, &vq->kick_work);
+			break;
+		}
 		if (!vq->nr_free ||
 		    vq->inflight_pages >= VHOST_BLK_VQ_PAGES_MAX) {
 			vq->starved = true;
@@ -829,11 +858,6 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 		req->head = head;
 		vhost_blk_handle_req(vq, req);
 		vhost_blk_req_put(req);
-
-		if (++n >= VHOST_BLK_WEIGHT) {
-			vhost_blk_vq_queue_work(vq, &vq->kick_work);
-			break;
-		}
 	}
 	blk_finish_plug(&plug);
 out:

@@ -3,7 +3,7 @@
  * vhost-blk private definitions.
  *
  * Lock order (outermost first):
- *   vhost_blk_dev.mutex -> vhost_blk_vq.mutex
+ *   vhost_blk_dev.mutex -> vhost_blk_worker.mutex -> vhost_blk_vq.mutex
  * A worker takes only vq mutexes, one at a time. Completion (bio end_io)
  * takes no lock: it pushes onto lock-free lists and wakes the worker.
  */
@@ -108,7 +108,10 @@ struct vhost_blk_worker {
 #endif
 	struct llist_head work_list;
 	unsigned int id;		/* index in dev->workers */
-	unsigned int attach_cnt;	/* queues using it; dev->mutex */
+	atomic_t attach_cnt;		/* queues pointing to it */
+	/* Serializes the SIGKILL handler against flushes. */
+	struct mutex mutex;
+	bool killed;			/* SIGKILL handled; under mutex */
 };
 
 struct vhost_blk_poll {
@@ -136,6 +139,7 @@ struct vhost_blk_req {
 	u8 status;			/* VIRTIO_BLK_S_*; end_io may set IOERR */
 	bool dirty;			/* device wrote guest memory */
 	u32 used_len;			/* bytes written to the guest */
+	u32 in_len;			/* writable bytes in the chain */
 	u8 __user *status_addr;		/* NULL: chain had no status byte */
 	atomic_t pending;		/* bios in flight, +1 while submitting */
 	struct bio *done_bios;		/* lock-free stack of ended bios */
@@ -238,6 +242,7 @@ void vhost_blk_work_init(struct vhost_blk_work *work, vhost_blk_work_fn_t fn);
 struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 						 unsigned int index);
 void vhost_blk_worker_destroy(struct vhost_blk_worker *worker);
+void vhost_blk_worker_flush(struct vhost_blk_worker *worker);
 void vhost_blk_vq_queue_work(struct vhost_blk_vq *vq,
 			     struct vhost_blk_work *work);
 void vhost_blk_poll_init(struct vhost_blk_poll *poll, struct vhost_blk_vq *vq);

@@ -18,6 +18,8 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/file.h>
+#include <linux/cgroup.h>
+#include <linux/completion.h>
 
 #include "vhost_blk.h"
 
@@ -104,22 +106,25 @@ static void __maybe_unused vhost_blk_worker_killed(void *data)
 {
 	struct vhost_blk_worker *worker = data;
 	struct vhost_blk_dev *dev = worker->dev;
-	bool detached = false;
-	unsigned int i;
+	unsigned int i, detached = 0;
 
+	mutex_lock(&worker->mutex);
+	worker->killed = true;
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		struct vhost_blk_vq *vq = &dev->vqs[i];
 
 		mutex_lock(&vq->mutex);
 		if (rcu_access_pointer(vq->worker) == worker) {
 			RCU_INIT_POINTER(vq->worker, NULL);
-			detached = true;
+			detached++;
 		}
 		mutex_unlock(&vq->mutex);
 	}
 	if (detached)
 		synchronize_rcu();
+	atomic_sub(detached, &worker->attach_cnt);
 	vhost_blk_worker_run(worker);
+	mutex_unlock(&worker->mutex);
 
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
 		wake_up(&dev->vqs[i].drain_wq);
@@ -157,12 +162,14 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 {
 	struct vhost_blk_worker *worker;
 	char name[TASK_COMM_LEN];
+	int __maybe_unused ret;
 
 	worker = kzalloc(sizeof(*worker), GFP_KERNEL_ACCOUNT);
 	if (!worker)
 		return ERR_PTR(-ENOMEM);
 	worker->dev = dev;
 	init_llist_head(&worker->work_list);
+	mutex_init(&worker->mutex);
 	snprintf(name, sizeof(name), "vhost-blk-%d.%u", current->pid, index);
 
 #if VHOST_BLK_HAVE_VHOST_TASK
@@ -184,25 +191,73 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 		kfree(worker);
 		return ERR_PTR(err);
 	}
+	/* Charge its CPU time and I/O to the owner's cgroups. */
+	ret = cgroup_attach_task_all(current, worker->task);
+	if (ret) {
+		kthread_stop(worker->task);
+		kfree(worker);
+		return ERR_PTR(ret);
+	}
 	wake_up_process(worker->task);
 #endif
 	return worker;
+}
+
+struct vhost_blk_flush {
+	struct vhost_blk_work work;
+	struct completion done;
+};
+
+static void vhost_blk_flush_fn(struct vhost_blk_work *work)
+{
+	complete(&container_of(work, struct vhost_blk_flush, work)->done);
+}
+
+/**
+ * vhost_blk_worker_flush() - wait until work queued so far has run
+ * @worker: a live worker
+ *
+ * Once a killed worker ran its kill handler nothing runs on it any more,
+ * so there is nothing to wait for.
+ */
+void vhost_blk_worker_flush(struct vhost_blk_worker *worker)
+{
+	struct vhost_blk_flush flush;
+
+	init_completion(&flush.done);
+	vhost_blk_work_init(&flush.work, vhost_blk_flush_fn);
+	/* A kill after this still runs the list, the flush with it. */
+	mutex_lock(&worker->mutex);
+	if (worker->killed) {
+		mutex_unlock(&worker->mutex);
+		return;
+	}
+	vhost_blk_worker_queue(worker, &flush.work);
+	mutex_unlock(&worker->mutex);
+	wait_for_completion(&flush.done);
 }
 
 /**
  * vhost_blk_worker_destroy() - stop a worker and free it
  * @worker: a worker no queue points to any more
  *
- * Work still queued is not run: every queue it served is stopped and
- * drained before this is called.
+ * Work still queued is not run, only taken off the list so it can be
+ * queued elsewhere: the queues it served are stopped and drained, and
+ * their work items have nothing left to do.
  */
 void vhost_blk_worker_destroy(struct vhost_blk_worker *worker)
 {
+	struct vhost_blk_work *work, *next;
+	struct llist_node *node;
+
 #if VHOST_BLK_HAVE_VHOST_TASK
 	vhost_task_stop(worker->vtsk);
 #else
 	kthread_stop(worker->task);
 #endif
+	node = llist_del_all(&worker->work_list);
+	llist_for_each_entry_safe(work, next, node, node)
+		clear_bit(VHOST_BLK_WORK_QUEUED, &work->flags);
 	kfree(worker);
 }
 
