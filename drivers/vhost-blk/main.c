@@ -308,7 +308,7 @@ static long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 		return -E2BIG;
 	if (hdr.nregions) {
 		regions = kvmalloc_array(hdr.nregions, sizeof(*regions),
-					 GFP_KERNEL);
+					 GFP_KERNEL_ACCOUNT);
 		if (!regions)
 			return -ENOMEM;
 		if (copy_from_user(regions, argp->regions,

@@ -34,7 +34,7 @@ static int vhost_blk_region_cmp(const void *a, const void *b)
  * vhost_blk_mem_create() - validate a memory table and build its lookup form
  * @in: regions as the owner passed them, in any order
  * @nregions: number of entries in @in
- * @out: the new table, to be freed with kfree_rcu() or kfree()
+ * @out: the new table, to be freed with kvfree_rcu() or kvfree()
  *
  * Return: 0, -E2BIG for too many regions, -EINVAL for an empty, wrapping
  * or overlapping region or non-zero padding, -EFAULT for a user range the
@@ -67,7 +67,7 @@ int vhost_blk_mem_create(const struct vhost_memory_region *in, u32 nregions,
 			return -EFAULT;
 	}
 
-	mem = kvzalloc(struct_size(mem, regions, nregions), GFP_KERNEL);
+	mem = kvzalloc(struct_size(mem, regions, nregions), GFP_KERNEL_ACCOUNT);
 	if (!mem)
 		return -ENOMEM;
 	mem->nregions = nregions;

@@ -414,7 +414,7 @@ int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 	}
 
 	if (req->dirty) {
-		req->bounce_iov = kmemdup(iov, nr * sizeof(*iov), GFP_KERNEL);
+		req->bounce_iov = kmemdup(iov, nr * sizeof(*iov), GFP_KERNEL_ACCOUNT);
 		if (!req->bounce_iov) {
 			ret = -ENOMEM;
 			goto err;
