@@ -497,4 +497,99 @@ TEST_F(bk, set_backend_busy_with_inflight)
 	close(sfd);
 }
 
+/* The owner's open() is the access control: an fd it cannot read with. */
+TEST_F(bk, write_only_fd_refused)
+{
+	int wfd = open(test_dev(), O_WRONLY | O_CLOEXEC);
+
+	ASSERT_LE(0, wfd);
+	EXPECT_EQ(-EBADF, vhost_blk_set_backend(self->fd, wfd, 0, NULL));
+	close(wfd);
+}
+
+/* The guest writes anywhere: an append-only file must not be its disk. */
+TEST_F(bk, append_only_file_refused)
+{
+	char path[] = "/tmp/vhost-blk-append.XXXXXX";
+	int ffd = mkstemp(path), afd;
+
+	ASSERT_LE(0, ffd);
+	ASSERT_EQ(0, ftruncate(ffd, 1 << 20));
+	afd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	ASSERT_LE(0, afd);
+	EXPECT_EQ(-EPERM, vhost_blk_set_backend(self->fd, afd, 0, NULL));
+	/* Read-only it is fine. */
+	close(afd);
+	afd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, afd);
+	EXPECT_EQ(0, vhost_blk_set_backend(self->fd, afd, 0, NULL));
+	EXPECT_EQ(0, vhost_blk_set_backend(self->fd, -1, 0, NULL));
+	close(afd);
+	close(ffd);
+	unlink(path);
+}
+
+/*
+ * A newer caller compiled a larger struct: its ioctl number encodes the
+ * larger size, and the kernel still takes it, zero tail or -E2BIG.
+ */
+TEST_F(bk, grown_struct_new_ioctl_number)
+{
+	struct {
+		struct vhost_blk_backend b;
+		uint8_t tail[24];
+	} big;
+	unsigned long cmd = _IOW(VHOST_VIRTIO, 0x50, big);
+
+	memset(&big, 0, sizeof(big));
+	big.b.size = sizeof(big);
+	big.b.fd = self->bfd;
+	EXPECT_EQ(0, ioctl(self->fd, cmd, &big) ? -errno : 0);
+	big.tail[23] = 1;
+	EXPECT_EQ(-E2BIG, ioctl(self->fd, cmd, &big) ? -errno : 0);
+}
+
+/* Backend I/O errors (null_blk bad blocks) come back as IOERR. */
+TEST_F(bk, backend_errors_are_ioerr)
+{
+	static const char *const attrs[] = {
+		"size=16", "blocksize=512", "memory_backed=1", NULL,
+	};
+	char path[PATH_MAX], bad[PATH_MAX];
+	struct vblk_dev *d = NULL;
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	uint64_t seed = fresh_seed(), gpa;
+	struct vblk_req *r;
+	int nfd;
+
+	if (nullb_get("vhost-blk-bad", attrs, path, sizeof(path)))
+		SKIP(return, "no configfs null_blk");
+	nfd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, nfd);
+	o.mem_size = 8 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, nfd, 0, NULL));
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(d, 8192, 4096, &gpa));
+	ASSERT_EQ(VIRTIO_BLK_S_OK,
+		  write_pattern(&d->vqs[0], r, gpa, 64, 4096, seed));
+
+	snprintf(bad, sizeof(bad), "%s/vhost-blk-bad", NULLB_CONFIGFS);
+	ASSERT_EQ(0, write_attr(bad, "badblocks", "+64-71"));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  do_io(&d->vqs[0], r, VIRTIO_BLK_T_IN, 64, gpa, 4096, 0));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  do_io(&d->vqs[0], r, VIRTIO_BLK_T_OUT, 68, gpa, 512, 0));
+	/* Its neighbours and the queue are fine. */
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  write_pattern(&d->vqs[0], r, gpa, 72, 4096, seed));
+	EXPECT_EQ(0, check_pattern(&d->vqs[0], r, gpa, 72, 4096, seed));
+	ASSERT_EQ(0, write_attr(bad, "badblocks", "-64-71"));
+	EXPECT_EQ(0, check_pattern(&d->vqs[0], r, gpa, 64, 4096, seed));
+
+	vblk_req_free(d, r);
+	vblk_dev_destroy(d);
+	close(nfd);
+}
+
 VHOST_BLK_TEST_MAIN
