@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "vhost_blk_ctl.h"
+#include "vhost_user.h"
 #include "virtio_blk_drv.h"
 
 #define PAGE_SZ		4096UL
@@ -270,23 +271,57 @@ int vblk_mem_read(const struct vblk_dev *d, uint64_t gpa, void *dst,
 
 /* ---- device ---- */
 
+/*
+ * Guest memory a vhost-user backend can map: a memfd, its first half (all
+ * of it for VBLK_MEM_ONE) at @map and its second half one page above.
+ */
+static int map_shared(struct vblk_dev *d, const struct vblk_opts *o,
+		      uint8_t *map, size_t size)
+{
+	int flags = MAP_SHARED | MAP_FIXED | (o->populate ? MAP_POPULATE : 0);
+	size_t first = o->layout == VBLK_MEM_ONE ? size : size / 2;
+
+	d->mem_fd = memfd_create("vblk-guest-memory", MFD_CLOEXEC);
+	if (d->mem_fd < 0)
+		return -errno;
+	if (ftruncate(d->mem_fd, size))
+		return -errno;
+	if (mmap(map, first, PROT_READ | PROT_WRITE, flags, d->mem_fd, 0) ==
+	    MAP_FAILED)
+		return -errno;
+	if (first < size &&
+	    mmap(map + first + PAGE_SZ, size - first, PROT_READ | PROT_WRITE,
+		 flags, d->mem_fd, first) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
 static int map_guest_memory(struct vblk_dev *d, const struct vblk_opts *o)
 {
 	size_t size = o->mem_size, half;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 	uint8_t *map;
+	int ret;
 
-	if (o->populate)
+	if (o->populate && !o->vhost_user)
 		flags |= MAP_POPULATE;
 	if (!size || size % (2 * PAGE_SZ))
 		return -EINVAL;
 	half = size / 2;
 
 	d->map_len = o->layout == VBLK_MEM_ONE ? size : size + PAGE_SZ;
-	map = mmap(NULL, d->map_len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	/* vhost-user: reserve the range here, map the memfd over it below. */
+	map = mmap(NULL, d->map_len,
+		   o->vhost_user ? PROT_NONE : PROT_READ | PROT_WRITE, flags,
+		   -1, 0);
 	if (map == MAP_FAILED)
 		return -errno;
 	d->map = map;
+	if (o->vhost_user) {
+		ret = map_shared(d, o, map, size);
+		if (ret)
+			return ret;
+	}
 
 	switch (o->layout) {
 	case VBLK_MEM_ONE:
@@ -319,7 +354,10 @@ static int map_guest_memory(struct vblk_dev *d, const struct vblk_opts *o)
 
 	for (unsigned int i = 0; i < d->nregions; i++) {
 		struct vblk_region *r = &d->regions[i];
+		size_t off = r->hva - map;
 
+		/* Above the hole the memfd offset is one page less. */
+		r->fd_offset = off > half ? off - PAGE_SZ : off;
 		r->ngranules = r->size / VBLK_GRANULE;
 		r->bitmap = calloc((r->ngranules + BITS_PER_U64 - 1) /
 				   BITS_PER_U64, sizeof(uint64_t));
@@ -346,6 +384,8 @@ int vblk_dev_open(struct vblk_dev **dp, const struct vblk_opts *opts)
 	if (!d)
 		return -ENOMEM;
 	d->fd = -1;
+	d->mem_fd = -1;
+	d->max_queues = VHOST_BLK_MAX_QUEUES;
 	d->num_queues = opts->num_queues;
 	d->queue_size = opts->queue_size;
 	for (unsigned int i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
@@ -359,7 +399,10 @@ int vblk_dev_open(struct vblk_dev **dp, const struct vblk_opts *opts)
 	}
 
 	ret = map_guest_memory(d, opts);
-	if (!ret) {
+	if (!ret && opts->vhost_user) {
+		ret = vhost_user_connect(&d->vu, opts->vhost_user,
+					 VBLK_VU_TIMEOUT_MS);
+	} else if (!ret) {
 		d->fd = vhost_blk_open(opts->path);
 		if (d->fd < 0)
 			ret = d->fd;
@@ -385,12 +428,79 @@ unsigned int vblk_dev_mem_regions(const struct vblk_dev *d,
 	return d->nregions;
 }
 
-int vblk_dev_setup(struct vblk_dev *d, uint64_t features_clear)
+bool vblk_dev_is_vhost_user(const struct vblk_dev *d)
+{
+	return d->vu;
+}
+
+int vblk_dev_set_mem_table(struct vblk_dev *d)
 {
 	struct vhost_memory_region regions[VBLK_MAX_REGIONS];
-	unsigned int n;
+	struct vhost_user_region ur[VBLK_MAX_REGIONS];
+	int fds[VBLK_MAX_REGIONS];
+	unsigned int n = vblk_dev_mem_regions(d, regions);
+
+	if (!d->vu)
+		return vhost_blk_set_mem_table(d->fd, regions, n);
+	for (unsigned int i = 0; i < n; i++) {
+		ur[i] = (struct vhost_user_region){
+			.guest_phys_addr = regions[i].guest_phys_addr,
+			.memory_size = regions[i].memory_size,
+			.userspace_addr = regions[i].userspace_addr,
+			.mmap_offset = d->regions[i].fd_offset,
+		};
+		fds[i] = d->mem_fd;
+	}
+	return vhost_user_set_mem_table(d->vu, ur, fds, n);
+}
+
+/* What the driver asks of a vhost-user backend. */
+#define VBLK_VU_PROTOCOL_FEATURES				\
+	((1ULL << VHOST_USER_PROTOCOL_F_MQ) |			\
+	 (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) |		\
+	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |		\
+	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE))
+
+static int vu_setup(struct vblk_dev *d, uint64_t features_clear)
+{
+	const uint64_t proto = 1ULL << VHOST_USER_F_PROTOCOL_FEATURES;
+	struct vhost_user_conn *c = d->vu;
+	uint64_t f, pf = 0, n = 1;
 	int ret;
 
+	ret = vhost_user_get_features(c, &f);
+	if (ret)
+		return ret;
+	d->vu_protocol = f & proto;
+	d->features_offered = f & ~proto;
+	if (d->vu_protocol) {
+		ret = vhost_user_get_protocol_features(c, &pf);
+		if (!ret)
+			ret = vhost_user_set_protocol_features(c, pf &
+						VBLK_VU_PROTOCOL_FEATURES);
+		if (!ret && (pf & (1ULL << VHOST_USER_PROTOCOL_F_MQ)))
+			ret = vhost_user_get_queue_num(c, &n);
+		if (ret)
+			return ret;
+	}
+	d->max_queues = n < VHOST_BLK_MAX_QUEUES ? n : VHOST_BLK_MAX_QUEUES;
+	ret = vhost_user_set_owner(c);
+	if (ret)
+		return ret;
+	d->features = d->features_offered & VBLK_DRV_FEATURES &
+		      ~features_clear;
+	ret = vhost_user_set_features(c, d->features | (f & proto));
+	if (ret)
+		return ret;
+	return vblk_dev_set_mem_table(d);
+}
+
+int vblk_dev_setup(struct vblk_dev *d, uint64_t features_clear)
+{
+	int ret;
+
+	if (d->vu)
+		return vu_setup(d, features_clear);
 	ret = vhost_blk_set_owner(d->fd);
 	if (ret)
 		return ret;
@@ -402,19 +512,43 @@ int vblk_dev_setup(struct vblk_dev *d, uint64_t features_clear)
 	ret = vhost_blk_set_features(d->fd, d->features);
 	if (ret)
 		return ret;
-	n = vblk_dev_mem_regions(d, regions);
-	return vhost_blk_set_mem_table(d->fd, regions, n);
+	return vblk_dev_set_mem_table(d);
+}
+
+static int vu_read_config(struct vblk_dev *d)
+{
+	/* Backends built against older headers know a shorter config. */
+	static const uint32_t sizes[] = {
+		sizeof(struct virtio_blk_config), 60,
+		offsetof(struct virtio_blk_config, num_queues) + 2,
+	};
+	int ret = -EINVAL;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		memset(&d->cfg, 0, sizeof(d->cfg));
+		ret = vhost_user_get_config(d->vu, 0, &d->cfg, sizes[i]);
+		if (ret != -EIO)
+			break;
+	}
+	d->cfg_features = d->features_offered;
+	return ret;
 }
 
 int vblk_dev_read_config(struct vblk_dev *d)
 {
+	if (d->vu)
+		return vu_read_config(d);
 	return vhost_blk_get_config(d->fd, &d->cfg, &d->cfg_features, NULL);
 }
 
 int vblk_dev_attach(struct vblk_dev *d, int backend_fd, uint64_t flags,
 		    const char *serial)
 {
-	int ret = vhost_blk_set_backend(d->fd, backend_fd, flags, serial);
+	int ret;
+
+	if (d->vu)
+		return vu_read_config(d);
+	ret = vhost_blk_set_backend(d->fd, backend_fd, flags, serial);
 
 	if (ret || backend_fd < 0)
 		return ret;
@@ -448,7 +582,15 @@ int vblk_dev_create(struct vblk_dev **dp, const struct vblk_opts *opts,
 
 int vblk_dev_reset_owner(struct vblk_dev *d)
 {
-	int ret = vhost_blk_reset_owner(d->fd);
+	int ret;
+
+	if (!d->vu)
+		ret = vhost_blk_reset_owner(d->fd);
+	else if (d->vu->protocol_features &
+		 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE))
+		ret = vhost_user_reset_device(d->vu);
+	else
+		ret = vhost_user_reset_owner(d->vu);
 
 	if (ret)
 		return ret;
@@ -462,6 +604,10 @@ void vblk_dev_close_fd(struct vblk_dev *d)
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
+	if (d->vu && d->vu->sock >= 0) {
+		close(d->vu->sock);
+		d->vu->sock = -1;
+	}
 }
 
 static void close_fd(int *fd)
@@ -477,6 +623,10 @@ void vblk_dev_destroy(struct vblk_dev *d)
 		return;
 	/* The device goes first: it must not touch memory freed below. */
 	vblk_dev_close_fd(d);
+	vhost_user_disconnect(d->vu);
+	d->vu = NULL;
+	if (d->mem_fd >= 0)
+		close(d->mem_fd);
 	for (unsigned int i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vblk_vq *vq = &d->vqs[i];
 
@@ -606,10 +756,40 @@ static void release_chains(struct vblk_vq *vq)
 				  vq->slots[i].indirect_len);
 }
 
+/* The vhost-user order of QEMU: ring, eventfds, kick, then enable. */
+static int vu_start(struct vblk_vq *vq, unsigned int base)
+{
+	struct vhost_user_conn *c = vq->dev->vu;
+	unsigned int i = vq->index;
+	int ret;
+
+	if (i >= vq->dev->max_queues)
+		return -EINVAL;
+	ret = vhost_user_set_vring_num(c, i, vq->num);
+	if (!ret)
+		ret = vhost_user_set_vring_base(c, i, base);
+	if (!ret)
+		ret = vhost_user_set_vring_addr(c, i, (uintptr_t)vq->desc,
+						(uintptr_t)vq->avail,
+						(uintptr_t)vq->used, 0);
+	if (!ret)
+		ret = vhost_user_set_vring_call(c, i, vq->call_fd);
+	if (!ret)
+		ret = vhost_user_set_vring_err(c, i, vq->err_fd);
+	if (!ret)
+		ret = vhost_user_set_vring_kick(c, i, vq->kick_fd);
+	if (!ret && vq->dev->vu_protocol)
+		ret = vhost_user_set_vring_enable(c, i, true);
+	return ret;
+}
+
 static int start_ioctls(struct vblk_vq *vq, unsigned int base)
 {
 	int fd = vq->dev->fd;
 	int ret;
+
+	if (vq->dev->vu)
+		return vu_start(vq, base);
 
 	ret = vhost_blk_set_vring_num(fd, vq->index, vq->num);
 	if (!ret)
@@ -697,11 +877,22 @@ int vblk_vq_restart(struct vblk_vq *vq, unsigned int base)
 
 int vblk_vq_stop(struct vblk_vq *vq, unsigned int *base)
 {
-	int ret = vhost_blk_get_vring_base(vq->dev->fd, vq->index, base);
+	int ret;
 
+	if (vq->dev->vu)
+		ret = vhost_user_get_vring_base(vq->dev->vu, vq->index, base);
+	else
+		ret = vhost_blk_get_vring_base(vq->dev->fd, vq->index, base);
 	if (!ret)
 		vq->started = false;
 	return ret;
+}
+
+int vblk_vq_set_enable(struct vblk_vq *vq, bool enable)
+{
+	if (!vq->dev->vu)
+		return -EOPNOTSUPP;
+	return vhost_user_set_vring_enable(vq->dev->vu, vq->index, enable);
 }
 
 static int pop_desc(struct vblk_vq *vq, unsigned int n, uint16_t *ids)

@@ -24,6 +24,14 @@
  *	vblk_do(&d->vqs[0], r, 0, 5000);	(r->status, r->used_len)
  *	vblk_dev_destroy(d);
  *
+ * The same driver talks vhost-user instead when opts.vhost_user names the
+ * unix socket of a vhost-user-blk backend (the vhost-blk bridge,
+ * qemu-storage-daemon, ...): guest memory is then a memfd shared with the
+ * backend through SET_MEM_TABLE, the eventfds travel as SCM_RIGHTS, the
+ * config comes from GET_CONFIG and the backend's own disk is used (the
+ * backend_fd, flags and serial arguments are ignored). d->fd is -1 then;
+ * the connection is d->vu.
+ *
  * Besides well-formed requests, the raw interface (vblk_vq_alloc_desc(),
  * vblk_vq_set_desc(), vblk_vq_post_raw(), vblk_vq_push_avail(),
  * vblk_vq_set_avail_idx()) lets a caller build arbitrary, also hostile,
@@ -52,6 +60,8 @@
 #define VBLK_MAX_REGIONS	2
 /* Allocation granule of guest memory, in bytes. */
 #define VBLK_GRANULE		64
+/* How long a vhost-user backend may take to connect or answer, in ms. */
+#define VBLK_VU_TIMEOUT_MS	30000
 
 /* Transport features the driver understands. */
 #define VBLK_DRV_FEATURES	((1ULL << VIRTIO_F_VERSION_1) |		\
@@ -98,6 +108,8 @@ struct vblk_opts {
 	uint64_t features_clear;
 	unsigned int num_queues;	/* queues vblk_dev_create() starts */
 	unsigned int queue_size;	/* descriptors per queue */
+	/* Unix socket of a vhost-user backend to use instead of @path. */
+	const char *vhost_user;
 };
 
 #define VBLK_OPTS_DEFAULT {					\
@@ -115,6 +127,7 @@ struct vblk_region {
 	uint64_t *bitmap;		/* allocated granules */
 	size_t ngranules;
 	size_t cursor;			/* next-fit start, in granules */
+	uint64_t fd_offset;		/* in vblk_dev.mem_fd (vhost-user) */
 };
 
 /* One segment of a descriptor chain. */
@@ -144,6 +157,7 @@ struct vblk_used {
 };
 
 struct vblk_dev;
+struct vhost_user_conn;
 
 struct vblk_vq {
 	struct vblk_dev *dev;
@@ -175,13 +189,18 @@ struct vblk_vq {
 };
 
 struct vblk_dev {
-	int fd;				/* /dev/vhost-blk */
+	int fd;				/* /dev/vhost-blk, -1 with vhost-user */
+	struct vhost_user_conn *vu;	/* the vhost-user connection or NULL */
 	uint64_t features_offered;	/* VHOST_GET_FEATURES */
 	uint64_t features;		/* acknowledged with SET_FEATURES */
+	/* vhost-user: bit 30 was offered, so rings need SET_VRING_ENABLE. */
+	bool vu_protocol;
+	unsigned int max_queues;	/* vhost-user GET_QUEUE_NUM, else 16 */
 	unsigned int nregions;
 	struct vblk_region regions[VBLK_MAX_REGIONS];
 	void *map;			/* the mapping holding all regions */
 	size_t map_len;
+	int mem_fd;			/* memfd of guest memory (vhost-user) */
 	struct virtio_blk_config cfg;	/* last VHOST_BLK_GET_CONFIG */
 	uint64_t cfg_features;		/* its features */
 	unsigned int num_queues;
@@ -219,26 +238,42 @@ struct vblk_req {
 /* ---- device ---- */
 
 /*
- * vblk_dev_open - allocate a device, its guest memory, and open the node.
- * No ioctl is issued: this is the state before VHOST_SET_OWNER.
+ * vblk_dev_open - allocate a device, its guest memory, and open the node
+ * (or connect to opts->vhost_user). No ioctl or message is issued: this
+ * is the state before VHOST_SET_OWNER.
  */
 int vblk_dev_open(struct vblk_dev **dp, const struct vblk_opts *opts);
 
 /*
  * VHOST_SET_OWNER, GET/SET_FEATURES (offered & VBLK_DRV_FEATURES &
  * ~features_clear) and SET_MEM_TABLE for the device's guest memory.
+ * vhost-user: GET_FEATURES, GET/SET_PROTOCOL_FEATURES (MQ, REPLY_ACK,
+ * CONFIG, RESET_DEVICE as far as offered), GET_QUEUE_NUM, SET_OWNER,
+ * SET_FEATURES, SET_MEM_TABLE.
  */
 int vblk_dev_setup(struct vblk_dev *d, uint64_t features_clear);
+
+/* Send the memory table again (SET_MEM_TABLE), e.g. to a running device. */
+int vblk_dev_set_mem_table(struct vblk_dev *d);
+
+/* True if the device is driven over vhost-user. */
+bool vblk_dev_is_vhost_user(const struct vblk_dev *d);
 
 /* The memory table for the device's guest memory, as SET_MEM_TABLE gets. */
 unsigned int vblk_dev_mem_regions(const struct vblk_dev *d,
 				  struct vhost_memory_region *out);
 
-/* VHOST_BLK_SET_BACKEND, then VHOST_BLK_GET_CONFIG into d->cfg. */
+/*
+ * VHOST_BLK_SET_BACKEND, then VHOST_BLK_GET_CONFIG into d->cfg. Over
+ * vhost-user only the config is read (GET_CONFIG).
+ */
 int vblk_dev_attach(struct vblk_dev *d, int backend_fd, uint64_t flags,
 		    const char *serial);
 
-/* VHOST_BLK_GET_CONFIG into d->cfg and d->cfg_features. */
+/*
+ * VHOST_BLK_GET_CONFIG into d->cfg and d->cfg_features. vhost-user:
+ * GET_CONFIG, and the offered features as d->cfg_features.
+ */
 int vblk_dev_read_config(struct vblk_dev *d);
 
 /*
@@ -250,11 +285,15 @@ int vblk_dev_create(struct vblk_dev **dp, const struct vblk_opts *opts,
 
 /*
  * VHOST_RESET_OWNER and forget all queue state (queues must be started
- * again after a new vblk_dev_setup()).
+ * again after a new vblk_dev_setup()). vhost-user: RESET_DEVICE if
+ * negotiated, else RESET_OWNER.
  */
 int vblk_dev_reset_owner(struct vblk_dev *d);
 
-/* Close the device node now (as a crashing VMM would); memory stays. */
+/*
+ * Close the device node, or the vhost-user socket, now (as a crashing VMM
+ * would); memory stays.
+ */
 void vblk_dev_close_fd(struct vblk_dev *d);
 
 /* Close everything and free guest memory. NULL is ignored. */
@@ -317,6 +356,13 @@ int vblk_vq_restart(struct vblk_vq *vq, unsigned int base);
 
 /* VHOST_GET_VRING_BASE: stop the queue and return the next avail index. */
 int vblk_vq_stop(struct vblk_vq *vq, unsigned int *base);
+
+/*
+ * vhost-user SET_VRING_ENABLE (-EOPNOTSUPP on /dev/vhost-blk). The queue
+ * functions above enable a ring after starting it when the backend
+ * offered VHOST_USER_F_PROTOCOL_FEATURES.
+ */
+int vblk_vq_set_enable(struct vblk_vq *vq, bool enable);
 
 /*
  * vblk_vq_add - post a descriptor chain of @n buffers and publish it on

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhost_user - the vhost-user protocol (QEMU docs/interop/vhost-user.rst)
+ * as a frontend speaks it, plus the message I/O a backend needs.
+ *
+ * Messages travel on a unix stream socket: a 12-byte header (request,
+ * flags, payload size), the payload, and file descriptors as SCM_RIGHTS
+ * ancillary data. Only what a virtio-blk device uses is defined here.
+ *
+ * Frontend use:
+ *
+ *	struct vhost_user_conn *c;
+ *
+ *	vhost_user_connect(&c, "/tmp/vhost.sock", 30000);
+ *	vhost_user_get_features(c, &f);
+ *	vhost_user_get_protocol_features(c, &pf);
+ *	vhost_user_set_protocol_features(c, pf & wanted);
+ *	vhost_user_set_owner(c);
+ *	vhost_user_set_features(c, f & wanted);
+ *	vhost_user_set_mem_table(c, regions, fds, n);
+ *	vhost_user_set_vring_num(c, 0, 256); ... _base(), _addr(), _call(),
+ *	vhost_user_set_vring_kick(c, 0, kick_fd);
+ *	vhost_user_set_vring_enable(c, 0, true);
+ *
+ * Every call returns 0 (or a count) or a negative errno: -ETIMEDOUT when
+ * the backend does not answer within the connection's timeout, -EPROTO
+ * for a reply that does not fit the request, -EPIPE / -ECONNRESET when
+ * the backend went away, and for a REPLY_ACK failure the errno the
+ * backend put in the ack (-EIO if that is not one). Once REPLY_ACK is
+ * negotiated every message without a reply of its own asks for an ack,
+ * so errors are reported where they happen. Nothing here prints.
+ */
+#ifndef VHOST_USER_H
+#define VHOST_USER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/vhost.h>
+
+enum vhost_user_request {
+	VHOST_USER_NONE = 0,
+	VHOST_USER_GET_FEATURES = 1,
+	VHOST_USER_SET_FEATURES = 2,
+	VHOST_USER_SET_OWNER = 3,
+	VHOST_USER_RESET_OWNER = 4,
+	VHOST_USER_SET_MEM_TABLE = 5,
+	VHOST_USER_SET_LOG_BASE = 6,
+	VHOST_USER_SET_LOG_FD = 7,
+	VHOST_USER_SET_VRING_NUM = 8,
+	VHOST_USER_SET_VRING_ADDR = 9,
+	VHOST_USER_SET_VRING_BASE = 10,
+	VHOST_USER_GET_VRING_BASE = 11,
+	VHOST_USER_SET_VRING_KICK = 12,
+	VHOST_USER_SET_VRING_CALL = 13,
+	VHOST_USER_SET_VRING_ERR = 14,
+	VHOST_USER_GET_PROTOCOL_FEATURES = 15,
+	VHOST_USER_SET_PROTOCOL_FEATURES = 16,
+	VHOST_USER_GET_QUEUE_NUM = 17,
+	VHOST_USER_SET_VRING_ENABLE = 18,
+	VHOST_USER_SEND_RARP = 19,
+	VHOST_USER_NET_SET_MTU = 20,
+	VHOST_USER_SET_BACKEND_REQ_FD = 21,
+	VHOST_USER_IOTLB_MSG = 22,
+	VHOST_USER_SET_VRING_ENDIAN = 23,
+	VHOST_USER_GET_CONFIG = 24,
+	VHOST_USER_SET_CONFIG = 25,
+	VHOST_USER_POSTCOPY_ADVISE = 28,
+	VHOST_USER_GET_INFLIGHT_FD = 31,
+	VHOST_USER_SET_INFLIGHT_FD = 32,
+	VHOST_USER_RESET_DEVICE = 34,
+	VHOST_USER_GET_MAX_MEM_SLOTS = 36,
+	VHOST_USER_ADD_MEM_REG = 37,
+	VHOST_USER_REM_MEM_REG = 38,
+	VHOST_USER_SET_STATUS = 39,
+	VHOST_USER_GET_STATUS = 40,
+};
+
+/* Virtio feature bit 30: the backend speaks the protocol feature set. */
+#define VHOST_USER_F_PROTOCOL_FEATURES		30
+
+/* Protocol feature bits (GET/SET_PROTOCOL_FEATURES). */
+#define VHOST_USER_PROTOCOL_F_MQ		0
+#define VHOST_USER_PROTOCOL_F_LOG_SHMFD		1
+#define VHOST_USER_PROTOCOL_F_REPLY_ACK		3
+#define VHOST_USER_PROTOCOL_F_BACKEND_REQ	5
+#define VHOST_USER_PROTOCOL_F_CONFIG		9
+#define VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD	12
+#define VHOST_USER_PROTOCOL_F_RESET_DEVICE	13
+#define VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
+#define VHOST_USER_PROTOCOL_F_STATUS		16
+
+/* Header flags. */
+#define VHOST_USER_VERSION_MASK		0x3U
+#define VHOST_USER_VERSION		0x1U
+#define VHOST_USER_FLAG_REPLY		(1U << 2)
+#define VHOST_USER_FLAG_NEED_REPLY	(1U << 3)
+
+/* The u64 payload of SET_VRING_KICK/CALL/ERR. */
+#define VHOST_USER_VRING_IDX_MASK	0xffULL
+#define VHOST_USER_VRING_NOFD_MASK	(1ULL << 8)
+
+/* Regions of SET_MEM_TABLE; also the most fds one message carries. */
+#define VHOST_USER_MEM_REGIONS_MAX	8
+#define VHOST_USER_MAX_FDS		VHOST_USER_MEM_REGIONS_MAX
+/* Largest config space GET/SET_CONFIG moves. */
+#define VHOST_USER_MAX_CONFIG_SIZE	256
+/* SET_CONFIG flags. */
+#define VHOST_USER_CONFIG_TYPE_FRONTEND	0
+#define VHOST_USER_CONFIG_TYPE_MIGRATION 1
+
+#define VHOST_USER_HDR_SIZE		12
+/* Largest payload vhost_user_recv() accepts; a larger one is an error. */
+#define VHOST_USER_PAYLOAD_MAX		4096
+
+struct vhost_user_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;			/* payload bytes that follow */
+};
+
+/* One guest memory region; userspace_addr is the frontend's address. */
+struct vhost_user_region {
+	uint64_t guest_phys_addr;
+	uint64_t memory_size;
+	uint64_t userspace_addr;
+	uint64_t mmap_offset;		/* of the region in its fd */
+};
+
+struct vhost_user_memory {
+	uint32_t nregions;
+	uint32_t padding;
+	struct vhost_user_region regions[VHOST_USER_MEM_REGIONS_MAX];
+};
+
+/* ADD_MEM_REG / REM_MEM_REG. */
+struct vhost_user_mem_reg {
+	uint64_t padding;
+	struct vhost_user_region region;
+};
+
+#define VHOST_USER_CONFIG_HDR_SIZE	12
+
+struct vhost_user_config {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+	uint8_t region[VHOST_USER_MAX_CONFIG_SIZE];
+};
+
+/*
+ * A message as held in memory: on the wire the payload follows the
+ * 12-byte header directly, here it is aligned.
+ */
+struct vhost_user_msg {
+	struct vhost_user_hdr hdr;
+	union {
+		uint64_t u64;
+		struct vhost_vring_state state;
+		struct vhost_vring_addr addr;
+		struct vhost_user_memory memory;
+		struct vhost_user_mem_reg mem_reg;
+		struct vhost_user_config config;
+		uint8_t raw[VHOST_USER_PAYLOAD_MAX];
+	} payload;
+};
+
+/* Name of a request ("SET_MEM_TABLE"), "?" if unknown. */
+const char *vhost_user_request_name(uint32_t request);
+
+/* True for requests the backend always answers with a reply of their own. */
+bool vhost_user_has_reply(uint32_t request);
+
+/* ---- message I/O, for both sides ---- */
+
+/*
+ * vhost_user_send - send @msg (header and msg->hdr.size payload bytes)
+ * with @nfds descriptors from @fds in one sendmsg() where possible.
+ * The descriptors stay the caller's. 0 or -errno.
+ */
+int vhost_user_send(int sock, const struct vhost_user_msg *msg,
+		    const int *fds, unsigned int nfds);
+
+/*
+ * vhost_user_recv - receive one message into @msg and up to
+ * VHOST_USER_MAX_FDS descriptors into @fds (*@nfds of them; they become
+ * the caller's). @timeout_ms bounds each wait for data (-1: forever).
+ *
+ * Returns 0; -ECONNRESET if the peer closed the socket between
+ * messages, -EPROTO if inside one; -ETIMEDOUT if it sent nothing for
+ * @timeout_ms; -EMSGSIZE if the size field exceeds
+ * VHOST_USER_PAYLOAD_MAX; -EBADMSG if more descriptors came than fit.
+ * The message is not read further in those cases and no descriptor is
+ * left open: the stream is out of step, close it.
+ */
+int vhost_user_recv(int sock, struct vhost_user_msg *msg, int *fds,
+		    unsigned int *nfds, int timeout_ms);
+
+/* ---- frontend ---- */
+
+struct vhost_user_conn {
+	int sock;
+	int timeout_ms;			/* per reply; -1: wait forever */
+	uint64_t protocol_features;	/* acknowledged with SET_PROTOCOL_FEATURES */
+};
+
+/*
+ * vhost_user_connect - connect to the backend listening on @path,
+ * retrying for up to @timeout_ms while the socket does not exist yet or
+ * refuses (a backend still starting). Replies are awaited for up to
+ * @timeout_ms as well.
+ */
+int vhost_user_connect(struct vhost_user_conn **cp, const char *path,
+		       int timeout_ms);
+
+/* Close the socket (the backend sees a disconnect) and free. */
+void vhost_user_disconnect(struct vhost_user_conn *c);
+
+/*
+ * vhost_user_call - send a request and wait for what answers it: its
+ * reply (vhost_user_has_reply()), copied to @reply if not NULL, or the
+ * REPLY_ACK ack when negotiated. The reply's size is checked against
+ * @reply_size (-EPROTO if different; 0 accepts any).
+ */
+int vhost_user_call(struct vhost_user_conn *c, struct vhost_user_msg *msg,
+		    const int *fds, unsigned int nfds,
+		    struct vhost_user_msg *reply, uint32_t reply_size);
+
+int vhost_user_get_features(struct vhost_user_conn *c, uint64_t *features);
+int vhost_user_set_features(struct vhost_user_conn *c, uint64_t features);
+int vhost_user_get_protocol_features(struct vhost_user_conn *c,
+				     uint64_t *features);
+/* Also records @features in c->protocol_features (REPLY_ACK use). */
+int vhost_user_set_protocol_features(struct vhost_user_conn *c,
+				     uint64_t features);
+int vhost_user_get_queue_num(struct vhost_user_conn *c, uint64_t *num);
+int vhost_user_get_max_mem_slots(struct vhost_user_conn *c, uint64_t *num);
+int vhost_user_set_owner(struct vhost_user_conn *c);
+int vhost_user_reset_owner(struct vhost_user_conn *c);
+int vhost_user_reset_device(struct vhost_user_conn *c);
+
+/*
+ * SET_MEM_TABLE: @n regions (at most VHOST_USER_MEM_REGIONS_MAX), region
+ * i mapped from @fds[i] at its mmap_offset.
+ */
+int vhost_user_set_mem_table(struct vhost_user_conn *c,
+			     const struct vhost_user_region *regions,
+			     const int *fds, unsigned int n);
+int vhost_user_add_mem_reg(struct vhost_user_conn *c,
+			   const struct vhost_user_region *region, int fd);
+int vhost_user_rem_mem_reg(struct vhost_user_conn *c,
+			   const struct vhost_user_region *region);
+
+int vhost_user_set_vring_num(struct vhost_user_conn *c, unsigned int index,
+			     unsigned int num);
+int vhost_user_set_vring_base(struct vhost_user_conn *c, unsigned int index,
+			      unsigned int base);
+/* Stop the ring; its next avail index goes to @base. */
+int vhost_user_get_vring_base(struct vhost_user_conn *c, unsigned int index,
+			      unsigned int *base);
+/* Frontend addresses of the ring parts (and the log, unused here). */
+int vhost_user_set_vring_addr(struct vhost_user_conn *c, unsigned int index,
+			      uint64_t desc, uint64_t avail, uint64_t used,
+			      unsigned int flags);
+/* @fd < 0 sends the no-fd flag. */
+int vhost_user_set_vring_kick(struct vhost_user_conn *c, unsigned int index,
+			      int fd);
+int vhost_user_set_vring_call(struct vhost_user_conn *c, unsigned int index,
+			      int fd);
+int vhost_user_set_vring_err(struct vhost_user_conn *c, unsigned int index,
+			     int fd);
+int vhost_user_set_vring_enable(struct vhost_user_conn *c, unsigned int index,
+				bool enable);
+
+/*
+ * GET_CONFIG: @len bytes of the device config space from @offset into
+ * @buf. A backend refusing answers with an empty payload: -EIO.
+ */
+int vhost_user_get_config(struct vhost_user_conn *c, uint32_t offset,
+			  void *buf, uint32_t len);
+int vhost_user_set_config(struct vhost_user_conn *c, uint32_t offset,
+			  const void *buf, uint32_t len, uint32_t flags);
+
+#endif /* VHOST_USER_H */
