@@ -1,0 +1,1185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-user-blk-bridge - serve a vhost-user-blk frontend from the kernel.
+ *
+ *   vhost-user-blk-bridge --socket PATH --backend DEV_OR_FILE
+ *		[--read-only] [--serial STR] [--queues N] [--verbose]
+ *
+ * A VMM that speaks vhost-user-blk (QEMU's vhost-user-blk-pci, Cloud
+ * Hypervisor, crosvm, qemu-storage-daemon's test clients, ...) connects to
+ * the unix socket PATH. The bridge owns a /dev/vhost-blk device with the
+ * backend attached and translates the control messages to its ioctls;
+ * the requests themselves never pass through the bridge: the kernel
+ * serves the rings in the frontend's shared guest memory, woken by the
+ * frontend's kick eventfds and signalling its call eventfds directly.
+ *
+ * Guest memory: every region of SET_MEM_TABLE (or ADD_MEM_REG) is mapped
+ * here from the fd the frontend sent, and the kernel's memory table
+ * points at these mappings. Ring addresses arrive as frontend addresses
+ * and are translated through the regions to the bridge's own.
+ *
+ * One frontend at a time; a second connection is closed at once. When
+ * the frontend goes away the device is reset (every queue stopped and
+ * drained) and the bridge waits for the next. The frontend is not
+ * trusted: a malformed message gets an error (a REPLY_ACK failure or an
+ * empty reply) or, when the stream cannot be trusted any more, a
+ * disconnect; the bridge carries on.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/fs.h>
+
+#include "vhost_blk_ctl.h"
+#include "vhost_user.h"
+
+#define __printf(a, b)	__attribute__((format(printf, a, b)))
+
+/* Memory slots offered with CONFIGURE_MEM_SLOTS (and kept at most). */
+#define BRIDGE_MAX_SLOTS	32
+/* How long a frontend may take to send the rest of a message. */
+#define MSG_TIMEOUT_MS		5000
+
+#define PROTOCOL_FEATURES				\
+	((1ULL << VHOST_USER_PROTOCOL_F_MQ) |		\
+	 (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) |	\
+	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |	\
+	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |	\
+	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+
+#define F_PROTOCOL	(1ULL << VHOST_USER_F_PROTOCOL_FEATURES)
+
+/* One region of guest memory as the frontend sent it and as mapped here. */
+struct bridge_region {
+	struct vhost_user_region ur;
+	uint8_t *hva;			/* ur.guest_phys_addr in this process */
+	void *map;			/* the mapping, from a page boundary */
+	size_t map_len;
+	dev_t dev;			/* the file mapped, to reuse mappings */
+	ino_t ino;
+};
+
+struct bridge_vring {
+	unsigned int num;		/* 0: not set */
+	struct vhost_vring_addr addr;	/* frontend addresses */
+	bool addr_given;		/* SET_VRING_ADDR received */
+	bool addr_set;			/* translated and accepted by the kernel */
+	uint64_t hva[3];		/* what the kernel has: desc, avail, used */
+	int kick_fd;			/* -1: stopped (no kick, or GET_VRING_BASE) */
+	bool enabled;			/* SET_VRING_ENABLE */
+	bool running;			/* the kernel serves it */
+};
+
+struct bridge {
+	/* options */
+	const char *sock_path;
+	const char *backend_path;
+	const char *serial;
+	unsigned int queues;
+	bool ro;
+	bool verbose;
+
+	int listen_fd;
+	int conn_fd;			/* the frontend, -1 if none */
+	int vfd;			/* /dev/vhost-blk */
+	int bfd;			/* the backend */
+	unsigned int max_slots;
+
+	/* Per connection. */
+	uint64_t dev_features;		/* offered, without F_PROTOCOL */
+	uint64_t acked_features;	/* SET_FEATURES, with F_PROTOCOL */
+	uint64_t protocol_features;	/* SET_PROTOCOL_FEATURES */
+	struct bridge_region regions[BRIDGE_MAX_SLOTS];
+	unsigned int nregions;
+	struct bridge_vring vrings[VHOST_BLK_MAX_QUEUES];
+};
+
+static const char *prog = "vhost-user-blk-bridge";
+static volatile sig_atomic_t stop_requested;
+static uint64_t page_size;
+
+static void __printf(1, 2) msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- the kernel device ---- */
+
+/* Own the (new or reset) device, attach the backend, learn the features. */
+static int dev_attach(struct bridge *b)
+{
+	struct virtio_blk_config cfg;
+	uint64_t kf, cf;
+	int ret;
+
+	ret = vhost_blk_set_owner(b->vfd);
+	if (!ret)
+		ret = vhost_blk_set_backend(b->vfd, b->bfd,
+					    b->ro ? VHOST_BLK_BACKEND_F_RO : 0,
+					    b->serial);
+	if (!ret)
+		ret = vhost_blk_get_features(b->vfd, &kf);
+	if (!ret)
+		ret = vhost_blk_get_config(b->vfd, &cfg, &cf, NULL);
+	if (ret)
+		return ret;
+	/* What holds for this backend, as the ABI asks a VMM to offer. */
+	b->dev_features = kf & cf;
+	return 0;
+}
+
+static int dev_open(struct bridge *b)
+{
+	b->vfd = vhost_blk_open(NULL);
+	if (b->vfd < 0)
+		return b->vfd;
+	return dev_attach(b);
+}
+
+/*
+ * Back to a freshly attached device: VHOST_RESET_OWNER stops every queue
+ * and waits for its requests, then it is owned again. Nothing of the
+ * kernel's may point into guest memory after this.
+ */
+static int dev_reset(struct bridge *b)
+{
+	int ret = vhost_blk_reset_owner(b->vfd);
+
+	if (!ret)
+		ret = dev_attach(b);
+	if (ret) {
+		msg("resetting the device: %s; opening it again",
+		    strerror(-ret));
+		close(b->vfd);
+		ret = dev_open(b);
+	}
+	return ret;
+}
+
+/* The config space the frontend sees: the kernel's, with our queues. */
+static int read_config(struct bridge *b, uint8_t *buf)
+{
+	struct virtio_blk_config cfg;
+	int ret;
+
+	ret = vhost_blk_get_config(b->vfd, &cfg, NULL, NULL);
+	if (ret)
+		return ret;
+	cfg.num_queues = htole16(b->queues);
+	memset(buf, 0, VHOST_USER_MAX_CONFIG_SIZE);
+	memcpy(buf, &cfg, sizeof(cfg));
+	return 0;
+}
+
+/* ---- guest memory ---- */
+
+/* @addr (a frontend address) and @len bytes after it, here; 0 if not. */
+static uint64_t uva_to_hva(const struct bridge_region *regs, unsigned int n,
+			   uint64_t uva, uint64_t len)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		const struct bridge_region *r = &regs[i];
+
+		if (uva >= r->ur.userspace_addr &&
+		    uva - r->ur.userspace_addr < r->ur.memory_size &&
+		    len <= r->ur.memory_size - (uva - r->ur.userspace_addr))
+			return (uintptr_t)r->hva + (uva - r->ur.userspace_addr);
+	}
+	return 0;
+}
+
+static bool is_current_map(const struct bridge *b, const void *map)
+{
+	for (unsigned int i = 0; i < b->nregions; i++)
+		if (b->regions[i].map == map)
+			return true;
+	return false;
+}
+
+/*
+ * Map region @ur from @fd into @out, or reuse the current mapping of the
+ * same region of the same file (a frontend sends the whole table again
+ * on every start). The fd stays the caller's.
+ */
+static int region_map(struct bridge *b, const struct vhost_user_region *ur,
+		      int fd, struct bridge_region *out)
+{
+	uint64_t size = ur->memory_size, off, delta;
+	struct stat st;
+	void *map;
+
+	if (!size || ur->guest_phys_addr + size < ur->guest_phys_addr ||
+	    ur->userspace_addr + size < ur->userspace_addr ||
+	    ur->mmap_offset + size < ur->mmap_offset)
+		return -EINVAL;
+	if (fstat(fd, &st))
+		return -errno;
+	/* memfd, hugetlbfs, tmpfs or other files: nothing else maps right. */
+	if (!S_ISREG(st.st_mode))
+		return -EBADF;
+	if ((uint64_t)st.st_size < ur->mmap_offset + size)
+		return -EINVAL;
+
+	for (unsigned int i = 0; i < b->nregions; i++) {
+		const struct bridge_region *r = &b->regions[i];
+
+		if (r->dev == st.st_dev && r->ino == st.st_ino &&
+		    !memcmp(&r->ur, ur, sizeof(*ur))) {
+			*out = *r;
+			return 0;
+		}
+	}
+
+	off = ur->mmap_offset & ~(page_size - 1);
+	delta = ur->mmap_offset - off;
+	if (size + delta < size || (size_t)(size + delta) != size + delta ||
+	    off > (uint64_t)LLONG_MAX)
+		return -EINVAL;
+	map = mmap(NULL, size + delta, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_NORESERVE, fd, off);
+	if (map == MAP_FAILED)
+		return -errno;
+	*out = (struct bridge_region){
+		.ur = *ur,
+		.hva = (uint8_t *)map + delta,
+		.map = map,
+		.map_len = size + delta,
+		.dev = st.st_dev,
+		.ino = st.st_ino,
+	};
+	return 0;
+}
+
+/* Undo region_map() for regions of a table that was not installed. */
+static void regions_unmap_new(struct bridge *b, struct bridge_region *regs,
+			      unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (!is_current_map(b, regs[i].map))
+			munmap(regs[i].map, regs[i].map_len);
+}
+
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
+			   uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/* Regions may not overlap, in guest-physical nor in frontend space. */
+static int regions_check(const struct bridge_region *regs, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		for (unsigned int j = i + 1; j < n; j++) {
+			const struct vhost_user_region *a = &regs[i].ur;
+			const struct vhost_user_region *c = &regs[j].ur;
+
+			if (ranges_overlap(a->guest_phys_addr, a->memory_size,
+					   c->guest_phys_addr, c->memory_size) ||
+			    ranges_overlap(a->userspace_addr, a->memory_size,
+					   c->userspace_addr, c->memory_size))
+				return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int kernel_mem_table(struct bridge *b, const struct bridge_region *regs,
+			    unsigned int n)
+{
+	struct vhost_memory_region kr[BRIDGE_MAX_SLOTS];
+
+	for (unsigned int i = 0; i < n; i++)
+		kr[i] = (struct vhost_memory_region){
+			.guest_phys_addr = regs[i].ur.guest_phys_addr,
+			.memory_size = regs[i].ur.memory_size,
+			.userspace_addr = (uintptr_t)regs[i].hva,
+		};
+	return vhost_blk_set_mem_table(b->vfd, kr, n);
+}
+
+/* ---- vrings ---- */
+
+static size_t ring_bytes(unsigned int part, unsigned int num)
+{
+	switch (part) {
+	case 0:
+		return 16ULL * num;
+	case 1:
+		return 4 + 2ULL * num + 2;	/* with used_event */
+	default:
+		return 4 + 8ULL * num + 2;	/* with avail_event */
+	}
+}
+
+/* The ring of @vr in this process under @regs; false if not all there. */
+static bool ring_translate(const struct bridge_vring *vr,
+			   const struct bridge_region *regs, unsigned int n,
+			   uint64_t *hva)
+{
+	const uint64_t uva[3] = { vr->addr.desc_user_addr,
+				  vr->addr.avail_user_addr,
+				  vr->addr.used_user_addr };
+
+	for (unsigned int p = 0; p < 3; p++) {
+		hva[p] = uva_to_hva(regs, n, uva[p], ring_bytes(p, vr->num));
+		if (!hva[p])
+			return false;
+	}
+	return true;
+}
+
+/* Give the kernel the ring addresses of a stopped ring. */
+static int vring_set_addr(struct bridge *b, unsigned int i)
+{
+	struct bridge_vring *vr = &b->vrings[i];
+	uint64_t hva[3];
+	int ret;
+
+	vr->addr_set = false;
+	if (!vr->addr_given)
+		return 0;
+	if (!vr->num)
+		return -EINVAL;
+	if (!ring_translate(vr, b->regions, b->nregions, hva))
+		return -EFAULT;
+	ret = vhost_blk_set_vring_addr(b->vfd, i, hva[0], hva[1], hva[2], 0);
+	if (ret)
+		return ret;
+	memcpy(vr->hva, hva, sizeof(hva));
+	vr->addr_set = true;
+	return 0;
+}
+
+static int vring_start(struct bridge *b, unsigned int i)
+{
+	struct bridge_vring *vr = &b->vrings[i];
+	int ret = vhost_blk_set_vring_kick(b->vfd, i, vr->kick_fd);
+
+	if (ret)
+		msg("starting queue %u: %s", i, strerror(-ret));
+	vr->running = !ret;
+	return ret;
+}
+
+/* Stop a ring: the kernel drains it; the next avail index goes to @base. */
+static int vring_stop(struct bridge *b, unsigned int i, unsigned int *base)
+{
+	unsigned int dummy;
+	int ret;
+
+	ret = vhost_blk_get_vring_base(b->vfd, i, base ? base : &dummy);
+	b->vrings[i].running = false;
+	return ret;
+}
+
+/* Start or stop ring @i as its state now asks. */
+static int vring_update(struct bridge *b, unsigned int i)
+{
+	struct bridge_vring *vr = &b->vrings[i];
+	bool want = vr->kick_fd >= 0 && vr->addr_set && vr->enabled;
+
+	if (want && !vr->running)
+		return vring_start(b, i);
+	if (!want && vr->running)
+		return vring_stop(b, i, NULL);
+	return 0;
+}
+
+static void vrings_forget(struct bridge *b)
+{
+	for (unsigned int i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct bridge_vring *vr = &b->vrings[i];
+
+		if (vr->kick_fd >= 0)
+			close(vr->kick_fd);
+		*vr = (struct bridge_vring){ .kick_fd = -1 };
+	}
+}
+
+/*
+ * Install a new memory table. The kernel keeps serving rings whose
+ * mappings stay; if a mapping goes away or a served ring moves, every
+ * served ring is stopped (drained) first and restarted on the new table,
+ * so no request holds an address of a mapping about to be unmapped. On
+ * success @regs is the bridge's; on failure the caller unmaps it.
+ */
+static int mem_commit(struct bridge *b, struct bridge_region *regs,
+		      unsigned int n)
+{
+	bool stopped[VHOST_BLK_MAX_QUEUES] = { false };
+	bool quiesce = false;
+	unsigned int i;
+	int ret;
+
+	ret = regions_check(regs, n);
+	if (ret)
+		return ret;
+	for (i = 0; i < b->nregions; i++) {
+		bool kept = false;
+
+		for (unsigned int j = 0; j < n; j++)
+			kept |= regs[j].map == b->regions[i].map;
+		quiesce |= !kept;
+	}
+	for (i = 0; i < b->queues; i++) {
+		struct bridge_vring *vr = &b->vrings[i];
+		uint64_t hva[3];
+
+		if (!vr->running)
+			continue;
+		if (!ring_translate(vr, regs, n, hva))
+			return -EFAULT;	/* the ring's memory would go away */
+		quiesce |= !!memcmp(hva, vr->hva, sizeof(hva));
+	}
+	for (i = 0; quiesce && i < b->queues; i++) {
+		if (b->vrings[i].running) {
+			vring_stop(b, i, NULL);
+			stopped[i] = true;
+		}
+	}
+
+	ret = kernel_mem_table(b, regs, n);
+	if (ret) {
+		for (i = 0; i < b->queues; i++)
+			if (stopped[i])
+				vring_start(b, i);
+		return ret;
+	}
+
+	/* The kernel uses the new table: mappings it dropped can go. */
+	for (i = 0; i < b->nregions; i++) {
+		bool kept = false;
+
+		for (unsigned int j = 0; j < n; j++)
+			kept |= regs[j].map == b->regions[i].map;
+		if (!kept)
+			munmap(b->regions[i].map, b->regions[i].map_len);
+	}
+	memcpy(b->regions, regs, n * sizeof(*regs));
+	b->nregions = n;
+
+	/* Rings not served follow the new mappings. */
+	for (i = 0; i < b->queues; i++) {
+		if (!b->vrings[i].running && b->vrings[i].addr_given &&
+		    vring_set_addr(b, i))
+			msg("queue %u: ring no longer in guest memory", i);
+		vring_update(b, i);
+	}
+	return 0;
+}
+
+static void regions_drop(struct bridge *b)
+{
+	for (unsigned int i = 0; i < b->nregions; i++)
+		munmap(b->regions[i].map, b->regions[i].map_len);
+	b->nregions = 0;
+}
+
+/* ---- messages ---- */
+
+struct req {
+	struct vhost_user_msg *m;
+	int *fds;			/* taken ones are set to -1 */
+	unsigned int nfds;
+	struct vhost_user_msg *reply;	/* payload and size of a reply */
+};
+
+static int need_size(const struct req *q, uint32_t size)
+{
+	return q->m->hdr.size == size ? 0 : -EINVAL;
+}
+
+static int vring_index(const struct bridge *b, uint32_t index)
+{
+	return index < b->queues ? 0 : -EINVAL;
+}
+
+static void reply_u64(struct req *q, uint64_t v)
+{
+	q->reply->hdr.size = sizeof(q->reply->payload.u64);
+	q->reply->payload.u64 = v;
+}
+
+static int h_set_features(struct bridge *b, struct req *q)
+{
+	uint64_t f = q->m->payload.u64, kf = f & ~F_PROTOCOL;
+	int ret = need_size(q, sizeof(f));
+
+	if (ret)
+		return ret;
+	if (kf & ~b->dev_features)
+		return -EINVAL;
+	ret = vhost_blk_set_features(b->vfd, kf);
+	if (ret)
+		return ret;
+	b->acked_features = f;
+	/* Without the protocol features, rings start enabled. */
+	if (!(f & F_PROTOCOL)) {
+		for (unsigned int i = 0; i < b->queues; i++) {
+			b->vrings[i].enabled = true;
+			vring_update(b, i);
+		}
+	}
+	return 0;
+}
+
+static int h_set_protocol_features(struct bridge *b, struct req *q)
+{
+	int ret = need_size(q, sizeof(uint64_t));
+
+	if (ret)
+		return ret;
+	if (q->m->payload.u64 & ~PROTOCOL_FEATURES)
+		return -EINVAL;
+	b->protocol_features = q->m->payload.u64;
+	return 0;
+}
+
+/* RESET_OWNER (deprecated): disable every ring, keep the rest. */
+static int h_reset_owner(struct bridge *b)
+{
+	for (unsigned int i = 0; i < b->queues; i++) {
+		b->vrings[i].enabled = false;
+		vring_update(b, i);
+	}
+	return 0;
+}
+
+/* RESET_DEVICE: back to the initial state; memory stays mapped. */
+static int h_reset_device(struct bridge *b)
+{
+	int ret = dev_reset(b);
+
+	vrings_forget(b);
+	b->acked_features = 0;
+	if (!ret && b->nregions)
+		ret = kernel_mem_table(b, b->regions, b->nregions);
+	return ret;
+}
+
+static int h_set_mem_table(struct bridge *b, struct req *q)
+{
+	const struct vhost_user_memory *mem = &q->m->payload.memory;
+	struct bridge_region regs[VHOST_USER_MEM_REGIONS_MAX];
+	const uint32_t hdr = offsetof(struct vhost_user_memory, regions);
+	unsigned int n, i;
+	int ret = 0;
+
+	if (q->m->hdr.size < hdr)
+		return -EINVAL;
+	n = mem->nregions;
+	if (n > VHOST_USER_MEM_REGIONS_MAX)
+		return -E2BIG;
+	if (q->m->hdr.size != hdr + n * sizeof(mem->regions[0]) ||
+	    q->nfds != n)
+		return -EINVAL;
+	for (i = 0; i < n && !ret; i++)
+		ret = region_map(b, &mem->regions[i], q->fds[i], &regs[i]);
+	if (ret)
+		i--;
+	if (!ret)
+		ret = mem_commit(b, regs, n);
+	if (ret)
+		regions_unmap_new(b, regs, i);
+	return ret;
+}
+
+static int h_add_mem_reg(struct bridge *b, struct req *q)
+{
+	struct bridge_region regs[BRIDGE_MAX_SLOTS];
+	int ret = need_size(q, sizeof(struct vhost_user_mem_reg));
+	unsigned int n = b->nregions;
+
+	if (ret)
+		return ret;
+	if (q->nfds != 1)
+		return -EINVAL;
+	if (n >= b->max_slots)
+		return -E2BIG;
+	memcpy(regs, b->regions, n * sizeof(*regs));
+	ret = region_map(b, &q->m->payload.mem_reg.region, q->fds[0],
+			 &regs[n]);
+	if (ret)
+		return ret;
+	if (is_current_map(b, regs[n].map))
+		return -EEXIST;
+	ret = mem_commit(b, regs, n + 1);
+	if (ret)
+		munmap(regs[n].map, regs[n].map_len);
+	return ret;
+}
+
+static int h_rem_mem_reg(struct bridge *b, struct req *q)
+{
+	const struct vhost_user_region *ur = &q->m->payload.mem_reg.region;
+	struct bridge_region regs[BRIDGE_MAX_SLOTS];
+	unsigned int n = 0;
+	bool found = false;
+	int ret = need_size(q, sizeof(struct vhost_user_mem_reg));
+
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < b->nregions; i++) {
+		const struct vhost_user_region *r = &b->regions[i].ur;
+
+		if (!found && r->guest_phys_addr == ur->guest_phys_addr &&
+		    r->memory_size == ur->memory_size &&
+		    r->userspace_addr == ur->userspace_addr)
+			found = true;
+		else
+			regs[n++] = b->regions[i];
+	}
+	if (!found)
+		return -ENOENT;
+	return mem_commit(b, regs, n);
+}
+
+static int h_vring_state(struct bridge *b, struct req *q)
+{
+	const struct vhost_vring_state *s = &q->m->payload.state;
+	struct bridge_vring *vr;
+	int ret = need_size(q, sizeof(*s));
+
+	if (!ret)
+		ret = vring_index(b, s->index);
+	if (ret)
+		return ret;
+	vr = &b->vrings[s->index];
+
+	switch (q->m->hdr.request) {
+	case VHOST_USER_SET_VRING_NUM:
+		if (vr->running)
+			return -EBUSY;
+		ret = vhost_blk_set_vring_num(b->vfd, s->index, s->num);
+		if (ret)
+			return ret;
+		vr->num = s->num;
+		/* The ring parts grew or shrank: check them again. */
+		vring_set_addr(b, s->index);
+		return 0;
+	case VHOST_USER_SET_VRING_BASE:
+		if (vr->running)
+			return -EBUSY;
+		return vhost_blk_set_vring_base(b->vfd, s->index, s->num);
+	case VHOST_USER_SET_VRING_ENABLE:
+		if (s->num > 1)
+			return -EINVAL;
+		vr->enabled = s->num;
+		return vring_update(b, s->index);
+	default:	/* GET_VRING_BASE: stop and drain until the next kick */
+		q->reply->hdr.size = sizeof(*s);
+		q->reply->payload.state.index = s->index;
+		ret = vring_stop(b, s->index, &q->reply->payload.state.num);
+		if (vr->kick_fd >= 0)
+			close(vr->kick_fd);
+		vr->kick_fd = -1;
+		return ret;
+	}
+}
+
+static int h_set_vring_addr(struct bridge *b, struct req *q)
+{
+	const struct vhost_vring_addr *a = &q->m->payload.addr;
+	struct bridge_vring *vr;
+	int ret = need_size(q, sizeof(*a));
+
+	if (!ret)
+		ret = vring_index(b, a->index);
+	if (ret)
+		return ret;
+	if (a->flags & (1U << VHOST_VRING_F_LOG))
+		return -EOPNOTSUPP;	/* no dirty logging */
+	if (a->flags)
+		return -EINVAL;
+	vr = &b->vrings[a->index];
+	if (vr->running)
+		return -EBUSY;
+	vr->addr = *a;
+	vr->addr_given = true;
+	ret = vring_set_addr(b, a->index);
+	if (ret)
+		return ret;
+	return vring_update(b, a->index);
+}
+
+/* An eventfd? Anything else would only fail later, in the kernel. */
+static bool is_eventfd(int fd)
+{
+	char path[64], link[64];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		return !strcmp(link, "anon_inode:[eventfd]");
+	}
+	/* No /proc: anonymous inodes at least have no file type. */
+	return !fstat(fd, &st) && !(st.st_mode & S_IFMT);
+}
+
+static int h_vring_fd(struct bridge *b, struct req *q)
+{
+	uint64_t v = q->m->payload.u64;
+	unsigned int i = v & VHOST_USER_VRING_IDX_MASK;
+	bool nofd = v & VHOST_USER_VRING_NOFD_MASK;
+	struct bridge_vring *vr;
+	int fd, ret = need_size(q, sizeof(v));
+
+	if (!ret)
+		ret = vring_index(b, i);
+	if (ret)
+		return ret;
+	vr = &b->vrings[i];
+	if (v & ~(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK))
+		return -EINVAL;
+	if (q->nfds != (nofd ? 0 : 1))
+		return -EBADF;
+	fd = nofd ? -1 : q->fds[0];
+
+	switch (q->m->hdr.request) {
+	case VHOST_USER_SET_VRING_CALL:
+		return vhost_blk_set_vring_call(b->vfd, i, fd);
+	case VHOST_USER_SET_VRING_ERR:
+		return vhost_blk_set_vring_err(b->vfd, i, fd);
+	}
+
+	/* SET_VRING_KICK */
+	if (fd >= 0 && !is_eventfd(fd))
+		return -EBADF;
+	if (vr->kick_fd >= 0)
+		close(vr->kick_fd);
+	vr->kick_fd = fd;
+	q->fds[0] = -1;
+	if (fd < 0) {
+		/* Polling the ring instead of a kick: not in the kernel. */
+		if (vr->running)
+			vring_stop(b, i, NULL);
+		return -EOPNOTSUPP;
+	}
+	if (vr->running)
+		return vring_start(b, i);	/* the kernel switches kicks */
+	return vring_update(b, i);
+}
+
+/* GET_CONFIG / SET_CONFIG: offset and size within 256 bytes. */
+static int h_config(struct bridge *b, struct req *q)
+{
+	const struct vhost_user_config *c = &q->m->payload.config;
+	uint8_t cfg[VHOST_USER_MAX_CONFIG_SIZE];
+	int ret;
+
+	if (q->m->hdr.size < VHOST_USER_CONFIG_HDR_SIZE ||
+	    c->size > VHOST_USER_MAX_CONFIG_SIZE ||
+	    q->m->hdr.size != VHOST_USER_CONFIG_HDR_SIZE + c->size ||
+	    c->offset > VHOST_USER_MAX_CONFIG_SIZE - c->size)
+		return -EINVAL;
+	ret = read_config(b, cfg);
+	if (ret)
+		return ret;
+	if (q->m->hdr.request == VHOST_USER_SET_CONFIG) {
+		if (c->flags > VHOST_USER_CONFIG_TYPE_MIGRATION)
+			return -EINVAL;
+		/* Nothing is writable: accept only what is there already. */
+		return memcmp(cfg + c->offset, c->region, c->size) ? -EPERM : 0;
+	}
+	q->reply->hdr.size = q->m->hdr.size;
+	q->reply->payload.config.offset = c->offset;
+	q->reply->payload.config.size = c->size;
+	q->reply->payload.config.flags = c->flags;
+	memcpy(q->reply->payload.config.region, cfg + c->offset, c->size);
+	return 0;
+}
+
+static int handle(struct bridge *b, struct req *q)
+{
+	switch (q->m->hdr.request) {
+	case VHOST_USER_GET_FEATURES:
+		reply_u64(q, b->dev_features | F_PROTOCOL);
+		return 0;
+	case VHOST_USER_SET_FEATURES:
+		return h_set_features(b, q);
+	case VHOST_USER_GET_PROTOCOL_FEATURES:
+		reply_u64(q, PROTOCOL_FEATURES);
+		return 0;
+	case VHOST_USER_SET_PROTOCOL_FEATURES:
+		return h_set_protocol_features(b, q);
+	case VHOST_USER_GET_QUEUE_NUM:
+		reply_u64(q, b->queues);
+		return 0;
+	case VHOST_USER_GET_MAX_MEM_SLOTS:
+		reply_u64(q, b->max_slots);
+		return 0;
+	case VHOST_USER_SET_OWNER:
+		return 0;	/* the bridge owns the device already */
+	case VHOST_USER_RESET_OWNER:
+		return h_reset_owner(b);
+	case VHOST_USER_RESET_DEVICE:
+		return h_reset_device(b);
+	case VHOST_USER_SET_MEM_TABLE:
+		return h_set_mem_table(b, q);
+	case VHOST_USER_ADD_MEM_REG:
+		return h_add_mem_reg(b, q);
+	case VHOST_USER_REM_MEM_REG:
+		return h_rem_mem_reg(b, q);
+	case VHOST_USER_SET_VRING_NUM:
+	case VHOST_USER_SET_VRING_BASE:
+	case VHOST_USER_GET_VRING_BASE:
+	case VHOST_USER_SET_VRING_ENABLE:
+		return h_vring_state(b, q);
+	case VHOST_USER_SET_VRING_ADDR:
+		return h_set_vring_addr(b, q);
+	case VHOST_USER_SET_VRING_KICK:
+	case VHOST_USER_SET_VRING_CALL:
+	case VHOST_USER_SET_VRING_ERR:
+		return h_vring_fd(b, q);
+	case VHOST_USER_GET_CONFIG:
+	case VHOST_USER_SET_CONFIG:
+		return h_config(b, q);
+	default:
+		/* Dirty log, inflight tracking, ...: not offered. */
+		return -EOPNOTSUPP;
+	}
+}
+
+/*
+ * Read and answer one message. A negative return means the stream is
+ * no longer usable: the caller disconnects.
+ */
+static int serve_one(struct bridge *b, struct vhost_user_msg *m,
+		     struct vhost_user_msg *reply)
+{
+	int fds[VHOST_USER_MAX_FDS];
+	struct req q = { .m = m, .fds = fds, .reply = reply };
+	bool ack;
+	int ret;
+
+	ret = vhost_user_recv(b->conn_fd, m, fds, &q.nfds, MSG_TIMEOUT_MS);
+	if (ret) {
+		if (ret == -ECONNRESET)
+			msg("frontend disconnected");
+		else
+			msg("bad message from the frontend (%s): disconnecting",
+			    strerror(-ret));
+		return ret;
+	}
+	if ((m->hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
+	    (m->hdr.flags & VHOST_USER_FLAG_REPLY)) {
+		msg("%s: bad flags 0x%x: disconnecting",
+		    vhost_user_request_name(m->hdr.request), m->hdr.flags);
+		ret = -EPROTO;
+		goto out;
+	}
+
+	memset(&reply->hdr, 0, sizeof(reply->hdr));
+	ret = handle(b, &q);
+	if (b->verbose || ret)
+		msg("%s (%u)%s%s", vhost_user_request_name(m->hdr.request),
+		    m->hdr.request, ret ? ": " : "",
+		    ret ? strerror(-ret) : "");
+
+	ack = (m->hdr.flags & VHOST_USER_FLAG_NEED_REPLY) &&
+	      (b->protocol_features &
+	       (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	if (vhost_user_has_reply(m->hdr.request)) {
+		/* An empty payload tells the frontend it was refused. */
+		if (ret)
+			reply->hdr.size = 0;
+	} else if (ack) {
+		reply->hdr.size = sizeof(reply->payload.u64);
+		reply->payload.u64 = -ret;
+	} else {
+		ret = 0;
+		goto out;
+	}
+	reply->hdr.request = m->hdr.request;
+	reply->hdr.flags = VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY;
+	ret = vhost_user_send(b->conn_fd, reply, NULL, 0);
+	if (ret)
+		msg("replying to %s: %s: disconnecting",
+		    vhost_user_request_name(m->hdr.request), strerror(-ret));
+out:
+	for (unsigned int i = 0; i < q.nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return ret;
+}
+
+/* The frontend is gone: stop everything, forget the session. */
+static int disconnect(struct bridge *b)
+{
+	int ret;
+
+	close(b->conn_fd);
+	b->conn_fd = -1;
+	/* The kernel lets go of guest memory before it is unmapped. */
+	ret = dev_reset(b);
+	regions_drop(b);
+	vrings_forget(b);
+	b->acked_features = 0;
+	b->protocol_features = 0;
+	return ret;
+}
+
+static void accept_one(struct bridge *b)
+{
+	struct timeval tv = { .tv_sec = MSG_TIMEOUT_MS / 1000 };
+	int fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != EINTR && errno != EAGAIN)
+			msg("accept: %s", strerror(errno));
+		return;
+	}
+	if (b->conn_fd >= 0) {
+		msg("a frontend is connected already: refusing another");
+		close(fd);
+		return;
+	}
+	/* A frontend that stops reading must not block the bridge. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	b->conn_fd = fd;
+	msg("frontend connected");
+}
+
+static int listen_on(struct bridge *b)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(b->sock_path) >= sizeof(sa.sun_path)) {
+		msg("%s: path too long", b->sock_path);
+		return -1;
+	}
+	memcpy(sa.sun_path, b->sock_path, strlen(b->sock_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		msg("socket: %s", strerror(errno));
+		return -1;
+	}
+	/* A socket nobody listens on is left from an earlier run. */
+	if (!lstat(b->sock_path, &st) && S_ISSOCK(st.st_mode)) {
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (probe >= 0 &&
+		    connect(probe, (struct sockaddr *)&sa, sizeof(sa)) &&
+		    errno == ECONNREFUSED)
+			unlink(b->sock_path);
+		if (probe >= 0)
+			close(probe);
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4)) {
+		msg("%s: %s", b->sock_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	b->listen_fd = fd;
+	return 0;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static int serve(struct bridge *b)
+{
+	struct vhost_user_msg *m = malloc(sizeof(*m));
+	struct vhost_user_msg *reply = malloc(sizeof(*reply));
+	int rc = 0;
+
+	if (!m || !reply) {
+		msg("out of memory");
+		rc = 1;
+		goto out;
+	}
+	while (!stop_requested) {
+		struct pollfd p[2] = {
+			{ .fd = b->listen_fd, .events = POLLIN },
+			{ .fd = b->conn_fd, .events = POLLIN },
+		};
+
+		if (poll(p, b->conn_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			msg("poll: %s", strerror(errno));
+			rc = 1;
+			break;
+		}
+		/* The current frontend first: its hang-up frees the slot. */
+		if (b->conn_fd >= 0 && p[1].revents &&
+		    serve_one(b, m, reply) < 0 && disconnect(b)) {
+			msg("the device cannot be set up again: exiting");
+			rc = 1;
+			break;
+		}
+		if (p[0].revents)
+			accept_one(b);
+	}
+out:
+	free(m);
+	free(reply);
+	return rc;
+}
+
+static unsigned int kernel_max_regions(void)
+{
+	FILE *f = fopen("/sys/module/vhost_blk/parameters/max_mem_regions",
+			"re");
+	unsigned int n = BRIDGE_MAX_SLOTS;
+
+	if (f) {
+		if (fscanf(f, "%u", &n) != 1)
+			n = BRIDGE_MAX_SLOTS;
+		fclose(f);
+	}
+	return n < BRIDGE_MAX_SLOTS ? n : BRIDGE_MAX_SLOTS;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s --socket PATH --backend DEV_OR_FILE [--read-only]\n"
+		"          [--serial STR] [--queues N] [--verbose]\n"
+		"Serve a vhost-user-blk frontend on the unix socket PATH with\n"
+		"/dev/vhost-blk, backed by a block device or a raw image file.\n"
+		"  --read-only   open the backend read-only, offer VIRTIO_BLK_F_RO\n"
+		"  --serial STR  the GET_ID string (up to %d bytes)\n"
+		"  --queues N    virtqueues offered, 1..%d (default 1)\n"
+		"  --verbose     log every message\n",
+		prog, VHOST_BLK_SERIAL_LEN, VHOST_BLK_MAX_QUEUES);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "read-only", no_argument, NULL, 'r' },
+		{ "serial", required_argument, NULL, 'S' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct bridge b = {
+		.queues = 1, .listen_fd = -1, .conn_fd = -1, .vfd = -1,
+		.bfd = -1, .serial = "",
+	};
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t bytes = 0;
+	char *end;
+	int c, ret, rc;
+
+	while ((c = getopt_long(argc, argv, "s:b:rS:q:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			b.sock_path = optarg;
+			break;
+		case 'b':
+			b.backend_path = optarg;
+			break;
+		case 'r':
+			b.ro = true;
+			break;
+		case 'S':
+			b.serial = optarg;
+			break;
+		case 'q':
+			errno = 0;
+			b.queues = strtoul(optarg, &end, 0);
+			if (errno || *end || !b.queues ||
+			    b.queues > VHOST_BLK_MAX_QUEUES) {
+				msg("--queues takes 1..%d", VHOST_BLK_MAX_QUEUES);
+				return 2;
+			}
+			break;
+		case 'v':
+			b.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || !b.sock_path || !b.backend_path) {
+		usage(stderr);
+		return 2;
+	}
+	if (strlen(b.serial) > VHOST_BLK_SERIAL_LEN) {
+		msg("--serial takes up to %d bytes", VHOST_BLK_SERIAL_LEN);
+		return 2;
+	}
+	page_size = sysconf(_SC_PAGESIZE);
+	for (unsigned int i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
+		b.vrings[i].kick_fd = -1;
+
+	b.bfd = open(b.backend_path, (b.ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b.bfd < 0) {
+		msg("%s: %s", b.backend_path, strerror(errno));
+		return 1;
+	}
+	ret = dev_open(&b);
+	if (ret) {
+		msg("%s with %s: %s", VHOST_BLK_DEV_PATH, b.backend_path,
+		    strerror(-ret));
+		return 1;
+	}
+	b.max_slots = kernel_max_regions();
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (listen_on(&b))
+		return 1;
+
+	{
+		struct virtio_blk_config cfg;
+
+		if (!vhost_blk_get_config(b.vfd, &cfg, NULL, NULL))
+			bytes = le64toh(cfg.capacity) * 512;
+	}
+	msg("serving %s (%" PRIu64 " bytes%s, %u queue%s) on %s",
+	    b.backend_path, bytes, b.ro ? ", read-only" : "", b.queues,
+	    b.queues > 1 ? "s" : "", b.sock_path);
+
+	rc = serve(&b);
+
+	if (b.conn_fd >= 0)
+		close(b.conn_fd);
+	close(b.vfd);		/* stops and drains every queue */
+	regions_drop(&b);
+	vrings_forget(&b);
+	close(b.bfd);
+	close(b.listen_fd);
+	unlink(b.sock_path);
+	msg("exiting");
+	return rc;
+}
