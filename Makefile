@@ -8,6 +8,7 @@
 #   make tools           build the userspace helpers in tools/
 #   make demo            boot a VM, attach a device, drive verified I/O
 #   make test            build everything and run every test in VMs
+#   make bench           fio: io_uring vs vhost-blk vs qemu-storage-daemon in a VM
 #   make install         install into /lib/modules and run depmod
 #   make dkms-install    register the source tree with DKMS
 
@@ -16,7 +17,7 @@ PACKAGE_VERSION := 0.1
 CHECKPATCH ?= $(KDIR)/scripts/checkpatch.pl
 SRC_FILES := $(wildcard drivers/vhost-blk/*.[ch]) include/uapi/linux/vhost_blk.h
 
-.PHONY: all modules check style tools demo test install dkms-install clean
+.PHONY: all modules check style tools demo test bench install dkms-install clean
 
 all: modules
 
@@ -41,6 +42,9 @@ demo:
 
 test:
 	tests/run.sh
+
+bench:
+	tests/bench/run.sh
 
 install: modules
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install

@@ -1,0 +1,333 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Compare three ways to reach the same memory-backed null_blk device with
+# the same fio jobs, in one boot of the test VM:
+#   io_uring   fio's io_uring engine on the device itself (the bare limit)
+#   vhost-blk  tools/fio/build/vhost-blk-engine.so on /dev/vhost-blk
+#   qsd        the same engine over vhost-user to qemu-storage-daemon
+#              exporting the device (vhost-user-blk, io_uring, 1 iothread)
+# Jobs: 4k randread/randwrite at QD1 and QD32, 64k sequential read/write
+# at QD16, each with 1 and 2 queues (fio jobs; the engine gives each its
+# own queue of one shared device).
+#
+# Usage: tests/bench/run.sh [--smoke] [--runtime SEC] [--guest]
+#   --smoke        1 s per job, a few jobs, plus fio verify=crc32c through
+#                  the engine (on /dev/vhost-blk and over vhost-user)
+#   --runtime SEC  seconds per job (default 6; ramp 1 s extra)
+#   --guest        run here (inside the test VM) instead of booting one
+#
+# On the host: builds the module and the engine, boots the VM once, writes
+# build/bench/results.md (Markdown table), results.tsv and results.png
+# (gnuplot), and prints the table. --smoke only prints. Exit status 0 if
+# every job ran.
+
+set -uo pipefail
+
+DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$DIR/../.." && pwd)
+ENGINE=$REPO/tools/fio/build/vhost-blk-engine.so
+QSD=/usr/bin/qemu-storage-daemon
+SMOKE=0
+GUEST=0
+RUNTIME=6
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--smoke) SMOKE=1 ;;
+	--guest) GUEST=1 ;;
+	--runtime) RUNTIME=$2; shift ;;
+	-h | --help) sed -n '14,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ "$SMOKE" -eq 1 ] && RUNTIME=1
+
+# ---- in the guest ----
+
+# fio_json FILE: "iops MiB/s p50_us p99_us" of a group_reporting run,
+# read and write summed (one of them is zero).
+fio_json()
+{
+	python3 - "$1" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+iops = bw = 0.0
+p50 = p99 = 0.0
+for d in ("read", "write"):
+    s = j[d]
+    if s["total_ios"] == 0:
+        continue
+    iops += s["iops"]
+    bw += s["bw_bytes"] / 1048576.0
+    pc = s["clat_ns"].get("percentile", {})
+    p50 = max(p50, pc.get("50.000000", 0) / 1000.0)
+    p99 = max(p99, pc.get("99.000000", 0) / 1000.0)
+print("%.0f %.1f %.1f %.1f" % (iops, bw, p50, p99))
+EOF
+}
+
+QSD_PID=
+WORK=
+
+qsd_stop()
+{
+	[ -n "$QSD_PID" ] || return 0
+	kill "$QSD_PID" 2>/dev/null
+	wait "$QSD_PID" 2>/dev/null
+	QSD_PID=
+}
+
+# qsd_start DEV QUEUES: export DEV as vhost-user-blk on $WORK/q.sock.
+qsd_start()
+{
+	local dev=$1 nq=$2 i
+
+	qsd_stop
+	rm -f "$WORK/q.sock"
+	"$QSD" --blockdev "driver=host_device,node-name=d,filename=$dev,cache.direct=on,aio=io_uring" \
+		--object iothread,id=io0 \
+		--export "type=vhost-user-blk,id=e,node-name=d,iothread=io0,addr.type=unix,addr.path=$WORK/q.sock,writable=on,num-queues=$nq" \
+		>"$WORK/qsd.log" 2>&1 &
+	QSD_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$WORK/q.sock" ] && return 0
+		kill -0 "$QSD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	sed 's/^/# qsd: /' "$WORK/qsd.log"
+	return 1
+}
+
+FAILED=0
+
+# run_fio TRANSPORT DEV QUEUES NAME RW BS QD [fio args...]: one job, one
+# "BENCH|..." result line (or "BENCH-FAIL|...").
+run_fio()
+{
+	local tr=$1 dev=$2 nq=$3 name=$4 rw=$5 bs=$6 qd=$7 out res
+	local -a args
+
+	shift 7
+	args=(--name="$name" --rw="$rw" --bs="$bs" --iodepth="$qd"
+	      --numjobs="$nq" --thread=1 --group_reporting=1
+	      --output-format=json "$@")
+	case $tr in
+	io_uring) args+=(--ioengine=io_uring --direct=1 --filename="$dev") ;;
+	vhost-blk) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
+			  --queues="$nq") ;;
+	qsd) args+=(--ioengine=external:"$ENGINE" --filename=vhost-user
+		    --vhost_user="$WORK/q.sock" --queues="$nq") ;;
+	esac
+	out=$WORK/$tr-$name-$nq.json
+	if timeout -k 5 $((RUNTIME * 4 + 60)) fio "${args[@]}" \
+		--output="$out" >"$WORK/fio.err" 2>&1 &&
+	   res=$(fio_json "$out" 2>>"$WORK/fio.err"); then
+		echo "BENCH|$(basename "$dev")|$name|$nq|$tr|${res// /|}"
+	else
+		FAILED=$((FAILED + 1))
+		echo "BENCH-FAIL|$(basename "$dev")|$name|$nq|$tr"
+		sed 's/^/# /' "$WORK/fio.err" | tail -n 20
+		[ -s "$out" ] && grep -m3 '"error"\|verror' "$out" | sed 's/^/# /'
+	fi
+}
+
+# verify_check TRANSPORT DEV: fio verify=crc32c through the engine.
+verify_check()
+{
+	local tr=$1 dev=$2 desc rc=0
+	local -a args=(--name=verify --ioengine=external:"$ENGINE"
+		       --rw=randwrite --bsrange=4k-64k --iodepth=16
+		       --size=16M --verify=crc32c --do_verify=1
+		       --verify_fatal=1 --numjobs=2 --thread=1 --queues=2
+		       --offset_increment=16M)
+
+	if [ "$tr" = qsd ]; then
+		args+=(--filename=vhost-user --vhost_user="$WORK/q.sock")
+	else
+		args+=(--filename="$dev")
+	fi
+	desc="fio verify=crc32c through the engine ($tr, $dev, 2 queues)"
+	timeout -k 5 120 fio "${args[@]}" >"$WORK/verify.out" 2>&1 || rc=$?
+	if [ "$rc" -eq 0 ] && grep -q 'err= 0' "$WORK/verify.out" &&
+	   ! grep -q 'err=[ ]*[1-9]' "$WORK/verify.out"; then
+		echo "VERIFY-OK|$desc"
+	else
+		FAILED=$((FAILED + 1))
+		echo "VERIFY-FAIL|$desc (exit $rc)"
+		sed 's/^/# /' "$WORK/verify.out" | tail -n 20
+	fi
+}
+
+guest_main()
+{
+	local dev=/dev/nullb0 nq tr job name rw bs qd
+	local -a jobs transports queues
+
+	[ -f "$ENGINE" ] || { echo "# $ENGINE not built (make -C tools/fio)"; return 1; }
+	[ -e /dev/vhost-blk ] || { echo "# /dev/vhost-blk missing"; return 1; }
+	[ -b "$dev" ] || { echo "# $dev missing"; return 1; }
+	WORK=$(mktemp -d /tmp/vhost-blk-bench.XXXXXX) || return 1
+	trap 'qsd_stop; rm -rf "$WORK"' EXIT
+
+	transports=(io_uring vhost-blk)
+	if [ -x "$QSD" ]; then
+		transports+=(qsd)
+	else
+		echo "# $QSD not installed: no vhost-user comparison"
+	fi
+	if [ "$SMOKE" -eq 1 ]; then
+		jobs=("randread-4k-qd32 randread 4k 32"
+		      "write-64k-qd16 write 64k 16")
+		queues=(1 2)
+	else
+		jobs=("randread-4k-qd1 randread 4k 1"
+		      "randwrite-4k-qd1 randwrite 4k 1"
+		      "randread-4k-qd32 randread 4k 32"
+		      "randwrite-4k-qd32 randwrite 4k 32"
+		      "read-64k-qd16 read 64k 16"
+		      "write-64k-qd16 write 64k 16")
+		queues=(1 2)
+	fi
+	echo "BENCH-INFO|$(uname -r)|$(nproc)|$(fio --version)|$("$QSD" --version 2>/dev/null | head -n1)|$RUNTIME"
+
+	if [ "$SMOKE" -eq 1 ]; then
+		verify_check vhost-blk /dev/ram0
+		if [ -x "$QSD" ]; then
+			qsd_start /dev/ram1 2 && verify_check qsd /dev/ram1 ||
+				{ FAILED=$((FAILED + 1)); echo "VERIFY-FAIL|qsd did not start"; }
+			qsd_stop
+		fi
+	fi
+
+	for nq in "${queues[@]}"; do
+		for tr in "${transports[@]}"; do
+			if [ "$tr" = qsd ] && ! qsd_start "$dev" "$nq"; then
+				FAILED=$((FAILED + 1))
+				echo "BENCH-FAIL|$(basename "$dev")|*|$nq|qsd (did not start)"
+				continue
+			fi
+			for job in "${jobs[@]}"; do
+				read -r name rw bs qd <<<"$job"
+				# Sequential jobs: each queue its own half.
+				run_fio "$tr" "$dev" "$nq" "$name" "$rw" "$bs" \
+					"$qd" --runtime="$RUNTIME" --time_based=1 \
+					--ramp_time=1 --size=$((512 / nq))M \
+					--offset_increment=$((512 / nq))M
+			done
+			[ "$tr" = qsd ] && qsd_stop
+		done
+	done
+	echo "BENCH-DONE|$FAILED"
+	[ "$FAILED" -eq 0 ]
+}
+
+if [ "$GUEST" -eq 1 ]; then
+	guest_main
+	exit $?
+fi
+
+# ---- on the host ----
+
+# shellcheck source=../lib/common.sh
+. "$REPO/tests/lib/common.sh"
+
+OUT=$VB_BUILD/bench
+mkdir -p "$OUT"
+vb_ensure_packages
+vb_ensure_kernel --no-source || vb_die "cannot fetch the Debian kernel"
+vb_log "building vhost_blk.ko against $KREL"
+vb_build_module "$OUT/module" >"$OUT/module.log" ||
+	{ tail -n 30 "$OUT/module.log" >&2; vb_die "the module does not build"; }
+make -C "$REPO/tools/fio" --no-print-directory >"$OUT/engine.log" 2>&1 ||
+	{ tail -n 30 "$OUT/engine.log" >&2; vb_die "the fio engine does not build"; }
+
+GUEST_ARGS="--guest --runtime $RUNTIME"
+[ "$SMOKE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --smoke"
+rc=0
+"$REPO/tests/vm/run.sh" -t 1500 --module "$OUT/module/vhost_blk.ko" \
+	-o "$OUT/vm" -- "tests/bench/run.sh $GUEST_ARGS" >"$OUT/guest.log" 2>&1 ||
+	rc=$?
+grep -v '^BENCH|' "$OUT/guest.log" | grep '^#\|FAIL\|OK\|run.sh' >&2
+grep '^BENCH|' "$OUT/guest.log" | cut -d'|' -f2- >"$OUT/results.tsv"
+if [ ! -s "$OUT/results.tsv" ]; then
+	tail -n 30 "$OUT/guest.log" >&2
+	vb_die "no results (log: $OUT/guest.log)"
+fi
+INFO=$(grep -m1 '^BENCH-INFO|' "$OUT/guest.log" | cut -d'|' -f2-)
+
+# results.md: one row per job, queue count and transport.
+python3 - "$OUT/results.tsv" "$INFO" >"$OUT/results.md" <<'EOF'
+import sys, datetime
+rows = [l.rstrip("\n").split("|") for l in open(sys.argv[1]) if l.strip()]
+info = sys.argv[2].split("|") + [""] * 6
+res = {}
+order = []
+for dev, job, nq, tr, iops, bw, p50, p99 in rows:
+    k = (dev, job, nq)
+    if k not in res:
+        res[k] = {}
+        order.append(k)
+    res[k][tr] = (float(iops), float(bw), float(p50), float(p99))
+print("Date %s; guest kernel %s, %s vCPUs (QEMU TCG); %s; %s; %s s per job."
+      % (datetime.date.today().isoformat(), info[0], info[1], info[2],
+         info[3] or "no qemu-storage-daemon", info[4]))
+print()
+print("| device | job | queues | path | IOPS | MiB/s | p50 us | p99 us | vs io_uring | vs qsd |")
+print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+for k in order:
+    for tr in ("io_uring", "vhost-blk", "qsd"):
+        if tr not in res[k]:
+            continue
+        iops, bw, p50, p99 = res[k][tr]
+        def ratio(base):
+            b = res[k].get(base)
+            return "%.2f" % (iops / b[0]) if b and b[0] else "-"
+        print("| %s | %s | %s | %s | %.0f | %.1f | %.0f | %.0f | %s | %s |"
+              % (k[0], k[1], k[2], tr, iops, bw, p50, p99,
+                 ratio("io_uring"), ratio("qsd")))
+EOF
+
+if [ "$SMOKE" -eq 0 ]; then
+	if ! command -v gnuplot >/dev/null; then
+		vb_ensure_packages gnuplot-nox || vb_log "no gnuplot: no chart"
+	fi
+	if command -v gnuplot >/dev/null; then
+		python3 - "$OUT/results.tsv" >"$OUT/chart.dat" <<'EOF'
+import sys
+rows = [l.rstrip("\n").split("|") for l in open(sys.argv[1]) if l.strip()]
+res = {}
+order = []
+for dev, job, nq, tr, iops, bw, p50, p99 in rows:
+    k = "%s q%s" % (job, nq)
+    if k not in res:
+        res[k] = {}
+        order.append(k)
+    res[k][tr] = float(iops) / 1000
+print("job io_uring vhost-blk qsd")
+for k in order:
+    print('"%s" %s' % (k, " ".join("%.2f" % res[k].get(t, 0)
+                                   for t in ("io_uring", "vhost-blk", "qsd"))))
+EOF
+		gnuplot <<EOF || vb_log "gnuplot failed"
+set terminal pngcairo size 1200,600 noenhanced
+set output "$OUT/results.png"
+set title "fio on null_blk in a TCG guest: kIOPS (only ratios mean anything)"
+set style data histogram
+set style histogram cluster gap 1
+set style fill solid border -1
+set boxwidth 0.9
+set xtics rotate by -35
+set ylabel "kIOPS"
+set key top right
+set grid ytics
+plot "$OUT/chart.dat" using 2:xtic(1) title columnheader(2), \
+     '' using 3 title columnheader(3), '' using 4 title columnheader(4)
+EOF
+	fi
+fi
+cat "$OUT/results.md"
+[ -f "$OUT/results.png" ] && [ "$SMOKE" -eq 0 ] && echo && echo "chart: $OUT/results.png"
+grep -q '^BENCH-DONE|0$' "$OUT/guest.log" || rc=1
+exit "$rc"
