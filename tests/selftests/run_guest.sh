@@ -185,6 +185,18 @@ if [ $# -eq 0 ]; then
 	fi
 fi
 
+if [ $# -eq 0 ]; then
+	echo "# ---- fio engine, bench smoke ----"
+	if [ ! -f "$DIR/../../tools/fio/build/vhost-blk-engine.so" ]; then
+		ok "bench: smoke # SKIP fio engine not built (make -C tools/fio)"
+	elif [ ! -e /dev/vhost-blk ] || ! command -v fio >/dev/null; then
+		ok "bench: smoke # SKIP needs /dev/vhost-blk and fio"
+	else
+		tool_check "bench smoke (fio engine with verify=crc32c; io_uring, vhost-blk, qsd)" \
+			"$DIR/../bench/run.sh" --guest --smoke
+	fi
+fi
+
 echo "1..$NUM"
 echo "# $((NUM - FAILED)) of $NUM passed or skipped"
 [ "$FAILED" -eq 0 ]
