@@ -208,6 +208,12 @@ if [ -f tools/Makefile ]; then
 else
 	fail "host: tools build (tools/Makefile missing)"
 fi
+# The fio engine the guest's bench smoke uses (fetches fio's source once).
+if [ -f tools/fio/Makefile ]; then
+	rc=0
+	make -C tools/fio --no-print-directory >"$LOGS/fio-engine.log" 2>&1 || rc=$?
+	check "host: fio engine build (make -C tools/fio)" "$rc" "$LOGS/fio-engine.log"
+fi
 
 say "selftests"
 if [ -f tests/selftests/Makefile ]; then
