@@ -47,7 +47,10 @@ done
 # ---- in the guest ----
 
 # fio_json FILE: "iops MiB/s p50_us p99_us" of a group_reporting run,
-# read and write summed (one of them is zero).
+# read and write summed (one of them is zero). The percentiles are of the
+# total latency (lat_percentiles=1: from fio preparing the request to its
+# completion), as clat leaves the submission out and io_uring on null_blk
+# completes within the submitting call.
 fio_json()
 {
 	python3 - "$1" <<'EOF'
@@ -61,7 +64,7 @@ for d in ("read", "write"):
         continue
     iops += s["iops"]
     bw += s["bw_bytes"] / 1048576.0
-    pc = s["clat_ns"].get("percentile", {})
+    pc = s["lat_ns"].get("percentile", {})
     p50 = max(p50, pc.get("50.000000", 0) / 1000.0)
     p99 = max(p99, pc.get("99.000000", 0) / 1000.0)
 print("%.0f %.1f %.1f %.1f" % (iops, bw, p50, p99))
@@ -112,7 +115,7 @@ run_fio()
 	shift 7
 	args=(--name="$name" --rw="$rw" --bs="$bs" --iodepth="$qd"
 	      --numjobs="$nq" --thread=1 --group_reporting=1
-	      --output-format=json "$@")
+	      --lat_percentiles=1 --output-format=json "$@")
 	case $tr in
 	io_uring) args+=(--ioengine=io_uring --direct=1 --filename="$dev") ;;
 	vhost-blk) args+=(--ioengine=external:"$ENGINE" --filename="$dev"

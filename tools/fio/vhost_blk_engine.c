@@ -78,7 +78,7 @@ static struct fio_option options[] = {
 		.lname	= "vhost-user socket",
 		.type	= FIO_OPT_STR_STORE,
 		.off1	= offsetof(struct vbe_options, vhost_user),
-		.help	= "Unix socket of a vhost-user-blk backend to drive instead of /dev/vhost-blk",
+		.help	= "vhost-user-blk socket to use instead of /dev/vhost-blk",
 		.category = FIO_OPT_C_ENGINE,
 		.group	= FIO_OPT_G_INVALID,
 	},
@@ -87,7 +87,7 @@ static struct fio_option options[] = {
 		.lname	= "Queues of a shared device",
 		.type	= FIO_OPT_INT,
 		.off1	= offsetof(struct vbe_options, queues),
-		.help	= "Jobs of this section share one device with this many queues, one each (needs thread=1); 0: a device per job",
+		.help	= "Jobs share a device with this many queues (thread=1)",
 		.def	= "0",
 		.category = FIO_OPT_C_ENGINE,
 		.group	= FIO_OPT_G_INVALID,
@@ -400,7 +400,7 @@ static int vbe_iomem_alloc(struct thread_data *td, size_t size)
 	}
 	vb->mem_len = size;
 	td->orig_buffer = vblk_gpa_to_hva(vb->dev->d, vb->mem_gpa, size);
-	return td->orig_buffer == NULL;
+	return !td->orig_buffer;
 }
 
 static void vbe_iomem_free(struct thread_data *td)
