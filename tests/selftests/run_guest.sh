@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run every vhost-blk selftest binary, then the vhost-blk tool, as root in
+# Run every vhost-blk selftest binary, then the vhost-blk tool (also over
+# vhost-user, against vhost-user-blk-bridge and qemu-storage-daemon), as root in
 # a machine where vhost_blk.ko is loaded (tests/vm/run.sh runs it in the
 # test VM). Prints one TAP stream: each binary's kselftest results are
 # renumbered into it as "ok N <binary>: <fixture>.<variant>.<test>", its
@@ -19,7 +20,11 @@ set -u
 DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=${VHOST_BLK_SELFTEST_BUILD:-$DIR/build}
 TOOL=$DIR/../../tools/build/vhost-blk
-TESTS=(ioctl backend data file vring teardown)
+BRIDGE=$DIR/../../tools/build/vhost-user-blk-bridge
+QSD=/usr/bin/qemu-storage-daemon
+TESTS=(ioctl backend data file vring teardown bridge)
+# The bridge selftest runs this binary.
+export VHOST_BLK_BRIDGE=${VHOST_BLK_BRIDGE:-$BRIDGE}
 [ $# -gt 0 ] && TESTS=("$@")
 
 TIMEOUT=$(sed -n 's/^timeout=//p' "$DIR/settings" 2>/dev/null)
@@ -146,6 +151,33 @@ tool_check()
 	fi
 }
 
+# vu_tool_check DESC SOCK TOOL-ARGS... -- SERVER...: start a vhost-user
+# server listening on SOCK, run "vhost-blk io --vhost-user SOCK TOOL-ARGS"
+# against it, stop the server; the server's log follows a failure.
+vu_tool_check()
+{
+	local desc=$1 sock=$2 log=$WORK/server.log pid i before=$FAILED
+	local -a args=()
+
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		args+=("$1")
+		shift
+	done
+	shift
+	rm -f "$sock"
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		[ -S "$sock" ] && break
+		sleep 0.1
+	done
+	tool_check "$desc" "$TOOL" io --vhost-user "$sock" "${args[@]}"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	[ "$FAILED" -eq "$before" ] || sed 's/^/# server: /' "$log"
+}
+
 echo "TAP version 13"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "# not root: tests needing block devices will fail"
@@ -179,6 +211,24 @@ if [ $# -eq 0 ]; then
 		if [ -b /dev/nullb0 ]; then
 			tool_check "vhost-blk io /dev/nullb0 (64 KiB, qd 64, 4 queues)" \
 				"$TOOL" io /dev/nullb0 --count 1000 --bs 64k --qd 64 --queues 4
+		fi
+		if [ -x "$BRIDGE" ]; then
+			vu_tool_check "vhost-blk io --vhost-user (bridge on $dev, 4 KiB, qd 32, 2 queues)" \
+				"$WORK/bridge.sock" --count 2000 --bs 4096 --qd 32 \
+				--queues 2 --serial vhost-blk-io -- \
+				"$BRIDGE" --socket "$WORK/bridge.sock" --backend "$dev" \
+				--serial vhost-blk-io --queues 2
+		else
+			not_ok "tool: $BRIDGE not built (make -C tools)"
+		fi
+		dev2=${VHOST_BLK_TEST_DEV2:-/dev/ram1}
+		if [ -x "$QSD" ]; then
+			vu_tool_check "vhost-blk io --vhost-user (qemu-storage-daemon on $dev2, 4 KiB, qd 32, 2 queues)" \
+				"$WORK/qsd.sock" --count 2000 --bs 4096 --qd 32 --queues 2 -- \
+				"$QSD" --blockdev "driver=host_device,node-name=d,filename=$dev2,cache.direct=on" \
+				--export "type=vhost-user-blk,id=e,node-name=d,addr.type=unix,addr.path=$WORK/qsd.sock,writable=on,num-queues=2"
+		else
+			ok "tool: vhost-blk io --vhost-user (qemu-storage-daemon) # SKIP $QSD not installed"
 		fi
 	else
 		not_ok "tool: $TOOL not built (make -C tools)"

@@ -1,0 +1,1371 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bridge: tools/build/vhost-user-blk-bridge, the vhost-user-blk backend
+ * that hands the data path to /dev/vhost-blk, driven by the userspace
+ * driver over its vhost-user transport (guest memory in a memfd, eventfds
+ * passed over the socket), as a VMM would drive it.
+ *
+ * Every test starts its own bridge on VHOST_BLK_TEST_DEV with two queues,
+ * checks what it is about, and at teardown that the bridge is still
+ * running and exits cleanly on SIGTERM. Data is checked through the
+ * device and directly on the backend with O_DIRECT. Malformed messages
+ * must get an error or a disconnect, after which the bridge serves a new
+ * frontend. The qsd fixture runs the data test against
+ * qemu-storage-daemon's vhost-user-blk export (skipped without it).
+ *
+ * qemu_boots_through_bridge runs an unmodified QEMU with
+ * vhost-user-blk-pci on the bridge: SeaBIOS's virtio-blk driver loads
+ * the boot sector of bridge_boot.S from the disk, which reads, writes
+ * and resets the machine once (skipped without qemu-system-x86_64).
+ *
+ * VHOST_BLK_BRIDGE names the bridge binary (default: the one next to
+ * this tree's tests, tools/build/vhost-user-blk-bridge).
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/eventfd.h>
+
+#include "kselftest_harness.h"
+#include "vhost_blk_test.h"
+#include "vhost_user.h"
+
+#define F(bit)		(1ULL << (bit))
+#define SERIAL		"bridge-selftest"
+#define QUEUES		2
+#define QSD		"/usr/bin/qemu-storage-daemon"
+#define QEMU		"/usr/bin/qemu-system-x86_64"
+/* isa-debug-exit: the boot sector's 0x10 and 0x11, as QEMU exits. */
+#define BOOT_OK		33
+#define BOOT_FAILED	35
+/* The bridge gives a stalled message this long (MSG_TIMEOUT_MS). */
+#define STALL_MS	5000
+
+struct server {
+	pid_t pid;
+	char sock[108];
+	char log[128];			/* its stdout and stderr */
+};
+
+/* @name relative to the directory of this test binary. */
+static const char *beside_me(const char *name)
+{
+	static char path[PATH_MAX + 64];
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return name;
+	exe[n] = 0;
+	*strrchr(exe, '/') = 0;
+	snprintf(path, sizeof(path), "%s/%s", exe, name);
+	return path;
+}
+
+static const char *bridge_bin(void)
+{
+	const char *p = getenv("VHOST_BLK_BRIDGE");
+
+	if (p && *p)
+		return p;
+	/* tests/selftests/build/bridge -> tools/build/ */
+	return beside_me("../../../tools/build/vhost-user-blk-bridge");
+}
+
+/*
+ * Run @argv (a server that listens on s->sock) in a child that dies with
+ * us, its output in s->log; wait until the socket exists. 0 or -errno.
+ */
+static int server_start(struct server *s, char *const *argv)
+{
+	struct stat st;
+	int status;
+
+	snprintf(s->log, sizeof(s->log), "%s.log", s->sock);
+	s->pid = fork();
+	if (s->pid < 0)
+		return -errno;
+	if (!s->pid) {
+		int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execv(argv[0], argv);
+		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	for (int i = 0; i < 3000; i++) {
+		if (!stat(s->sock, &st) && S_ISSOCK(st.st_mode))
+			return 0;
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			return -ECHILD;
+		}
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void sock_name(struct server *s, const char *what)
+{
+	static unsigned int n;
+
+	snprintf(s->sock, sizeof(s->sock), "/tmp/vhost-blk-%s-%d-%u.sock",
+		 what, getpid(), n++);
+	unlink(s->sock);
+}
+
+/* A bridge on @backend with @extra options (NULL terminated, or NULL). */
+static int bridge_start(struct server *s, const char *backend,
+			const char *const *extra)
+{
+	char *argv[16] = {
+		(char *)bridge_bin(), "--socket", s->sock, "--backend",
+		(char *)backend, "--serial", SERIAL, "--queues", "2",
+	};
+	int n = 9;
+
+	sock_name(s, "bridge");
+	for (int i = 0; extra && extra[i] && n < 15; i++)
+		argv[n++] = (char *)extra[i];
+	return server_start(s, argv);
+}
+
+static bool server_alive(struct server *s)
+{
+	return s->pid > 0 && waitpid(s->pid, NULL, WNOHANG) == 0;
+}
+
+/* SIGTERM; the exit status, 128 + signal, or -1 if it had to be killed. */
+static int server_stop(struct server *s)
+{
+	int status;
+
+	if (s->pid <= 0)
+		return -1;
+	kill(s->pid, SIGTERM);
+	for (int i = 0; i < 1000; i++) {
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			unlink(s->sock);
+			return WIFEXITED(status) ? WEXITSTATUS(status) :
+			       128 + WTERMSIG(status);
+		}
+		usleep(10000);
+	}
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, &status, 0);
+	s->pid = 0;
+	unlink(s->sock);
+	return -1;
+}
+
+/*
+ * The end of a test for server @s: it must still run and exit 0 on
+ * SIGTERM (if @clean_exit). Its log is shown if the test failed.
+ */
+static void server_done(struct __test_metadata *_metadata, struct server *s,
+			bool clean_exit)
+{
+	char line[512];
+	FILE *f;
+
+	if (s->pid > 0) {
+		int status;
+
+		EXPECT_TRUE(server_alive(s));
+		status = server_stop(s);
+		if (clean_exit) {
+			EXPECT_EQ(0, status);
+		}
+	}
+	if (!s->log[0])
+		return;
+	f = fopen(s->log, "re");
+	if (f && _metadata->exit_code == KSFT_FAIL) {
+		fprintf(stderr, "# ---- %s ----\n", s->log);
+		while (fgets(line, sizeof(line), f))
+			fprintf(stderr, "# %s", line);
+	}
+	if (f)
+		fclose(f);
+	unlink(s->log);
+	s->log[0] = 0;
+}
+
+/* A driver on the vhost-user socket @sock with @nq queues started. */
+static int vu_create(struct vblk_dev **d, const char *sock, unsigned int nq,
+		     enum vblk_mem_layout layout)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+
+	o.vhost_user = sock;
+	o.num_queues = nq;
+	o.layout = layout;
+	o.mem_size = 16 << 20;
+	return vblk_dev_create(d, &o, -1, 0, NULL);
+}
+
+/* The backend holds @len bytes of pattern @seed at @sector. */
+static int on_disk(const char *backend, uint64_t sector, uint32_t len,
+		   uint64_t seed)
+{
+	void *buf = malloc(len);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = blk_direct_io(backend, false, sector * 512, buf, len);
+	if (!ret)
+		ret = vblk_pattern_check(buf, len, sector, seed) == -1 ? 0 : 1;
+	free(buf);
+	return ret;
+}
+
+static int to_disk(const char *backend, uint64_t sector, uint32_t len,
+		   uint64_t seed)
+{
+	void *buf = malloc(len);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	vblk_pattern_fill(buf, len, sector, seed);
+	ret = blk_direct_io(backend, true, sector * 512, buf, len);
+	free(buf);
+	return ret;
+}
+
+/*
+ * Verified data both ways on every queue of @d: requests of several
+ * sizes written through one queue, read back through the other and
+ * checked on @backend; data written to @backend read through the device;
+ * 32 requests in flight per queue, half of them indirect.
+ */
+static void round_trip(struct __test_metadata *_metadata, struct vblk_dev *d,
+		       const char *backend, uint64_t seed)
+{
+	static const uint32_t sizes[] = {
+		512, 4096, 7 * 512, 65536, 256 << 10, 1 << 20,
+	};
+	const unsigned int per_q = 32, nq = d->num_queues;
+	struct vblk_req *rs[QUEUES * 32];
+	uint64_t sector = 2048, gpa, big;
+	struct vblk_req *r;
+	uint8_t *p;
+
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(d, 1 << 20, 4096, &gpa));
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		for (unsigned int q = 0; q < nq; q++) {
+			uint32_t len = sizes[i];
+
+			ASSERT_EQ(VIRTIO_BLK_S_OK,
+				  write_pattern(&d->vqs[q], r, gpa, sector, len,
+						seed));
+			EXPECT_EQ(0, check_pattern(&d->vqs[(q + 1) % nq], r,
+						   gpa, sector, len, seed))
+				TH_LOG("%u bytes at sector %" PRIu64, len,
+				       sector);
+			EXPECT_EQ(0, on_disk(backend, sector, len, seed))
+				TH_LOG("%u bytes at sector %" PRIu64
+				       " not on %s", len, sector, backend);
+			sector += len / 512 + 8;
+		}
+	}
+
+	ASSERT_EQ(0, to_disk(backend, sector, 65536, seed ^ 1));
+	for (unsigned int q = 0; q < nq; q++)
+		EXPECT_EQ(0, check_pattern(&d->vqs[q], r, gpa, sector, 65536,
+					   seed ^ 1));
+	sector += 256;
+
+	ASSERT_LE(nq, QUEUES);
+	ASSERT_EQ(0, vblk_alloc(d, (size_t)nq * per_q * 4096, 4096, &big));
+	p = vblk_gpa_to_hva(d, big, (size_t)nq * per_q * 4096);
+	ASSERT_NE(NULL, p);
+	for (unsigned int q = 0; q < nq; q++) {
+		for (unsigned int k = 0; k < per_q; k++) {
+			unsigned int i = q * per_q + k;
+			uint64_t s = sector + i * 8;
+
+			rs[i] = vblk_req_alloc(d);
+			ASSERT_NE(NULL, rs[i]);
+			vblk_pattern_fill(p + i * 4096, 4096, s, seed ^ 2);
+			vblk_req_reset(rs[i], VIRTIO_BLK_T_OUT, s);
+			vblk_req_add_seg(rs[i], big + i * 4096, 4096);
+			ASSERT_LE(0, vblk_req_submit(&d->vqs[q], rs[i],
+						     k % 2 ? VBLK_ADD_INDIRECT : 0));
+		}
+		ASSERT_EQ(0, vblk_vq_kick(&d->vqs[q]));
+	}
+	for (unsigned int q = 0; q < nq; q++)
+		ASSERT_EQ(0, vblk_vq_drain(&d->vqs[q], IO_TIMEOUT_MS));
+	for (unsigned int i = 0; i < nq * per_q; i++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK, rs[i]->status);
+		EXPECT_EQ(1, rs[i]->used_len);
+		vblk_req_free(d, rs[i]);
+	}
+	EXPECT_EQ(0, on_disk(backend, sector, nq * per_q * 4096, seed ^ 2));
+	vblk_req_free(d, r);
+}
+
+/* A new frontend on @sock gets verified I/O through queue 1. */
+static void serves(struct __test_metadata *_metadata, const char *sock,
+		   uint64_t seed)
+{
+	struct vblk_dev *d;
+	struct vblk_req *r;
+	uint64_t gpa;
+
+	ASSERT_EQ(0, vu_create(&d, sock, QUEUES, VBLK_MEM_ONE));
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(d, 65536, 4096, &gpa));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, write_pattern(&d->vqs[1], r, gpa, 300,
+						 65536, seed));
+	EXPECT_EQ(0, check_pattern(&d->vqs[1], r, gpa, 300, 65536, seed));
+	vblk_dev_destroy(d);
+}
+
+/*
+ * True if the kicked request @r stays untouched for QUIET_MS: not on the
+ * used ring (a stale call eventfd count proves nothing either way).
+ */
+static bool not_served(struct vblk_vq *vq, struct vblk_req *r)
+{
+	uint16_t used = vblk_vq_used_idx(vq);
+
+	usleep(QUIET_MS * 1000);
+	vblk_vq_reap(vq, NULL, UINT_MAX);
+	return !r->done && vblk_vq_used_idx(vq) == used;
+}
+
+/* 1 once the peer closed @sock within @ms (replies are skipped), else 0. */
+static int peer_closed(int sock, int ms)
+{
+	uint64_t end = vblk_now_ns() + (uint64_t)ms * 1000000;
+	char buf[512];
+
+	while (vblk_now_ns() < end) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
+		if (!n || (n < 0 && errno == ECONNRESET))
+			return 1;
+	}
+	return 0;
+}
+
+/* sendmsg() of @len raw bytes with @nfds descriptors. */
+static int raw_send(int sock, const void *buf, size_t len, const int *fds,
+		    unsigned int nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 64)];
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds > 64)
+		return -EINVAL;
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
+}
+
+/* A frontend connection with MQ, REPLY_ACK and CONFIG negotiated. */
+static struct vhost_user_conn *raw_conn(const char *sock)
+{
+	struct vhost_user_conn *c;
+	uint64_t f;
+
+	if (vhost_user_connect(&c, sock, IO_TIMEOUT_MS))
+		return NULL;
+	if (vhost_user_get_features(c, &f) ||
+	    vhost_user_set_protocol_features(c,
+			F(VHOST_USER_PROTOCOL_F_MQ) |
+			F(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+			F(VHOST_USER_PROTOCOL_F_CONFIG)) ||
+	    vhost_user_set_owner(c)) {
+		vhost_user_disconnect(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Send @request with @size bytes of @payload; the REPLY_ACK result. */
+static int raw_call(struct vhost_user_conn *c, uint32_t request,
+		    const void *payload, uint32_t size, const int *fds,
+		    unsigned int nfds)
+{
+	struct vhost_user_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = request;
+	m.hdr.size = size;
+	if (size)
+		memcpy(&m.payload, payload, size);
+	return vhost_user_call(c, &m, fds, nfds, NULL, 0);
+}
+
+static int new_memfd(size_t size)
+{
+	int fd = memfd_create("bridge-selftest", MFD_CLOEXEC);
+
+	if (fd >= 0 && ftruncate(fd, size)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- the bridge on VHOST_BLK_TEST_DEV ---- */
+
+FIXTURE(br) {
+	struct server s;
+	struct vblk_dev *d;
+	uint64_t seed;
+};
+
+FIXTURE_SETUP(br)
+{
+	int ret;
+
+	self->seed = fresh_seed();
+	if (access(bridge_bin(), X_OK))
+		SKIP(return, "%s: %s (make -C tools)", bridge_bin(),
+		     strerror(errno));
+	ret = bridge_start(&self->s, test_dev(), NULL);
+	ASSERT_EQ(0, ret) TH_LOG("starting %s: %s", bridge_bin(),
+				 strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(br)
+{
+	vblk_dev_destroy(self->d);
+	server_done(_metadata, &self->s, true);
+}
+
+TEST_F(br, data_two_queues)
+{
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	EXPECT_EQ(QUEUES, self->d->max_queues);
+	round_trip(_metadata, self->d, test_dev(), self->seed);
+}
+
+TEST_F(br, data_split_memory_no_event_idx)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+
+	/* Two regions (two mappings in the bridge), no EVENT_IDX. */
+	o.vhost_user = self->s.sock;
+	o.num_queues = QUEUES;
+	o.layout = VBLK_MEM_SPLIT;
+	o.mem_size = 16 << 20;
+	o.features_clear = F(VIRTIO_RING_F_EVENT_IDX);
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, -1, 0, NULL));
+	EXPECT_FALSE(vblk_dev_has_feature(self->d, VIRTIO_RING_F_EVENT_IDX));
+	round_trip(_metadata, self->d, test_dev(), self->seed);
+}
+
+TEST_F(br, flush_and_get_id)
+{
+	char id[VIRTIO_BLK_ID_BYTES], want[VIRTIO_BLK_ID_BYTES] = SERIAL;
+	struct vblk_req *r;
+	uint64_t gpa;
+
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	ASSERT_TRUE(vblk_dev_has_feature(self->d, VIRTIO_BLK_F_FLUSH));
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 4096, 4096, &gpa));
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  do_io(&self->d->vqs[q], r, VIRTIO_BLK_T_FLUSH, 0, 0,
+				0, 0));
+		EXPECT_EQ(1, r->used_len);
+		memset(vblk_gpa_to_hva(self->d, gpa, 4096), 0xa5, 4096);
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  do_io(&self->d->vqs[q], r, VIRTIO_BLK_T_GET_ID, 0,
+				gpa, sizeof(id), 0));
+		EXPECT_EQ(sizeof(id) + 1, r->used_len);
+		ASSERT_EQ(0, vblk_mem_read(self->d, gpa, id, sizeof(id)));
+		EXPECT_EQ(0, memcmp(id, want, sizeof(id)))
+			TH_LOG("GET_ID '%.20s'", id);
+	}
+}
+
+TEST_F(br, config_and_features)
+{
+	struct virtio_blk_config kcfg, cfg;
+	struct vhost_user_conn *c;
+	uint64_t f, pf, n, kf, offered;
+	uint32_t sm;
+	uint16_t nq;
+	int bfd, vfd;
+
+	/* What the kernel says about the backend, on a device of our own. */
+	bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, bfd);
+	vfd = vhost_blk_open(NULL);
+	ASSERT_LE(0, vfd);
+	ASSERT_EQ(0, vhost_blk_set_owner(vfd));
+	ASSERT_EQ(0, vhost_blk_get_features(vfd, &offered));
+	ASSERT_EQ(0, vhost_blk_set_backend(vfd, bfd, 0, NULL));
+	ASSERT_EQ(0, vhost_blk_get_config(vfd, &kcfg, &kf, NULL));
+	close(vfd);
+
+	c = raw_conn(self->s.sock);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, vhost_user_get_features(c, &f));
+	EXPECT_TRUE(f & F(VHOST_USER_F_PROTOCOL_FEATURES));
+	EXPECT_EQ(offered & kf, f & ~F(VHOST_USER_F_PROTOCOL_FEATURES));
+	EXPECT_FALSE(f & F(VIRTIO_BLK_F_RO));
+	EXPECT_FALSE(f & F(VHOST_F_LOG_ALL));
+	ASSERT_EQ(0, vhost_user_get_protocol_features(c, &pf));
+	EXPECT_TRUE(pf & F(VHOST_USER_PROTOCOL_F_MQ));
+	EXPECT_TRUE(pf & F(VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	EXPECT_TRUE(pf & F(VHOST_USER_PROTOCOL_F_CONFIG));
+	EXPECT_FALSE(pf & F(VHOST_USER_PROTOCOL_F_LOG_SHMFD));
+	ASSERT_EQ(0, vhost_user_get_queue_num(c, &n));
+	EXPECT_EQ(QUEUES, n);
+
+	ASSERT_EQ(0, vhost_user_get_config(c, 0, &cfg, sizeof(cfg)));
+	EXPECT_EQ(blk_bytes(bfd) / 512, le64toh(cfg.capacity));
+	EXPECT_EQ(le64toh(kcfg.capacity), le64toh(cfg.capacity));
+	EXPECT_EQ((uint32_t)blk_lbs(bfd), le32toh(cfg.blk_size));
+	EXPECT_EQ(QUEUES, le16toh(cfg.num_queues));
+	/* Apart from num_queues, the kernel's config byte for byte. */
+	kcfg.num_queues = cfg.num_queues;
+	EXPECT_EQ(0, memcmp(&kcfg, &cfg, sizeof(cfg)));
+	/* Parts of it, at an offset. */
+	ASSERT_EQ(0, vhost_user_get_config(c,
+			offsetof(struct virtio_blk_config, blk_size),
+			&sm, sizeof(sm)));
+	EXPECT_EQ(cfg.blk_size, sm);
+	ASSERT_EQ(0, vhost_user_get_config(c,
+			offsetof(struct virtio_blk_config, num_queues),
+			&nq, sizeof(nq)));
+	EXPECT_EQ(QUEUES, le16toh(nq));
+	/* Beyond the 256 bytes of config space: an empty reply. */
+	EXPECT_EQ(-EIO, vhost_user_get_config(c, 250, &cfg, 10));
+	/* Nothing is writable; writing what is there is harmless. */
+	EXPECT_EQ(0, vhost_user_set_config(c, 0, &cfg, sizeof(cfg), 0));
+	cfg.wce ^= 1;
+	EXPECT_EQ(-EPERM, vhost_user_set_config(c, 0, &cfg, sizeof(cfg), 0));
+	vhost_user_disconnect(c);
+	close(bfd);
+
+	/* The driver sees the same. */
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	EXPECT_EQ(le64toh(kcfg.capacity), vblk_dev_capacity(self->d));
+}
+
+TEST_F(br, read_only_bridge_refuses_writes)
+{
+	static const char *const ro[] = { "--read-only", NULL };
+	struct server s2;
+	struct vblk_req *r;
+	uint64_t gpa;
+
+	/* Known data on the disk first. */
+	ASSERT_EQ(0, to_disk(test_dev(), 4096, 65536, self->seed));
+	ASSERT_EQ(0, bridge_start(&s2, test_dev(), ro));
+	ASSERT_EQ(0, vu_create(&self->d, s2.sock, QUEUES, VBLK_MEM_ONE));
+	EXPECT_TRUE(vblk_dev_has_feature(self->d, VIRTIO_BLK_F_RO));
+	EXPECT_FALSE(vblk_dev_has_feature(self->d, VIRTIO_BLK_F_DISCARD));
+	EXPECT_FALSE(vblk_dev_has_feature(self->d,
+					  VIRTIO_BLK_F_WRITE_ZEROES));
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 65536, 4096, &gpa));
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+			  write_pattern(&self->d->vqs[q], r, gpa, 4096, 65536,
+					self->seed + 1));
+		EXPECT_EQ(0, check_pattern(&self->d->vqs[q], r, gpa, 4096,
+					   65536, self->seed));
+	}
+	EXPECT_EQ(0, on_disk(test_dev(), 4096, 65536, self->seed));
+	vblk_dev_destroy(self->d);
+	self->d = NULL;
+	server_done(_metadata, &s2, true);
+}
+
+TEST_F(br, get_vring_base_stops_and_restarts)
+{
+	struct vblk_req *r, *r0;
+	struct vblk_vq *vq;
+	unsigned int base;
+	uint64_t gpa, gpa0;
+
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	vq = &self->d->vqs[1];
+	r = vblk_req_alloc(self->d);
+	r0 = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_NE(NULL, r0);
+	ASSERT_EQ(0, vblk_alloc(self->d, 65536, 4096, &gpa));
+	for (int i = 0; i < 5; i++)
+		ASSERT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(vq, r, gpa, 8000 + i * 128, 65536,
+					self->seed));
+
+	/* Every request taken is done: the base is the avail index. */
+	ASSERT_EQ(0, vblk_vq_stop(vq, &base));
+	EXPECT_EQ(vq->avail_idx, base);
+	EXPECT_EQ(vq->avail_idx, vblk_vq_used_idx(vq));
+
+	/* A stopped ring is not served... */
+	vblk_pattern_fill(vblk_gpa_to_hva(self->d, gpa, 65536), 65536, 9000,
+			  self->seed);
+	vblk_req_reset(r, VIRTIO_BLK_T_OUT, 9000);
+	vblk_req_add_data(self->d, r, gpa, 65536);
+	ASSERT_LE(0, vblk_req_submit(vq, r, 0));
+	ASSERT_EQ(0, vblk_vq_kick_force(vq));
+	EXPECT_TRUE(not_served(vq, r));
+	/* ...the other one is. */
+	ASSERT_EQ(0, vblk_alloc(self->d, 65536, 4096, &gpa0));
+	EXPECT_EQ(0, check_pattern(&self->d->vqs[0], r0, gpa0, 8000, 65536,
+				   self->seed));
+
+	/* Restarted at its base, it takes the pending request. */
+	ASSERT_EQ(0, vblk_vq_restart(vq, base));
+	ASSERT_EQ(0, vblk_req_wait(vq, r, IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, r->status);
+	EXPECT_EQ(0, on_disk(test_dev(), 9000, 65536, self->seed));
+	EXPECT_EQ(0, check_pattern(vq, r, gpa, 8000 + 4 * 128, 65536,
+				   self->seed));
+	ASSERT_EQ(0, vblk_vq_stop(vq, &base));
+	EXPECT_EQ(vq->avail_idx, base);
+}
+
+TEST_F(br, disabled_ring_waits_for_enable)
+{
+	struct vblk_vq *vq;
+	struct vblk_req *r;
+	uint64_t gpa;
+
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	vq = &self->d->vqs[0];
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 4096, 4096, &gpa));
+	ASSERT_EQ(0, vblk_vq_set_enable(vq, false));
+	vblk_pattern_fill(vblk_gpa_to_hva(self->d, gpa, 4096), 4096, 77,
+			  self->seed);
+	vblk_req_reset(r, VIRTIO_BLK_T_OUT, 77);
+	vblk_req_add_seg(r, gpa, 4096);
+	ASSERT_LE(0, vblk_req_submit(vq, r, 0));
+	ASSERT_EQ(0, vblk_vq_kick_force(vq));
+	EXPECT_TRUE(not_served(vq, r));
+	ASSERT_EQ(0, vblk_vq_set_enable(vq, true));
+	ASSERT_EQ(0, vblk_req_wait(vq, r, IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, r->status);
+	EXPECT_EQ(0, on_disk(test_dev(), 77, 4096, self->seed));
+	/* A bad enable value is refused and changes nothing. */
+	EXPECT_EQ(-EINVAL, raw_call(self->d->vu, VHOST_USER_SET_VRING_ENABLE,
+				    &(struct vhost_vring_state){ 0, 2 },
+				    sizeof(struct vhost_vring_state), NULL, 0));
+	EXPECT_EQ(0, check_pattern(vq, r, gpa, 77, 4096, self->seed));
+}
+
+TEST_F(br, disconnect_and_reconnect)
+{
+	for (int round = 0; round < 3; round++) {
+		struct vblk_dev *d;
+		struct vblk_req *r;
+		uint64_t gpa;
+		uint8_t *p;
+
+		ASSERT_EQ(0, vu_create(&d, self->s.sock, QUEUES,
+				       VBLK_MEM_ONE));
+		r = vblk_req_alloc(d);
+		ASSERT_NE(NULL, r);
+		ASSERT_EQ(0, vblk_alloc(d, 65536, 4096, &gpa));
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(&d->vqs[round % QUEUES], r, gpa,
+					round * 1000, 65536, self->seed + round));
+		EXPECT_EQ(0, check_pattern(&d->vqs[0], r, gpa, round * 1000,
+					   65536, self->seed + round));
+
+		/* Go away with requests in flight on both queues. */
+		ASSERT_EQ(0, vblk_alloc(d, 1 << 20, 4096, &gpa));
+		p = vblk_gpa_to_hva(d, gpa, 1 << 20);
+		for (unsigned int q = 0; q < QUEUES; q++) {
+			for (int k = 0; k < 16; k++) {
+				struct vblk_req *w = vblk_req_alloc(d);
+
+				ASSERT_NE(NULL, w);
+				memset(p + k * 32768, k, 32768);
+				vblk_req_reset(w, VIRTIO_BLK_T_OUT,
+					       20000 + k * 64);
+				vblk_req_add_data(d, w, gpa + k * 32768,
+						  32768);
+				ASSERT_LE(0, vblk_req_submit(&d->vqs[q], w,
+							     VBLK_ADD_INDIRECT));
+			}
+			ASSERT_EQ(0, vblk_vq_kick(&d->vqs[q]));
+		}
+		vblk_dev_close_fd(d);
+		/* Memory goes too: the bridge's mapping must keep it alive. */
+		vblk_dev_destroy(d);
+	}
+	serves(_metadata, self->s.sock, self->seed);
+	/* The data of the first rounds is intact. */
+	for (int round = 0; round < 3; round++)
+		EXPECT_EQ(0, on_disk(test_dev(), round * 1000, 65536,
+				     self->seed + round));
+}
+
+TEST_F(br, second_frontend_is_refused)
+{
+	struct vhost_user_conn *c;
+	uint64_t f;
+
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	ASSERT_EQ(0, vhost_user_connect(&c, self->s.sock, IO_TIMEOUT_MS));
+	EXPECT_NE(0, vhost_user_get_features(c, &f));
+	EXPECT_EQ(1, peer_closed(c->sock, IO_TIMEOUT_MS));
+	vhost_user_disconnect(c);
+	/* The first one is unaffected. */
+	round_trip(_metadata, self->d, test_dev(), self->seed);
+}
+
+TEST_F(br, reset_device_and_set_up_again)
+{
+	struct vblk_req *r;
+	uint64_t gpa;
+
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	ASSERT_TRUE(self->d->vu->protocol_features &
+		    F(VHOST_USER_PROTOCOL_F_RESET_DEVICE));
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 4096, 4096, &gpa));
+	ASSERT_EQ(0, vblk_dev_reset_owner(self->d));
+	/* The rings are gone: a kick is not served. */
+	vblk_req_reset(r, VIRTIO_BLK_T_FLUSH, 0);
+	ASSERT_LE(0, vblk_req_submit(&self->d->vqs[0], r, 0));
+	ASSERT_EQ(0, vblk_vq_kick_force(&self->d->vqs[0]));
+	EXPECT_TRUE(not_served(&self->d->vqs[0], r));
+	/* Set up from scratch, it works again. */
+	ASSERT_EQ(0, vblk_dev_setup(self->d, 0));
+	ASSERT_EQ(0, vblk_dev_read_config(self->d));
+	for (unsigned int q = 0; q < QUEUES; q++)
+		ASSERT_EQ(0, vblk_vq_start(self->d, q, 0));
+	round_trip(_metadata, self->d, test_dev(), self->seed);
+}
+
+TEST_F(br, memory_table_changes_while_serving)
+{
+	const uint64_t slots = F(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+	struct vhost_user_region reg[VBLK_MAX_REGIONS];
+	struct vblk_vq *vq;
+	struct vblk_req *r, *w;
+	uint64_t gpa0, gpa1, n;
+	uint8_t *p;
+
+	/* Rings in region 0; region 1 only holds data. */
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES,
+			       VBLK_MEM_SPLIT));
+	ASSERT_EQ(2, self->d->nregions);
+	for (int i = 0; i < 2; i++)
+		reg[i] = (struct vhost_user_region){
+			.guest_phys_addr = self->d->regions[i].gpa,
+			.memory_size = self->d->regions[i].size,
+			.userspace_addr = (uintptr_t)self->d->regions[i].hva,
+			.mmap_offset = self->d->regions[i].fd_offset,
+		};
+	vq = &self->d->vqs[0];
+	r = vblk_req_alloc(self->d);
+	w = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, vblk_alloc_in(self->d, 0, 65536, 4096, &gpa0));
+	ASSERT_EQ(0, vblk_alloc_in(self->d, 1, 65536, 4096, &gpa1));
+
+	/* The same table again, with a request in flight. */
+	p = vblk_gpa_to_hva(self->d, gpa1, 65536);
+	vblk_pattern_fill(p, 65536, 600, self->seed);
+	vblk_req_reset(w, VIRTIO_BLK_T_OUT, 600);
+	vblk_req_add_data(self->d, w, gpa1, 65536);
+	ASSERT_LE(0, vblk_req_submit(vq, w, 0));
+	ASSERT_EQ(0, vblk_vq_kick(vq));
+	ASSERT_EQ(0, vblk_dev_set_mem_table(self->d));
+	ASSERT_EQ(0, vblk_req_wait(vq, w, IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, w->status);
+	EXPECT_EQ(0, check_pattern(&self->d->vqs[1], r, gpa0, 600, 65536,
+				   self->seed));
+
+	/* Slots: take the data region away and give it back. */
+	ASSERT_EQ(0, vhost_user_set_protocol_features(self->d->vu,
+		self->d->vu->protocol_features | slots));
+	ASSERT_EQ(0, vhost_user_get_max_mem_slots(self->d->vu, &n));
+	EXPECT_LE(8, n);
+	/* Not the one the rings are in. */
+	EXPECT_EQ(-EFAULT, vhost_user_rem_mem_reg(self->d->vu, &reg[0]));
+	ASSERT_EQ(0, vhost_user_rem_mem_reg(self->d->vu, &reg[1]));
+	EXPECT_EQ(-ENOENT, vhost_user_rem_mem_reg(self->d->vu, &reg[1]));
+	/* Data there is now outside guest memory: the chain is refused. */
+	EXPECT_EQ(0xff, write_pattern(vq, w, gpa1, 700, 65536, self->seed));
+	EXPECT_EQ(0, w->used_len);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, write_pattern(vq, w, gpa0, 700, 65536,
+						 self->seed));
+	ASSERT_EQ(0, vhost_user_add_mem_reg(self->d->vu, &reg[1],
+					    self->d->mem_fd));
+	/* Twice is once too many. */
+	EXPECT_NE(0, vhost_user_add_mem_reg(self->d->vu, &reg[1],
+					    self->d->mem_fd));
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(&self->d->vqs[q], w, gpa1, 800 + q * 128,
+					65536, self->seed));
+		EXPECT_EQ(0, check_pattern(&self->d->vqs[q], r, gpa1,
+					   800 + q * 128, 65536, self->seed));
+	}
+	EXPECT_EQ(0, on_disk(test_dev(), 700, 65536, self->seed));
+	EXPECT_EQ(0, on_disk(test_dev(), 800, 65536, self->seed));
+}
+
+/* ---- malformed messages ---- */
+
+TEST_F(br, short_header)
+{
+	struct vhost_user_conn *c = raw_conn(self->s.sock);
+	uint32_t half[2] = { VHOST_USER_GET_FEATURES, VHOST_USER_VERSION };
+
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, raw_send(c->sock, half, 6, NULL, 0));
+	shutdown(c->sock, SHUT_WR);
+	EXPECT_EQ(1, peer_closed(c->sock, IO_TIMEOUT_MS));
+	vhost_user_disconnect(c);
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+TEST_F_TIMEOUT(br, stalled_message, 60)
+{
+	struct vhost_user_conn *c = raw_conn(self->s.sock);
+	struct vhost_user_hdr h = {
+		.request = VHOST_USER_SET_FEATURES,
+		.flags = VHOST_USER_VERSION, .size = 8,
+	};
+
+	/* A header promising a payload that never comes. */
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, raw_send(c->sock, &h, sizeof(h), NULL, 0));
+	EXPECT_EQ(1, peer_closed(c->sock, STALL_MS * 3));
+	vhost_user_disconnect(c);
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+TEST_F(br, oversized_size_field)
+{
+	static const uint32_t sizes[] = { VHOST_USER_PAYLOAD_MAX + 1,
+					  0x7fffffff, 0xffffffff };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct vhost_user_conn *c = raw_conn(self->s.sock);
+		struct vhost_user_hdr h = {
+			.request = VHOST_USER_SET_MEM_TABLE,
+			.flags = VHOST_USER_VERSION, .size = sizes[i],
+		};
+		char junk[64] = { 0 };
+
+		ASSERT_NE(NULL, c);
+		ASSERT_EQ(0, raw_send(c->sock, &h, sizeof(h), NULL, 0));
+		/* The bridge may have hung up already. */
+		raw_send(c->sock, junk, sizeof(junk), NULL, 0);
+		EXPECT_EQ(1, peer_closed(c->sock, IO_TIMEOUT_MS))
+			TH_LOG("size %u", sizes[i]);
+		vhost_user_disconnect(c);
+	}
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+TEST_F(br, bad_version_or_reply_flag)
+{
+	static const uint32_t flags[] = { 0, 2, 3,
+					  VHOST_USER_VERSION |
+					  VHOST_USER_FLAG_REPLY };
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		struct vhost_user_conn *c = raw_conn(self->s.sock);
+		struct vhost_user_hdr h = {
+			.request = VHOST_USER_GET_FEATURES, .flags = flags[i],
+		};
+
+		ASSERT_NE(NULL, c);
+		ASSERT_EQ(0, raw_send(c->sock, &h, sizeof(h), NULL, 0));
+		EXPECT_EQ(1, peer_closed(c->sock, IO_TIMEOUT_MS))
+			TH_LOG("flags 0x%x", flags[i]);
+		vhost_user_disconnect(c);
+	}
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+TEST_F(br, too_many_regions)
+{
+	struct vhost_user_conn *c = raw_conn(self->s.sock);
+	struct vhost_user_memory mem = { .nregions = 9 };
+	int fds[VHOST_USER_MAX_FDS], mfd = new_memfd(1 << 20);
+	uint32_t sz = offsetof(struct vhost_user_memory, regions);
+	struct {
+		uint32_t nregions, padding;
+		struct vhost_user_region r[9];
+	} nine = { .nregions = 9 };
+	uint64_t f;
+
+	ASSERT_NE(NULL, c);
+	ASSERT_LE(0, mfd);
+	for (int i = 0; i < VHOST_USER_MAX_FDS; i++)
+		fds[i] = mfd;
+	for (int i = 0; i < 9; i++)
+		nine.r[i] = (struct vhost_user_region){
+			.guest_phys_addr = (uint64_t)i << 20,
+			.memory_size = 4096,
+			.userspace_addr = 0x10000000ULL + ((uint64_t)i << 20),
+		};
+	/* Nine regions with eight fds, then counts with no regions at all. */
+	EXPECT_EQ(-E2BIG, raw_call(c, VHOST_USER_SET_MEM_TABLE, &nine,
+				   sizeof(nine), fds, 8));
+	mem.nregions = 0xffffffff;
+	EXPECT_EQ(-E2BIG, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem, sz,
+				   NULL, 0));
+	mem.nregions = 2;
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem, sz,
+				    NULL, 0));
+	/* The connection is still good. */
+	EXPECT_EQ(0, vhost_user_get_features(c, &f));
+	vhost_user_disconnect(c);
+	close(mfd);
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+TEST_F(br, bad_fds)
+{
+	struct vhost_user_conn *c = raw_conn(self->s.sock);
+	struct vhost_user_memory mem = { .nregions = 1 };
+	uint32_t sz = offsetof(struct vhost_user_memory, regions) +
+		      sizeof(mem.regions[0]);
+	int pipefd[2], mfd = new_memfd(1 << 20), efd = eventfd(0, 0);
+	int many[16];
+	uint64_t f, v;
+
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_LE(0, mfd);
+	ASSERT_LE(0, efd);
+	mem.regions[0] = (struct vhost_user_region){
+		.guest_phys_addr = 1ULL << 32, .memory_size = 1 << 20,
+		.userspace_addr = 0x7f0000000000ULL,
+	};
+	/* No fd for the region, a pipe, or two fds. */
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem, sz,
+				    NULL, 0));
+	EXPECT_EQ(-EBADF, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem, sz,
+				   pipefd, 1));
+	EXPECT_EQ(-EBADF, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem, sz,
+				   &efd, 1));
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem, sz,
+				    (int[]){ mfd, mfd }, 2));
+	/* A region past the end of its file, or wrapping around. */
+	mem.regions[0].mmap_offset = 4096;
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem, sz,
+				    &mfd, 1));
+	mem.regions[0].mmap_offset = ~0ULL - 4095;
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem, sz,
+				    &mfd, 1));
+	mem.regions[0].mmap_offset = 0;
+	mem.regions[0].guest_phys_addr = ~0ULL - 4095;
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem, sz,
+				    &mfd, 1));
+	mem.regions[0].guest_phys_addr = 1ULL << 32;
+	mem.regions[0].memory_size = 0;
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem, sz,
+				    &mfd, 1));
+
+	/* Kick, call and error: eventfds only, one each or the no-fd bit. */
+	v = 0;
+	EXPECT_EQ(-EBADF, raw_call(c, VHOST_USER_SET_VRING_KICK, &v, 8,
+				   pipefd, 1));
+	EXPECT_EQ(-EBADF, raw_call(c, VHOST_USER_SET_VRING_KICK, &v, 8,
+				   &mfd, 1));
+	EXPECT_EQ(-EBADF, raw_call(c, VHOST_USER_SET_VRING_KICK, &v, 8,
+				   NULL, 0));
+	EXPECT_EQ(-EBADF, raw_call(c, VHOST_USER_SET_VRING_CALL, &v, 8,
+				   (int[]){ efd, efd }, 2));
+	EXPECT_NE(0, raw_call(c, VHOST_USER_SET_VRING_CALL, &v, 8,
+			      pipefd, 1));
+	EXPECT_NE(0, raw_call(c, VHOST_USER_SET_VRING_ERR, &v, 8, &mfd, 1));
+	v = VHOST_USER_VRING_NOFD_MASK;
+	EXPECT_EQ(-EBADF, raw_call(c, VHOST_USER_SET_VRING_CALL, &v, 8,
+				   &efd, 1));
+	EXPECT_EQ(0, raw_call(c, VHOST_USER_SET_VRING_CALL, &v, 8, NULL, 0));
+	/* Polling instead of a kick is not something the kernel does. */
+	EXPECT_EQ(-EOPNOTSUPP, raw_call(c, VHOST_USER_SET_VRING_KICK, &v, 8,
+					NULL, 0));
+	EXPECT_EQ(0, vhost_user_get_features(c, &f));
+
+	/* More descriptors than any message carries: disconnected. */
+	for (int i = 0; i < 16; i++)
+		many[i] = efd;
+	v = 0;
+	{
+		struct { struct vhost_user_hdr h; uint64_t v; } m = {
+			{ VHOST_USER_SET_VRING_CALL, VHOST_USER_VERSION, 8 }, 0,
+		};
+
+		ASSERT_EQ(0, raw_send(c->sock, &m, sizeof(m), many, 16));
+	}
+	EXPECT_EQ(1, peer_closed(c->sock, IO_TIMEOUT_MS));
+	vhost_user_disconnect(c);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(mfd);
+	close(efd);
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+TEST_F(br, bad_payloads_and_indexes)
+{
+	struct vhost_user_conn *c = raw_conn(self->s.sock);
+	struct vhost_vring_state st = { .index = 0, .num = 64 };
+	struct vhost_vring_addr a = { 0 };
+	struct vhost_user_msg m, rep;
+	uint8_t cfgbuf[VHOST_USER_CONFIG_HDR_SIZE + 8] = { 0 };
+	unsigned int base;
+	uint64_t f, v;
+
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, vhost_user_get_features(c, &f));
+	/* Payloads of the wrong size. */
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_VRING_NUM, &st, 4,
+				    NULL, 0));
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_FEATURES, &f, 4,
+				    NULL, 0));
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_VRING_ADDR, &a, 8,
+				    NULL, 0));
+	/* Queues the bridge does not have. */
+	for (unsigned int idx = QUEUES; idx < 300; idx += 37) {
+		EXPECT_EQ(-EINVAL, vhost_user_set_vring_num(c, idx, 64));
+		EXPECT_EQ(-EINVAL, vhost_user_set_vring_base(c, idx, 0));
+		EXPECT_EQ(-EINVAL, vhost_user_set_vring_enable(c, idx, true));
+		EXPECT_EQ(-EIO, vhost_user_get_vring_base(c, idx, &base));
+	}
+	v = 0x1ff00;	/* bits above the no-fd flag */
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_VRING_CALL, &v, 8,
+				    NULL, 0));
+	/* Bad ring sizes and addresses. */
+	EXPECT_NE(0, vhost_user_set_vring_num(c, 0, 3));
+	EXPECT_NE(0, vhost_user_set_vring_num(c, 0, 65536));
+	ASSERT_EQ(0, vhost_user_set_vring_num(c, 0, 64));
+	EXPECT_EQ(-EFAULT, vhost_user_set_vring_addr(c, 0, 0x1000, 0x2000,
+						     0x3000, 0));
+	EXPECT_EQ(-EOPNOTSUPP, vhost_user_set_vring_addr(c, 0, 0x1000, 0x2000,
+							 0x3000, 1));
+	EXPECT_NE(0, vhost_user_set_vring_base(c, 0, 0x10000));
+	/* Features never offered. */
+	EXPECT_EQ(-EINVAL, vhost_user_set_features(c, f | F(VHOST_F_LOG_ALL)));
+	EXPECT_EQ(-EINVAL, vhost_user_set_features(c, f | F(63)));
+	EXPECT_EQ(-EINVAL, vhost_user_set_protocol_features(c,
+		c->protocol_features | F(VHOST_USER_PROTOCOL_F_LOG_SHMFD)));
+	/* Config: sizes that do not add up, offsets past the space. */
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VHOST_USER_GET_CONFIG;
+	m.hdr.size = sizeof(cfgbuf);
+	m.payload.config.size = 200;
+	EXPECT_EQ(-EIO, vhost_user_call(c, &m, NULL, 0, &rep, sizeof(cfgbuf)));
+	m.payload.config.size = 8;
+	m.payload.config.offset = 0xfffffff0;
+	EXPECT_EQ(-EIO, vhost_user_call(c, &m, NULL, 0, &rep, sizeof(cfgbuf)));
+	m.hdr.size = 4;
+	ASSERT_EQ(0, vhost_user_call(c, &m, NULL, 0, &rep, 0));
+	EXPECT_EQ(0, rep.hdr.size);
+	/* What the bridge does not do. */
+	EXPECT_EQ(-EOPNOTSUPP, raw_call(c, 99, NULL, 0, NULL, 0));
+	EXPECT_EQ(-EOPNOTSUPP, raw_call(c, VHOST_USER_SET_LOG_BASE, &v, 8,
+					NULL, 0));
+	EXPECT_EQ(-EOPNOTSUPP, raw_call(c, VHOST_USER_SET_VRING_ENDIAN, &st,
+					sizeof(st), NULL, 0));
+	/* An unknown request that wants a reply gets an empty one. */
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VHOST_USER_GET_INFLIGHT_FD;
+	m.hdr.size = 0;
+	EXPECT_EQ(-EIO, vhost_user_call(c, &m, NULL, 0, &rep, 8));
+	/* And after all that the connection still works. */
+	EXPECT_EQ(0, vhost_user_get_features(c, &v));
+	EXPECT_EQ(f, v);
+	vhost_user_disconnect(c);
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+/* Random messages with random descriptors; the bridge must live on. */
+TEST_F_TIMEOUT(br, garbage, 300)
+{
+	int mfd = new_memfd(1 << 20), efd = eventfd(0, 0), pipefd[2];
+	unsigned int seed = (unsigned int)self->seed;
+	struct vhost_user_conn *c = NULL;
+	unsigned int disconnects = 0;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, pipe(pipefd));
+	for (int i = 0; i < 400; i++) {
+		struct vhost_user_msg m;
+		int fds[3] = { mfd, efd, pipefd[0] };
+		char junk[sizeof(m.hdr) + 300];
+		uint32_t len;
+
+		if (!c) {
+			c = raw_conn(self->s.sock);
+			ASSERT_NE(NULL, c);
+		}
+		memset(&m, 0, sizeof(m));
+		m.hdr.request = rand_r(&seed) % 42;
+		m.hdr.flags = VHOST_USER_VERSION |
+			      (rand_r(&seed) % 2 ? VHOST_USER_FLAG_NEED_REPLY : 0);
+		if (rand_r(&seed) % 16 == 0)
+			m.hdr.flags = rand_r(&seed);
+		m.hdr.size = rand_r(&seed) % 300;
+		for (uint32_t k = 0; k < m.hdr.size; k++)
+			m.payload.raw[k] = rand_r(&seed) %
+					   (rand_r(&seed) % 2 ? 256 : 3);
+		/* Small indexes, sizes and addresses now and then. */
+		if (m.hdr.size >= 8 && rand_r(&seed) % 2)
+			m.payload.state.index = rand_r(&seed) % 3;
+		len = sizeof(m.hdr);
+		memcpy(junk, &m.hdr, len);
+		memcpy(junk + len, m.payload.raw,
+		       m.hdr.size < sizeof(junk) - len ? m.hdr.size :
+		       sizeof(junk) - len);
+		len += m.hdr.size < sizeof(junk) - len ? m.hdr.size :
+		       sizeof(junk) - len;
+		if (raw_send(c->sock, junk, len, fds, rand_r(&seed) % 4) ||
+		    peer_closed(c->sock, 20)) {
+			vhost_user_disconnect(c);
+			c = NULL;
+			disconnects++;
+		}
+		ASSERT_TRUE(server_alive(&self->s)) TH_LOG("message %d", i);
+	}
+	vhost_user_disconnect(c);
+	TH_LOG("%u disconnects", disconnects);
+	close(mfd);
+	close(efd);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+/* ---- an unmodified VMM ---- */
+
+/* Run @argv with output to @log; its exit status, or -1 after @ms. */
+static int run_for(char *const *argv, const char *log, int ms)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < ms / 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) :
+			       128 + WTERMSIG(status);
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+static void show_file(const char *what, const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	fprintf(stderr, "# ---- %s ----\n", what);
+	while (fgets(line, sizeof(line), f))
+		fprintf(stderr, "# %s", line);
+	fclose(f);
+}
+
+TEST_F_TIMEOUT(br, qemu_boots_through_bridge, 600)
+{
+	char chardev[160], serial[128], log[128], out[4096] = "";
+	char *argv[] = {
+		QEMU, "-accel", "kvm", "-accel", "tcg", "-M", "pc", "-m", "64",
+		"-nodefaults", "-no-user-config", "-display", "none",
+		"-object", "memory-backend-memfd,id=mem,size=64M,share=on",
+		"-numa", "node,memdev=mem",
+		"-chardev", chardev,
+		"-device", "vhost-user-blk-pci,chardev=c,num-queues=2",
+		"-serial", serial,
+		"-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+		"-boot", "c", NULL,
+	};
+	uint8_t img[22 * 512] = { 0 }, sec[512];
+	int fd, status, bad;
+	ssize_t n;
+
+	if (access(QEMU, X_OK))
+		SKIP(return, "%s not installed", QEMU);
+	fd = open(beside_me("bridge_boot.bin"), O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("bridge_boot.bin: %s (make -C tests/selftests)",
+				strerror(errno));
+	ASSERT_EQ(512, read(fd, img, 512));
+	close(fd);
+	for (int k = 1; k <= 8; k++)
+		memset(img + k * 512, k ^ 0x5a, 512);
+	ASSERT_EQ(0, blk_direct_io(test_dev(), true, 0, img, sizeof(img)));
+
+	snprintf(chardev, sizeof(chardev), "socket,id=c,path=%s", self->s.sock);
+	snprintf(serial, sizeof(serial), "file:/tmp/vhost-blk-qemu-%d.serial",
+		 getpid());
+	snprintf(log, sizeof(log), "/tmp/vhost-blk-qemu-%d.log", getpid());
+	status = run_for(argv, log, 500000);
+	fd = open(serial + 5, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, out, sizeof(out) - 1);
+		out[n > 0 ? n : 0] = 0;
+		close(fd);
+	}
+	EXPECT_EQ(BOOT_OK, status);
+	/* Two boots: the device was stopped and started again between. */
+	EXPECT_NE(NULL, strstr(out, "e2e: rebooting\r\n"
+			       "e2e: boot sector running\r\n"
+			       "e2e: OK\r\n"));
+	if (status != BOOT_OK) {
+		show_file("serial", serial + 5);
+		show_file("qemu", log);
+	}
+	unlink(serial + 5);
+	unlink(log);
+
+	/* What the guest wrote is on the disk. */
+	ASSERT_EQ(0, blk_direct_io(test_dev(), false, 21 * 512, sec, 512));
+	EXPECT_EQ(1, sec[0]);
+	ASSERT_EQ(0, blk_direct_io(test_dev(), false, 20 * 512, sec, 512));
+	bad = -1;
+	for (int i = 0; i < 512 && bad < 0; i++)
+		if (sec[i] != ((i & 0xff) ^ 0xa5))
+			bad = i;
+	EXPECT_EQ(-1, bad);
+	/* QEMU has gone; the next frontend is served. */
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+/* ---- a file as the backend ---- */
+
+TEST_F(br, file_backend)
+{
+	const char *dir = getenv("VHOST_BLK_TEST_FSDIR");
+	char path[PATH_MAX];
+	struct server s2;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/bridge-%d.img",
+		 dir && *dir ? dir : "/tmp", getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 32 << 20));
+	ASSERT_EQ(0, bridge_start(&s2, path, NULL));
+	ASSERT_EQ(0, vu_create(&self->d, s2.sock, QUEUES, VBLK_MEM_ONE));
+	EXPECT_EQ((32 << 20) / 512, vblk_dev_capacity(self->d));
+	round_trip(_metadata, self->d, path, self->seed);
+	vblk_dev_destroy(self->d);
+	self->d = NULL;
+	server_done(_metadata, &s2, true);
+	close(fd);
+	unlink(path);
+}
+
+/* ---- the same driver against qemu-storage-daemon ---- */
+
+FIXTURE(qsd) {
+	struct server s;
+	struct vblk_dev *d;
+};
+
+FIXTURE_SETUP(qsd)
+{
+	char blockdev[256], export[512];
+	char *argv[] = {
+		QSD, "--blockdev", blockdev, "--export", export, NULL,
+	};
+	int ret;
+
+	if (access(QSD, X_OK))
+		SKIP(return, "%s not installed", QSD);
+	sock_name(&self->s, "qsd");
+	snprintf(blockdev, sizeof(blockdev),
+		 "driver=host_device,node-name=d,filename=%s,cache.direct=on",
+		 test_dev2());
+	snprintf(export, sizeof(export),
+		 "type=vhost-user-blk,id=e,node-name=d,addr.type=unix,addr.path=%s,writable=on,num-queues=%d",
+		 self->s.sock, QUEUES);
+	ret = server_start(&self->s, argv);
+	ASSERT_EQ(0, ret) TH_LOG("starting %s: %s", QSD, strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(qsd)
+{
+	vblk_dev_destroy(self->d);
+	server_done(_metadata, &self->s, false);
+}
+
+TEST_F_TIMEOUT(qsd, data_two_queues, 120)
+{
+	struct vblk_req *r;
+	uint64_t gpa;
+	int fd;
+
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	EXPECT_EQ(QUEUES, self->d->max_queues);
+	fd = open(test_dev2(), O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(blk_bytes(fd) / 512, vblk_dev_capacity(self->d));
+	close(fd);
+	round_trip(_metadata, self->d, test_dev2(), fresh_seed());
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 4096, 4096, &gpa));
+	if (vblk_dev_has_feature(self->d, VIRTIO_BLK_F_FLUSH))
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  do_io(&self->d->vqs[0], r, VIRTIO_BLK_T_FLUSH, 0, 0,
+				0, 0));
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  do_io(&self->d->vqs[1], r, VIRTIO_BLK_T_GET_ID, 0, gpa,
+			VIRTIO_BLK_ID_BYTES, 0));
+}
+
+VHOST_BLK_TEST_MAIN
