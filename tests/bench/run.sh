@@ -18,7 +18,8 @@
 #   --guest        run here (inside the test VM) instead of booting one
 #
 # On the host: builds the module and the engine, boots the VM once, writes
-# build/bench/results.md (Markdown table), results.tsv and results.png
+# build/bench/results.md (Markdown table), results.rst (the same for
+# Documentation/benchmarks.rst), results.tsv and results.png
 # (gnuplot), and prints the table. --smoke only prints. Exit status 0 if
 # every job ran.
 
@@ -204,23 +205,25 @@ guest_main()
 		fi
 	fi
 
+	# The paths of one job run back to back, so that a change in the
+	# load of the machine hits them alike.
 	for nq in "${queues[@]}"; do
-		for tr in "${transports[@]}"; do
-			if [ "$tr" = qsd ] && ! qsd_start "$dev" "$nq"; then
-				FAILED=$((FAILED + 1))
-				echo "BENCH-FAIL|$(basename "$dev")|*|$nq|qsd (did not start)"
-				continue
-			fi
-			for job in "${jobs[@]}"; do
-				read -r name rw bs qd <<<"$job"
-				# Sequential jobs: each queue its own half.
+		if [ -x "$QSD" ] && ! qsd_start "$dev" "$nq"; then
+			FAILED=$((FAILED + 1))
+			echo "BENCH-FAIL|$(basename "$dev")|*|$nq|qsd (did not start)"
+		fi
+		for job in "${jobs[@]}"; do
+			read -r name rw bs qd <<<"$job"
+			for tr in "${transports[@]}"; do
+				[ "$tr" = qsd ] && [ -z "$QSD_PID" ] && continue
+				# Each queue (fio job) its own part of the device.
 				run_fio "$tr" "$dev" "$nq" "$name" "$rw" "$bs" \
 					"$qd" --runtime="$RUNTIME" --time_based=1 \
 					--ramp_time=1 --size=$((512 / nq))M \
 					--offset_increment=$((512 / nq))M
 			done
-			[ "$tr" = qsd ] && qsd_stop
 		done
+		qsd_stop
 	done
 	echo "BENCH-DONE|$FAILED"
 	[ "$FAILED" -eq 0 ]
@@ -290,6 +293,23 @@ for k in order:
         print("| %s | %s | %s | %s | %.0f | %.1f | %.0f | %.0f | %s | %s |"
               % (k[0], k[1], k[2], tr, iops, bw, p50, p99,
                  ratio("io_uring"), ratio("qsd")))
+EOF
+
+# results.rst: the same table as an RST grid table for Documentation/.
+python3 - "$OUT/results.md" >"$OUT/results.rst" <<'EOF'
+import sys
+lines = [l.rstrip("\n") for l in open(sys.argv[1])]
+rows = [[c.strip() for c in l.strip("|").split("|")]
+        for l in lines if l.startswith("|")]
+rows = [rows[0]] + rows[2:]
+w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+sep = "+" + "+".join("-" * (x + 2) for x in w) + "+"
+print(lines[0])
+print()
+print(sep)
+for n, r in enumerate(rows):
+    print("| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(r)) + " |")
+    print(sep.replace("-", "=") if n == 0 else sep)
 EOF
 
 if [ "$SMOKE" -eq 0 ]; then
