@@ -335,6 +335,8 @@ for k in order:
 EOF
 		gnuplot <<EOF || vb_log "gnuplot failed"
 set terminal pngcairo size 1200,600 noenhanced
+set rmargin 10
+set bmargin 7
 set output "$OUT/results.png"
 set title "fio on null_blk in a TCG guest: kIOPS (only ratios mean anything)"
 set style data histogram
