@@ -266,7 +266,7 @@ static long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features)
 {
 	long ret;
 
-	if (features & ~VHOST_BLK_FEATURES)
+	if (features & ~(VHOST_BLK_FEATURES | BIT_ULL(VIRTIO_BLK_F_RO)))
 		return -EOPNOTSUPP;
 	/* Rings are read little-endian: legacy ones only match on LE hosts. */
 	if (IS_ENABLED(CONFIG_CPU_BIG_ENDIAN) &&

@@ -743,6 +743,16 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 	ret = vhost_blk_vq_get_chain(vq, req->head, chain);
 	if (ret) {
 		vhost_blk_vq_error(vq, "bad descriptor chain");
+		/*
+		 * Still fail the request where its status byte can be
+		 * found, so a guest that reuses status buffers cannot
+		 * mistake it for a success.
+		 */
+		if (!vhost_blk_vq_chain_status(vq, req->head,
+					       &req->status_addr)) {
+			req->status = VIRTIO_BLK_S_IOERR;
+			req->in_len = 0;
+		}
 		return;
 	}
 	if (!chain->in_len) {
@@ -873,12 +883,12 @@ void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features)
 {
 	u64 f = VHOST_BLK_FEATURES;
 
-	if (dev->ro)
+	if (dev->ro) {
 		f &= ~(BIT_ULL(VIRTIO_BLK_F_DISCARD) |
 		       BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) |
 		       BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE));
-	else
-		f &= ~BIT_ULL(VIRTIO_BLK_F_RO);
+		f |= BIT_ULL(VIRTIO_BLK_F_RO);
+	}
 	if (!vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD))
 		f &= ~BIT_ULL(VIRTIO_BLK_F_DISCARD);
 	if (!vhost_blk_dwz_max(dev, VIRTIO_BLK_T_SECURE_ERASE))

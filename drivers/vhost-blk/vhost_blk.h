@@ -50,6 +50,10 @@
 /* WRITE_ZEROES sectors per segment where the backend writes zero pages. */
 #define VHOST_BLK_ZEROOUT_MAX	(64U << (20 - SECTOR_SHIFT))
 
+/*
+ * What VHOST_GET_FEATURES offers. VIRTIO_BLK_F_RO depends on the backend:
+ * only VHOST_BLK_GET_CONFIG reports it, and VHOST_SET_FEATURES accepts it.
+ */
 #define VHOST_BLK_FEATURES \
 	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ANY_LAYOUT) | \
 	 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
@@ -57,7 +61,7 @@
 	 BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) | BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | \
 	 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
 	 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY) | BIT_ULL(VIRTIO_BLK_F_FLUSH) | \
-	 BIT_ULL(VIRTIO_BLK_F_RO) | BIT_ULL(VIRTIO_BLK_F_MQ) | \
+	 BIT_ULL(VIRTIO_BLK_F_MQ) | \
 	 BIT_ULL(VIRTIO_BLK_F_DISCARD) | BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) | \
 	 BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE))
 
@@ -256,6 +260,8 @@ bool vhost_blk_vq_enable_notify(struct vhost_blk_vq *vq);
 void vhost_blk_vq_disable_notify(struct vhost_blk_vq *vq);
 int vhost_blk_vq_get_chain(struct vhost_blk_vq *vq, u16 head,
 			   struct vhost_blk_chain *chain);
+int vhost_blk_vq_chain_status(struct vhost_blk_vq *vq, u16 head,
+			      u8 __user **status);
 int vhost_blk_vq_add_used(struct vhost_blk_vq *vq, u16 head, u32 len);
 void vhost_blk_vq_signal(struct vhost_blk_vq *vq);
 void vhost_blk_vq_error(struct vhost_blk_vq *vq, const char *why);

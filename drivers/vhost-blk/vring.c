@@ -345,6 +345,78 @@ int vhost_blk_vq_get_chain(struct vhost_blk_vq *vq, u16 head,
 }
 
 /**
+ * vhost_blk_vq_chain_status() - find the status byte of a refused chain
+ * @vq: the queue, with its mutex held
+ * @head: chain head, below vq->num
+ * @status: owner address of the chain's last byte
+ *
+ * Follows the chain with the same bounds as vhost_blk_vq_get_chain() but
+ * maps only its last descriptor, which must be device-writable.
+ *
+ * Return: 0, or a negative errno when there is no usable status byte.
+ */
+int vhost_blk_vq_chain_status(struct vhost_blk_vq *vq, u16 head,
+			      u8 __user **status)
+{
+	struct vring_desc __user *table = vq->desc;
+	unsigned int i = head, n = vq->num, count = 0;
+	const struct vhost_blk_mem_region *r;
+	struct vhost_blk_mem *mem;
+	bool indirect = false;
+	struct vring_desc d;
+	u16 flags;
+	u64 gpa;
+	u32 len;
+
+	for (;;) {
+		if (count++ >= n)
+			return -ELOOP;
+		if (copy_from_user(&d, table + i, sizeof(d)))
+			return -EFAULT;
+		flags = vhost16(d.flags);
+		len = vhost32(d.len);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (indirect || (flags & VRING_DESC_F_NEXT) ||
+			    !vhost_blk_has_feature(vq->dev,
+						   VIRTIO_RING_F_INDIRECT_DESC) ||
+			    !len || len % sizeof(d))
+				return -EINVAL;
+			gpa = vhost64(d.addr);
+			rcu_read_lock();
+			mem = rcu_dereference(vq->dev->mem);
+			r = mem ? vhost_blk_mem_find(mem, gpa) : NULL;
+			if (!r || len > r->size - (gpa - r->gpa)) {
+				rcu_read_unlock();
+				return -EFAULT;
+			}
+			table = u64_to_user_ptr(r->uaddr + (gpa - r->gpa));
+			rcu_read_unlock();
+			n = len / sizeof(d);
+			i = 0;
+			count = 0;
+			indirect = true;
+			continue;
+		}
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		i = vhost16(d.next);
+		if (i >= n)
+			return -EINVAL;
+	}
+
+	if (!(flags & VRING_DESC_F_WRITE) || !len ||
+	    check_add_overflow(vhost64(d.addr), (u64)len - 1, &gpa))
+		return -EINVAL;
+	rcu_read_lock();
+	mem = rcu_dereference(vq->dev->mem);
+	r = mem ? vhost_blk_mem_find(mem, gpa) : NULL;
+	if (r)
+		*status = u64_to_user_ptr(r->uaddr + (gpa - r->gpa));
+	rcu_read_unlock();
+	return r ? 0 : -EFAULT;
+}
+
+/**
  * vhost_blk_vq_add_used() - put a finished chain on the used ring
  * @vq: the queue, with its mutex held
  * @head: chain head
