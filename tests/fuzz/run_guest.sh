@@ -1,0 +1,172 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the vhost-blk fuzzers as root where vhost_blk.ko is loaded
+# (tests/vm/run.sh runs it in the test VM) and print one TAP stream:
+# each fuzzer's results renumbered as "ok N <fuzzer>: <property>", its
+# diagnostics kept as "# " lines. A fuzzer that crashes, times out or
+# reports fewer results than it planned adds a "not ok". Exits 1 if
+# anything failed.
+#
+#   1. ioctl_fuzz, IOCTL_CALLS calls, backends on /dev/ram1;
+#   2. ring_fuzz on a slow null_blk device (requests stay in flight while
+#      queues are stopped), RING_SLOW_ROUNDS rounds, no chaos device;
+#   3. ring_fuzz on /dev/ram0 (verified) and a tmpfs image (chaos), until
+#      RING_HOSTILE hostile requests or RING_TIME seconds.
+#
+# Usage: tests/fuzz/run_guest.sh [ioctl|slow|ring...]   (default: all)
+# Environment (defaults in brackets): FUZZ_SEED [1], RING_HOSTILE
+# [1000000], RING_TIME [165], RING_BATCHES [50], RING_SLOW_ROUNDS [3],
+# IOCTL_CALLS [100000], FUZZ_TIMEOUT [600] per fuzzer.
+
+set -u
+
+DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=${VHOST_BLK_FUZZ_BUILD:-$DIR/build}
+SEED=${FUZZ_SEED:-1}
+RING_HOSTILE=${RING_HOSTILE:-1000000}
+RING_TIME=${RING_TIME:-165}
+RING_BATCHES=${RING_BATCHES:-50}
+RING_SLOW_ROUNDS=${RING_SLOW_ROUNDS:-3}
+IOCTL_CALLS=${IOCTL_CALLS:-100000}
+TIMEOUT=${FUZZ_TIMEOUT:-600}
+STEPS=(ioctl slow ring)
+[ $# -gt 0 ] && STEPS=("$@")
+
+NUM=0
+FAILED=0
+WORK=$(mktemp -d /tmp/vhost-blk-fuzz.XXXXXX) || exit 1
+NULLB=/sys/kernel/config/nullb/vhost-blk-fuzz-slow
+
+ok()
+{
+	NUM=$((NUM + 1))
+	echo "ok $NUM $*"
+}
+
+not_ok()
+{
+	NUM=$((NUM + 1))
+	FAILED=$((FAILED + 1))
+	echo "not ok $NUM $*"
+}
+
+cleanup()
+{
+	if [ -d "$NULLB" ]; then
+		echo 0 >"$NULLB/power" 2>/dev/null
+		rmdir "$NULLB" 2>/dev/null || echo "# could not remove $NULLB"
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# slow_nullb: a 64 MiB memory-backed null_blk device whose requests take
+# 1 ms; prints its node.
+slow_nullb()
+{
+	local i dev
+
+	if [ ! -d /sys/kernel/config/nullb ]; then
+		mountpoint -q /sys/kernel/config ||
+			mount -t configfs configfs /sys/kernel/config 2>/dev/null
+	fi
+	[ -d /sys/kernel/config/nullb ] || return 1
+	mkdir "$NULLB" 2>/dev/null || return 1
+	echo 64 >"$NULLB/size" && echo 512 >"$NULLB/blocksize" &&
+		echo 1 >"$NULLB/memory_backed" && echo 2 >"$NULLB/irqmode" &&
+		echo 1000000 >"$NULLB/completion_nsec" &&
+		echo 1 >"$NULLB/power" || return 1
+	for ((i = 0; i < 50; i++)); do
+		for dev in /dev/vhost-blk-fuzz-slow "/dev/nullb$(cat "$NULLB/index")"; do
+			if [ -b "$dev" ]; then
+				echo "$dev"
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
+# run_fuzzer NAME BINARY ARGS...: run it and merge its TAP into ours.
+run_fuzzer()
+{
+	local name=$1 bin=$BUILD/$2 out=$WORK/$1.out rc=0 start
+	local planned='' reported=0 line
+
+	shift 2
+	echo "# ---- $name: $(basename "$bin") $* ----"
+	if [ ! -x "$bin" ]; then
+		not_ok "$name: $bin not built (make -C tests/fuzz)"
+		return
+	fi
+	start=$SECONDS
+	timeout -k 10 "$TIMEOUT" "$bin" "$@" >"$out" 2>&1 || rc=$?
+	while IFS= read -r line; do
+		if [[ $line =~ ^(not\ ok|ok)\ [0-9]+\ -\ (.*)$ ]]; then
+			reported=$((reported + 1))
+			if [ "${BASH_REMATCH[1]}" = ok ]; then
+				ok "$name: ${BASH_REMATCH[2]}"
+			else
+				not_ok "$name: ${BASH_REMATCH[2]}"
+			fi
+		elif [[ $line =~ ^1\.\.([0-9]+)(.*)$ ]]; then
+			planned=${BASH_REMATCH[1]}
+			if [ "$planned" = 0 ]; then
+				ok "$name # SKIP${BASH_REMATCH[2]#*SKIP}"
+				return
+			fi
+		elif [[ $line =~ ^TAP\ version ]]; then
+			:
+		elif [[ $line =~ ^# ]]; then
+			echo "$line"
+		else
+			echo "# $line"
+		fi
+	done <"$out"
+	echo "# $name: exit status $rc after $((SECONDS - start)) s"
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		not_ok "$name: timed out after ${TIMEOUT}s"
+	elif [ -z "$planned" ] || [ "$reported" -ne "$planned" ]; then
+		not_ok "$name: exited $rc after $reported of ${planned:-?} results"
+	fi
+}
+
+echo "TAP version 13"
+if [ ! -e /dev/vhost-blk ]; then
+	echo "1..0 # SKIP /dev/vhost-blk not present (is vhost_blk.ko loaded?)"
+	exit 0
+fi
+
+for step in "${STEPS[@]}"; do
+	case $step in
+	ring)
+		truncate -s 64M "$WORK/chaos.img"
+		run_fuzzer ring ring_fuzz --seed "$SEED" --rounds 1000000 \
+			--batches "$RING_BATCHES" --hostile "$RING_HOSTILE" \
+			--time "$RING_TIME" --chaos-dev "$WORK/chaos.img" \
+			--chaos-pause 300
+		;;
+	slow)
+		if dev=$(slow_nullb); then
+			run_fuzzer ring-slow ring_fuzz --seed "$((SEED + 1))" \
+				--rounds "$RING_SLOW_ROUNDS" --batches 20 \
+				--dev "$dev" --chaos-queues 0
+		else
+			ok "ring-slow # SKIP no configfs null_blk"
+		fi
+		;;
+	ioctl)
+		run_fuzzer ioctl ioctl_fuzz --seed "$SEED" \
+			--calls "$IOCTL_CALLS" --dev /dev/ram1
+		;;
+	*)
+		not_ok "unknown step $step"
+		;;
+	esac
+done
+
+echo "1..$NUM"
+echo "# $((NUM - FAILED)) of $NUM passed or skipped"
+[ "$FAILED" -eq 0 ]
