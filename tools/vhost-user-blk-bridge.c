@@ -144,8 +144,11 @@ static int dev_attach(struct bridge *b)
 		ret = vhost_blk_get_config(b->vfd, &cfg, &cf, NULL);
 	if (ret)
 		return ret;
-	/* What holds for this backend, as the ABI asks a VMM to offer. */
-	b->dev_features = kf & cf;
+	/*
+	 * What holds for this backend, as the ABI asks a VMM to offer:
+	 * GET_CONFIG's bits, which add VIRTIO_BLK_F_RO where it applies.
+	 */
+	b->dev_features = cf & (kf | (1ULL << VIRTIO_BLK_F_RO));
 	return 0;
 }
 

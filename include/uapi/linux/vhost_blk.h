@@ -117,9 +117,10 @@ struct vhost_blk_backend {
  *		more than the input).
  * @features:	out: the device feature bits (VIRTIO_BLK_F_*, the
  *		transport bits of VHOST_GET_FEATURES) that hold for the
- *		current backend, e.g. VIRTIO_BLK_F_RO for a read-only one.
- *		A VMM offers the guest the intersection of this and
- *		VHOST_GET_FEATURES.
+ *		current backend: those of VHOST_GET_FEATURES the backend
+ *		supports, plus VIRTIO_BLK_F_RO for a read-only one (which
+ *		VHOST_GET_FEATURES never offers and VHOST_SET_FEATURES
+ *		accepts). A VMM offers the guest these.
  * @config_ptr:	in: user address of a buffer for a struct
  *		virtio_blk_config (little-endian fields, as the guest sees
  *		them): capacity in 512-byte sectors, size_max, seg_max,
