@@ -11,10 +11,11 @@
 # at QD16, each with 1 and 2 queues (fio jobs; the engine gives each its
 # own queue of one shared device).
 #
-# Usage: tests/bench/run.sh [--smoke] [--runtime SEC] [--guest]
+# Usage: tests/bench/run.sh [--smoke] [--file] [--runtime SEC] [--guest]
 #   --smoke        1 s per job, a few jobs, plus fio verify=crc32c through
 #                  the engine (on /dev/vhost-blk and over vhost-user)
 #   --runtime SEC  seconds per job (default 6; ramp 1 s extra)
+#   --file         also a 48 MiB file on ext4 on /dev/ram1 (brd) as backend
 #   --guest        run here (inside the test VM) instead of booting one
 #
 # On the host: builds the module and the engine, boots the VM once, writes
@@ -30,12 +31,14 @@ REPO=$(cd "$DIR/../.." && pwd)
 ENGINE=$REPO/tools/fio/build/vhost-blk-engine.so
 QSD=/usr/bin/qemu-storage-daemon
 SMOKE=0
+FILE=0
 GUEST=0
 RUNTIME=6
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) SMOKE=1 ;;
+	--file) FILE=1 ;;
 	--guest) GUEST=1 ;;
 	--runtime) RUNTIME=$2; shift ;;
 	-h | --help) sed -n '14,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
@@ -90,7 +93,10 @@ qsd_start()
 
 	qsd_stop
 	rm -f "$WORK/q.sock"
-	"$QSD" --blockdev "driver=host_device,node-name=d,filename=$dev,cache.direct=on,aio=io_uring" \
+	local drv=host_device
+
+	[ -b "$dev" ] || drv=file
+	"$QSD" --blockdev "driver=$drv,node-name=d,filename=$dev,cache.direct=on,aio=io_uring" \
 		--object iothread,id=io0 \
 		--export "type=vhost-user-blk,id=e,node-name=d,iothread=io0,addr.type=unix,addr.path=$WORK/q.sock,writable=on,num-queues=$nq" \
 		>"$WORK/qsd.log" 2>&1 &
@@ -164,6 +170,46 @@ verify_check()
 	fi
 }
 
+# bench_target DEV SIZE_MB: every job, path and queue count on DEV, whose
+# first SIZE_MB MiB the queues split between them.
+bench_target()
+{
+	local dev=$1 size=$2
+
+	# The paths of one job run back to back, so that a change in the
+	# load of the machine hits them alike.
+	for nq in "${queues[@]}"; do
+		if [ -x "$QSD" ] && ! qsd_start "$dev" "$nq"; then
+			FAILED=$((FAILED + 1))
+			echo "BENCH-FAIL|$(basename "$dev")|*|$nq|qsd (did not start)"
+		fi
+		for job in "${jobs[@]}"; do
+			read -r name rw bs qd <<<"$job"
+			for tr in "${transports[@]}"; do
+				[ "$tr" = qsd ] && [ -z "$QSD_PID" ] && continue
+				# Each queue (fio job) its own part of the device.
+				run_fio "$tr" "$dev" "$nq" "$name" "$rw" "$bs" \
+					"$qd" --runtime="$RUNTIME" --time_based=1 \
+					--ramp_time=1 --size=$((size / nq))M \
+					--offset_increment=$((size / nq))M
+			done
+		done
+		qsd_stop
+	done
+}
+
+# setup_file: ext4 on /dev/ram1 at $WORK/ext4 holding a written 48 MiB
+# bench.img.
+setup_file()
+{
+	grep -qw ext4 /proc/filesystems || modprobe ext4 2>/dev/null ||
+		{ [ -n "${MODROOT:-}" ] && modprobe -d "$MODROOT" ext4; } || return 1
+	mkfs.ext4 -q -F /dev/ram1 >/dev/null 2>&1 || return 1
+	mkdir -p "$WORK/ext4" && mount -t ext4 /dev/ram1 "$WORK/ext4" || return 1
+	dd if=/dev/zero of="$WORK/ext4/bench.img" bs=1M count=48 \
+		conv=fsync status=none
+}
+
 guest_main()
 {
 	local dev=/dev/nullb0 nq tr job name rw bs qd
@@ -173,7 +219,7 @@ guest_main()
 	[ -e /dev/vhost-blk ] || { echo "# /dev/vhost-blk missing"; return 1; }
 	[ -b "$dev" ] || { echo "# $dev missing"; return 1; }
 	WORK=$(mktemp -d /tmp/vhost-blk-bench.XXXXXX) || return 1
-	trap 'qsd_stop; rm -rf "$WORK"' EXIT
+	trap 'qsd_stop; mountpoint -q "$WORK/ext4" && umount "$WORK/ext4"; rm -rf "$WORK"' EXIT
 
 	transports=(io_uring vhost-blk)
 	if [ -x "$QSD" ]; then
@@ -205,26 +251,16 @@ guest_main()
 		fi
 	fi
 
-	# The paths of one job run back to back, so that a change in the
-	# load of the machine hits them alike.
-	for nq in "${queues[@]}"; do
-		if [ -x "$QSD" ] && ! qsd_start "$dev" "$nq"; then
+	bench_target "$dev" 512
+	if [ "$FILE" -eq 1 ]; then
+		if setup_file; then
+			bench_target "$WORK/ext4/bench.img" 48
+			umount "$WORK/ext4"
+		else
 			FAILED=$((FAILED + 1))
-			echo "BENCH-FAIL|$(basename "$dev")|*|$nq|qsd (did not start)"
+			echo "BENCH-FAIL|bench.img|*|*|* (no ext4 on /dev/ram1)"
 		fi
-		for job in "${jobs[@]}"; do
-			read -r name rw bs qd <<<"$job"
-			for tr in "${transports[@]}"; do
-				[ "$tr" = qsd ] && [ -z "$QSD_PID" ] && continue
-				# Each queue (fio job) its own part of the device.
-				run_fio "$tr" "$dev" "$nq" "$name" "$rw" "$bs" \
-					"$qd" --runtime="$RUNTIME" --time_based=1 \
-					--ramp_time=1 --size=$((512 / nq))M \
-					--offset_increment=$((512 / nq))M
-			done
-		done
-		qsd_stop
-	done
+	fi
 	echo "BENCH-DONE|$FAILED"
 	[ "$FAILED" -eq 0 ]
 }
@@ -250,6 +286,7 @@ make -C "$REPO/tools/fio" --no-print-directory >"$OUT/engine.log" 2>&1 ||
 	{ tail -n 30 "$OUT/engine.log" >&2; vb_die "the fio engine does not build"; }
 
 GUEST_ARGS="--guest --runtime $RUNTIME"
+[ "$FILE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --file"
 [ "$SMOKE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --smoke"
 rc=0
 "$REPO/tests/vm/run.sh" -t 1500 --module "$OUT/module/vhost_blk.ko" \
@@ -323,7 +360,7 @@ rows = [l.rstrip("\n").split("|") for l in open(sys.argv[1]) if l.strip()]
 res = {}
 order = []
 for dev, job, nq, tr, iops, bw, p50, p99 in rows:
-    k = "%s q%s" % (job, nq)
+    k = "%s q%s" % (job, nq) if dev == "nullb0" else "%s %s q%s" % (dev, job, nq)
     if k not in res:
         res[k] = {}
         order.append(k)
