@@ -244,6 +244,9 @@ guest_main()
 
 	if [ "$SMOKE" -eq 1 ]; then
 		verify_check vhost-blk /dev/ram0
+		# A file backend too: a raw image on tmpfs.
+		truncate -s 64M "$WORK/verify.img" &&
+			verify_check vhost-blk "$WORK/verify.img"
 		if [ -x "$QSD" ]; then
 			qsd_start /dev/ram1 2 && verify_check qsd /dev/ram1 ||
 				{ FAILED=$((FAILED + 1)); echo "VERIFY-FAIL|qsd did not start"; }
