@@ -139,7 +139,7 @@ static const char *const prop_name[NPROPS] = {
 	[P_DOC] = "every errno is one the documentation lists for its ioctl",
 	[P_STATE] = "every result is the one the device state calls for",
 	[P_SIZE] = "sized structs: < VER0 -EINVAL, longer with non-zero tail -E2BIG, zero tail OK",
-	[P_SIZE_PAGE] = "sized structs longer than a page with a zero tail are accepted (uapi)",
+	[P_SIZE_PAGE] = "sized structs longer than a page: -E2BIG, zero tail or not (uapi)",
 	[P_FAULT] = "NULL, unmapped, kernel and cut-short pointers give -EFAULT",
 	[P_FDS] = "fds of the wrong kind: -EBADF, -EINVAL or -ENOTBLK, never accepted",
 	[P_CHILD] = "a forked child gets -EPERM from the owner's device",
@@ -147,7 +147,7 @@ static const char *const prop_name[NPROPS] = {
 	[P_BUSY] = "under I/O: vring num/addr/base/worker, features -EBUSY; backend -EBUSY or OK",
 	[P_OUTPUT] = "outputs are consistent (GET_CONFIG, GET_VRING_BASE, worker ids)",
 	[P_WORKS] = "the device still serves verified I/O after the fuzzing",
-	[P_NOHANG] = "nothing hangs",
+	[P_NOHANG] = "nothing hangs (also: owners killed, fds closed with I/O in flight)",
 };
 
 static struct {
@@ -828,7 +828,7 @@ static eset table_errors(const struct vhost_memory_region *m, unsigned int n,
  * Place an extensible struct of @ksize bytes (VER0 == sizeof) and pick
  * its size field: mostly exact, else below VER0 (-EINVAL), larger with a
  * zero tail (accepted), larger with a non-zero tail (-E2BIG), larger
- * than a page with a zero tail (accepted per the uapi header) or with
+ * than a page with a zero tail (-E2BIG per the uapi header) or with
  * the tail running into an unmapped page (-EFAULT). Returns the struct,
  * zeroed up to its size.
  */
@@ -850,6 +850,7 @@ static uint8_t *gen_sized(struct rng *r, struct call *c, size_t ksize,
 		c->cls = P_SIZE;
 	} else if (x < 94) {
 		*size = PAGE_SZ + 1 + rng_below(r, PAGE_SZ);
+		*pre |= E(E2BIG);
 		c->cls = P_SIZE_PAGE;
 	} else {
 		/* the tail runs into the PROT_NONE page */
@@ -958,7 +959,8 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 		if (!bad)
 			memcpy(c->arg, &f, 8);
 		c->val = f;
-		if (f & ~offered)
+		/* RO is never offered but always accepted (the uapi header) */
+		if (f & ~(offered | (1ULL << VIRTIO_BLK_F_RO)))
 			pre |= E(EOPNOTSUPP);
 		if (any_started()) {
 			post |= E(EBUSY);
@@ -1484,6 +1486,37 @@ static void load_stopped(uint32_t i, unsigned int base)
 	vq->started = false;
 }
 
+/*
+ * A SET_VRING_KICK failed on a served queue. Whether the queue is still
+ * served is not documented: find out (SET_VRING_NUM with the same size
+ * is refused with EBUSY only while served), count it, then stop the
+ * queue for sure so the model knows where it stands.
+ */
+static uint64_t kick_fail_stopped, kick_fail_served;
+
+static void kick_failed(uint32_t idx)
+{
+	struct vhost_vring_state st = { .index = idx, .num = M.vq[idx].num };
+	int r = raw_ioctl(vfd, VHOST_SET_VRING_NUM, &st);
+
+	if (r == EBUSY)
+		kick_fail_served++;
+	else if (!r)
+		kick_fail_stopped++;
+	st.num = 0;
+	r = raw_ioctl(vfd, VHOST_GET_VRING_BASE, &st);
+	if (r) {
+		FAIL(P_STATE, "GET_VRING_BASE(%u) after a failed kick: %s",
+		     idx, ename(r));
+		return;
+	}
+	if (idx < LOADQ && M.vq[idx].load && M.vq[idx].started)
+		load_stopped(idx, st.num);
+	M.vq[idx].started = false;
+	M.vq[idx].ran = false;
+	M.vq[idx].base = st.num;
+}
+
 static void apply(struct call *c, int r)
 {
 	struct mvq *v = c->idx < NVQ ? &M.vq[c->idx] : NULL;
@@ -1551,21 +1584,23 @@ static void apply(struct call *c, int r)
 		}
 		break;
 	case O_SET_VRING_KICK:
-		/* the queue stops first, whatever happens next */
-		if (v && r != EPERM && r != EFAULT && r != ENOBUFS) {
-			if (c->idx < LOADQ && v->started && v->load) {
-				/* no base: settled at the next restart */
-				L->vqs[c->idx].started = false;
-			}
-			v->started = false;
-			if (!r && c->fd != -1) {
-				v->started = true;
-				v->ran = true;
-				if (c->idx < LOADQ)
-					v->load = false;
-				if (v->worker < 0)
-					learn_worker(c->idx);
-			}
+		if (!v || r == EPERM || r == ENOBUFS ||
+		    (r == EFAULT && c->cls == P_FAULT))
+			break;
+		if (r && v->started)
+			kick_failed(c->idx);
+		if (c->idx < LOADQ && v->started && v->load) {
+			/* no base: settled at the next restart */
+			L->vqs[c->idx].started = false;
+		}
+		v->started = false;
+		if (!r && c->fd != -1) {
+			v->started = true;
+			v->ran = true;
+			if (c->idx < LOADQ)
+				v->load = false;
+			if (v->worker < 0)
+				learn_worker(c->idx);
 		}
 		break;
 	case O_NEW_WORKER:
@@ -1672,6 +1707,15 @@ static void apply(struct call *c, int r)
 			    le16toh(vc.num_queues) != NVQ)
 				FAIL(P_OUTPUT, "GET_CONFIG num_queues %u",
 				     le16toh(vc.num_queues));
+			if (n >= offsetof(struct virtio_blk_config,
+					  blk_size) + 4 &&
+			    (le32toh(vc.size_max) != 128 * 1024 ||
+			     le32toh(vc.seg_max) != 254 ||
+			     le32toh(vc.blk_size) != 512))
+				FAIL(P_OUTPUT, "GET_CONFIG size_max %u seg_max "
+				     "%u blk_size %u", le32toh(vc.size_max),
+				     le32toh(vc.seg_max),
+				     le32toh(vc.blk_size));
 		}
 		break;
 	default:
@@ -1894,12 +1938,12 @@ static void child_phase(struct rng *r, unsigned int n)
 		return;
 	}
 	if (!pid) {
-		uint64_t c0 = ncalls, h0[NOPS][256];
+		uint64_t c0 = ncalls, h0[NOPS][256], f0[NPROPS];
 		int own;
 
 		in_child = 1;
 		memcpy(h0, hist, sizeof(h0));
-		memset(prop_fail, 0, sizeof(prop_fail));
+		memcpy(f0, prop_fail, sizeof(f0));
 		for (unsigned int i = 0; i < n; i++) {
 			struct call c;
 			enum op op = pick_op(r, true);
@@ -1916,7 +1960,8 @@ static void child_phase(struct rng *r, unsigned int n)
 		if (own >= 0 && vhost_blk_set_owner(own))
 			FAIL(P_CHILD, "a child cannot own a device of its own");
 		rep->calls = ncalls - c0;
-		memcpy(rep->fail, prop_fail, sizeof(prop_fail));
+		for (int p = 0; p < NPROPS; p++)
+			rep->fail[p] = prop_fail[p] - f0[p];
 		for (int o = 0; o < NOPS; o++)
 			for (int e = 0; e < 256; e++)
 				rep->hist[o][e] = hist[o][e] - h0[o][e];
@@ -1985,6 +2030,99 @@ static void race_phase(struct rng *r, unsigned int nthreads, unsigned int n)
 	raw_ioctl(vfd, VHOST_SET_OWNER, NULL);
 	M.owned = true;
 	resync(r);
+}
+
+/* ---- teardown with I/O in flight ---- */
+
+static uint64_t churn_close, churn_reset, churn_kill;
+
+/* A device of its own with requests posted on @bfd; NULL on failure. */
+static struct vblk_dev *busy_device(int bfd, unsigned int nreq)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct vblk_dev *d;
+
+	o.mem_size = 4 << 20;
+	o.num_queues = 2;
+	o.queue_size = 16;
+	if (vblk_dev_create(&d, &o, bfd, 0, "churn"))
+		return NULL;
+	for (unsigned int i = 0; i < nreq; i++) {
+		struct vblk_vq *vq = &d->vqs[i % 2];
+		struct vblk_req *rq = vblk_req_alloc(d);
+		uint64_t gpa;
+
+		if (!rq || vblk_alloc(d, 4096, 4096, &gpa))
+			break;
+		vblk_req_reset(rq, i % 3 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
+			       8 * i);
+		vblk_req_add_seg(rq, gpa, 4096);
+		if (vblk_req_submit(vq, rq, i % 4 ? 0 : VBLK_ADD_INDIRECT) < 0)
+			break;
+		vblk_vq_kick_force(vq);
+	}
+	return d;
+}
+
+/*
+ * Tear devices down while their requests are in flight: close the fd,
+ * RESET_OWNER, or SIGKILL the owner (a forked child). None may hang;
+ * tests/vm/run.sh then checks the console and that rmmod works.
+ */
+static void churn(struct rng *r)
+{
+	int bfd = backends[0].fd, pfd[2], status;
+	struct vblk_dev *d;
+	pid_t pid;
+	char c;
+
+	for (unsigned int i = 0; i < nbackends; i++)
+		if (!strncmp(backends[i].name, "slow", 4))
+			bfd = backends[i].fd;
+	d = busy_device(bfd, 8 + rng_below(r, 24));
+	if (!d) {
+		FAIL(P_STATE, "cannot set up a device for the teardown test");
+		return;
+	}
+	if (rng_pct(r, 50)) {
+		if (vblk_dev_reset_owner(d))
+			FAIL(P_STATE, "RESET_OWNER with I/O in flight failed");
+		churn_reset++;
+	}
+	vblk_dev_destroy(d);
+	churn_close++;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return;
+	fflush(stdout);
+	pid = fork();
+	if (!pid) {
+		in_child = 1;
+		d = busy_device(bfd, 32);
+		if (write(pfd[1], d ? "y" : "n", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	if (pid > 0 && read(pfd[0], &c, 1) == 1 && c == 'y') {
+		usleep(rng_below(r, 3000));
+		kill(pid, SIGKILL);
+		for (int i = 0; waitpid(pid, &status, WNOHANG) != pid; i++) {
+			if (i == 3000) {
+				FAIL(P_NOHANG, "a killed owner with I/O in flight "
+				     "did not exit in 30 s");
+				dump_tasks();
+				break;
+			}
+			usleep(10000);
+		}
+		churn_kill++;
+	} else if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	close(pfd[0]);
 }
 
 /* ---- watchdog ---- */
@@ -2114,6 +2252,12 @@ static void print_results(double secs)
 	     PRIu64 " completed)", cfg.seed, total, nchild_calls,
 	     stat_get(&nrace_calls), secs, secs ? total / secs : 0,
 	     stat_get(&nresync), load_reqs, load_done);
+	diag("teardown with I/O in flight: %" PRIu64 " closes (%" PRIu64
+	     " after RESET_OWNER), %" PRIu64 " owners killed", churn_close,
+	     churn_reset, churn_kill);
+	diag("a failing SET_VRING_KICK left a served queue stopped %" PRIu64
+	     " times, served %" PRIu64 " times", kick_fail_stopped,
+	     kick_fail_served);
 	diag("errno histogram:");
 	for (int o = 0; o < NOPS; o++) {
 		uint64_t sum = 0;
@@ -2170,7 +2314,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vblk_opts o = VBLK_OPTS_DEFAULT;
-	uint64_t t0, next_child, next_race, next_diag, since_resync = 0;
+	uint64_t t0, next_child, next_race, next_diag, next_churn;
+	uint64_t since_resync = 0;
 	struct rng r;
 	pthread_t wd;
 	int c, ret;
@@ -2245,6 +2390,7 @@ int main(int argc, char **argv)
 	t0 = now_ns();
 	next_child = 2000;
 	next_race = 3500;
+	next_churn = 1500;
 	next_diag = 10000;
 	while (stat_get(&ncalls) + nchild_calls < cfg.calls) {
 		uint64_t n = stat_get(&ncalls);
@@ -2257,6 +2403,10 @@ int main(int argc, char **argv)
 				resync(&r);
 			child_phase(&r, 100 + rng_below(&r, 100));
 			next_child = n + 2500 + rng_below(&r, 1000);
+		}
+		if (n >= next_churn) {
+			churn(&r);
+			next_churn = n + 3000 + rng_below(&r, 2000);
 		}
 		if (n >= next_race) {
 			race_phase(&r, 3, 150 + rng_below(&r, 150));

@@ -20,8 +20,10 @@
  * Every struct of this header is extensible: it begins with its size,
  * which the caller sets to sizeof() of the struct it was built against.
  * The kernel accepts a smaller size down to the first published version
- * (..._SIZE_VER0) and a larger one as long as the bytes it does not know
- * are zero (-E2BIG otherwise). Reserved fields must be zero (-EINVAL).
+ * (..._SIZE_VER0) and a larger one up to the page size as long as the
+ * bytes it does not know are zero (-E2BIG otherwise, and for any size
+ * above the page size, as clone3() and openat2() do). Reserved fields
+ * must be zero (-EINVAL).
  */
 #ifndef _UAPI_LINUX_VHOST_BLK_H
 #define _UAPI_LINUX_VHOST_BLK_H
