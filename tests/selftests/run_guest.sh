@@ -13,7 +13,8 @@
 # Usage: tests/selftests/run_guest.sh [binary...]   (default: all)
 # Environment: VHOST_BLK_TEST_DEV / VHOST_BLK_TEST_DEV2 (default /dev/ram0,
 # /dev/ram1) are overwritten by the tests; null_blk devices the tests make
-# through configfs (vhost-blk-*) are removed at the end.
+# through configfs (vhost-blk-*) and the faults test's device-mapper disk
+# are removed at the end.
 
 set -u
 
@@ -22,7 +23,7 @@ BUILD=${VHOST_BLK_SELFTEST_BUILD:-$DIR/build}
 TOOL=$DIR/../../tools/build/vhost-blk
 BRIDGE=$DIR/../../tools/build/vhost-user-blk-bridge
 QSD=/usr/bin/qemu-storage-daemon
-TESTS=(ioctl backend data file vring teardown bridge)
+TESTS=(ioctl backend data file vring teardown bridge faults)
 # The bridge selftest runs this binary.
 export VHOST_BLK_BRIDGE=${VHOST_BLK_BRIDGE:-$BRIDGE}
 [ $# -gt 0 ] && TESTS=("$@")
@@ -77,6 +78,9 @@ cleanup()
 	local d
 
 	mountpoint -q "$WORK/ext4" 2>/dev/null && umount "$WORK/ext4"
+	# The faults test's device-mapper disk, should the test have died.
+	grep -qsx vhost-blk-faults /sys/block/dm-*/dm/name &&
+		/usr/sbin/dmsetup --noudevsync remove --retry vhost-blk-faults >/dev/null 2>&1
 	for d in /sys/kernel/config/nullb/vhost-blk-*; do
 		[ -d "$d" ] || continue
 		echo 0 >"$d/power" 2>/dev/null

@@ -1,0 +1,842 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * faults: backend I/O errors, and teardown with thousands of requests in
+ * flight.
+ *
+ *   dm     a device-mapper disk: its first half linear onto
+ *          VHOST_BLK_TEST_DEV2, its second half the error target. Requests
+ *          on both halves at once, on several queues.
+ *   flood  4096 requests in flight on a null_blk that holds every request
+ *          for two seconds, then the owner is killed, closes the device
+ *          or resets the owner: it must be prompt and leave no worker, no
+ *          pinned page and no module reference behind.
+ *
+ * Every request must end VIRTIO_BLK_S_OK with correct data or
+ * VIRTIO_BLK_S_IOERR; nothing may hang.
+ */
+#include <stdarg.h>
+
+#include "kselftest_harness.h"
+#include "vhost_blk_test.h"
+
+/* Anything slower than this is a hang for our purposes. */
+#define PROMPT_MS		5000
+
+#define DMSETUP			"/usr/sbin/dmsetup"
+#define DM_NAME			"vhost-blk-faults"
+
+/* ---- files, counters, tasks ---- */
+
+static int read_attr(const char *dir, const char *attr, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, attr);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/*
+ * Run a shell command; its output goes to @out, on one line. The exit
+ * status, or -1.
+ */
+static __printf(3, 4) int run_cmd(char *out, size_t len, const char *fmt, ...)
+{
+	char cmd[300], line[256];
+	size_t used = 0;
+	va_list ap;
+	FILE *f;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "{ %s; } 2>&1", line);
+	if (out && len)
+		out[0] = 0;
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (out && used + 1 < len) {
+			snprintf(out + used, len - used, "%s", line);
+			used = strlen(out);
+		}
+	}
+	st = pclose(f);
+	for (char *p = out; p && *p; p++)
+		if (*p == '\n')
+			*p = p[1] ? ' ' : 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * Pages pinned right now (FOLL_PIN) in the whole system. The
+ * per-CPU deltas are folded into the totals first, so the count is exact.
+ */
+static long pinned_pages(void)
+{
+	long acquired = -1, released = -1;
+	char line[128];
+	FILE *f;
+
+	write_attr("/proc/sys/vm", "stat_refresh", "1");
+	f = fopen("/proc/vmstat", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "nr_foll_pin_acquired ", 21))
+			acquired = atol(line + 21);
+		else if (!strncmp(line, "nr_foll_pin_released ", 21))
+			released = atol(line + 21);
+	}
+	fclose(f);
+	return acquired < 0 || released < 0 ? -1 : acquired - released;
+}
+
+static long module_refs(void)
+{
+	char buf[32];
+
+	if (read_attr("/sys/module/vhost_blk", "refcnt", buf, sizeof(buf)))
+		return -1;
+	return atol(buf);
+}
+
+/*
+ * Is @comm the name of a worker of owner @pid? Workers are named
+ * "vhost-blk-<pid>.<n>" after the thread that started them, cut to the
+ * 15 characters a task name holds.
+ */
+static bool worker_of(const char *comm, pid_t pid)
+{
+	char want[32];
+	size_t lc = strlen(comm), lw;
+
+	snprintf(want, sizeof(want), "vhost-blk-%d.", pid);
+	lw = strlen(want);
+	if (lc < (lw - 1 < 15 ? lw - 1 : 15))
+		return false;
+	return !strncmp(comm, want, lc < lw ? lc : lw);
+}
+
+/* Threads and kernel threads of the whole system that are workers of @pid. */
+static int owner_workers(pid_t pid)
+{
+	struct dirent *p, *t;
+	DIR *proc, *tasks;
+	char path[PATH_MAX], comm[32];
+	int n = 0;
+
+	proc = opendir("/proc");
+	if (!proc)
+		return -errno;
+	while ((p = readdir(proc))) {
+		if (p->d_name[0] < '0' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task", p->d_name);
+		tasks = opendir(path);
+		if (!tasks)
+			continue;
+		while ((t = readdir(tasks))) {
+			if (t->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/task/%s",
+				 p->d_name, t->d_name);
+			if (read_attr(path, "comm", comm, sizeof(comm)) ||
+			    !worker_of(comm, pid))
+				continue;
+			n++;
+		}
+		closedir(tasks);
+	}
+	closedir(proc);
+	return n;
+}
+
+/* Poll @expr every 20 ms for up to @ms; true once it holds. */
+#define EVENTUALLY(expr, ms) ({						\
+	bool __ok = false;						\
+	for (int __i = 0; __i <= (ms) / 20; __i++) {			\
+		if ((expr)) {						\
+			__ok = true;					\
+			break;						\
+		}							\
+		usleep(20000);						\
+	}								\
+	__ok;								\
+})
+
+/* ---- requests ---- */
+
+/* One request of a batch, with its own buffer in guest memory. */
+struct op {
+	uint32_t type;
+	uint64_t sector;
+	uint32_t len;
+	uint32_t skew;		/* buffer start past a page boundary, bytes */
+	uint64_t seed;		/* pattern a write carries */
+	unsigned int q;
+	uint64_t gpa;
+	struct vblk_req *r;
+	int status;		/* VIRTIO_BLK_S_*, -1 until completed */
+};
+
+static void *op_buf(struct vblk_dev *d, const struct op *op)
+{
+	return vblk_gpa_to_hva(d, op->gpa, op->len);
+}
+
+static void free_ops(struct vblk_dev *d, struct op *ops, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		if (ops[i].gpa)
+			vblk_free(d, ops[i].gpa - ops[i].skew,
+				  ops[i].len + ops[i].skew);
+		vblk_req_free(d, ops[i].r);
+		ops[i].gpa = 0;
+		ops[i].r = NULL;
+	}
+}
+
+/*
+ * Post every op on its queue (indirect), kick every queue once, wait for
+ * all of them. Writes carry their pattern; read buffers are poisoned. 0,
+ * or -errno when a request could not be posted or not all completed
+ * within @ms per queue.
+ */
+static int run_ops(struct vblk_dev *d, struct op *ops, unsigned int n, int ms)
+{
+	unsigned int i, q;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		struct op *op = &ops[i];
+
+		op->status = -1;
+		op->r = vblk_req_alloc(d);
+		if (!op->r)
+			return -ENOMEM;
+		vblk_req_reset(op->r, op->type, op->sector);
+		if (op->len) {
+			if (vblk_alloc(d, op->len + op->skew, 4096, &op->gpa))
+				return -ENOMEM;
+			op->gpa += op->skew;
+			if (op->type == VIRTIO_BLK_T_OUT)
+				vblk_pattern_fill(op_buf(d, op), op->len,
+						  op->sector, op->seed);
+			else
+				memset(op_buf(d, op), 0xa5, op->len);
+			vblk_req_add_data(d, op->r, op->gpa, op->len);
+		}
+		ret = vblk_req_submit(&d->vqs[op->q], op->r, VBLK_ADD_INDIRECT);
+		if (ret < 0)
+			return ret;
+	}
+	for (q = 0; q < d->num_queues; q++) {
+		ret = vblk_vq_kick(&d->vqs[q]);
+		if (ret)
+			return ret;
+	}
+	for (q = 0; q < d->num_queues; q++) {
+		ret = vblk_vq_drain(&d->vqs[q], ms);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < n; i++)
+		ops[i].status = ops[i].r->done ? ops[i].r->status : -1;
+	return 0;
+}
+
+/* Write @n slots of @len bytes, @stride sectors apart, straight to @path. */
+static int fill_direct(const char *path, uint64_t first, unsigned int n,
+		       unsigned int stride, uint32_t len, uint64_t seed)
+{
+	uint8_t *buf = malloc(len);
+	int ret = buf ? 0 : -ENOMEM;
+
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		uint64_t sector = first + (uint64_t)i * stride;
+
+		vblk_pattern_fill(buf, len, sector, seed);
+		ret = blk_direct_io(path, true, sector * 512, buf, len);
+	}
+	free(buf);
+	return ret;
+}
+
+/* Does the backend hold @seed's pattern at @sector? 1, 0, or -errno. */
+static int holds(const char *path, uint64_t sector, uint32_t len,
+		 uint64_t seed)
+{
+	uint8_t *buf = malloc(len);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = blk_direct_io(path, false, sector * 512, buf, len);
+	if (!ret)
+		ret = vblk_pattern_check(buf, len, sector, seed) == -1;
+	free(buf);
+	return ret;
+}
+
+/* A new device on @fd does a verified write and read on each of 2 queues. */
+static void fresh_device_works(struct __test_metadata *_metadata, int fd,
+			       uint64_t seed)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct vblk_dev *d;
+	struct vblk_req *r;
+	uint64_t gpa;
+
+	o.mem_size = 8 << 20;
+	o.num_queues = 2;
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, fd, 0, NULL));
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(d, 65536, 4096, &gpa));
+	for (unsigned int q = 0; q < 2; q++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(&d->vqs[q], r, gpa, 1000 + 128 * q,
+					65536, seed ^ 0xabc));
+		EXPECT_EQ(0, check_pattern(&d->vqs[q], r, gpa, 1000 + 128 * q,
+					   65536, seed ^ 0xabc));
+	}
+	vblk_dev_destroy(d);
+}
+
+/* ---- device-mapper: a disk that fails on its second half ---- */
+
+/* The dm-N node of device-mapper device @name. */
+static int dm_node(const char *name, char *node, size_t len)
+{
+	char dir[PATH_MAX], buf[128];
+	struct dirent *e;
+	DIR *sys;
+	int ret = -ENOENT;
+
+	sys = opendir("/sys/block");
+	if (!sys)
+		return -errno;
+	while (ret && (e = readdir(sys))) {
+		if (strncmp(e->d_name, "dm-", 3))
+			continue;
+		snprintf(dir, sizeof(dir), "/sys/block/%s/dm", e->d_name);
+		if (read_attr(dir, "name", buf, sizeof(buf)) ||
+		    strcmp(buf, name))
+			continue;
+		snprintf(node, len, "/dev/%.32s", e->d_name);
+		ret = EVENTUALLY(!access(node, F_OK), 2000) ? 0 : -ENOENT;
+	}
+	closedir(sys);
+	return ret;
+}
+
+static void dm_remove(const char *name)
+{
+	run_cmd(NULL, 0, DMSETUP " --noudevsync remove --retry %s", name);
+}
+
+/*
+ * Device-mapper device @name: @half sectors linear onto @backing, then
+ * @half sectors of the error target. Loads dm-mod if needed. 0; 1 when
+ * device-mapper is not available here, -1 when dmsetup create failed;
+ * the reason in @why.
+ */
+static int dm_create(const char *name, const char *backing, uint64_t half,
+		     char *why, size_t len)
+{
+	char table[] = "/tmp/vhost-blk-dm.XXXXXX";
+	FILE *f;
+	int fd, st;
+
+	if (access(DMSETUP, X_OK)) {
+		snprintf(why, len, "%s: %s", DMSETUP, strerror(errno));
+		return 1;
+	}
+	if (access("/dev/mapper/control", F_OK))
+		run_cmd(why, len, "modprobe dm-mod || modprobe -d \"$MODROOT\" dm-mod");
+	if (!EVENTUALLY(!access("/dev/mapper/control", F_OK), 2000)) {
+		snprintf(why + strlen(why), len - strlen(why),
+			 " (no /dev/mapper/control)");
+		return 1;
+	}
+	dm_remove(name);
+
+	fd = mkstemp(table);
+	if (fd < 0) {
+		snprintf(why, len, "mkstemp: %s", strerror(errno));
+		return 1;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(table);
+		return 1;
+	}
+	fprintf(f, "0 %llu linear %s 0\n", (unsigned long long)half, backing);
+	fprintf(f, "%llu %llu error\n", (unsigned long long)half,
+		(unsigned long long)half);
+	fclose(f);
+	st = run_cmd(why, len, DMSETUP " --noudevsync create %s %s", name,
+		     table);
+	unlink(table);
+	return st ? -1 : 0;
+}
+
+FIXTURE(dm) {
+	char node[64];
+	int fd;
+	struct vblk_dev *d;
+	uint64_t half;		/* sectors on each side of the boundary */
+	uint64_t seed;
+};
+
+FIXTURE_SETUP(dm)
+{
+	char why[512] = "";
+	int fd, ret;
+
+	self->fd = -1;
+	self->seed = fresh_seed();
+	fd = open(test_dev2(), O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", test_dev2(), strerror(errno));
+	self->half = blk_bytes(fd) / 512 / 2 & ~7ULL;
+	close(fd);
+	ASSERT_LE(8192, self->half);
+	ret = dm_create(DM_NAME, test_dev2(), self->half, why, sizeof(why));
+	if (ret > 0)
+		SKIP(return, "no device-mapper: %s", why);
+	ASSERT_EQ(0, ret) TH_LOG("dmsetup create: %s", why);
+	ret = dm_node(DM_NAME, self->node, sizeof(self->node));
+	if (!ret)
+		self->fd = open(self->node, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0) {
+		/* No teardown after a failed setup: clean up here. */
+		dm_remove(DM_NAME);
+		ASSERT_LE(0, self->fd) TH_LOG("no node for %s", DM_NAME);
+	}
+}
+
+FIXTURE_TEARDOWN(dm)
+{
+	vblk_dev_destroy(self->d);
+	if (self->fd >= 0)
+		close(self->fd);
+	dm_remove(DM_NAME);
+}
+
+/* Slot @i of a side: 64 sectors each, so requests up to 32 KiB fit. */
+#define SLOT(i)		(64ULL * (i))
+
+TEST_F_TIMEOUT(dm, errors_on_the_failing_half_only, 120)
+{
+	enum { NQ = 4, PER_Q = 48, N = NQ * PER_Q };
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	uint64_t half = self->half, gpa;
+	struct op *ops = calloc(N, sizeof(*ops));
+	struct vblk_req *r;
+	unsigned int i;
+
+	ASSERT_NE(NULL, ops);
+	o.num_queues = NQ;
+	o.queue_size = 256;
+	o.mem_size = 32 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, self->fd, 0, "dm"));
+	ASSERT_EQ(2 * half, vblk_dev_capacity(self->d));
+
+	/* What the reads of the working half must find, written directly. */
+	for (i = 3; i < N; i += 4)
+		ASSERT_EQ(0, fill_direct(test_dev2(), SLOT(i), 1, 0,
+					 4096 << (i % 3), self->seed + 1));
+
+	/*
+	 * Everything at once, interleaved over the queues: writes and reads
+	 * on the working half, writes and reads on the failing half.
+	 */
+	for (i = 0; i < N; i++) {
+		struct op *op = &ops[i];
+
+		op->q = i % NQ;
+		op->len = 4096 << (i % 3);
+		/* Some buffers off their page, some through bounce pages. */
+		op->skew = i % 5 == 4 ? 64 : i % 5 == 3 ? 512 : 0;
+		op->seed = self->seed;
+		op->type = i % 4 == 0 || i % 4 == 1 ? VIRTIO_BLK_T_OUT :
+						      VIRTIO_BLK_T_IN;
+		op->sector = i % 4 == 1 || i % 4 == 2 ? half + SLOT(i) :
+							SLOT(i);
+	}
+	ASSERT_EQ(0, run_ops(self->d, ops, N, IO_TIMEOUT_MS));
+	for (i = 0; i < N; i++) {
+		struct op *op = &ops[i];
+
+		if (op->sector >= half) {
+			EXPECT_EQ(VIRTIO_BLK_S_IOERR, op->status)
+				TH_LOG("request %u (%s at %llu)", i,
+				       op->type == VIRTIO_BLK_T_OUT ? "write" :
+				       "read", (unsigned long long)op->sector);
+			continue;
+		}
+		EXPECT_EQ(VIRTIO_BLK_S_OK, op->status) TH_LOG("request %u", i);
+		if (op->type == VIRTIO_BLK_T_IN) {
+			EXPECT_EQ(-1, vblk_pattern_check(op_buf(self->d, op),
+							 op->len, op->sector,
+							 self->seed + 1))
+				TH_LOG("read %u", i);
+		} else {
+			EXPECT_EQ(1, holds(test_dev2(), op->sector, op->len,
+					   self->seed)) TH_LOG("write %u", i);
+		}
+	}
+	/* Backend errors are not the guest's: no error eventfd. */
+	for (i = 0; i < NQ; i++)
+		EXPECT_EQ(0, efd_fired(self->d->vqs[i].err_fd, 0));
+	free_ops(self->d, ops, N);
+
+	/* A request across the boundary fails (its first part may be written). */
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 65536, 4096, &gpa));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  write_pattern(&self->d->vqs[1], r, gpa, half - 8, 8192,
+				self->seed));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  do_io(&self->d->vqs[2], r, VIRTIO_BLK_T_IN, half - 8, gpa,
+			8192, 0));
+	/* The last sector before the boundary works alone. */
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  write_pattern(&self->d->vqs[3], r, gpa, half - 1, 512,
+				self->seed));
+	EXPECT_EQ(0, check_pattern(&self->d->vqs[0], r, gpa, half - 1, 512,
+				   self->seed));
+
+	/*
+	 * After all those errors the working half reads back through the
+	 * device, while the failing half still fails, all at once again.
+	 */
+	for (i = 0; i < N; i++) {
+		struct op *op = &ops[i];
+		bool good = i % 4 == 0;
+
+		op->q = (i + 1) % NQ;
+		op->len = 4096 << (i % 3);
+		op->skew = 0;
+		op->type = VIRTIO_BLK_T_IN;
+		op->sector = good ? SLOT(i) : half + SLOT(i);
+	}
+	ASSERT_EQ(0, run_ops(self->d, ops, N, IO_TIMEOUT_MS));
+	for (i = 0; i < N; i++) {
+		struct op *op = &ops[i];
+
+		if (i % 4) {
+			EXPECT_EQ(VIRTIO_BLK_S_IOERR, op->status)
+				TH_LOG("read %u", i);
+			continue;
+		}
+		EXPECT_EQ(VIRTIO_BLK_S_OK, op->status) TH_LOG("read %u", i);
+		EXPECT_EQ(-1, vblk_pattern_check(op_buf(self->d, op), op->len,
+						 op->sector, self->seed))
+			TH_LOG("read %u", i);
+	}
+	free_ops(self->d, ops, N);
+	free(ops);
+}
+
+/* ---- teardown with thousands of requests in flight ---- */
+
+#define NULLB_FLOOD	"vhost-blk-flood"
+/* Every request completes this long after submission (ns). */
+#define FLOOD_NSEC	"2000000000"
+#define FLOOD_QUEUES	16
+#define FLOOD_PER_Q	256
+#define FLOOD_N		(FLOOD_QUEUES * FLOOD_PER_Q)
+
+/*
+ * A null_blk that takes all 4096 requests at once (no scheduler, one tag
+ * per request) and completes each FLOOD_NSEC after it came.
+ */
+static int nullb_flood(char *path, size_t len)
+{
+	static const char *const attrs[] = {
+		"size=64", "blocksize=512", "memory_backed=1", "irqmode=2",
+		"completion_nsec=" FLOOD_NSEC, "hw_queue_depth=4096",
+		"submit_queues=1", NULL,
+	};
+
+	return nullb_get(NULLB_FLOOD, attrs, path, len);
+}
+
+FIXTURE(flood) {
+	char node[64];
+	char sys[PATH_MAX];	/* /sys/block/<disk> */
+	int bfd;
+	struct vblk_dev *d;
+	long pins0, refs0;
+	uint64_t seed;
+};
+
+FIXTURE_SETUP(flood)
+{
+	char queue[PATH_MAX + 8];
+
+	self->bfd = -1;
+	self->seed = fresh_seed();
+	if (nullb_flood(self->node, sizeof(self->node)))
+		SKIP(return, "no configfs null_blk");
+	self->bfd = open(self->node, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->bfd) TH_LOG("%s: %s", self->node, strerror(errno));
+	snprintf(self->sys, sizeof(self->sys), "/sys/block/%s",
+		 strrchr(self->node, '/') + 1);
+	snprintf(queue, sizeof(queue), "%s/queue", self->sys);
+	/* A scheduler would hold most requests back in the block layer. */
+	ASSERT_EQ(0, write_attr(queue, "scheduler", "none"));
+	ASSERT_EQ(0, write_attr(queue, "nomerges", "2"));
+	self->pins0 = pinned_pages();
+	ASSERT_LE(0, self->pins0);
+	self->refs0 = module_refs();
+	ASSERT_LE(0, self->refs0);
+}
+
+FIXTURE_TEARDOWN(flood)
+{
+	vblk_dev_destroy(self->d);
+	if (self->bfd >= 0)
+		close(self->bfd);
+}
+
+/* Requests the disk has in flight, reads and writes; -1 if unknown. */
+static long disk_inflight(const char *sys)
+{
+	char buf[64];
+	long rd, wr;
+
+	if (read_attr(sys, "inflight", buf, sizeof(buf)) ||
+	    sscanf(buf, "%ld %ld", &rd, &wr) != 2)
+		return -1;
+	return rd + wr;
+}
+
+/*
+ * Post 4096 reads of 4 KiB, 256 on each of 16 queues, 16 sectors apart so
+ * none merge, and kick. 0 or -errno.
+ */
+static int flood_post(struct vblk_dev **dp, int bfd)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct vblk_dev *d;
+	uint64_t gpa;
+	int ret;
+
+	o.num_queues = FLOOD_QUEUES;
+	o.queue_size = 2 * FLOOD_PER_Q;
+	o.mem_size = 32 << 20;
+	o.populate = true;
+	ret = vblk_dev_create(&d, &o, bfd, 0, "flood");
+	if (ret)
+		return ret;
+	*dp = d;
+	if (!vblk_dev_has_feature(d, VIRTIO_RING_F_EVENT_IDX))
+		return -EOPNOTSUPP;
+	ret = vblk_alloc(d, FLOOD_N * 4096, 4096, &gpa);
+	for (unsigned int k = 0; !ret && k < FLOOD_N; k++) {
+		struct vblk_req *r = vblk_req_alloc(d);
+
+		if (!r)
+			return -ENOMEM;
+		vblk_req_reset(r, VIRTIO_BLK_T_IN, 16 * k);
+		vblk_req_add_seg(r, gpa + 4096ULL * k, 4096);
+		ret = vblk_req_submit(&d->vqs[k % FLOOD_QUEUES], r,
+				      VBLK_ADD_INDIRECT);
+		ret = ret < 0 ? ret : 0;
+	}
+	for (unsigned int q = 0; !ret && q < FLOOD_QUEUES; q++)
+		ret = vblk_vq_kick(&d->vqs[q]);
+	return ret;
+}
+
+/*
+ * Wait until the device took every request, and check that none
+ * completed. With EVENT_IDX the device moves avail_event to the end of
+ * what the guest posted only when it found the ring empty, having
+ * submitted all it took. 0, -EBUSY if some completed already (FLOOD_NSEC
+ * too short for this machine), -ETIMEDOUT. @ms: how long it took.
+ */
+static int flood_taken(struct vblk_dev *d, unsigned long *ms)
+{
+	uint64_t t0 = vblk_now_ns(), end = t0 + 30000000000ULL;
+
+	for (;;) {
+		unsigned int taken = 0, used = 0;
+
+		for (unsigned int q = 0; q < FLOOD_QUEUES; q++) {
+			taken += vblk_vq_avail_event(&d->vqs[q]) == FLOOD_PER_Q;
+			used += vblk_vq_used_idx(&d->vqs[q]);
+		}
+		*ms = (vblk_now_ns() - t0) / 1000000;
+		if (used)
+			return -EBUSY;
+		if (taken == FLOOD_QUEUES)
+			return 0;
+		if (vblk_now_ns() > end)
+			return -ETIMEDOUT;
+		usleep(5000);
+	}
+}
+
+static unsigned long ms_since(uint64_t t0)
+{
+	return (vblk_now_ns() - t0) / 1000000;
+}
+
+static const char *flood_why(int ret)
+{
+	if (ret == -EBUSY)
+		return "requests completed before all were taken (FLOOD_NSEC too short here)";
+	return ret == -ETIMEDOUT ? "the device did not take all requests" :
+				   strerror(-ret);
+}
+
+/* All 4096 requests are in the disk and hold their pages; @pid's workers run. */
+static void flood_in_flight(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(flood) *self, pid_t pid)
+{
+	EXPECT_EQ(FLOOD_N, disk_inflight(self->sys));
+	EXPECT_LE(FLOOD_N, pinned_pages() - self->pins0);
+	EXPECT_EQ(FLOOD_QUEUES, owner_workers(pid));
+}
+
+/*
+ * After the owner of the flood went away (or reset): its workers are
+ * gone, the requests ended, their pages were released, and the module
+ * holds @refs references again.
+ */
+static void flood_gone(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(flood) *self, pid_t pid, long refs)
+{
+	EXPECT_TRUE(EVENTUALLY(!owner_workers(pid), PROMPT_MS))
+		TH_LOG("%d workers of %d left", owner_workers(pid), pid);
+	EXPECT_TRUE(EVENTUALLY(!disk_inflight(self->sys), PROMPT_MS))
+		TH_LOG("%ld requests left in the disk",
+		       disk_inflight(self->sys));
+	EXPECT_TRUE(EVENTUALLY(pinned_pages() == self->pins0, PROMPT_MS))
+		TH_LOG("%ld pages still pinned", pinned_pages() - self->pins0);
+	EXPECT_TRUE(EVENTUALLY(module_refs() == refs, PROMPT_MS))
+		TH_LOG("module refcnt %ld, expected %ld", module_refs(), refs);
+}
+
+TEST_F_TIMEOUT(flood, owner_killed, 120)
+{
+	unsigned long ms = 0;
+	uint64_t t0;
+	int p[2], status, ret;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct vblk_dev *d = NULL;
+
+		ret = flood_post(&d, self->bfd);
+		if (!ret)
+			ret = flood_taken(d, &ms);
+		if (write(p[1], &ret, sizeof(ret)) != sizeof(ret) ||
+		    write(p[1], &ms, sizeof(ms)) != sizeof(ms))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	/* Check, and kill the child whatever was found. */
+	close(p[1]);
+	if (read(p[0], &ret, sizeof(ret)) != sizeof(ret) ||
+	    read(p[0], &ms, sizeof(ms)) != sizeof(ms))
+		ret = -EPIPE;
+	EXPECT_EQ(0, ret) TH_LOG("%s", flood_why(ret));
+	TH_LOG("all in flight %lu ms after the kicks", ms);
+	if (!ret)
+		flood_in_flight(_metadata, self, pid);
+
+	t0 = vblk_now_ns();
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	TH_LOG("owner reaped %lu ms after SIGKILL", ms_since(t0));
+	EXPECT_GT(PROMPT_MS, ms_since(t0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(p[0]);
+	flood_gone(_metadata, self, pid, self->refs0);
+	fresh_device_works(_metadata, self->bfd, self->seed);
+}
+
+TEST_F_TIMEOUT(flood, close_in_flight, 120)
+{
+	unsigned long ms;
+	uint64_t t0;
+	int ret;
+
+	ASSERT_EQ(0, flood_post(&self->d, self->bfd));
+	ret = flood_taken(self->d, &ms);
+	ASSERT_EQ(0, ret) TH_LOG("%s", flood_why(ret));
+	TH_LOG("all in flight %lu ms after the kicks", ms);
+	flood_in_flight(_metadata, self, getpid());
+	t0 = vblk_now_ns();
+	vblk_dev_close_fd(self->d);
+	TH_LOG("close() took %lu ms", ms_since(t0));
+	EXPECT_GT(PROMPT_MS, ms_since(t0));
+	/* Closed: the memory the requests used is still mapped, unpinned. */
+	flood_gone(_metadata, self, getpid(), self->refs0);
+	vblk_dev_destroy(self->d);
+	self->d = NULL;
+	fresh_device_works(_metadata, self->bfd, self->seed);
+}
+
+TEST_F_TIMEOUT(flood, reset_owner_in_flight, 120)
+{
+	struct vblk_req *r;
+	unsigned long ms;
+	uint64_t t0, gpa;
+	int ret;
+
+	ASSERT_EQ(0, flood_post(&self->d, self->bfd));
+	ret = flood_taken(self->d, &ms);
+	ASSERT_EQ(0, ret) TH_LOG("%s", flood_why(ret));
+	TH_LOG("all in flight %lu ms after the kicks", ms);
+	flood_in_flight(_metadata, self, getpid());
+	t0 = vblk_now_ns();
+	ASSERT_EQ(0, vblk_dev_reset_owner(self->d));
+	TH_LOG("RESET_OWNER took %lu ms", ms_since(t0));
+	EXPECT_GT(PROMPT_MS, ms_since(t0));
+	/* Every request was completed to the guest before the reset. */
+	for (unsigned int q = 0; q < FLOOD_QUEUES; q++)
+		EXPECT_EQ(FLOOD_PER_Q, vblk_vq_used_idx(&self->d->vqs[q]));
+	/* The open file keeps its one reference. */
+	flood_gone(_metadata, self, getpid(), self->refs0 + 1);
+
+	/* Owned again, the same file serves I/O. */
+	ASSERT_EQ(0, vblk_dev_setup(self->d, 0));
+	ASSERT_EQ(0, vblk_dev_attach(self->d, self->bfd, 0, NULL));
+	ASSERT_EQ(0, vblk_vq_start(self->d, 0, 0));
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 65536, 4096, &gpa));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, write_pattern(&self->d->vqs[0], r, gpa, 8,
+						 65536, self->seed));
+	EXPECT_EQ(0, check_pattern(&self->d->vqs[0], r, gpa, 8, 65536,
+				   self->seed));
+	vblk_dev_destroy(self->d);
+	self->d = NULL;
+	EXPECT_TRUE(EVENTUALLY(module_refs() == self->refs0, PROMPT_MS));
+}
+
+VHOST_BLK_TEST_MAIN
