@@ -742,17 +742,19 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 
 	ret = vhost_blk_vq_get_chain(vq, req->head, chain);
 	if (ret) {
+		u8 __user *status;
+
 		vhost_blk_vq_error(vq, "bad descriptor chain");
 		/*
 		 * Still fail the request where its status byte can be
 		 * found, so a guest that reuses status buffers cannot
-		 * mistake it for a success.
+		 * mistake it for a success. Best effort: the error is
+		 * signalled already, once.
 		 */
-		if (!vhost_blk_vq_chain_status(vq, req->head,
-					       &req->status_addr)) {
-			req->status = VIRTIO_BLK_S_IOERR;
-			req->in_len = 0;
-		}
+		if (!vhost_blk_vq_chain_status(vq, req->head, &status) &&
+		    put_user((u8)VIRTIO_BLK_S_IOERR, status))
+			pr_debug_ratelimited("vhost-blk: vq %u: cannot fail a refused chain\n",
+					     vq->index);
 		return;
 	}
 	if (!chain->in_len) {

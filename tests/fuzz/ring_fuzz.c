@@ -2112,14 +2112,24 @@ static void check_hostile(struct fq *q, struct item *it, int *emin, int *emax)
 	uint8_t st;
 
 	/*
-	 * A refused chain comes back with len 0 and an untouched status
-	 * byte; a failed read comes back with len 0 too, but with its
-	 * status written.
+	 * A refused chain comes back with len 0, its status byte untouched
+	 * or, where the device could find it, VIRTIO_BLK_S_IOERR, and one
+	 * error signal; a failed request comes back with len 0 and IOERR
+	 * too, but no error signal.
 	 */
 	if (!e->accept_ok) {
 		accepted = false;
 	} else if (!e->refused_ok) {
 		accepted = true;
+	} else if (e->status && !len && *e->status == ST_IOERR) {
+		if (!(e->status_mask & SM(ST_IOERR))) {
+			accepted = false;
+		} else {
+			/* refused or failed: cannot tell */
+			*emin += MIN(e->err_min, 1);
+			*emax += MAX(e->err_max, 1);
+			return;
+		}
 	} else if (e->status) {
 		accepted = *e->status != 0xff;
 	} else if (len || !e->len_err) {
@@ -2139,9 +2149,11 @@ static void check_hostile(struct fq *q, struct item *it, int *emin, int *emax)
 			     "refused (used len 0), came back with len %u "
 			     "status %u", q->index, q->round, kn, len,
 			     it->mark ? *it->mark : 0xff);
-		else if (it->mark && *it->mark != 0xff)
-			FAIL(P_HOSTILE, "q%u %s: refused chain got its status "
-			     "byte written (%u)", q->index, kn, *it->mark);
+		else if (it->mark && *it->mark != 0xff &&
+			 *it->mark != ST_IOERR)
+			FAIL(P_HOSTILE, "q%u %s: refused chain got status %u "
+			     "(want untouched or IOERR)", q->index, kn,
+			     *it->mark);
 		return;
 	}
 	q->accepted++;
@@ -2307,8 +2319,20 @@ static void run_batch(struct fq *q)
 		struct item *it = &q->items[q->nitems];
 		int vs = pick_slot(q);
 
-		if (vs < 0 || build_valid(q, it, VSLOTS - 1, vs, false, -1) < 0) {
-			FAIL(P_VALID, "internal: cannot post the final request");
+		int ret = vs < 0 ? -EBUSY :
+			  build_valid(q, it, VSLOTS - 1, vs, false, -1);
+
+		if (ret == -ENOSPC) {
+			/* out of descriptors: let the ring drain first */
+			vblk_vq_kick_force(vq);
+			if (!wait_all(q))
+				return;
+			ret = build_valid(q, it, VSLOTS - 1, vs, false, -1);
+		}
+		if (ret < 0) {
+			FAIL(P_VALID, "internal: cannot post the final request "
+			     "(%d, slot %d, %u descriptors free)", ret, vs,
+			     vq->num_free);
 		} else {
 			q->nitems++;
 			q->sent++;
