@@ -16,7 +16,7 @@
 #
 # Usage: tests/fuzz/run_guest.sh [ioctl|slow|ring...]   (default: all)
 # Environment (defaults in brackets): FUZZ_SEED [1], RING_HOSTILE
-# [1000000], RING_TIME [165], RING_BATCHES [50], RING_SLOW_ROUNDS [3],
+# [1000000], RING_TIME [300], RING_BATCHES [50], RING_SLOW_ROUNDS [3],
 # IOCTL_CALLS [100000], FUZZ_TIMEOUT [600] per fuzzer.
 
 set -u
@@ -25,7 +25,7 @@ DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=${VHOST_BLK_FUZZ_BUILD:-$DIR/build}
 SEED=${FUZZ_SEED:-1}
 RING_HOSTILE=${RING_HOSTILE:-1000000}
-RING_TIME=${RING_TIME:-165}
+RING_TIME=${RING_TIME:-300}
 RING_BATCHES=${RING_BATCHES:-50}
 RING_SLOW_ROUNDS=${RING_SLOW_ROUNDS:-3}
 IOCTL_CALLS=${IOCTL_CALLS:-100000}
@@ -35,6 +35,7 @@ STEPS=(ioctl slow ring)
 
 NUM=0
 FAILED=0
+LAST_OUT=/dev/null
 WORK=$(mktemp -d /tmp/vhost-blk-fuzz.XXXXXX) || exit 1
 NULLB=/sys/kernel/config/nullb/vhost-blk-fuzz-slow
 
@@ -126,6 +127,7 @@ run_fuzzer()
 		fi
 	done <"$out"
 	echo "# $name: exit status $rc after $((SECONDS - start)) s"
+	LAST_OUT=$out
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		not_ok "$name: timed out after ${TIMEOUT}s"
 	elif [ -z "$planned" ] || [ "$reported" -ne "$planned" ]; then
@@ -147,6 +149,14 @@ for step in "${STEPS[@]}"; do
 			--batches "$RING_BATCHES" --hostile "$RING_HOSTILE" \
 			--time "$RING_TIME" --chaos-dev "$WORK/chaos.img" \
 			--chaos-pause 300
+		# The figure the suite promises: hostile requests sent.
+		n=$(sed -n 's/^# hostile requests: \([0-9]*\) .*/\1/p' "$LAST_OUT" | tail -n 1)
+		echo "# fuzz total: ring: ${n:-0} hostile requests, $(sed -n 's/^# requests sent (chains and heads): \([0-9]*\) .*/\1/p' "$LAST_OUT" | tail -n 1) requests in all"
+		if [ "${n:-0}" -ge "$RING_HOSTILE" ]; then
+			ok "ring: ${n} hostile requests sent (at least $RING_HOSTILE)"
+		else
+			not_ok "ring: ${n:-0} hostile requests sent (at least $RING_HOSTILE; RING_TIME=$RING_TIME s too short?)"
+		fi
 		;;
 	slow)
 		if dev=$(slow_nullb); then
@@ -160,6 +170,13 @@ for step in "${STEPS[@]}"; do
 	ioctl)
 		run_fuzzer ioctl ioctl_fuzz --seed "$SEED" \
 			--calls "$IOCTL_CALLS" --dev /dev/ram1
+		n=$(sed -n 's/^# seed [0-9]*: \([0-9]*\) calls .*/\1/p' "$LAST_OUT" | tail -n 1)
+		echo "# fuzz total: ioctl: ${n:-0} ioctl calls"
+		if [ "${n:-0}" -ge "$IOCTL_CALLS" ]; then
+			ok "ioctl: ${n} ioctl calls made (at least $IOCTL_CALLS)"
+		else
+			not_ok "ioctl: ${n:-0} ioctl calls made (at least $IOCTL_CALLS)"
+		fi
 		;;
 	*)
 		not_ok "unknown step $step"
