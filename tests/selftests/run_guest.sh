@@ -14,7 +14,7 @@
 # Environment: VHOST_BLK_TEST_DEV / VHOST_BLK_TEST_DEV2 (default /dev/ram0,
 # /dev/ram1) are overwritten by the tests; null_blk devices the tests make
 # through configfs (vhost-blk-*) and the faults test's device-mapper disk
-# are removed at the end.
+# are removed at the end, and fault injection it left on is turned off.
 
 set -u
 
@@ -75,10 +75,14 @@ setup_fs()
 
 cleanup()
 {
-	local d
+	local d f
 
 	mountpoint -q "$WORK/ext4" 2>/dev/null && umount "$WORK/ext4"
-	# The faults test's device-mapper disk, should the test have died.
+	# What the faults tests set up, should one have died half-way.
+	for f in /sys/block/*/make-it-fail \
+		 /sys/kernel/debug/fail_make_request/probability; do
+		[ -w "$f" ] && echo 0 >"$f"
+	done
 	grep -qsx vhost-blk-faults /sys/block/dm-*/dm/name &&
 		/usr/sbin/dmsetup --noudevsync remove --retry vhost-blk-faults >/dev/null 2>&1
 	for d in /sys/kernel/config/nullb/vhost-blk-*; do
