@@ -80,7 +80,7 @@ cleanup()
 	mountpoint -q "$WORK/ext4" 2>/dev/null && umount "$WORK/ext4"
 	# What the faults tests set up, should one have died half-way.
 	for f in /sys/block/*/make-it-fail \
-		 /sys/kernel/debug/fail_make_request/probability; do
+		 /sys/kernel/debug/{fail_make_request,failslab}/probability; do
 		[ -w "$f" ] && echo 0 >"$f"
 	done
 	grep -qsx vhost-blk-faults /sys/block/dm-*/dm/name &&
