@@ -11,7 +11,9 @@
 #    insmod $VM_MODULE and wait for /dev/vhost-blk;
 # 3. runs VM_CMD with bash in $VM_REPO, stdout and stderr to /dev/ttyS1,
 #    between "@@VHOST-BLK-BEGIN <nonce>@@" and "@@VHOST-BLK-END <nonce> rc=N@@";
-# 4. rmmod vhost_blk; powers off.
+# 4. on a kernel with kmemleak, reports the leaks since the set-up (after
+#    the command and again after rmmod);
+# 5. rmmod vhost_blk; powers off.
 # Results go to the kernel log, so to the console (ttyS0), as
 # "@@VHOST-BLK <nonce> key=value ... uptime=S@@"; the last one is "done".
 
@@ -120,6 +122,32 @@ setup()
 	wait_for /dev/vhost-blk || { log "/dev/vhost-blk missing"; return 1; }
 }
 
+# kmemleak_check WHEN: on a kernel with kmemleak, scan (objects younger
+# than 5 s are never reported, hence the wait) and print every leak found
+# since the "clear" before the set-up to the console, where
+# tests/vm/run.sh sees the "kmemleak" lines; mark how many there were.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+kmemleak_check()
+{
+	local n
+
+	[ -w "$KMEMLEAK" ] || return 0
+	sleep 6
+	echo scan >"$KMEMLEAK"
+	echo scan >"$KMEMLEAK"
+	n=$(grep -c '^unreferenced object' "$KMEMLEAK")
+	if [ "$n" -gt 0 ]; then
+		log "kmemleak: $n leaks $1:"
+		head -n 120 "$KMEMLEAK" | sed 's/^/kmemleak| /'
+		# reported once: the next scan shows only new ones
+		echo clear >"$KMEMLEAK"
+	fi
+	mark "kmemleak=$n when=$1"
+}
+
+# Whatever the boot leaked is not ours.
+[ -w "$KMEMLEAK" ] && echo clear >"$KMEMLEAK"
+
 if setup; then
 	mark "setup=ok"
 	SETUP_OK=1
@@ -149,6 +177,8 @@ if [ "$SETUP_OK" = 1 ]; then
 	mark "cmd=end rc=$rc"
 fi
 
+[ "$SETUP_OK" = 1 ] && kmemleak_check "after-command"
+
 # A reference the tests leaked keeps the module busy. Give deferred
 # releases a few seconds; a leak does not go away.
 if [ -n "$VM_MODULE" ] && [ "$SETUP_OK" = 1 ]; then
@@ -172,6 +202,8 @@ if [ -n "$VM_MODULE" ] && [ "$SETUP_OK" = 1 ]; then
 		fi
 	fi
 fi
+
+[ -n "$VM_MODULE" ] && [ "$SETUP_OK" = 1 ] && kmemleak_check "after-rmmod"
 
 mark "done"
 power_off

@@ -6,6 +6,8 @@
 # as root in the guest, unload the module and power off.
 #
 # Usage: tests/vm/run.sh [options] [--] [COMMAND [ARG...]]
+# Environment: VHOST_BLK_KERNEL=debug boots the debug kernel of
+# tests/vm/debug-kernel.sh instead of the stock Debian one.
 #   -m, --module PATH   module to insmod (default <repo>/vhost_blk.ko)
 #       --no-module     load brd/null_blk but not vhost_blk
 #       --no-setup      load nothing
@@ -44,7 +46,7 @@ KEEP=()
 
 usage()
 {
-	sed -n '8,19s/^# \{0,1\}//p' "$0"
+	sed -n '8,21s/^# \{0,1\}//p' "$0"
 	exit "${1:-0}"
 }
 
@@ -78,8 +80,12 @@ case $TIMEOUT in
 '' | *[!0-9]*) vb_die "bad timeout '$TIMEOUT'" ;;
 esac
 
-# The kernel: what kernel.sh cached last, or fetch it now.
-if [ -n "${KVER:-}" ] && [ -f "$VB_CACHE/debian-$KVER/env" ]; then
+# The kernel: the debug kernel (VHOST_BLK_KERNEL=debug, built by
+# debug-kernel.sh), or the stock one kernel.sh cached last, or fetch it now.
+if [ "${VHOST_BLK_KERNEL:-stock}" = debug ]; then
+	[ -f "$VB_CACHE/debug/env" ] || "$VB_REPO/tests/vm/debug-kernel.sh" >&2
+	ENV_FILE=$VB_CACHE/debug/env
+elif [ -n "${KVER:-}" ] && [ -f "$VB_CACHE/debian-$KVER/env" ]; then
 	ENV_FILE=$VB_CACHE/debian-$KVER/env
 elif [ -z "${KVER:-}" ] && [ -f "$VB_CACHE/env" ]; then
 	ENV_FILE=$VB_CACHE/env
@@ -106,7 +112,8 @@ build_initramfs()
 	local init=$VB_REPO/tests/vm/initramfs-init key out stage m ko a
 	local moddir=$MODROOT/lib/modules/$KREL
 
-	key=$(cat "$init" "$BUSYBOX" | sha256sum | cut -c1-16)
+	key=$(cat "$init" "$BUSYBOX" "$moddir/modules.builtin" 2>/dev/null |
+	      sha256sum | cut -c1-16)
 	out=$VB_CACHE/initramfs/$KREL-$key.cpio.gz
 	if [ -s "$out" ]; then
 		echo "$out"
@@ -120,6 +127,8 @@ build_initramfs()
 		ln -s busybox "$stage/bin/$a"
 	done
 	for m in netfs 9pnet 9pnet_virtio 9p; do
+		# built into the kernel: nothing to load
+		grep -q "/$m\.ko\$" "$moddir/modules.builtin" 2>/dev/null && continue
 		ko=$(find "$moddir/kernel" -name "$m.ko*" | head -n 1)
 		case $ko in
 		*.ko.xz) xz -dc "$ko" >"$stage/lib/modules/$m.ko" ;;
@@ -267,8 +276,16 @@ l=$(mark_line rmmod=)
 [ -z "$l" ] || VM_RMMOD=$(sed -n 's/.* rmmod=\([a-z]*\).*/\1/p' <<<"$l")
 [ -z "$MODULE" ] || [ "$VM_SETUP" != ok ] || [ -n "$l" ] || VM_RMMOD=missing
 
+# kmemleak's counts (debug kernel): "after-command:N,after-rmmod:N".
+VM_KMEMLEAK=
+for w in after-command after-rmmod; do
+	l=$(mark_line "kmemleak=[0-9]* when=$w")
+	[ -n "$l" ] || continue
+	VM_KMEMLEAK+="${VM_KMEMLEAK:+,}$w:$(sed -n 's/.* kmemleak=\([0-9]*\) .*/\1/p' <<<"$l")"
+done
+
 # Kernel trouble anywhere on the console.
-BAD_RE='BUG:|WARNING:|Oops|general protection|hung_task|blocked for more than|soft lockup|hard LOCKUP|KASAN|UBSAN|kmemleak|possible circular locking|Call Trace|Kernel panic'
+BAD_RE='BUG:|WARNING:|Oops|general protection|hung_task|blocked for more than|soft lockup|hard LOCKUP|KASAN|UBSAN|ODEBUG|kmemleak: [0-9]+ new suspected|kmemleak\||possible circular locking|Call Trace|Kernel panic'
 grep -anE "$BAD_RE" "$LOG_DIR/console.txt" | grep -v "@@VHOST-BLK" | head -n 40 \
 	>"$LOG_DIR/console-bad.txt" || true
 VM_CONSOLE=clean
@@ -285,7 +302,7 @@ VM_CMD_RC=$(sed -n "s/.*@@VHOST-BLK-END $NONCE rc=\([0-9]*\)@@\$/\1/p" "$LOG_DIR
 
 {
 	for v in VM_REACHED_END VM_TIMED_OUT VM_SETUP VM_CMD_RC VM_RMMOD VM_CONSOLE \
-		 VM_BOOT_SECONDS VM_END_SECONDS; do
+		 VM_BOOT_SECONDS VM_END_SECONDS VM_KMEMLEAK; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done
 	printf 'VM_WALL_SECONDS=%q\nVM_ACCEL=%q\nVM_KREL=%q\nVM_LOG_DIR=%q\n' \
