@@ -187,8 +187,6 @@ static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
 
 	vq->inflight_pages -= req->nr_pages;
 	vq->free_slots[vq->nr_free++] = req - vq->reqs;
-	if (atomic_dec_and_test(&vq->inflight))
-		wake_up(&vq->drain_wq);
 }
 
 /**
@@ -202,14 +200,23 @@ void vhost_blk_vq_complete(struct vhost_blk_vq *vq)
 	bool user_ok = current->mm && current->mm == vq->dev->mm;
 	struct vhost_blk_req *req, *next;
 	struct llist_node *node;
+	int n = 0;
 
 	node = llist_del_all(&vq->done);
 	if (!node)
 		return;
-	llist_for_each_entry_safe(req, next, node, node)
+	llist_for_each_entry_safe(req, next, node, node) {
 		vhost_blk_req_finish(vq, req, user_ok);
+		n++;
+	}
 	if (user_ok)
 		vhost_blk_vq_signal(vq);
+	/*
+	 * Only now, with the batch on the used ring and published, may a
+	 * drain (GET_VRING_BASE, RESET_OWNER, close) see the queue idle.
+	 */
+	if (atomic_sub_and_test(n, &vq->inflight))
+		wake_up(&vq->drain_wq);
 	if (vq->starved) {
 		vq->starved = false;
 		vhost_blk_vq_queue_work(vq, &vq->kick_work);
