@@ -540,7 +540,9 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 {
 	struct vhost_blk_dev *dev = vq->dev;
 	struct block_device *bdev = dev->bdev;
-	blk_opf_t opf = write ? REQ_OP_WRITE | REQ_SYNC : REQ_OP_READ;
+	/* Writes as direct I/O issues them: not throttled as writeback. */
+	blk_opf_t opf = write ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE :
+				REQ_OP_READ;
 	unsigned int mask;
 	int ret;
 
