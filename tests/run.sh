@@ -5,16 +5,22 @@
 # "N passed, N failed, N skipped" (what `make test` and .ci/run run).
 #
 #  1. installs missing Debian packages, caches the Debian 6.12 kernel;
-#  2. host checks: module build at W=1 without warnings, sparse, checkpatch
-#     --strict, codespell, tools and selftests build, tools self-check;
-#  3. one VM (tests/vm/run.sh) that loads brd, null_blk and the module
-#     built in step 2 and runs tests/selftests/run_guest.sh; its top-level
-#     "ok"/"not ok" lines are renumbered into this stream, followed by the
-#     VM checks: setup, exit status, rmmod vhost_blk, kernel console clean,
-#     end marker reached.
+#  2. host checks: module build at W=1 without warnings (6.12 and 6.1
+#     headers), sparse, checkpatch --strict, codespell, tools, selftests
+#     and fuzzers build, tools self-check, KUnit in UML;
+#  3. builds (once, then cached) the debug kernel of tests/vm/debug-kernel.sh
+#     (KASAN, lockdep, kmemleak, debug objects, hung task and lockup
+#     detection, fault injection) and the module against it;
+#  4. one VM per kernel, stock then debug (tests/vm/run.sh), that loads
+#     brd, null_blk and the module and runs tests/selftests/run_guest.sh
+#     and tests/fuzz/run_guest.sh; their top-level "ok"/"not ok" lines are
+#     renumbered into this stream, followed by the VM checks: setup, exit
+#     status, rmmod vhost_blk, kmemleak (debug), kernel console clean, end
+#     marker reached.
 #
 # Logs go to <repo>/build/test/. Exit status is non-zero if any test failed
-# or none ran. VM_TIMEOUT (seconds, default 2700) bounds the VM;
+# or none ran. VM_TIMEOUT (seconds, default 2700) bounds each VM;
+# VHOST_BLK_DEBUG_KERNEL=0 skips the debug kernel;
 # VHOST_BLK_GUEST_CMD replaces the guest command (e.g. to run one binary:
 # "tests/selftests/run_guest.sh data").
 
@@ -225,6 +231,11 @@ else
 	fail "host: selftests build (tests/selftests/Makefile missing)"
 fi
 
+say "fuzzers"
+rc=0
+make -C tests/fuzz --no-print-directory >"$LOGS/fuzz-build.log" 2>&1 || rc=$?
+check "host: fuzzers build (make -C tests/fuzz)" "$rc" "$LOGS/fuzz-build.log"
+
 # --- KUnit (UML, from Debian's linux-source) --------------------------------
 say "KUnit in UML (tests/kunit/run.sh)"
 T_KUNIT=$SECONDS
@@ -257,128 +268,194 @@ fi
 say "KUnit took $(vb_elapsed "$T_KUNIT")s"
 say "host checks took $(vb_elapsed "$T0")s"
 
-# --- the VM -------------------------------------------------------------------
-GUEST=tests/selftests/run_guest.sh
-if [ "$MODULE_OK" -ne 1 ]; then
-	fail "vm: not booted, the module does not build"
-	finish
+# --- the debug kernel ---------------------------------------------------------
+# Built once from linux-source-6.12 (about half an hour on 2 cores), then
+# cached; VHOST_BLK_DEBUG_KERNEL=0 leaves it out.
+DEBUG_MOD=
+if [ "${VHOST_BLK_DEBUG_KERNEL:-1}" != 0 ]; then
+	say "debug kernel (tests/vm/debug-kernel.sh, log in $LOGS/debug-kernel.log)"
+	T_DBG=$SECONDS
+	rc=0
+	tests/vm/debug-kernel.sh >"$LOGS/debug-kernel.log" 2>&1 || rc=$?
+	say "debug kernel took $(vb_elapsed "$T_DBG")s"
+	if [ "$rc" -eq 0 ]; then
+		pass "setup: debug kernel (KASAN, lockdep, kmemleak, fault injection) built"
+		rc=0
+		KDIR=$(. "$VB_CACHE/debug/env" && echo "$KDIR") \
+			vb_build_module "$VB_BUILD/module-debug" W=1 \
+			>"$LOGS/module-debug.log" || rc=$?
+		if [ "$rc" -eq 0 ] && ! grep -qiE 'warning:' "$LOGS/module-debug.log"; then
+			pass "host: module builds against the debug kernel at W=1 without warnings"
+			DEBUG_MOD=$VB_BUILD/module-debug/vhost_blk.ko
+		else
+			fail "host: module builds against the debug kernel at W=1 without warnings"
+			grep -iE -A3 'error|warning:' "$LOGS/module-debug.log" | head -n 40 | sed 's/^/#   /'
+		fi
+	else
+		fail "setup: debug kernel (KASAN, lockdep, kmemleak, fault injection) built"
+		diag "$LOGS/debug-kernel.log"
+	fi
 fi
+
+# --- the VMs ------------------------------------------------------------------
+GUEST=tests/selftests/run_guest.sh
 guest_name=$GUEST
 if [ -n "${VHOST_BLK_GUEST_CMD:-}" ]; then
 	guest_cmd=$VHOST_BLK_GUEST_CMD
 	guest_name=$guest_cmd
 elif [ -x "$GUEST" ]; then
-	guest_cmd=$GUEST
+	# The selftests, then the seeded fuzzers; both always run.
+	guest_cmd="$GUEST; r=\$?; tests/fuzz/run_guest.sh || r=1; exit \$r"
+	guest_name="$GUEST + tests/fuzz/run_guest.sh"
 else
 	guest_cmd="echo '$GUEST is missing or not executable' >&2; exit 1"
 fi
 
-say "booting the VM for $guest_name (output in $LOGS/guest-output.log)"
-T_VM=$SECONDS
-# A guest that dies before its set-up (before vhost_blk.ko is loaded) is
-# booted once more: emulated SMP under TCG occasionally trips on kernel
-# text patching at boot. Anything later counts.
-for attempt in 1 2; do
-	rc=0
-	rm -rf "$LOGS/vm"
-	VM_TIMEOUT=${VM_TIMEOUT:-2700} "$VB_REPO/tests/vm/run.sh" \
-		--module "$MOD_OUT/vhost_blk.ko" --log-dir "$LOGS/vm" -- "$guest_cmd" \
-		>"$LOGS/guest-output.log" 2>"$LOGS/vm.log" || rc=$?
-	[ "$attempt" -eq 1 ] || break
-	if [ -f "$LOGS/vm/result" ] && grep -q '^VM_SETUP=none' "$LOGS/vm/result" &&
-	   ! grep -q 'vhost_blk' "$LOGS/vm/console.txt" 2>/dev/null; then
-		say "the guest died before its set-up; booting it again (console:)"
-		grep -a -m 3 -E 'Oops|panic|BUG' "$LOGS/vm/console.txt" | sed 's/^/#   /'
-		mv "$LOGS/vm" "$LOGS/vm-failed-boot"
-		continue
+# vm_suite KERNEL MODULE: boot KERNEL (stock or debug) with MODULE, run
+# the guest command, fold its TAP and the VM checks into ours. Results are
+# named "guest: ..." and "vm: ..." on the stock kernel, "debug guest: ..."
+# and "debug vm: ..." on the debug one.
+vm_suite()
+{
+	local kernel=$1 module=$2 out=$LOGS/vm-$1 gp vp attempt rc line
+	local results=0 guest_failed=0 recent=() status desc t_vm
+	local VM_REACHED_END=0 VM_SETUP=none VM_CMD_RC='' VM_RMMOD=missing
+	local VM_CONSOLE=unknown VM_BOOT_SECONDS='' VM_ACCEL= VM_KMEMLEAK=
+
+	local env=()
+
+	gp="guest"
+	vp="vm"
+	if [ "$kernel" = debug ]; then
+		gp="debug guest"
+		vp="debug vm"
+		# A third of the stock rate: the ring fuzzer's million hostile
+		# requests run on the stock kernel, 300,000 of them here.
+		env=(-e "RING_HOSTILE=${DEBUG_RING_HOSTILE:-300000}")
 	fi
-	break
-done
-say "VM took $(vb_elapsed "$T_VM")s"
-
-VM_REACHED_END=0 VM_SETUP=none VM_CMD_RC='' VM_RMMOD=missing VM_CONSOLE=unknown
-VM_BOOT_SECONDS='' VM_ACCEL=
-if [ -f "$LOGS/vm/result" ]; then
-	# shellcheck source=/dev/null
-	. "$LOGS/vm/result"
-else
-	diag "$LOGS/vm.log"
-fi
-say "guest ($VM_ACCEL): command started ${VM_BOOT_SECONDS:-?}s after boot"
-
-if [ "$VM_SETUP" = ok ]; then
-	pass "vm: guest setup (brd, null_blk, insmod vhost_blk, /dev/vhost-blk)"
-else
-	fail "vm: guest setup (brd, null_blk, insmod vhost_blk, /dev/vhost-blk): $VM_SETUP"
-	grep -a 'vm-init:\|insmod\|modprobe' "$LOGS/vm/console.txt" 2>/dev/null |
-		head -n 20 | sed 's/^/#   /'
-fi
-
-# The guest's top-level TAP results, renumbered; a failure carries the
-# diagnostics printed since the previous result.
-results=0
-guest_failed=0
-recent=()
-while IFS= read -r line; do
-	if [[ $line == \#* ]]; then
-		recent+=("$line")
-		[ ${#recent[@]} -le 20 ] || recent=("${recent[@]:1}")
-		continue
-	fi
-	if [[ $line =~ ^(not\ ok|ok)([[:space:]]+[0-9]+)?([[:space:]]+-)?[[:space:]]*(.*)$ ]]; then
-		status=${BASH_REMATCH[1]}
-		desc=${BASH_REMATCH[4]}
-		results=$((results + 1))
-		NUM=$((NUM + 1))
-		if [[ $desc =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
-			SKIPPED=$((SKIPPED + 1))
-			echo "ok $NUM - guest: $desc"
-		elif [[ $desc =~ \#[[:space:]]*[Tt][Oo][Dd][Oo] ]]; then
-			SKIPPED=$((SKIPPED + 1))
-			echo "$status $NUM - guest: $desc"
-		elif [ "$status" = ok ]; then
-			PASSED=$((PASSED + 1))
-			echo "ok $NUM - guest: $desc"
-		else
-			FAILED=$((FAILED + 1))
-			guest_failed=$((guest_failed + 1))
-			echo "not ok $NUM - guest: $desc"
-			[ ${#recent[@]} -eq 0 ] || printf '#   %s\n' "${recent[@]}"
+	say "booting the $kernel kernel for $guest_name (output in $out/guest-output.log)"
+	t_vm=$SECONDS
+	# A guest that dies before its set-up (before vhost_blk.ko is loaded)
+	# is booted once more: emulated SMP under TCG occasionally trips on
+	# kernel text patching at boot. Anything later counts.
+	for attempt in 1 2; do
+		rc=0
+		rm -rf "$out"
+		mkdir -p "$out"
+		VHOST_BLK_KERNEL=$kernel VM_TIMEOUT=${VM_TIMEOUT:-2700} \
+			"$VB_REPO/tests/vm/run.sh" --module "$module" ${env[@]+"${env[@]}"} \
+			--log-dir "$out/vm" -- "$guest_cmd" \
+			>"$out/guest-output.log" 2>"$out/vm.log" || rc=$?
+		[ "$attempt" -eq 1 ] || break
+		if [ -f "$out/vm/result" ] && grep -q '^VM_SETUP=none' "$out/vm/result" &&
+		   ! grep -q 'vhost_blk' "$out/vm/console.txt" 2>/dev/null; then
+			say "the guest died before its set-up; booting it again (console:)"
+			grep -a -m 3 -E 'Oops|panic|BUG' "$out/vm/console.txt" | sed 's/^/#   /'
+			mv "$out" "$out-failed-boot"
+			continue
 		fi
-		recent=()
-	elif [[ $line =~ ^Bail\ out! ]]; then
-		fail "guest: $line"
-	fi
-done <"$LOGS/guest-output.log"
+		break
+	done
+	say "$kernel VM took $(vb_elapsed "$t_vm")s"
 
-if [ "$VM_SETUP" = ok ]; then
-	if [ "$VM_CMD_RC" = 0 ]; then
-		pass "vm: $guest_name exited 0"
+	if [ -f "$out/vm/result" ]; then
+		# shellcheck source=/dev/null
+		. "$out/vm/result"
 	else
-		fail "vm: $guest_name exited ${VM_CMD_RC:-never (no end marker)}"
-		[ "$guest_failed" -gt 0 ] || diag "$LOGS/guest-output.log" 15
+		diag "$out/vm.log"
 	fi
-	if [ "$results" -gt 0 ]; then
-		pass "vm: guest reported $results results"
+	say "$kernel guest ($VM_ACCEL): command started ${VM_BOOT_SECONDS:-?}s after boot"
+
+	if [ "$VM_SETUP" = ok ]; then
+		pass "$vp: guest setup (brd, null_blk, insmod vhost_blk, /dev/vhost-blk)"
 	else
-		fail "vm: guest reported no ok/not ok results"
+		fail "$vp: guest setup (brd, null_blk, insmod vhost_blk, /dev/vhost-blk): $VM_SETUP"
+		grep -a 'vm-init:\|insmod\|modprobe' "$out/vm/console.txt" 2>/dev/null |
+			head -n 20 | sed 's/^/#   /'
 	fi
-	case $VM_RMMOD in
-	ok | absent) pass "vm: rmmod vhost_blk after the tests ($VM_RMMOD)" ;;
-	*) fail "vm: rmmod vhost_blk after the tests ($VM_RMMOD: a reference leaked)" ;;
-	esac
-fi
-if [ "$VM_CONSOLE" = clean ]; then
-	pass "vm: no kernel warnings on the console"
+
+	# The guest's top-level TAP results, renumbered; a failure carries
+	# the diagnostics printed since the previous result.
+	while IFS= read -r line; do
+		if [[ $line == \#* ]]; then
+			recent+=("$line")
+			[ ${#recent[@]} -le 20 ] || recent=("${recent[@]:1}")
+			# The fuzzers' totals are part of the result.
+			[[ $line == '# '*'fuzz'*'total:'* ]] && echo "# $kernel: ${line#\# }"
+			continue
+		fi
+		if [[ $line =~ ^(not\ ok|ok)([[:space:]]+[0-9]+)?([[:space:]]+-)?[[:space:]]*(.*)$ ]]; then
+			status=${BASH_REMATCH[1]}
+			desc=${BASH_REMATCH[4]}
+			results=$((results + 1))
+			NUM=$((NUM + 1))
+			if [[ $desc =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
+				SKIPPED=$((SKIPPED + 1))
+				echo "ok $NUM - $gp: $desc"
+			elif [[ $desc =~ \#[[:space:]]*[Tt][Oo][Dd][Oo] ]]; then
+				SKIPPED=$((SKIPPED + 1))
+				echo "$status $NUM - $gp: $desc"
+			elif [ "$status" = ok ]; then
+				PASSED=$((PASSED + 1))
+				echo "ok $NUM - $gp: $desc"
+			else
+				FAILED=$((FAILED + 1))
+				guest_failed=$((guest_failed + 1))
+				echo "not ok $NUM - $gp: $desc"
+				[ ${#recent[@]} -eq 0 ] || printf '#   %s\n' "${recent[@]}"
+			fi
+			recent=()
+		elif [[ $line =~ ^Bail\ out! ]]; then
+			fail "$gp: $line"
+		fi
+	done <"$out/guest-output.log"
+
+	if [ "$VM_SETUP" = ok ]; then
+		if [ "$VM_CMD_RC" = 0 ]; then
+			pass "$vp: $guest_name exited 0"
+		else
+			fail "$vp: $guest_name exited ${VM_CMD_RC:-never (no end marker)}"
+			[ "$guest_failed" -gt 0 ] || diag "$out/guest-output.log" 15
+		fi
+		if [ "$results" -gt 0 ]; then
+			pass "$vp: guest reported $results results"
+		else
+			fail "$vp: guest reported no ok/not ok results"
+		fi
+		case $VM_RMMOD in
+		ok | absent) pass "$vp: rmmod vhost_blk after the tests ($VM_RMMOD)" ;;
+		*) fail "$vp: rmmod vhost_blk after the tests ($VM_RMMOD: a reference leaked)" ;;
+		esac
+		if [ "$kernel" = debug ]; then
+			case $VM_KMEMLEAK in
+			after-command:0,after-rmmod:0)
+				pass "$vp: kmemleak finds no leak after the tests nor after rmmod" ;;
+			*)
+				fail "$vp: kmemleak finds no leak after the tests nor after rmmod (${VM_KMEMLEAK:-no scan})"
+				grep -a 'kmemleak|' "$out/vm/console.txt" | head -n 30 | sed 's/^/#   /'
+				;;
+			esac
+		fi
+	fi
+	if [ "$VM_CONSOLE" = clean ]; then
+		pass "$vp: no kernel warnings on the console"
+	else
+		fail "$vp: no kernel warnings on the console"
+		diag "$out/vm/console-bad.txt" 40
+	fi
+	if [ "$VM_REACHED_END" = 1 ]; then
+		pass "$vp: guest reached its end marker"
+	else
+		fail "$vp: guest reached its end marker (timed out or crashed, VM_TIMEOUT=${VM_TIMEOUT:-2700})"
+		diag "$out/vm/console.txt" 30
+	fi
+}
+
+if [ "$MODULE_OK" -ne 1 ]; then
+	fail "vm: not booted, the module does not build"
 else
-	fail "vm: no kernel warnings on the console"
-	diag "$LOGS/vm/console-bad.txt" 40
+	vm_suite stock "$MOD_OUT/vhost_blk.ko"
 fi
-if [ "$VM_REACHED_END" = 1 ]; then
-	pass "vm: guest reached its end marker"
-else
-	fail "vm: guest reached its end marker (timed out or crashed, VM_TIMEOUT=${VM_TIMEOUT:-2700})"
-	diag "$LOGS/vm/console.txt" 30
-fi
+[ -z "$DEBUG_MOD" ] || vm_suite debug "$DEBUG_MOD"
 
 finish
