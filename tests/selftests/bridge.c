@@ -209,36 +209,6 @@ static int vu_create(struct vblk_dev **d, const char *sock, unsigned int nq,
 	return vblk_dev_create(d, &o, -1, 0, NULL);
 }
 
-/* The backend holds @len bytes of pattern @seed at @sector. */
-static int on_disk(const char *backend, uint64_t sector, uint32_t len,
-		   uint64_t seed)
-{
-	void *buf = malloc(len);
-	int ret;
-
-	if (!buf)
-		return -ENOMEM;
-	ret = blk_direct_io(backend, false, sector * 512, buf, len);
-	if (!ret)
-		ret = vblk_pattern_check(buf, len, sector, seed) == -1 ? 0 : 1;
-	free(buf);
-	return ret;
-}
-
-static int to_disk(const char *backend, uint64_t sector, uint32_t len,
-		   uint64_t seed)
-{
-	void *buf = malloc(len);
-	int ret;
-
-	if (!buf)
-		return -ENOMEM;
-	vblk_pattern_fill(buf, len, sector, seed);
-	ret = blk_direct_io(backend, true, sector * 512, buf, len);
-	free(buf);
-	return ret;
-}
-
 /*
  * Verified data both ways on every queue of @d: requests of several
  * sizes written through one queue, read back through the other and
@@ -271,14 +241,14 @@ static void round_trip(struct __test_metadata *_metadata, struct vblk_dev *d,
 						   gpa, sector, len, seed))
 				TH_LOG("%u bytes at sector %" PRIu64, len,
 				       sector);
-			EXPECT_EQ(0, on_disk(backend, sector, len, seed))
+			EXPECT_EQ(0, disk_check_pattern(backend, sector, len, seed))
 				TH_LOG("%u bytes at sector %" PRIu64
 				       " not on %s", len, sector, backend);
 			sector += len / 512 + 8;
 		}
 	}
 
-	ASSERT_EQ(0, to_disk(backend, sector, 65536, seed ^ 1));
+	ASSERT_EQ(0, disk_write_pattern(backend, sector, 65536, seed ^ 1));
 	for (unsigned int q = 0; q < nq; q++)
 		EXPECT_EQ(0, check_pattern(&d->vqs[q], r, gpa, sector, 65536,
 					   seed ^ 1));
@@ -310,7 +280,7 @@ static void round_trip(struct __test_metadata *_metadata, struct vblk_dev *d,
 		EXPECT_EQ(1, rs[i]->used_len);
 		vblk_req_free(d, rs[i]);
 	}
-	EXPECT_EQ(0, on_disk(backend, sector, nq * per_q * 4096, seed ^ 2));
+	EXPECT_EQ(0, disk_check_pattern(backend, sector, nq * per_q * 4096, seed ^ 2));
 	vblk_req_free(d, r);
 }
 
@@ -585,7 +555,7 @@ TEST_F(br, read_only_bridge_refuses_writes)
 	uint64_t gpa;
 
 	/* Known data on the disk first. */
-	ASSERT_EQ(0, to_disk(test_dev(), 4096, 65536, self->seed));
+	ASSERT_EQ(0, disk_write_pattern(test_dev(), 4096, 65536, self->seed));
 	ASSERT_EQ(0, bridge_start(&s2, test_dev(), ro));
 	ASSERT_EQ(0, vu_create(&self->d, s2.sock, QUEUES, VBLK_MEM_ONE));
 	EXPECT_TRUE(vblk_dev_has_feature(self->d, VIRTIO_BLK_F_RO));
@@ -602,7 +572,7 @@ TEST_F(br, read_only_bridge_refuses_writes)
 		EXPECT_EQ(0, check_pattern(&self->d->vqs[q], r, gpa, 4096,
 					   65536, self->seed));
 	}
-	EXPECT_EQ(0, on_disk(test_dev(), 4096, 65536, self->seed));
+	EXPECT_EQ(0, disk_check_pattern(test_dev(), 4096, 65536, self->seed));
 	vblk_dev_destroy(self->d);
 	self->d = NULL;
 	server_done(_metadata, &s2, true);
@@ -649,7 +619,7 @@ TEST_F(br, get_vring_base_stops_and_restarts)
 	ASSERT_EQ(0, vblk_vq_restart(vq, base));
 	ASSERT_EQ(0, vblk_req_wait(vq, r, IO_TIMEOUT_MS));
 	EXPECT_EQ(VIRTIO_BLK_S_OK, r->status);
-	EXPECT_EQ(0, on_disk(test_dev(), 9000, 65536, self->seed));
+	EXPECT_EQ(0, disk_check_pattern(test_dev(), 9000, 65536, self->seed));
 	EXPECT_EQ(0, check_pattern(vq, r, gpa, 8000 + 4 * 128, 65536,
 				   self->seed));
 	ASSERT_EQ(0, vblk_vq_stop(vq, &base));
@@ -678,7 +648,7 @@ TEST_F(br, disabled_ring_waits_for_enable)
 	ASSERT_EQ(0, vblk_vq_set_enable(vq, true));
 	ASSERT_EQ(0, vblk_req_wait(vq, r, IO_TIMEOUT_MS));
 	EXPECT_EQ(VIRTIO_BLK_S_OK, r->status);
-	EXPECT_EQ(0, on_disk(test_dev(), 77, 4096, self->seed));
+	EXPECT_EQ(0, disk_check_pattern(test_dev(), 77, 4096, self->seed));
 	/* A bad enable value is refused and changes nothing. */
 	EXPECT_EQ(-EINVAL, raw_call(self->d->vu, VHOST_USER_SET_VRING_ENABLE,
 				    &(struct vhost_vring_state){ 0, 2 },
@@ -730,7 +700,7 @@ TEST_F(br, disconnect_and_reconnect)
 	serves(_metadata, self->s.sock, self->seed);
 	/* The data of the first rounds is intact. */
 	for (int round = 0; round < 3; round++)
-		EXPECT_EQ(0, on_disk(test_dev(), round * 1000, 65536,
+		EXPECT_EQ(0, disk_check_pattern(test_dev(), round * 1000, 65536,
 				     self->seed + round));
 }
 
@@ -844,8 +814,8 @@ TEST_F(br, memory_table_changes_while_serving)
 		EXPECT_EQ(0, check_pattern(&self->d->vqs[q], r, gpa1,
 					   800 + q * 128, 65536, self->seed));
 	}
-	EXPECT_EQ(0, on_disk(test_dev(), 700, 65536, self->seed));
-	EXPECT_EQ(0, on_disk(test_dev(), 800, 65536, self->seed));
+	EXPECT_EQ(0, disk_check_pattern(test_dev(), 700, 65536, self->seed));
+	EXPECT_EQ(0, disk_check_pattern(test_dev(), 800, 65536, self->seed));
 }
 
 /* ---- malformed messages ---- */

@@ -294,47 +294,6 @@ static int fill_direct(const char *path, uint64_t first, unsigned int n,
 	return ret;
 }
 
-/* Does the backend hold @seed's pattern at @sector? 1, 0, or -errno. */
-static int holds(const char *path, uint64_t sector, uint32_t len,
-		 uint64_t seed)
-{
-	uint8_t *buf = malloc(len);
-	int ret;
-
-	if (!buf)
-		return -ENOMEM;
-	ret = blk_direct_io(path, false, sector * 512, buf, len);
-	if (!ret)
-		ret = vblk_pattern_check(buf, len, sector, seed) == -1;
-	free(buf);
-	return ret;
-}
-
-/* A new device on @fd does a verified write and read on each of 2 queues. */
-static void fresh_device_works(struct __test_metadata *_metadata, int fd,
-			       uint64_t seed)
-{
-	struct vblk_opts o = VBLK_OPTS_DEFAULT;
-	struct vblk_dev *d;
-	struct vblk_req *r;
-	uint64_t gpa;
-
-	o.mem_size = 8 << 20;
-	o.num_queues = 2;
-	ASSERT_EQ(0, vblk_dev_create(&d, &o, fd, 0, NULL));
-	r = vblk_req_alloc(d);
-	ASSERT_NE(NULL, r);
-	ASSERT_EQ(0, vblk_alloc(d, 65536, 4096, &gpa));
-	for (unsigned int q = 0; q < 2; q++) {
-		EXPECT_EQ(VIRTIO_BLK_S_OK,
-			  write_pattern(&d->vqs[q], r, gpa, 1000 + 128 * q,
-					65536, seed ^ 0xabc));
-		EXPECT_EQ(0, check_pattern(&d->vqs[q], r, gpa, 1000 + 128 * q,
-					   65536, seed ^ 0xabc));
-	}
-	vblk_dev_destroy(d);
-}
-
 /* ---- device-mapper: a disk that fails on its second half ---- */
 
 /* The dm-N node of device-mapper device @name. */
@@ -515,7 +474,7 @@ TEST_F_TIMEOUT(dm, errors_on_the_failing_half_only, 120)
 							 self->seed + 1))
 				TH_LOG("read %u", i);
 		} else {
-			EXPECT_EQ(1, holds(test_dev2(), op->sector, op->len,
+			EXPECT_EQ(0, disk_check_pattern(test_dev2(), op->sector, op->len,
 					   self->seed)) TH_LOG("write %u", i);
 		}
 	}
@@ -753,7 +712,7 @@ TEST_F_TIMEOUT(fmr, every_request_fails, 120)
 		EXPECT_EQ(0, efd_fired(self->d->vqs[i].err_fd, 0));
 	/* No failed write reached the disk. */
 	for (i = 0; i < N; i++)
-		EXPECT_EQ(1, holds(test_dev2(), 16 * i, 4096, self->seed))
+		EXPECT_EQ(0, disk_check_pattern(test_dev2(), 16 * i, 4096, self->seed))
 			TH_LOG("sector %u", 16 * i);
 	free_ops(self->d, ops, M);
 
@@ -763,7 +722,7 @@ TEST_F_TIMEOUT(fmr, every_request_fails, 120)
 	ASSERT_EQ(0, run_ops(self->d, ops, N, IO_TIMEOUT_MS));
 	for (i = 0; i < N; i++) {
 		EXPECT_EQ(VIRTIO_BLK_S_OK, ops[i].status);
-		EXPECT_EQ(1, holds(test_dev2(), 16 * i, 4096, self->seed + 1))
+		EXPECT_EQ(0, disk_check_pattern(test_dev2(), 16 * i, 4096, self->seed + 1))
 			TH_LOG("sector %u", 16 * i);
 	}
 	free_ops(self->d, ops, N);
@@ -1253,7 +1212,7 @@ static void fslab_after(struct __test_metadata *_metadata,
 	EXPECT_TRUE(EVENTUALLY(module_refs() == self->refs0, PROMPT_MS))
 		TH_LOG("module refcnt %ld, was %ld", module_refs(),
 		       self->refs0);
-	fresh_device_works(_metadata, self->bfd, self->seed);
+	device_works(_metadata, self->bfd, self->seed, 2);
 }
 
 TEST_F_TIMEOUT(fslab, bring_up_io_and_close, 240)
@@ -1601,7 +1560,7 @@ TEST_F_TIMEOUT(flood, owner_killed, 120)
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	close(p[0]);
 	flood_gone(_metadata, self, pid, self->refs0);
-	fresh_device_works(_metadata, self->bfd, self->seed);
+	device_works(_metadata, self->bfd, self->seed, 2);
 }
 
 TEST_F_TIMEOUT(flood, close_in_flight, 120)
@@ -1622,7 +1581,7 @@ TEST_F_TIMEOUT(flood, close_in_flight, 120)
 	flood_gone(_metadata, self, getpid(), self->refs0);
 	vblk_dev_destroy(self->d);
 	self->d = NULL;
-	fresh_device_works(_metadata, self->bfd, self->seed);
+	device_works(_metadata, self->bfd, self->seed, 2);
 }
 
 TEST_F_TIMEOUT(flood, reset_owner_in_flight, 120)

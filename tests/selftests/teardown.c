@@ -80,27 +80,6 @@ static struct vblk_req **flood(FIXTURE_DATA(td) *self, unsigned int nq,
 	return r;
 }
 
-/* A fresh device on @fd does a verified write and read. */
-static void works_again(struct __test_metadata *_metadata, int fd,
-			uint64_t seed)
-{
-	struct vblk_opts o = VBLK_OPTS_DEFAULT;
-	struct vblk_dev *d;
-	struct vblk_req *r;
-	uint64_t gpa;
-
-	o.mem_size = 8 << 20;
-	ASSERT_EQ(0, vblk_dev_create(&d, &o, fd, 0, NULL));
-	r = vblk_req_alloc(d);
-	ASSERT_NE(NULL, r);
-	ASSERT_EQ(0, vblk_alloc(d, 65536, 4096, &gpa));
-	EXPECT_EQ(VIRTIO_BLK_S_OK, write_pattern(&d->vqs[0], r, gpa, 1000,
-						 65536, seed ^ 0xabc));
-	EXPECT_EQ(0, check_pattern(&d->vqs[0], r, gpa, 1000, 65536,
-				   seed ^ 0xabc));
-	vblk_dev_destroy(d);
-}
-
 static struct vblk_opts flood_opts(unsigned int nq)
 {
 	struct vblk_opts o = VBLK_OPTS_DEFAULT;
@@ -126,7 +105,7 @@ TEST_F(td, close_with_requests_in_flight)
 	/* Guest memory goes away only now; nothing may touch it later. */
 	vblk_dev_destroy(self->d);
 	self->d = NULL;
-	works_again(_metadata, self->sfd, self->seed);
+	device_works(_metadata, self->sfd, self->seed, 1);
 }
 
 TEST_F(td, close_with_1m_requests_in_flight)
@@ -144,7 +123,7 @@ TEST_F(td, close_with_1m_requests_in_flight)
 	EXPECT_GT(PROMPT_MS, (vblk_now_ns() - t0) / 1000000);
 	vblk_dev_destroy(self->d);
 	self->d = NULL;
-	works_again(_metadata, fd, self->seed);
+	device_works(_metadata, fd, self->seed, 1);
 	close(fd);
 }
 
@@ -163,7 +142,7 @@ TEST_F(td, unmap_guest_memory_with_requests_in_flight)
 	t0 = vblk_now_ns();
 	vblk_dev_close_fd(self->d);
 	EXPECT_GT(PROMPT_MS, (vblk_now_ns() - t0) / 1000000);
-	works_again(_metadata, self->sfd, self->seed);
+	device_works(_metadata, self->sfd, self->seed, 1);
 }
 
 TEST_F(td, reset_owner_with_requests_in_flight)
@@ -281,7 +260,7 @@ TEST_F(td, owner_exits_with_requests_in_flight)
 	ASSERT_EQ(1, read(p[0], &c, 1));
 	close(p[0]);
 	close(p[1]);
-	works_again(_metadata, self->sfd, self->seed);
+	device_works(_metadata, self->sfd, self->seed, 1);
 }
 
 TEST_F(td, owner_killed_with_requests_in_flight)
@@ -308,7 +287,7 @@ TEST_F(td, owner_killed_with_requests_in_flight)
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	close(p[0]);
 	close(p[1]);
-	works_again(_metadata, self->sfd, self->seed);
+	device_works(_metadata, self->sfd, self->seed, 1);
 }
 
 TEST_F(td, get_vring_base_with_requests_in_flight)
@@ -377,7 +356,7 @@ TEST_F(td, ring_memory_protected)
 	ASSERT_EQ(0, mprotect((void *)page, 4096, PROT_READ | PROT_WRITE));
 	vblk_dev_destroy(self->d);
 	self->d = NULL;
-	works_again(_metadata, fd, self->seed);
+	device_works(_metadata, fd, self->seed, 1);
 	close(fd);
 }
 
@@ -431,7 +410,7 @@ TEST_F(td, open_close_cycles)
 			TH_LOG("cycle %d", i);
 		vblk_dev_destroy(d);
 	}
-	works_again(_metadata, fd, self->seed);
+	device_works(_metadata, fd, self->seed, 1);
 	close(fd);
 }
 

@@ -265,6 +265,68 @@ static inline int check_pattern(struct vblk_vq *vq, struct vblk_req *r,
 	return vblk_pattern_check(p, len, sector, seed) == -1 ? 0 : 1;
 }
 
+/* Write @len patterned bytes at @sector of @path directly: 0 or -errno. */
+static inline int disk_write_pattern(const char *path, uint64_t sector,
+				     uint32_t len, uint64_t seed)
+{
+	void *buf = malloc(len);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	vblk_pattern_fill(buf, len, sector, seed);
+	ret = blk_direct_io(path, true, sector * 512, buf, len);
+	free(buf);
+	return ret;
+}
+
+/*
+ * Read @len bytes at @sector of @path directly and check the pattern: 0
+ * if it matches, 1 if not, -errno.
+ */
+static inline int disk_check_pattern(const char *path, uint64_t sector,
+				     uint32_t len, uint64_t seed)
+{
+	void *buf = malloc(len);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = blk_direct_io(path, false, sector * 512, buf, len);
+	if (!ret)
+		ret = vblk_pattern_check(buf, len, sector, seed) == -1 ? 0 : 1;
+	free(buf);
+	return ret;
+}
+
+/*
+ * A new device with @nq queues on backend @fd does a verified 64 KiB
+ * write and read through each queue.
+ */
+static inline void device_works(struct __test_metadata *_metadata, int fd,
+				uint64_t seed, unsigned int nq)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct vblk_dev *d;
+	struct vblk_req *r;
+	uint64_t gpa;
+
+	o.mem_size = 8 << 20;
+	o.num_queues = nq;
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, fd, 0, NULL));
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(d, 65536, 4096, &gpa));
+	for (unsigned int q = 0; q < nq; q++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(&d->vqs[q], r, gpa, 1000 + 128 * q,
+					65536, seed ^ 0xabc));
+		EXPECT_EQ(0, check_pattern(&d->vqs[q], r, gpa, 1000 + 128 * q,
+					   65536, seed ^ 0xabc));
+	}
+	vblk_dev_destroy(d);
+}
+
 /* 1 if @efd fires within @ms, 0 if not. */
 static inline int efd_fired(int efd, int ms)
 {
