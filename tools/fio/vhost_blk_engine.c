@@ -10,7 +10,10 @@
  *	vhost_user=/tmp/q.sock		optional: vhost-user-blk socket
  *	queues=N			optional, needs thread=1: the jobs
  *					(numjobs=N) of a job section share one
- *					device with N queues, one queue each
+ *					device with N queues, one queue each;
+ *					each job starts its own queue, so on
+ *					/dev/vhost-blk the queue's worker
+ *					inherits the job's CPU affinity
  *	queue_size=N			optional: descriptors per queue
  *
  * Without queues=N each job has its own device with one queue. fio's I/O
@@ -207,7 +210,14 @@ static int create_dev(struct thread_data *td, const char *target,
 			if (d->queue_size > max)
 				d->queue_size = max;
 		}
-		for (unsigned int i = 0; !ret && i < nqueues; i++)
+		/*
+		 * Over vhost-user the daemon's threads serve every queue
+		 * whoever starts it. On /dev/vhost-blk each job starts its
+		 * own queue (get_dev()), so that the queue's kernel worker
+		 * is created by the thread that drives it and shares its
+		 * CPU affinity (cpus_allowed=).
+		 */
+		for (unsigned int i = 0; !ret && o.vhost_user && i < nqueues; i++)
 			ret = vblk_vq_start(d, i, 0);
 		if (ret)
 			vblk_dev_destroy(d);
@@ -316,6 +326,12 @@ static int get_dev(struct thread_data *td, struct vbe_dev **vdp,
 	vd->users++;
 	*vdp = vd;
 	*qidx = vd->next_queue++;
+	/* The caller's cleanup drops the device if this fails. */
+	if (!vd->d->vqs[*qidx].started)
+		ret = vblk_vq_start(vd->d, *qidx, 0);
+	if (ret)
+		log_err("vhost-blk-engine: %s: starting queue %u: %s\n",
+			target, *qidx, strerror(-ret));
 out:
 	pthread_mutex_unlock(&vbe_lock);
 	free(key);
