@@ -11,11 +11,14 @@
 # at QD16, each with 1 and 2 queues (fio jobs; the engine gives each its
 # own queue of one shared device).
 #
-# Usage: tests/bench/run.sh [--smoke] [--file] [--runtime SEC] [--guest]
+# Usage: tests/bench/run.sh [--smoke] [--file] [--pin] [--runtime SEC] [--guest]
 #   --smoke        1 s per job, a few jobs, plus fio verify=crc32c through
 #                  the engine (on /dev/vhost-blk and over vhost-user)
 #   --runtime SEC  seconds per job (default 6; ramp 1 s extra)
 #   --file         also a 48 MiB file on ext4 on /dev/ram1 (brd) as backend
+#   --pin          every path: fio job N runs on vCPU N (cpus_allowed_policy=
+#                  split); a vhost-blk queue's worker, created by its job,
+#                  shares that vCPU
 #   --guest        run here (inside the test VM) instead of booting one
 #
 # On the host: builds the module and the engine, boots the VM once, writes
@@ -33,6 +36,7 @@ QSD=/usr/bin/qemu-storage-daemon
 SMOKE=0
 FILE=0
 GUEST=0
+PIN=0
 RUNTIME=6
 
 while [ $# -gt 0 ]; do
@@ -40,8 +44,9 @@ while [ $# -gt 0 ]; do
 	--smoke) SMOKE=1 ;;
 	--file) FILE=1 ;;
 	--guest) GUEST=1 ;;
+	--pin) PIN=1 ;;
 	--runtime) RUNTIME=$2; shift ;;
-	-h | --help) sed -n '14,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '14,27s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -123,6 +128,10 @@ run_fio()
 	args=(--name="$name" --rw="$rw" --bs="$bs" --iodepth="$qd"
 	      --numjobs="$nq" --thread=1 --group_reporting=1
 	      --lat_percentiles=1 --output-format=json "$@")
+	# Same placement for every path; qemu-storage-daemon's own threads
+	# are not the job's and stay where the scheduler puts them.
+	[ "$PIN" -eq 1 ] && args+=(--cpus_allowed=0-$((nq - 1))
+				   --cpus_allowed_policy=split)
 	case $tr in
 	io_uring) args+=(--ioengine=io_uring --direct=1 --filename="$dev") ;;
 	vhost-blk) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
@@ -240,7 +249,10 @@ guest_main()
 		      "write-64k-qd16 write 64k 16")
 		queues=(1 2)
 	fi
-	echo "BENCH-INFO|$(uname -r)|$(nproc)|$(fio --version)|$("$QSD" --version 2>/dev/null | head -n1)|$RUNTIME"
+	local place="jobs not pinned"
+
+	[ "$PIN" -eq 1 ] && place="fio job N pinned to vCPU N"
+	echo "BENCH-INFO|$(uname -r)|$(nproc)|$(fio --version)|$("$QSD" --version 2>/dev/null | head -n1)|$RUNTIME|$place"
 
 	if [ "$SMOKE" -eq 1 ]; then
 		verify_check vhost-blk /dev/ram0
@@ -289,6 +301,7 @@ make -C "$REPO/tools/fio" --no-print-directory >"$OUT/engine.log" 2>&1 ||
 	{ tail -n 30 "$OUT/engine.log" >&2; vb_die "the fio engine does not build"; }
 
 GUEST_ARGS="--guest --runtime $RUNTIME"
+[ "$PIN" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --pin"
 [ "$FILE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --file"
 [ "$SMOKE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --smoke"
 rc=0
@@ -316,9 +329,10 @@ for dev, job, nq, tr, iops, bw, p50, p99 in rows:
         res[k] = {}
         order.append(k)
     res[k][tr] = (float(iops), float(bw), float(p50), float(p99))
-print("Date %s; guest kernel %s, %s vCPUs (QEMU TCG); %s; %s; %s s per job."
+print("Date %s; guest kernel %s, %s vCPUs (QEMU TCG); %s; %s; %s s per job; %s."
       % (datetime.date.today().isoformat(), info[0], info[1], info[2],
-         info[3] or "no qemu-storage-daemon", info[4]))
+         info[3] or "no qemu-storage-daemon", info[4],
+         info[5] or "jobs not pinned"))
 print()
 print("| device | job | queues | path | IOPS | MiB/s | p50 us | p99 us | vs io_uring | vs qsd |")
 print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
