@@ -15,6 +15,9 @@
  *					/dev/vhost-blk the queue's worker
  *					inherits the job's CPU affinity
  *	queue_size=N			optional: descriptors per queue
+ *	pin_mem=1			optional, /dev/vhost-blk only: pin
+ *					guest memory once
+ *					(VHOST_BLK_OPT_F_PIN_MEM)
  *
  * Without queues=N each job has its own device with one queue. fio's I/O
  * buffers are allocated in guest memory (iomem_alloc), so requests point
@@ -37,6 +40,7 @@
 #include "fio.h"
 #include "optgroup.h"
 
+#include "vhost_blk_ctl.h"
 #include "virtio_blk_drv.h"
 
 #define VBE_TIMEOUT_MS		30000
@@ -47,6 +51,7 @@ struct vbe_options {
 	char *vhost_user;
 	unsigned int queues;
 	unsigned int queue_size;
+	unsigned int pin_mem;
 };
 
 /* One device, possibly shared by the jobs of a job section. */
@@ -101,6 +106,16 @@ static struct fio_option options[] = {
 		.type	= FIO_OPT_INT,
 		.off1	= offsetof(struct vbe_options, queue_size),
 		.help	= "Descriptors per virtqueue (0: from iodepth)",
+		.def	= "0",
+		.category = FIO_OPT_C_ENGINE,
+		.group	= FIO_OPT_G_INVALID,
+	},
+	{
+		.name	= "pin_mem",
+		.lname	= "Pin guest memory once",
+		.type	= FIO_OPT_BOOL,
+		.off1	= offsetof(struct vbe_options, pin_mem),
+		.help	= "Pin the memory table once (/dev/vhost-blk only)",
 		.def	= "0",
 		.category = FIO_OPT_C_ENGINE,
 		.group	= FIO_OPT_G_INVALID,
@@ -195,6 +210,9 @@ static int create_dev(struct thread_data *td, const char *target,
 	ret = vblk_dev_open(&d, &o);
 	if (!ret) {
 		ret = vblk_dev_setup(d, 0);
+		if (!ret && eo->pin_mem && !o.vhost_user)
+			ret = vhost_blk_set_options(d->fd,
+						    VHOST_BLK_OPT_F_PIN_MEM);
 		if (!ret)
 			ret = vblk_dev_attach(d, bfd, 0, "fio");
 		if (!ret && !eo->queue_size) {
