@@ -11,7 +11,8 @@
 # at QD16, each with 1 and 2 queues (fio jobs; the engine gives each its
 # own queue of one shared device).
 #
-# Usage: tests/bench/run.sh [--smoke] [--file] [--pin] [--runtime SEC] [--guest]
+# Usage: tests/bench/run.sh [--smoke] [--file] [--pin] [--pin-mem] [--runtime SEC]
+#                           [--guest]
 #   --smoke        1 s per job, a few jobs, plus fio verify=crc32c through
 #                  the engine (on /dev/vhost-blk and over vhost-user)
 #   --runtime SEC  seconds per job (default 6; ramp 1 s extra)
@@ -19,6 +20,8 @@
 #   --pin          every path: fio job N runs on vCPU N (cpus_allowed_policy=
 #                  split); a vhost-blk queue's worker, created by its job,
 #                  shares that vCPU
+#   --pin-mem      a fourth path, vhost-blk+pin: the engine with pin_mem=1
+#                  (VHOST_BLK_OPT_F_PIN_MEM), next to plain vhost-blk
 #   --guest        run here (inside the test VM) instead of booting one
 #
 # On the host: builds the module and the engine, boots the VM once, writes
@@ -37,6 +40,7 @@ SMOKE=0
 FILE=0
 GUEST=0
 PIN=0
+PINMEM=0
 RUNTIME=6
 
 while [ $# -gt 0 ]; do
@@ -45,8 +49,9 @@ while [ $# -gt 0 ]; do
 	--file) FILE=1 ;;
 	--guest) GUEST=1 ;;
 	--pin) PIN=1 ;;
+	--pin-mem) PINMEM=1 ;;
 	--runtime) RUNTIME=$2; shift ;;
-	-h | --help) sed -n '14,27s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '14,30s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -136,6 +141,8 @@ run_fio()
 	io_uring) args+=(--ioengine=io_uring --direct=1 --filename="$dev") ;;
 	vhost-blk) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
 			  --queues="$nq") ;;
+	vhost-blk+pin) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
+			      --queues="$nq" --pin_mem=1) ;;
 	qsd) args+=(--ioengine=external:"$ENGINE" --filename=vhost-user
 		    --vhost_user="$WORK/q.sock" --queues="$nq") ;;
 	esac
@@ -167,6 +174,7 @@ verify_check()
 	else
 		args+=(--filename="$dev")
 	fi
+	[ "$tr" = vhost-blk+pin ] && args+=(--pin_mem=1)
 	desc="fio verify=crc32c through the engine ($tr, $dev, 2 queues)"
 	timeout -k 5 120 fio "${args[@]}" >"$WORK/verify.out" 2>&1 || rc=$?
 	if [ "$rc" -eq 0 ] && grep -q 'err= 0' "$WORK/verify.out" &&
@@ -231,6 +239,7 @@ guest_main()
 	trap 'qsd_stop; mountpoint -q "$WORK/ext4" && umount "$WORK/ext4"; rm -rf "$WORK"' EXIT
 
 	transports=(io_uring vhost-blk)
+	[ "$PINMEM" -eq 1 ] && transports+=(vhost-blk+pin)
 	if [ -x "$QSD" ]; then
 		transports+=(qsd)
 	else
@@ -256,6 +265,7 @@ guest_main()
 
 	if [ "$SMOKE" -eq 1 ]; then
 		verify_check vhost-blk /dev/ram0
+		verify_check vhost-blk+pin /dev/ram0
 		# A file backend too: a raw image on tmpfs.
 		truncate -s 64M "$WORK/verify.img" &&
 			verify_check vhost-blk "$WORK/verify.img"
@@ -302,6 +312,7 @@ make -C "$REPO/tools/fio" --no-print-directory >"$OUT/engine.log" 2>&1 ||
 
 GUEST_ARGS="--guest --runtime $RUNTIME"
 [ "$PIN" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --pin"
+[ "$PINMEM" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --pin-mem"
 [ "$FILE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --file"
 [ "$SMOKE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --smoke"
 rc=0
@@ -337,7 +348,7 @@ print()
 print("| device | job | queues | path | IOPS | MiB/s | p50 us | p99 us | vs io_uring | vs qsd |")
 print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for k in order:
-    for tr in ("io_uring", "vhost-blk", "qsd"):
+    for tr in ("io_uring", "vhost-blk", "vhost-blk+pin", "qsd"):
         if tr not in res[k]:
             continue
         iops, bw, p50, p99 = res[k][tr]
@@ -382,11 +393,18 @@ for dev, job, nq, tr, iops, bw, p50, p99 in rows:
         res[k] = {}
         order.append(k)
     res[k][tr] = float(iops) / 1000
-print("job io_uring vhost-blk qsd")
+paths = [t for t in ("io_uring", "vhost-blk", "vhost-blk+pin", "qsd")
+         if any(t in r for r in res.values())]
+print("job " + " ".join(paths))
 for k in order:
-    print('"%s" %s' % (k, " ".join("%.2f" % res[k].get(t, 0)
-                                   for t in ("io_uring", "vhost-blk", "qsd"))))
+    print('"%s" %s' % (k, " ".join("%.2f" % res[k].get(t, 0) for t in paths)))
 EOF
+		# One series per path in chart.dat (columns 2..N).
+		ncol=$(head -n1 "$OUT/chart.dat" | wc -w)
+		series="\"$OUT/chart.dat\" using 2:xtic(1) title columnheader(2)"
+		for ((c = 3; c <= ncol; c++)); do
+			series="$series, '' using $c title columnheader($c)"
+		done
 		gnuplot <<EOF || vb_log "gnuplot failed"
 set terminal pngcairo size 1200,600 noenhanced
 set rmargin 10
@@ -401,8 +419,7 @@ set xtics rotate by -35
 set ylabel "kIOPS"
 set key top right
 set grid ytics
-plot "$OUT/chart.dat" using 2:xtic(1) title columnheader(2), \
-     '' using 3 title columnheader(3), '' using 4 title columnheader(4)
+plot $series
 EOF
 	fi
 fi
