@@ -46,7 +46,9 @@ static int vhost_blk_region_pin(struct vhost_blk_mem_region *r)
 	unsigned long done = 0;
 	int ret;
 
-	r->pages = kvmalloc_array(npages, sizeof(*r->pages), GFP_KERNEL_ACCOUNT);
+	/* The owner picks the size: too large is -ENOMEM, not a warning. */
+	r->pages = kvmalloc_array(npages, sizeof(*r->pages),
+				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!r->pages)
 		return -ENOMEM;
 	while (done < npages) {

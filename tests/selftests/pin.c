@@ -213,6 +213,31 @@ TEST(vmpin_follows_the_table)
 	close(bfd);
 }
 
+/* A table too large to pin even without a limit: -ENOMEM, no splat. */
+TEST(huge_table_enomem)
+{
+	const size_t size = 2ULL << 40;
+	struct vhost_memory_region reg = { .memory_size = size };
+	long base = vm_pin_kb();
+	void *p;
+	int fd;
+
+	p = mmap(NULL, size, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		SKIP(return, "no room for 2 TiB of address space");
+	reg.userspace_addr = (uintptr_t)p;
+	fd = vhost_blk_open(VHOST_BLK_DEV_PATH);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vhost_blk_set_owner(fd));
+	ASSERT_EQ(0, vhost_blk_set_mem_table(fd, &reg, 1));
+	/* Root here: CAP_IPC_LOCK lifts the limit, the size does not. */
+	EXPECT_EQ(-ENOMEM, vhost_blk_set_options(fd, VHOST_BLK_OPT_F_PIN_MEM));
+	EXPECT_EQ(base, vm_pin_kb());
+	close(fd);
+	munmap(p, size);
+}
+
 static int drop_ipc_lock(void)
 {
 	struct __user_cap_header_struct h = {
