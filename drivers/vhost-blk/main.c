@@ -197,7 +197,9 @@ static void vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 
 	mem = rcu_replace_pointer(dev->mem, NULL,
 				  lockdep_is_held(&dev->mutex));
-	kvfree(mem);	/* no reader left: queues stopped, grace period over */
+	/* No reader left: queues stopped, grace period over. */
+	vhost_blk_mem_free(mem, dev->mm);
+	dev->options = 0;
 
 	if (dev->bfile)
 		fput(dev->bfile);
@@ -291,11 +293,38 @@ out:
 static void vhost_blk_quiesce(struct vhost_blk_dev *dev);
 static void vhost_blk_unpause(struct vhost_blk_dev *dev);
 
+/*
+ * Replace the memory table and the options that go with it (@mem may be
+ * the table in place). Caller holds dev->mutex. Requests in flight
+ * write their status (and bounced data) through owner addresses found in
+ * the old table, and may use its pinned pages: they finish first.
+ */
+static void vhost_blk_install_mem(struct vhost_blk_dev *dev,
+				  struct vhost_blk_mem *mem, u64 options)
+{
+	struct vhost_blk_mem *old;
+
+	vhost_blk_quiesce(dev);
+	old = rcu_replace_pointer(dev->mem, mem, lockdep_is_held(&dev->mutex));
+	/* The data path reads the options of an unpaused queue. */
+	dev->options = options;
+	vhost_blk_unpause(dev);
+	if (!old || old == mem)
+		return;
+	if (!old->npinned) {
+		kvfree_rcu(old, rcu);
+		return;
+	}
+	/* Unpinning sleeps: wait for the readers here. */
+	synchronize_rcu();
+	vhost_blk_mem_free(old, dev->mm);
+}
+
 static long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 				    struct vhost_memory __user *argp)
 {
 	struct vhost_memory_region *regions = NULL;
-	struct vhost_blk_mem *mem, *old;
+	struct vhost_blk_mem *mem;
 	struct vhost_memory hdr;
 	unsigned int i;
 	long ret;
@@ -333,21 +362,21 @@ static long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 		if (vq->started &&
 		    !vhost_blk_vring_ok(mem, vq->num, vq->desc_addr,
 					vq->avail_addr, vq->used_addr)) {
-			kvfree(mem);
 			ret = -EINVAL;
-			goto out_unlock;
+			goto out_free_mem;
 		}
 	}
+	if (dev->options & VHOST_BLK_OPT_F_PIN_MEM) {
+		ret = vhost_blk_mem_pin(mem, dev->mm);
+		if (ret)
+			goto out_free_mem;
+	}
 
-	/*
-	 * Requests in flight write their status (and bounced data) through
-	 * owner addresses found in the old table: let them finish first.
-	 */
-	vhost_blk_quiesce(dev);
-	old = rcu_replace_pointer(dev->mem, mem, lockdep_is_held(&dev->mutex));
-	vhost_blk_unpause(dev);
-	if (old)
-		kvfree_rcu(old, rcu);
+	vhost_blk_install_mem(dev, mem, dev->options);
+	goto out_unlock;
+
+out_free_mem:
+	vhost_blk_mem_free(mem, dev->mm);
 out_unlock:
 	mutex_unlock(&dev->mutex);
 out_free:
@@ -540,6 +569,57 @@ static long vhost_blk_get_config(struct vhost_blk_dev *dev,
 	    copy_to_user(argp, &c, min_t(u32, size, sizeof(c))))
 		return -EFAULT;
 	return 0;
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static long vhost_blk_set_options(struct vhost_blk_dev *dev,
+				  struct vhost_blk_options __user *argp)
+{
+	struct vhost_blk_mem *cur, *mem = NULL;
+	struct vhost_blk_options o;
+	u32 size;
+	long ret;
+
+	if (get_user(size, &argp->size))
+		return -EFAULT;
+	if (size < VHOST_BLK_OPTIONS_SIZE_VER0)
+		return -EINVAL;
+	if (size > PAGE_SIZE)
+		return -E2BIG;
+	ret = copy_struct_from_user(&o, sizeof(o), argp, size);
+	if (ret)
+		return ret;
+	if (o.flags & ~VHOST_BLK_OPT_F_ALL)
+		return -EOPNOTSUPP;
+	if (o.reserved0 || memchr_inv(o.reserved, 0, sizeof(o.reserved)))
+		return -EINVAL;
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (ret || o.flags == dev->options)
+		goto out;
+
+	/* The table in place is pinned or unpinned as a new copy. */
+	cur = rcu_dereference_protected(dev->mem,
+					lockdep_is_held(&dev->mutex));
+	if (cur) {
+		mem = vhost_blk_mem_dup(cur);
+		if (!mem) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (o.flags & VHOST_BLK_OPT_F_PIN_MEM) {
+			ret = vhost_blk_mem_pin(mem, dev->mm);
+			if (ret) {
+				vhost_blk_mem_free(mem, dev->mm);
+				goto out;
+			}
+		}
+	}
+
+	vhost_blk_install_mem(dev, mem ?: cur, o.flags);
 out:
 	mutex_unlock(&dev->mutex);
 	return ret;
@@ -925,6 +1005,9 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 		if (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_GET_CONFIG) &&
 		    _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_GET_CONFIG))
 			return vhost_blk_get_config(dev, argp);
+		if (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_OPTIONS) &&
+		    _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_OPTIONS))
+			return vhost_blk_set_options(dev, argp);
 	}
 
 	switch (cmd) {

@@ -390,6 +390,60 @@ fault:
 	return -EFAULT;
 }
 
+/*
+ * Zero copy on a pinned memory table (VHOST_BLK_OPT_F_PIN_MEM): the pages
+ * come from the table, nothing is pinned per request. The table cannot
+ * change under a request: it is replaced only with every queue paused and
+ * drained, and this runs under vq->mutex of an unpaused queue.
+ */
+static int vhost_blk_submit_table(struct vhost_blk_req *req,
+				  const struct iovec *iov, unsigned int nr,
+				  blk_opf_t opf, sector_t sector)
+{
+	struct vhost_blk_vq *vq = req->vq;
+	unsigned int left = vhost_blk_iov_pages(iov, nr);
+	const struct vhost_blk_mem *mem;
+	struct bio *bio = NULL;
+	unsigned int i;
+
+	mem = rcu_dereference_protected(vq->dev->mem,
+					lockdep_is_held(&vq->mutex));
+	for (i = 0; i < nr; i++) {
+		unsigned long uaddr = (unsigned long)iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+		struct page **pages;
+
+		pages = mem ? vhost_blk_mem_pages(mem, uaddr, len) : NULL;
+		if (!pages)
+			goto fault;
+		while (len) {
+			size_t off = offset_in_page(uaddr);
+			size_t seg = min_t(size_t, len, PAGE_SIZE - off);
+
+			if (!bio || bio->bi_vcnt == bio->bi_max_vecs) {
+				if (bio) {
+					sector = bio_end_sector(bio);
+					vhost_blk_bio_submit(req, bio);
+				}
+				bio = vhost_blk_bio_alloc(req, left, opf, sector);
+			}
+			__bio_add_page(bio, *pages++, seg, off);
+			left--;
+			uaddr += seg;
+			len -= seg;
+		}
+	}
+	if (bio)
+		vhost_blk_bio_submit(req, bio);
+	return 0;
+
+fault:
+	/* Bios already submitted end normally and report the error. */
+	if (bio)
+		vhost_blk_bio_abort(req, bio);
+	return -EFAULT;
+}
+
 /**
  * vhost_blk_bounce_alloc() - kernel pages standing in for guest buffers
  * @req: the request; req->dirty says whether the device writes the guest
@@ -563,11 +617,13 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 		/* Every bio boundary then falls on a logical block. */
 		mask = max(bdev_dma_alignment(bdev),
 			   bdev_logical_block_size(bdev) - 1);
-		if (vhost_blk_iov_aligned(iov, nr, mask))
-			ret = vhost_blk_submit_pinned(req, iov, nr, opf,
-						      sector);
-		else
+		if (!vhost_blk_iov_aligned(iov, nr, mask))
 			ret = vhost_blk_submit_bounce(req, iov, nr, len, opf,
+						      sector);
+		else if (dev->options & VHOST_BLK_OPT_F_PIN_MEM)
+			ret = vhost_blk_submit_table(req, iov, nr, opf, sector);
+		else
+			ret = vhost_blk_submit_pinned(req, iov, nr, opf,
 						      sector);
 	}
 	if (ret)

@@ -73,10 +73,16 @@ struct vhost_blk_mem_region {
 	u64 gpa;		/* guest-physical start */
 	u64 size;		/* bytes, non-zero */
 	u64 uaddr;		/* owner virtual address of gpa */
+	/*
+	 * VHOST_BLK_OPT_F_PIN_MEM: the pages of [uaddr, uaddr + size),
+	 * from the one holding uaddr on, pinned long-term. NULL otherwise.
+	 */
+	struct page **pages;
 };
 
 struct vhost_blk_mem {
 	struct rcu_head rcu;
+	unsigned long npinned;	/* pages pinned and charged to pinned_vm */
 	u32 nregions;
 	struct vhost_blk_mem_region regions[] __counted_by(nregions);
 };
@@ -87,6 +93,13 @@ const struct vhost_blk_mem_region *
 vhost_blk_mem_find(const struct vhost_blk_mem *mem, u64 gpa);
 bool vhost_blk_mem_uaddr_ok(const struct vhost_blk_mem *mem, u64 uaddr,
 			    u64 len);
+
+/* pin.c */
+int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm);
+void vhost_blk_mem_free(struct vhost_blk_mem *mem, struct mm_struct *mm);
+struct page **vhost_blk_mem_pages(const struct vhost_blk_mem *mem,
+				  unsigned long uaddr, size_t len);
+struct vhost_blk_mem *vhost_blk_mem_dup(const struct vhost_blk_mem *mem);
 
 /* ---- workers (worker.c) ---- */
 
@@ -225,8 +238,17 @@ struct vhost_blk_dev {
 	struct mm_struct *mm;		/* owner; NULL until SET_OWNER */
 	u64 acked_features;
 
-	/* Written under mutex; readers use RCU (data path). */
+	/*
+	 * Written under mutex with every vq quiesced; the data path reads
+	 * it under RCU, or under vq->mutex of an unpaused vq where it
+	 * holds on to the table (its pinned pages) past a grace period.
+	 */
 	struct vhost_blk_mem __rcu *mem;
+	/*
+	 * VHOST_BLK_OPT_F_*. Written under mutex with every vq quiesced;
+	 * the data path reads it under vq->mutex of an unpaused vq.
+	 */
+	u64 options;
 
 	/*
 	 * The backend. Written under mutex with every vq paused and idle;

@@ -11,11 +11,17 @@
 # at QD16, each with 1 and 2 queues (fio jobs; the engine gives each its
 # own queue of one shared device).
 #
-# Usage: tests/bench/run.sh [--smoke] [--file] [--runtime SEC] [--guest]
+# Usage: tests/bench/run.sh [--smoke] [--file] [--pin] [--pin-mem] [--runtime SEC]
+#                           [--guest]
 #   --smoke        1 s per job, a few jobs, plus fio verify=crc32c through
 #                  the engine (on /dev/vhost-blk and over vhost-user)
 #   --runtime SEC  seconds per job (default 6; ramp 1 s extra)
 #   --file         also a 48 MiB file on ext4 on /dev/ram1 (brd) as backend
+#   --pin          every path: fio job N runs on vCPU N (cpus_allowed_policy=
+#                  split); a vhost-blk queue's worker, created by its job,
+#                  shares that vCPU
+#   --pin-mem      a fourth path, vhost-blk+pin: the engine with pin_mem=1
+#                  (VHOST_BLK_OPT_F_PIN_MEM), next to plain vhost-blk
 #   --guest        run here (inside the test VM) instead of booting one
 #
 # On the host: builds the module and the engine, boots the VM once, writes
@@ -33,6 +39,8 @@ QSD=/usr/bin/qemu-storage-daemon
 SMOKE=0
 FILE=0
 GUEST=0
+PIN=0
+PINMEM=0
 RUNTIME=6
 
 while [ $# -gt 0 ]; do
@@ -40,8 +48,10 @@ while [ $# -gt 0 ]; do
 	--smoke) SMOKE=1 ;;
 	--file) FILE=1 ;;
 	--guest) GUEST=1 ;;
+	--pin) PIN=1 ;;
+	--pin-mem) PINMEM=1 ;;
 	--runtime) RUNTIME=$2; shift ;;
-	-h | --help) sed -n '14,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '14,30s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -123,10 +133,16 @@ run_fio()
 	args=(--name="$name" --rw="$rw" --bs="$bs" --iodepth="$qd"
 	      --numjobs="$nq" --thread=1 --group_reporting=1
 	      --lat_percentiles=1 --output-format=json "$@")
+	# Same placement for every path; qemu-storage-daemon's own threads
+	# are not the job's and stay where the scheduler puts them.
+	[ "$PIN" -eq 1 ] && args+=(--cpus_allowed=0-$((nq - 1))
+				   --cpus_allowed_policy=split)
 	case $tr in
 	io_uring) args+=(--ioengine=io_uring --direct=1 --filename="$dev") ;;
 	vhost-blk) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
 			  --queues="$nq") ;;
+	vhost-blk+pin) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
+			      --queues="$nq" --pin_mem=1) ;;
 	qsd) args+=(--ioengine=external:"$ENGINE" --filename=vhost-user
 		    --vhost_user="$WORK/q.sock" --queues="$nq") ;;
 	esac
@@ -158,6 +174,7 @@ verify_check()
 	else
 		args+=(--filename="$dev")
 	fi
+	[ "$tr" = vhost-blk+pin ] && args+=(--pin_mem=1)
 	desc="fio verify=crc32c through the engine ($tr, $dev, 2 queues)"
 	timeout -k 5 120 fio "${args[@]}" >"$WORK/verify.out" 2>&1 || rc=$?
 	if [ "$rc" -eq 0 ] && grep -q 'err= 0' "$WORK/verify.out" &&
@@ -222,6 +239,7 @@ guest_main()
 	trap 'qsd_stop; mountpoint -q "$WORK/ext4" && umount "$WORK/ext4"; rm -rf "$WORK"' EXIT
 
 	transports=(io_uring vhost-blk)
+	[ "$PINMEM" -eq 1 ] && transports+=(vhost-blk+pin)
 	if [ -x "$QSD" ]; then
 		transports+=(qsd)
 	else
@@ -240,10 +258,14 @@ guest_main()
 		      "write-64k-qd16 write 64k 16")
 		queues=(1 2)
 	fi
-	echo "BENCH-INFO|$(uname -r)|$(nproc)|$(fio --version)|$("$QSD" --version 2>/dev/null | head -n1)|$RUNTIME"
+	local place="jobs not pinned"
+
+	[ "$PIN" -eq 1 ] && place="fio job N pinned to vCPU N"
+	echo "BENCH-INFO|$(uname -r)|$(nproc)|$(fio --version)|$("$QSD" --version 2>/dev/null | head -n1)|$RUNTIME|$place"
 
 	if [ "$SMOKE" -eq 1 ]; then
 		verify_check vhost-blk /dev/ram0
+		verify_check vhost-blk+pin /dev/ram0
 		# A file backend too: a raw image on tmpfs.
 		truncate -s 64M "$WORK/verify.img" &&
 			verify_check vhost-blk "$WORK/verify.img"
@@ -289,6 +311,8 @@ make -C "$REPO/tools/fio" --no-print-directory >"$OUT/engine.log" 2>&1 ||
 	{ tail -n 30 "$OUT/engine.log" >&2; vb_die "the fio engine does not build"; }
 
 GUEST_ARGS="--guest --runtime $RUNTIME"
+[ "$PIN" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --pin"
+[ "$PINMEM" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --pin-mem"
 [ "$FILE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --file"
 [ "$SMOKE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --smoke"
 rc=0
@@ -316,14 +340,15 @@ for dev, job, nq, tr, iops, bw, p50, p99 in rows:
         res[k] = {}
         order.append(k)
     res[k][tr] = (float(iops), float(bw), float(p50), float(p99))
-print("Date %s; guest kernel %s, %s vCPUs (QEMU TCG); %s; %s; %s s per job."
+print("Date %s; guest kernel %s, %s vCPUs (QEMU TCG); %s; %s; %s s per job; %s."
       % (datetime.date.today().isoformat(), info[0], info[1], info[2],
-         info[3] or "no qemu-storage-daemon", info[4]))
+         info[3] or "no qemu-storage-daemon", info[4],
+         info[5] or "jobs not pinned"))
 print()
 print("| device | job | queues | path | IOPS | MiB/s | p50 us | p99 us | vs io_uring | vs qsd |")
 print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for k in order:
-    for tr in ("io_uring", "vhost-blk", "qsd"):
+    for tr in ("io_uring", "vhost-blk", "vhost-blk+pin", "qsd"):
         if tr not in res[k]:
             continue
         iops, bw, p50, p99 = res[k][tr]
@@ -368,11 +393,18 @@ for dev, job, nq, tr, iops, bw, p50, p99 in rows:
         res[k] = {}
         order.append(k)
     res[k][tr] = float(iops) / 1000
-print("job io_uring vhost-blk qsd")
+paths = [t for t in ("io_uring", "vhost-blk", "vhost-blk+pin", "qsd")
+         if any(t in r for r in res.values())]
+print("job " + " ".join(paths))
 for k in order:
-    print('"%s" %s' % (k, " ".join("%.2f" % res[k].get(t, 0)
-                                   for t in ("io_uring", "vhost-blk", "qsd"))))
+    print('"%s" %s' % (k, " ".join("%.2f" % res[k].get(t, 0) for t in paths)))
 EOF
+		# One series per path in chart.dat (columns 2..N).
+		ncol=$(head -n1 "$OUT/chart.dat" | wc -w)
+		series="\"$OUT/chart.dat\" using 2:xtic(1) title columnheader(2)"
+		for ((c = 3; c <= ncol; c++)); do
+			series="$series, '' using $c title columnheader($c)"
+		done
 		gnuplot <<EOF || vb_log "gnuplot failed"
 set terminal pngcairo size 1200,600 noenhanced
 set rmargin 10
@@ -387,8 +419,7 @@ set xtics rotate by -35
 set ylabel "kIOPS"
 set key top right
 set grid ytics
-plot "$OUT/chart.dat" using 2:xtic(1) title columnheader(2), \
-     '' using 3 title columnheader(3), '' using 4 title columnheader(4)
+plot $series
 EOF
 	fi
 fi

@@ -894,7 +894,7 @@ static unsigned long unknown_cmd(struct rng *r)
 		_IOW(VHOST_VIRTIO, 0x60, __u64),	/* VSOCK_SET_GUEST_CID */
 		_IOR(VHOST_VIRTIO, 0x70, __u32),	/* VDPA_GET_DEVICE_ID */
 		_IO(VHOST_VIRTIO, 0x7D),		/* VDPA_SUSPEND */
-		_IOW(VHOST_VIRTIO, 0x52, struct vhost_blk_backend),
+		_IOW(VHOST_VIRTIO, 0x53, struct vhost_blk_backend),
 		_IOWR(VHOST_VIRTIO, 0x5f, struct vhost_blk_config),
 	};
 	unsigned long cmd;
@@ -917,12 +917,14 @@ static unsigned long unknown_cmd(struct rng *r)
 		known = false;
 		for (unsigned int i = 0; i < ARRAY_SIZE(known_cmds); i++)
 			known |= cmd == known_cmds[i];
-		/* these two are matched whatever size the command encodes */
+		/* these three are matched whatever size the command encodes */
 		known |= _IOC_TYPE(cmd) == VHOST_VIRTIO &&
 			 ((_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_BACKEND) &&
 			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_BACKEND)) ||
 			  (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_GET_CONFIG) &&
-			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_GET_CONFIG)));
+			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_GET_CONFIG)) ||
+			  (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_OPTIONS) &&
+			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_OPTIONS)));
 	} while (known);
 	return cmd;
 }

@@ -10,8 +10,14 @@
  *	vhost_user=/tmp/q.sock		optional: vhost-user-blk socket
  *	queues=N			optional, needs thread=1: the jobs
  *					(numjobs=N) of a job section share one
- *					device with N queues, one queue each
+ *					device with N queues, one queue each;
+ *					each job starts its own queue, so on
+ *					/dev/vhost-blk the queue's worker
+ *					inherits the job's CPU affinity
  *	queue_size=N			optional: descriptors per queue
+ *	pin_mem=1			optional, /dev/vhost-blk only: pin
+ *					guest memory once
+ *					(VHOST_BLK_OPT_F_PIN_MEM)
  *
  * Without queues=N each job has its own device with one queue. fio's I/O
  * buffers are allocated in guest memory (iomem_alloc), so requests point
@@ -34,6 +40,7 @@
 #include "fio.h"
 #include "optgroup.h"
 
+#include "vhost_blk_ctl.h"
 #include "virtio_blk_drv.h"
 
 #define VBE_TIMEOUT_MS		30000
@@ -44,6 +51,7 @@ struct vbe_options {
 	char *vhost_user;
 	unsigned int queues;
 	unsigned int queue_size;
+	unsigned int pin_mem;
 };
 
 /* One device, possibly shared by the jobs of a job section. */
@@ -98,6 +106,16 @@ static struct fio_option options[] = {
 		.type	= FIO_OPT_INT,
 		.off1	= offsetof(struct vbe_options, queue_size),
 		.help	= "Descriptors per virtqueue (0: from iodepth)",
+		.def	= "0",
+		.category = FIO_OPT_C_ENGINE,
+		.group	= FIO_OPT_G_INVALID,
+	},
+	{
+		.name	= "pin_mem",
+		.lname	= "Pin guest memory once",
+		.type	= FIO_OPT_BOOL,
+		.off1	= offsetof(struct vbe_options, pin_mem),
+		.help	= "Pin the memory table once (/dev/vhost-blk only)",
 		.def	= "0",
 		.category = FIO_OPT_C_ENGINE,
 		.group	= FIO_OPT_G_INVALID,
@@ -192,6 +210,9 @@ static int create_dev(struct thread_data *td, const char *target,
 	ret = vblk_dev_open(&d, &o);
 	if (!ret) {
 		ret = vblk_dev_setup(d, 0);
+		if (!ret && eo->pin_mem && !o.vhost_user)
+			ret = vhost_blk_set_options(d->fd,
+						    VHOST_BLK_OPT_F_PIN_MEM);
 		if (!ret)
 			ret = vblk_dev_attach(d, bfd, 0, "fio");
 		if (!ret && !eo->queue_size) {
@@ -207,7 +228,14 @@ static int create_dev(struct thread_data *td, const char *target,
 			if (d->queue_size > max)
 				d->queue_size = max;
 		}
-		for (unsigned int i = 0; !ret && i < nqueues; i++)
+		/*
+		 * Over vhost-user the daemon's threads serve every queue
+		 * whoever starts it. On /dev/vhost-blk each job starts its
+		 * own queue (get_dev()), so that the queue's kernel worker
+		 * is created by the thread that drives it and shares its
+		 * CPU affinity (cpus_allowed=).
+		 */
+		for (unsigned int i = 0; !ret && o.vhost_user && i < nqueues; i++)
 			ret = vblk_vq_start(d, i, 0);
 		if (ret)
 			vblk_dev_destroy(d);
@@ -316,6 +344,12 @@ static int get_dev(struct thread_data *td, struct vbe_dev **vdp,
 	vd->users++;
 	*vdp = vd;
 	*qidx = vd->next_queue++;
+	/* The caller's cleanup drops the device if this fails. */
+	if (!vd->d->vqs[*qidx].started)
+		ret = vblk_vq_start(vd->d, *qidx, 0);
+	if (ret)
+		log_err("vhost-blk-engine: %s: starting queue %u: %s\n",
+			target, *qidx, strerror(-ret));
 out:
 	pthread_mutex_unlock(&vbe_lock);
 	free(key);

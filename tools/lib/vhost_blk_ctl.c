@@ -206,3 +206,13 @@ int vhost_blk_get_config(int fd, struct virtio_blk_config *cfg,
 		*len = c.config_len;
 	return 0;
 }
+
+int vhost_blk_set_options(int fd, uint64_t flags)
+{
+	struct vhost_blk_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.flags = flags;
+	return xioctl(fd, VHOST_BLK_SET_OPTIONS, &o);
+}

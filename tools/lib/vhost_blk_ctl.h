@@ -132,4 +132,11 @@ int vhost_blk_set_backend(int fd, int backend_fd, uint64_t flags,
 int vhost_blk_get_config(int fd, struct virtio_blk_config *cfg,
 			 uint64_t *features, uint32_t *len);
 
+/*
+ * vhost_blk_set_options - VHOST_BLK_SET_OPTIONS
+ * @flags:	VHOST_BLK_OPT_F_* bits (e.g. VHOST_BLK_OPT_F_PIN_MEM: pin
+ *		the memory table once, charged to RLIMIT_MEMLOCK).
+ */
+int vhost_blk_set_options(int fd, uint64_t flags);
+
 #endif /* VHOST_BLK_CTL_H */

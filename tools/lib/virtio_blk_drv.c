@@ -23,6 +23,8 @@
 #include "virtio_blk_drv.h"
 
 #define PAGE_SZ		4096UL
+/* Buffers of a chain handled without a heap allocation. */
+#define VBLK_STACK_BUFS	32
 #define BITS_PER_U64	64
 
 /*
@@ -985,14 +987,16 @@ static void start_slot(struct vblk_vq *vq, uint16_t head, unsigned int ndesc,
 int vblk_vq_add(struct vblk_vq *vq, const struct vblk_buf *bufs,
 		unsigned int n, unsigned int flags, struct vblk_req *req)
 {
-	uint16_t *ids;
+	uint16_t stack_ids[VBLK_STACK_BUFS], *ids = stack_ids;
 	int ret;
 
 	if (!n || !vq->slots)
 		return -EINVAL;
-	ids = malloc(n * sizeof(*ids));
-	if (!ids)
-		return -ENOMEM;
+	if (n > VBLK_STACK_BUFS) {
+		ids = malloc(n * sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+	}
 
 	if (flags & VBLK_ADD_INDIRECT) {
 		uint32_t tlen = n * sizeof(struct vring_desc);
@@ -1030,7 +1034,8 @@ int vblk_vq_add(struct vblk_vq *vq, const struct vblk_buf *bufs,
 	vblk_vq_push_avail(vq, ids[0]);
 	ret = ids[0];
 out:
-	free(ids);
+	if (ids != stack_ids)
+		free(ids);
 	return ret;
 }
 
@@ -1334,14 +1339,17 @@ int vblk_req_submit(struct vblk_vq *vq, struct vblk_req *r,
 	};
 	bool dev_writes = r->type == VIRTIO_BLK_T_IN ||
 			  r->type == VIRTIO_BLK_T_GET_ID;
-	struct vblk_buf *bufs;
+	struct vblk_buf stack_bufs[VBLK_STACK_BUFS], *bufs = stack_bufs;
 	uint8_t status = 0xff;
 	unsigned int n = 0;
 	int ret;
 
-	bufs = calloc(r->nsegs + 2, sizeof(*bufs));
-	if (!bufs)
-		return -ENOMEM;
+	/* Most requests fit on the stack: no allocation per request. */
+	if (r->nsegs + 2 > VBLK_STACK_BUFS) {
+		bufs = calloc(r->nsegs + 2, sizeof(*bufs));
+		if (!bufs)
+			return -ENOMEM;
+	}
 	ret = vblk_mem_write(d, r->hdr_gpa, &hdr, sizeof(hdr));
 	if (!ret)
 		ret = vblk_mem_write(d, r->status_gpa, &status, 1);
@@ -1358,7 +1366,8 @@ int vblk_req_submit(struct vblk_vq *vq, struct vblk_req *r,
 	r->status = 0xff;
 	ret = vblk_vq_add(vq, bufs, n, flags, r);
 out:
-	free(bufs);
+	if (bufs != stack_bufs)
+		free(bufs);
 	return ret;
 }
 

@@ -143,10 +143,55 @@ struct vhost_blk_config {
 #define VHOST_BLK_CONFIG_SIZE_VER0	40
 
 /*
+ * struct vhost_blk_options - argument of VHOST_BLK_SET_OPTIONS
+ * @size:	sizeof(struct vhost_blk_options); at least
+ *		VHOST_BLK_OPTIONS_SIZE_VER0.
+ * @reserved0:	must be zero.
+ * @flags:	VHOST_BLK_OPT_F_* bits, replacing the previous set; unknown
+ *		bits give -EOPNOTSUPP. 0 restores the defaults.
+ * @reserved:	must be zero.
+ *
+ * Preconditions: the caller owns the device. Queues may be served: the
+ * change waits until none of their requests is in flight.
+ */
+struct vhost_blk_options {
+	__u32 size;
+	__u32 reserved0;
+	__u64 flags;
+	__u64 reserved[2];
+};
+
+#define VHOST_BLK_OPTIONS_SIZE_VER0	32
+
+/*
+ * Pin the whole memory table once instead of the buffers of every
+ * request. Every page of every region is pinned long-term (FOLL_LONGTERM,
+ * so the owner's memory must allow it: anonymous, shmem/memfd or hugetlb
+ * memory) when the table is set, and when this flag is set for a table
+ * already in place; requests to a block device then take their pages
+ * from it (file backends are unchanged). The pages are charged to the
+ * owner's RLIMIT_MEMLOCK, and shown as VmPin in /proc/PID/status, until
+ * the table is replaced, the flag is cleared, VHOST_RESET_OWNER or the
+ * last close. A table (or setting the flag) over the limit is refused
+ * with -ENOMEM, one whose pages cannot be pinned long-term with the
+ * error of pin_user_pages_fast() (-EFAULT; -EOPNOTSUPP for DAX), and the
+ * previous table and flags stay in place; CAP_IPC_LOCK lifts the limit.
+ * Pinning is done by the ioctl, so a large table takes a while (a fatal
+ * signal interrupts it with -EINTR).
+ *
+ * Caveat: data goes to and from the pages that were mapped when the
+ * table was pinned. A VMM that remaps guest memory must set the table
+ * again, as it must for any vhost device.
+ */
+#define VHOST_BLK_OPT_F_PIN_MEM		(1ULL << 0)
+#define VHOST_BLK_OPT_F_ALL		(VHOST_BLK_OPT_F_PIN_MEM)
+
+/*
  * Device-specific ioctls. VHOST_VIRTIO (0xAF) numbers 0x50-0x5f are not
  * used by <linux/vhost.h>.
  */
 #define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0x50, struct vhost_blk_backend)
 #define VHOST_BLK_GET_CONFIG	_IOWR(VHOST_VIRTIO, 0x51, struct vhost_blk_config)
+#define VHOST_BLK_SET_OPTIONS	_IOW(VHOST_VIRTIO, 0x52, struct vhost_blk_options)
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-blk: pinning a whole memory table (VHOST_BLK_OPT_F_PIN_MEM).
+ *
+ * Instead of pinning the buffers of every request, every page of the
+ * table is pinned long-term once, when the table is installed, and
+ * charged to the owner's RLIMIT_MEMLOCK through mm->pinned_vm (VmPin),
+ * as RDMA does for registered memory. Bios then take their pages from
+ * the table. The pins are dropped when the table is freed, which happens
+ * only once no request can use it any more.
+ */
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/capability.h>
+#include <linux/slab.h>
+
+#include "vhost_blk.h"
+
+/* Pages pinned per call of pin_user_pages_fast(). */
+#define VHOST_BLK_PIN_CHUNK	512UL
+
+static unsigned long vhost_blk_region_npages(const struct vhost_blk_mem_region *r)
+{
+	return PFN_UP(r->uaddr + r->size) - PFN_DOWN(r->uaddr);
+}
+
+static void vhost_blk_region_unpin(struct vhost_blk_mem_region *r,
+				   unsigned long npages)
+{
+	unsigned long done, n;
+
+	/* The device may have written any of them. */
+	for (done = 0; done < npages; done += n) {
+		n = min(npages - done, VHOST_BLK_PIN_CHUNK);
+		unpin_user_pages_dirty_lock(r->pages + done, n, true);
+		cond_resched();
+	}
+	kvfree(r->pages);
+	r->pages = NULL;
+}
+
+static int vhost_blk_region_pin(struct vhost_blk_mem_region *r)
+{
+	unsigned long npages = vhost_blk_region_npages(r);
+	unsigned long start = r->uaddr & PAGE_MASK;
+	unsigned long done = 0;
+	int ret;
+
+	/* The owner picks the size: too large is -ENOMEM, not a warning. */
+	r->pages = kvmalloc_array(npages, sizeof(*r->pages),
+				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!r->pages)
+		return -ENOMEM;
+	while (done < npages) {
+		int n = min(npages - done, VHOST_BLK_PIN_CHUNK);
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto err;
+		}
+		ret = pin_user_pages_fast(start + done * PAGE_SIZE, n,
+					  FOLL_WRITE | FOLL_LONGTERM,
+					  r->pages + done);
+		if (ret <= 0) {
+			ret = ret ?: -EFAULT;
+			goto err;
+		}
+		done += ret;
+		cond_resched();
+	}
+	return 0;
+
+err:
+	vhost_blk_region_unpin(r, done);
+	return ret;
+}
+
+/**
+ * vhost_blk_mem_pin() - pin every page of a table and charge them
+ * @mem: a validated table no request uses yet
+ * @mm: the owner's address space, the caller's own
+ *
+ * Return: 0; -ENOMEM over RLIMIT_MEMLOCK (without CAP_IPC_LOCK) or out of
+ * memory; -EFAULT when a page cannot be pinned long-term; -EINTR on a
+ * fatal signal. On failure nothing is pinned or charged.
+ */
+int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm)
+{
+	unsigned long total = 0, limit;
+	u32 i;
+	int ret;
+
+	for (i = 0; i < mem->nregions; i++)
+		total += vhost_blk_region_npages(&mem->regions[i]);
+	limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	if (atomic64_add_return(total, &mm->pinned_vm) > limit &&
+	    !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(total, &mm->pinned_vm);
+		return -ENOMEM;
+	}
+
+	for (i = 0; i < mem->nregions; i++) {
+		ret = vhost_blk_region_pin(&mem->regions[i]);
+		if (ret)
+			goto err;
+	}
+	mem->npinned = total;
+	return 0;
+
+err:
+	while (i--)
+		vhost_blk_region_unpin(&mem->regions[i],
+				       vhost_blk_region_npages(&mem->regions[i]));
+	atomic64_sub(total, &mm->pinned_vm);
+	return ret;
+}
+
+/**
+ * vhost_blk_mem_free() - free a table, unpinning and uncharging its pages
+ * @mem: a table no request and no RCU reader uses any more, or NULL
+ * @mm: the owner's address space the pages were charged to
+ *
+ * May sleep. Runs in any context that holds a reference on @mm (the
+ * owner may be gone).
+ */
+void vhost_blk_mem_free(struct vhost_blk_mem *mem, struct mm_struct *mm)
+{
+	u32 i;
+
+	if (!mem)
+		return;
+	for (i = 0; i < mem->nregions; i++) {
+		struct vhost_blk_mem_region *r = &mem->regions[i];
+
+		if (r->pages)
+			vhost_blk_region_unpin(r, vhost_blk_region_npages(r));
+	}
+	if (mem->npinned)
+		atomic64_sub(mem->npinned, &mm->pinned_vm);
+	kvfree(mem);
+}
+
+/**
+ * vhost_blk_mem_pages() - the pinned pages behind a user range
+ * @mem: a pinned table
+ * @uaddr: owner virtual address
+ * @len: bytes, non-zero
+ *
+ * Return: the entry of the page holding @uaddr in the pinned pages of a
+ * region holding the whole range (the pages after it follow), or NULL.
+ */
+struct page **vhost_blk_mem_pages(const struct vhost_blk_mem *mem,
+				  unsigned long uaddr, size_t len)
+{
+	u32 i;
+
+	for (i = 0; i < mem->nregions; i++) {
+		const struct vhost_blk_mem_region *r = &mem->regions[i];
+
+		if (r->pages && uaddr >= r->uaddr &&
+		    uaddr - r->uaddr < r->size &&
+		    len <= r->size - (uaddr - r->uaddr))
+			return r->pages + (PFN_DOWN(uaddr) - PFN_DOWN(r->uaddr));
+	}
+	return NULL;
+}
+
+/**
+ * vhost_blk_mem_dup() - a copy of a table's regions, without its pins
+ * @mem: a validated table
+ *
+ * Return: the copy, or NULL without memory.
+ */
+struct vhost_blk_mem *vhost_blk_mem_dup(const struct vhost_blk_mem *mem)
+{
+	struct vhost_blk_mem *copy;
+	u32 i;
+
+	copy = kvzalloc(struct_size(copy, regions, mem->nregions),
+			GFP_KERNEL_ACCOUNT);
+	if (!copy)
+		return NULL;
+	copy->nregions = mem->nregions;
+	for (i = 0; i < mem->nregions; i++) {
+		copy->regions[i].gpa = mem->regions[i].gpa;
+		copy->regions[i].size = mem->regions[i].size;
+		copy->regions[i].uaddr = mem->regions[i].uaddr;
+	}
+	return copy;
+}

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pin: VHOST_BLK_SET_OPTIONS and VHOST_BLK_OPT_F_PIN_MEM. The struct is
+ * checked like every extensible struct of the ABI; a pinned table serves
+ * verified I/O, is charged to VmPin while it is in place (and not after
+ * it is replaced, unpinned, reset or closed), and a table over
+ * RLIMIT_MEMLOCK is refused with -ENOMEM for a caller without
+ * CAP_IPC_LOCK.
+ */
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+
+#include "kselftest_harness.h"
+#include "vhost_blk_test.h"
+
+#define MEM_SIZE	(8U << 20)
+
+/* VmPin of this process in KiB, or -1. */
+static long vm_pin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static int set_options_raw(int fd, const void *arg)
+{
+	return ioctl(fd, VHOST_BLK_SET_OPTIONS, arg) ? -errno : 0;
+}
+
+/* A device with an 8 MiB table and the backend, no queue started yet. */
+static int make_dev(struct vblk_dev **dp, int bfd)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	int ret;
+
+	o.mem_size = MEM_SIZE;
+	o.num_queues = 0;
+	ret = vblk_dev_open(dp, &o);
+	if (ret)
+		return ret;
+	ret = vblk_dev_setup(*dp, 0);
+	if (!ret)
+		ret = vblk_dev_attach(*dp, bfd, 0, "pin");
+	if (ret)
+		vblk_dev_destroy(*dp);
+	return ret;
+}
+
+TEST(options_struct_checked)
+{
+	struct {
+		struct vhost_blk_options o;
+		uint8_t tail[64];
+	} a;
+	int fd = vhost_blk_open(VHOST_BLK_DEV_PATH);
+
+	ASSERT_LE(0, fd);
+	memset(&a, 0, sizeof(a));
+	a.o.size = sizeof(a.o);
+	EXPECT_EQ(-EPERM, set_options_raw(fd, &a));
+	ASSERT_EQ(0, vhost_blk_set_owner(fd));
+
+	a.o.size = 0;
+	EXPECT_EQ(-EINVAL, set_options_raw(fd, &a));
+	a.o.size = VHOST_BLK_OPTIONS_SIZE_VER0 - 1;
+	EXPECT_EQ(-EINVAL, set_options_raw(fd, &a));
+	a.o.size = 8192;
+	EXPECT_EQ(-E2BIG, set_options_raw(fd, &a));
+	/* Longer than the kernel knows: fine while the tail is zero. */
+	a.o.size = sizeof(a);
+	EXPECT_EQ(0, set_options_raw(fd, &a));
+	a.tail[10] = 1;
+	EXPECT_EQ(-E2BIG, set_options_raw(fd, &a));
+	a.tail[10] = 0;
+	a.o.size = sizeof(a.o);
+	a.o.reserved0 = 1;
+	EXPECT_EQ(-EINVAL, set_options_raw(fd, &a));
+	a.o.reserved0 = 0;
+	a.o.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, set_options_raw(fd, &a));
+	a.o.reserved[1] = 0;
+	a.o.flags = 1ULL << 63;
+	EXPECT_EQ(-EOPNOTSUPP, set_options_raw(fd, &a));
+	a.o.flags = VHOST_BLK_OPT_F_PIN_MEM;
+	/* No table yet: nothing to pin. */
+	EXPECT_EQ(0, set_options_raw(fd, &a));
+	a.o.flags = 0;
+	EXPECT_EQ(0, set_options_raw(fd, &a));
+	close(fd);
+}
+
+/* Verified I/O of several shapes, the table pinned before or after. */
+static void pinned_roundtrip(struct __test_metadata *_metadata, bool early)
+{
+	static const uint32_t sizes[] = { 512, 4096, 65536, 1 << 20 };
+	int bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+	uint64_t seed = fresh_seed(), gpa, sector = 0;
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	long base = vm_pin_kb();
+	struct vblk_dev *d;
+	struct vblk_req *r;
+
+	ASSERT_LE(0, bfd);
+	ASSERT_LE(0, base);
+	o.mem_size = MEM_SIZE;
+	ASSERT_EQ(0, vblk_dev_open(&d, &o));
+	if (early) {
+		/* vblk_dev_setup() by hand, the option before the table. */
+		ASSERT_EQ(0, vhost_blk_set_owner(d->fd));
+		ASSERT_EQ(0, vhost_blk_set_options(d->fd,
+						   VHOST_BLK_OPT_F_PIN_MEM));
+		EXPECT_EQ(base, vm_pin_kb());
+		ASSERT_EQ(0, vhost_blk_get_features(d->fd,
+						    &d->features_offered));
+		d->features = d->features_offered & VBLK_DRV_FEATURES;
+		ASSERT_EQ(0, vhost_blk_set_features(d->fd, d->features));
+		ASSERT_EQ(0, vblk_dev_set_mem_table(d));
+	} else {
+		ASSERT_EQ(0, vblk_dev_setup(d, 0));
+		ASSERT_EQ(0, vblk_dev_attach(d, bfd, 0, "pin"));
+		ASSERT_EQ(0, vblk_vq_start(d, 0, 0));
+		/* Pinned while the queue is served. */
+		ASSERT_EQ(0, vhost_blk_set_options(d->fd,
+						   VHOST_BLK_OPT_F_PIN_MEM));
+	}
+	EXPECT_EQ(base + MEM_SIZE / 1024, vm_pin_kb());
+	if (early) {
+		ASSERT_EQ(0, vblk_dev_attach(d, bfd, 0, "pin"));
+		ASSERT_EQ(0, vblk_vq_start(d, 0, 0));
+	}
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	for (unsigned int i = 0; i < ARRAY_SIZE(sizes); i++) {
+		ASSERT_EQ(0, vblk_alloc(d, sizes[i], 4096, &gpa));
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(&d->vqs[0], r, gpa, sector, sizes[i],
+					seed));
+		EXPECT_EQ(0, check_pattern(&d->vqs[0], r, gpa, sector,
+					   sizes[i], seed));
+		/* What the device wrote is on the backend. */
+		{
+			void *buf = malloc(sizes[i]);
+
+			ASSERT_NE(NULL, buf);
+			ASSERT_EQ(0, blk_direct_io(test_dev(), false,
+						   sector * 512, buf, sizes[i]));
+			EXPECT_EQ(-1, vblk_pattern_check(buf, sizes[i], sector,
+							 seed));
+			free(buf);
+		}
+		vblk_free(d, gpa, sizes[i]);
+		sector += sizes[i] / 512 + 8;
+	}
+	vblk_req_free(d, r);
+	vblk_dev_destroy(d);
+	EXPECT_EQ(base, vm_pin_kb());
+	close(bfd);
+}
+
+TEST(pinned_table_data_verifies)
+{
+	pinned_roundtrip(_metadata, false);
+}
+
+TEST(pinned_before_table_data_verifies)
+{
+	pinned_roundtrip(_metadata, true);
+}
+
+TEST(vmpin_follows_the_table)
+{
+	int bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+	long base = vm_pin_kb();
+	struct vblk_dev *d;
+
+	ASSERT_LE(0, bfd);
+	ASSERT_LE(0, base);
+	ASSERT_EQ(0, make_dev(&d, bfd));
+	EXPECT_EQ(base, vm_pin_kb());
+	ASSERT_EQ(0, vhost_blk_set_options(d->fd, VHOST_BLK_OPT_F_PIN_MEM));
+	EXPECT_EQ(base + MEM_SIZE / 1024, vm_pin_kb());
+	/* Setting it again changes nothing. */
+	ASSERT_EQ(0, vhost_blk_set_options(d->fd, VHOST_BLK_OPT_F_PIN_MEM));
+	EXPECT_EQ(base + MEM_SIZE / 1024, vm_pin_kb());
+	/* A new table is pinned, the old one released. */
+	ASSERT_EQ(0, vblk_dev_set_mem_table(d));
+	EXPECT_EQ(base + MEM_SIZE / 1024, vm_pin_kb());
+	ASSERT_EQ(0, vhost_blk_set_options(d->fd, 0));
+	EXPECT_EQ(base, vm_pin_kb());
+	ASSERT_EQ(0, vhost_blk_set_options(d->fd, VHOST_BLK_OPT_F_PIN_MEM));
+	EXPECT_EQ(base + MEM_SIZE / 1024, vm_pin_kb());
+	/* RESET_OWNER drops the table and the option. */
+	ASSERT_EQ(0, vhost_blk_reset_owner(d->fd));
+	EXPECT_EQ(base, vm_pin_kb());
+	ASSERT_EQ(0, vhost_blk_set_owner(d->fd));
+	ASSERT_EQ(0, vblk_dev_set_mem_table(d));
+	EXPECT_EQ(base, vm_pin_kb());
+	ASSERT_EQ(0, vhost_blk_set_options(d->fd, VHOST_BLK_OPT_F_PIN_MEM));
+	EXPECT_EQ(base + MEM_SIZE / 1024, vm_pin_kb());
+	/* The last close. */
+	vblk_dev_destroy(d);
+	EXPECT_EQ(base, vm_pin_kb());
+	close(bfd);
+}
+
+/* A table too large to pin even without a limit: -ENOMEM, no splat. */
+TEST(huge_table_enomem)
+{
+	const size_t size = 2ULL << 40;
+	struct vhost_memory_region reg = { .memory_size = size };
+	long base = vm_pin_kb();
+	void *p;
+	int fd;
+
+	p = mmap(NULL, size, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		SKIP(return, "no room for 2 TiB of address space");
+	reg.userspace_addr = (uintptr_t)p;
+	fd = vhost_blk_open(VHOST_BLK_DEV_PATH);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vhost_blk_set_owner(fd));
+	ASSERT_EQ(0, vhost_blk_set_mem_table(fd, &reg, 1));
+	/* Root here: CAP_IPC_LOCK lifts the limit, the size does not. */
+	EXPECT_EQ(-ENOMEM, vhost_blk_set_options(fd, VHOST_BLK_OPT_F_PIN_MEM));
+	EXPECT_EQ(base, vm_pin_kb());
+	close(fd);
+	munmap(p, size);
+}
+
+static int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct c[2];
+
+	if (syscall(SYS_capget, &h, c))
+		return -errno;
+	c[CAP_IPC_LOCK / 32].effective &= ~(1U << (CAP_IPC_LOCK % 32));
+	c[CAP_IPC_LOCK / 32].permitted &= ~(1U << (CAP_IPC_LOCK % 32));
+	return syscall(SYS_capset, &h, c) ? -errno : 0;
+}
+
+/* Exit codes of the child: 0 passed, else the step that failed. */
+static int over_limit_child(void *arg)
+{
+	struct rlimit rl = { .rlim_cur = 1U << 20, .rlim_max = 1U << 20 };
+	int bfd = *(int *)arg, fd;
+	uint64_t seed = fresh_seed(), gpa;
+	struct vblk_dev *d;
+	struct vblk_req *r;
+	long base;
+
+	if (drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
+		return 10;
+	base = vm_pin_kb();
+	if (base < 0 || make_dev(&d, bfd))
+		return 11;
+	/* 8 MiB over a 1 MiB limit. */
+	if (vhost_blk_set_options(d->fd, VHOST_BLK_OPT_F_PIN_MEM) != -ENOMEM)
+		return 12;
+	if (vm_pin_kb() != base)
+		return 13;
+	/* Nothing changed: the table serves unpinned. */
+	r = vblk_req_alloc(d);
+	if (!r || vblk_vq_start(d, 0, 0) || vblk_alloc(d, 65536, 4096, &gpa))
+		return 14;
+	if (write_pattern(&d->vqs[0], r, gpa, 0, 65536, seed) ||
+	    check_pattern(&d->vqs[0], r, gpa, 0, 65536, seed))
+		return 15;
+	vblk_dev_destroy(d);
+
+	/* The option first, then a table over the limit. */
+	fd = vhost_blk_open(VHOST_BLK_DEV_PATH);
+	if (fd < 0 || vhost_blk_set_owner(fd) ||
+	    vhost_blk_set_options(fd, VHOST_BLK_OPT_F_PIN_MEM))
+		return 16;
+	{
+		struct vhost_memory_region reg = {
+			.guest_phys_addr = 0,
+			.memory_size = 4U << 20,
+		};
+		void *p = mmap(NULL, reg.memory_size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			return 17;
+		reg.userspace_addr = (uintptr_t)p;
+		if (vhost_blk_set_mem_table(fd, &reg, 1) != -ENOMEM)
+			return 18;
+		if (vm_pin_kb() != base)
+			return 19;
+		/* Within the limit it is pinned and charged. */
+		reg.memory_size = 512U << 10;
+		if (vhost_blk_set_mem_table(fd, &reg, 1))
+			return 20;
+		if (vm_pin_kb() != base + 512)
+			return 21;
+		close(fd);
+		if (vm_pin_kb() != base)
+			return 22;
+	}
+	return 0;
+}
+
+TEST(over_rlimit_memlock_enomem)
+{
+	int bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, bfd);
+	EXPECT_EQ(0, run_in_child(over_limit_child, &bfd, 60000));
+	close(bfd);
+}
+
+VHOST_BLK_TEST_MAIN
