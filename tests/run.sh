@@ -335,9 +335,10 @@ vm_suite()
 	fi
 	say "booting the $kernel kernel for $guest_name (output in $out/guest-output.log)"
 	t_vm=$SECONDS
-	# A guest that dies before its set-up (before vhost_blk.ko is loaded)
-	# is booted once more: emulated SMP under TCG occasionally trips on
-	# kernel text patching at boot. Anything later counts.
+	# A guest that dies, or finds its kernel tainted, before its set-up
+	# (before vhost_blk.ko is loaded) is booted once more: emulated SMP
+	# under TCG occasionally trips on kernel text patching or an early
+	# interrupt at boot. Anything later counts.
 	for attempt in 1 2; do
 		rc=0
 		rm -rf "$out"
@@ -349,7 +350,7 @@ vm_suite()
 		[ "$attempt" -eq 1 ] || break
 		if [ -f "$out/vm/result" ] && grep -q '^VM_SETUP=none' "$out/vm/result" &&
 		   ! grep -q 'vhost_blk' "$out/vm/console.txt" 2>/dev/null; then
-			say "the guest died before its set-up; booting it again (console:)"
+			say "the guest died or was tainted before its set-up; booting it again (console:)"
 			grep -a -m 3 -E 'Oops|panic|BUG' "$out/vm/console.txt" | sed 's/^/#   /'
 			mv "$out" "$out-failed-boot"
 			continue
