@@ -381,6 +381,9 @@ int vhost_blk_vq_chain_status(struct vhost_blk_vq *vq, u16 head,
 						   VIRTIO_RING_F_INDIRECT_DESC) ||
 			    !len || len % sizeof(d))
 				return -EINVAL;
+			/* The walk is bounded as in vhost_blk_chain_indirect(). */
+			if (len / sizeof(d) > VHOST_BLK_VRING_MAX)
+				return -E2BIG;
 			gpa = vhost64(d.addr);
 			rcu_read_lock();
 			mem = rcu_dereference(vq->dev->mem);
