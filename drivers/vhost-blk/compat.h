@@ -77,4 +77,55 @@ static inline ssize_t vhost_blk_iocb_iter_write(struct file *file,
 #endif
 }
 
+/*
+ * Long-term pins of a whole memory table (VHOST_BLK_OPT_F_PIN_MEM), for
+ * writing, in the caller's own address space. Since 6.5 GUP refuses such
+ * a pin of a shared file mapping itself: nothing would track the page
+ * cache the device writes behind the filesystem's back. Before, only
+ * anonymous, shmem and hugetlb memory is let through here, checked under
+ * the same mmap lock as the pin.
+ */
+#include <linux/mm.h>
+#if KERNEL_VERSION(6, 5, 0) <= LINUX_VERSION_CODE
+static inline long vhost_blk_pin_longterm(unsigned long start,
+					  unsigned long nr_pages,
+					  struct page **pages)
+{
+	return pin_user_pages_fast(start, nr_pages, FOLL_WRITE | FOLL_LONGTERM,
+				   pages);
+}
+#else
+#include <linux/hugetlb_inline.h>
+#include <linux/shmem_fs.h>
+static inline long vhost_blk_pin_longterm(unsigned long start,
+					  unsigned long nr_pages,
+					  struct page **pages)
+{
+	unsigned long addr = start, end = start + nr_pages * PAGE_SIZE;
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	long ret = 0;
+
+	mmap_read_lock(mm);
+	while (addr < end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr) {
+			ret = -EFAULT;
+			break;
+		}
+		if (!vma_is_anonymous(vma) && !is_vm_hugetlb_page(vma) &&
+		    !(vma->vm_file && shmem_mapping(vma->vm_file->f_mapping))) {
+			ret = -EOPNOTSUPP;
+			break;
+		}
+		addr = vma->vm_end;
+	}
+	if (!ret)
+		ret = pin_user_pages(start, nr_pages, FOLL_WRITE | FOLL_LONGTERM,
+				     pages, NULL);
+	mmap_read_unlock(mm);
+	return ret;
+}
+#endif
+
 #endif /* _VHOST_BLK_COMPAT_H */

@@ -367,7 +367,11 @@ static long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 		}
 	}
 	if (dev->options & VHOST_BLK_OPT_F_PIN_MEM) {
-		ret = vhost_blk_mem_pin(mem, dev->mm);
+		struct vhost_blk_mem *cur;
+
+		cur = rcu_dereference_protected(dev->mem,
+						lockdep_is_held(&dev->mutex));
+		ret = vhost_blk_mem_pin(mem, dev->mm, cur ? cur->npinned : 0);
 		if (ret)
 			goto out_free_mem;
 	}
@@ -611,7 +615,7 @@ static long vhost_blk_set_options(struct vhost_blk_dev *dev,
 			goto out;
 		}
 		if (o.flags & VHOST_BLK_OPT_F_PIN_MEM) {
-			ret = vhost_blk_mem_pin(mem, dev->mm);
+			ret = vhost_blk_mem_pin(mem, dev->mm, cur->npinned);
 			if (ret) {
 				vhost_blk_mem_free(mem, dev->mm);
 				goto out;

@@ -58,9 +58,8 @@ static int vhost_blk_region_pin(struct vhost_blk_mem_region *r)
 			ret = -EINTR;
 			goto err;
 		}
-		ret = pin_user_pages_fast(start + done * PAGE_SIZE, n,
-					  FOLL_WRITE | FOLL_LONGTERM,
-					  r->pages + done);
+		ret = vhost_blk_pin_longterm(start + done * PAGE_SIZE, n,
+					     r->pages + done);
 		if (ret <= 0) {
 			ret = ret ?: -EFAULT;
 			goto err;
@@ -79,12 +78,17 @@ err:
  * vhost_blk_mem_pin() - pin every page of a table and charge them
  * @mem: a validated table no request uses yet
  * @mm: the owner's address space, the caller's own
+ * @replaced: pages of the pinned table @mem is to replace (0 if none):
+ *	      they are still charged, and let go of once @mem is in place,
+ *	      so they do not count against the limit
  *
  * Return: 0; -ENOMEM over RLIMIT_MEMLOCK (without CAP_IPC_LOCK) or out of
- * memory; -EFAULT when a page cannot be pinned long-term; -EINTR on a
- * fatal signal. On failure nothing is pinned or charged.
+ * memory; -EFAULT when a page cannot be pinned long-term (-EOPNOTSUPP for
+ * memory that is not anonymous, shmem or hugetlb before Linux 6.5);
+ * -EINTR on a fatal signal. On failure nothing is pinned or charged.
  */
-int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm)
+int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm,
+		      unsigned long replaced)
 {
 	unsigned long total = 0, limit;
 	u32 i;
@@ -93,7 +97,7 @@ int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm)
 	for (i = 0; i < mem->nregions; i++)
 		total += vhost_blk_region_npages(&mem->regions[i]);
 	limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	if (atomic64_add_return(total, &mm->pinned_vm) > limit &&
+	if ((u64)atomic64_add_return(total, &mm->pinned_vm) - replaced > limit &&
 	    !capable(CAP_IPC_LOCK)) {
 		atomic64_sub(total, &mm->pinned_vm);
 		return -ENOMEM;

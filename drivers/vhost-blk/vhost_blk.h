@@ -95,7 +95,8 @@ bool vhost_blk_mem_uaddr_ok(const struct vhost_blk_mem *mem, u64 uaddr,
 			    u64 len);
 
 /* pin.c */
-int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm);
+int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm,
+		      unsigned long replaced);
 void vhost_blk_mem_free(struct vhost_blk_mem *mem, struct mm_struct *mm);
 struct page **vhost_blk_mem_pages(const struct vhost_blk_mem *mem,
 				  unsigned long uaddr, size_t len);

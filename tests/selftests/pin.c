@@ -307,6 +307,20 @@ static int over_limit_child(void *arg)
 			return 20;
 		if (vm_pin_kb() != base + 512)
 			return 21;
+		/*
+		 * A new table replaces the pinned one within the limit,
+		 * though both together exceed it: the old one is not
+		 * charged twice.
+		 */
+		reg.memory_size = 768U << 10;
+		if (vhost_blk_set_mem_table(fd, &reg, 1))
+			return 23;
+		if (vm_pin_kb() != base + 768)
+			return 24;
+		if (vhost_blk_set_mem_table(fd, &reg, 1))
+			return 25;
+		if (vm_pin_kb() != base + 768)
+			return 26;
 		close(fd);
 		if (vm_pin_kb() != base)
 			return 22;
