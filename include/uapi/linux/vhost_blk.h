@@ -179,9 +179,16 @@ struct vhost_blk_options {
  * Pinning is done by the ioctl, so a large table takes a while (a fatal
  * signal interrupts it with -EINTR).
  *
+ * A pinned table replacing a pinned table needs room under the limit for
+ * the new one only. Before Linux 6.5 memory that is not anonymous, shmem
+ * or hugetlb is refused with -EOPNOTSUPP. VHOST_RESET_OWNER clears the
+ * options.
+ *
  * Caveat: data goes to and from the pages that were mapped when the
  * table was pinned. A VMM that remaps guest memory must set the table
- * again, as it must for any vhost device.
+ * again, as it must for any vhost device; one that discards guest RAM
+ * (MADV_DONTNEED, hole punching, a balloon, virtio-mem, free page
+ * reporting) must not, as with VFIO.
  */
 #define VHOST_BLK_OPT_F_PIN_MEM		(1ULL << 0)
 #define VHOST_BLK_OPT_F_ALL		(VHOST_BLK_OPT_F_PIN_MEM)
