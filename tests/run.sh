@@ -351,7 +351,7 @@ vm_suite()
 		if [ -f "$out/vm/result" ] && grep -q '^VM_SETUP=none' "$out/vm/result" &&
 		   ! grep -q 'vhost_blk' "$out/vm/console.txt" 2>/dev/null; then
 			say "the guest died or was tainted before its set-up; booting it again (console:)"
-			grep -a -m 3 -E 'Oops|panic|BUG' "$out/vm/console.txt" | sed 's/^/#   /'
+			grep -a -m 3 -E 'Oops|Kernel panic|BUG:|WARNING:' "$out/vm/console.txt" | sed 's/^/#   /'
 			mv "$out" "$out-failed-boot"
 			continue
 		fi
