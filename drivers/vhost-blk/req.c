@@ -331,6 +331,27 @@ static unsigned int vhost_blk_iov_pages(const struct iovec *iov,
 	return min_t(unsigned long, pages, UINT_MAX);
 }
 
+/*
+ * Add @seg bytes at @off of @page to *@bio, first submitting *@bio when it
+ * is full and starting the next one where it ends (the first one at
+ * @sector). @left counts the pages still to add, sizing the next bio.
+ */
+static void vhost_blk_bio_add(struct vhost_blk_req *req, struct bio **bio,
+			      struct page *page, size_t seg, size_t off,
+			      unsigned int *left, blk_opf_t opf,
+			      sector_t sector)
+{
+	if (!*bio || (*bio)->bi_vcnt == (*bio)->bi_max_vecs) {
+		if (*bio) {
+			sector = bio_end_sector(*bio);
+			vhost_blk_bio_submit(req, *bio);
+		}
+		*bio = vhost_blk_bio_alloc(req, *left, opf, sector);
+	}
+	__bio_add_page(*bio, page, seg, off);
+	(*left)--;
+}
+
 /* Zero copy: bios on the guest's pinned pages. */
 static int vhost_blk_submit_pinned(struct vhost_blk_req *req,
 				   const struct iovec *iov, unsigned int nr,
@@ -361,16 +382,8 @@ static int vhost_blk_submit_pinned(struct vhost_blk_req *req,
 				size_t seg = min_t(size_t, len,
 						   PAGE_SIZE - off);
 
-				if (!bio || bio->bi_vcnt == bio->bi_max_vecs) {
-					if (bio) {
-						sector = bio_end_sector(bio);
-						vhost_blk_bio_submit(req, bio);
-					}
-					bio = vhost_blk_bio_alloc(req, left, opf,
-								  sector);
-				}
-				__bio_add_page(bio, pages[j], seg, off);
-				left--;
+				vhost_blk_bio_add(req, &bio, pages[j], seg, off,
+						  &left, opf, sector);
 				uaddr += seg;
 				len -= seg;
 				off = 0;
@@ -420,15 +433,8 @@ static int vhost_blk_submit_table(struct vhost_blk_req *req,
 			size_t off = offset_in_page(uaddr);
 			size_t seg = min_t(size_t, len, PAGE_SIZE - off);
 
-			if (!bio || bio->bi_vcnt == bio->bi_max_vecs) {
-				if (bio) {
-					sector = bio_end_sector(bio);
-					vhost_blk_bio_submit(req, bio);
-				}
-				bio = vhost_blk_bio_alloc(req, left, opf, sector);
-			}
-			__bio_add_page(bio, *pages++, seg, off);
-			left--;
+			vhost_blk_bio_add(req, &bio, *pages++, seg, off, &left,
+					  opf, sector);
 			uaddr += seg;
 			len -= seg;
 		}
@@ -499,25 +505,19 @@ static int vhost_blk_submit_bounce(struct vhost_blk_req *req,
 				   u64 len, blk_opf_t opf, sector_t sector)
 {
 	struct bio *bio = NULL;
-	unsigned int i;
+	unsigned int i, left;
 	int ret;
 
 	ret = vhost_blk_bounce_alloc(req, iov, nr, len);
 	if (ret)
 		return ret;
 
+	left = req->nr_bounce;
 	for (i = 0; i < req->nr_bounce; i++) {
 		size_t seg = min_t(u64, len, PAGE_SIZE);
 
-		if (!bio || bio->bi_vcnt == bio->bi_max_vecs) {
-			if (bio) {
-				sector = bio_end_sector(bio);
-				vhost_blk_bio_submit(req, bio);
-			}
-			bio = vhost_blk_bio_alloc(req, req->nr_bounce - i, opf,
-						  sector);
-		}
-		__bio_add_page(bio, req->bounce[i], seg, 0);
+		vhost_blk_bio_add(req, &bio, req->bounce[i], seg, 0, &left,
+				  opf, sector);
 		len -= seg;
 	}
 	vhost_blk_bio_submit(req, bio);
