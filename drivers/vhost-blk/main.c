@@ -469,21 +469,39 @@ static int vhost_blk_backend_allowed(struct file *file)
 	return 0;
 }
 
+/*
+ * Read an extensible struct of our ABI (it begins with its u32 size):
+ * below @ver0 -EINVAL, above the page size -E2BIG, unknown trailing
+ * bytes must be zero (-E2BIG). The copy's size field holds the size that
+ * was checked, whatever the caller wrote there meanwhile.
+ */
+static int vhost_blk_copy_sized(void *dst, size_t ksize,
+				const void __user *argp, u32 ver0)
+{
+	u32 size;
+	int ret;
+
+	if (get_user(size, (const u32 __user *)argp))
+		return -EFAULT;
+	if (size < ver0)
+		return -EINVAL;
+	if (size > PAGE_SIZE)
+		return -E2BIG;
+	ret = copy_struct_from_user(dst, ksize, argp, size);
+	if (!ret)
+		*(u32 *)dst = size;
+	return ret;
+}
+
 static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 				  struct vhost_blk_backend __user *argp)
 {
 	struct vhost_blk_backend b;
 	struct file *file = NULL, *old;
-	u32 size;
 	long ret;
 
-	if (get_user(size, &argp->size))
-		return -EFAULT;
-	if (size < VHOST_BLK_BACKEND_SIZE_VER0)
-		return -EINVAL;
-	if (size > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(&b, sizeof(b), argp, size);
+	ret = vhost_blk_copy_sized(&b, sizeof(b), argp,
+				   VHOST_BLK_BACKEND_SIZE_VER0);
 	if (ret)
 		return ret;
 	if (b.flags & ~VHOST_BLK_BACKEND_F_ALL)
@@ -542,16 +560,10 @@ static long vhost_blk_get_config(struct vhost_blk_dev *dev,
 {
 	struct virtio_blk_config cfg;
 	struct vhost_blk_config c;
-	u32 size;
 	long ret;
 
-	if (get_user(size, &argp->size))
-		return -EFAULT;
-	if (size < VHOST_BLK_CONFIG_SIZE_VER0)
-		return -EINVAL;
-	if (size > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(&c, sizeof(c), argp, size);
+	ret = vhost_blk_copy_sized(&c, sizeof(c), argp,
+				   VHOST_BLK_CONFIG_SIZE_VER0);
 	if (ret)
 		return ret;
 	if (memchr_inv(c.reserved, 0, sizeof(c.reserved)))
@@ -570,7 +582,7 @@ static long vhost_blk_get_config(struct vhost_blk_dev *dev,
 
 	c.config_len = min_t(u32, c.config_len, sizeof(cfg));
 	if (copy_to_user(u64_to_user_ptr(c.config_ptr), &cfg, c.config_len) ||
-	    copy_to_user(argp, &c, min_t(u32, size, sizeof(c))))
+	    copy_to_user(argp, &c, min_t(u32, c.size, sizeof(c))))
 		return -EFAULT;
 	return 0;
 out:
@@ -583,16 +595,10 @@ static long vhost_blk_set_options(struct vhost_blk_dev *dev,
 {
 	struct vhost_blk_mem *cur, *mem = NULL;
 	struct vhost_blk_options o;
-	u32 size;
 	long ret;
 
-	if (get_user(size, &argp->size))
-		return -EFAULT;
-	if (size < VHOST_BLK_OPTIONS_SIZE_VER0)
-		return -EINVAL;
-	if (size > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(&o, sizeof(o), argp, size);
+	ret = vhost_blk_copy_sized(&o, sizeof(o), argp,
+				   VHOST_BLK_OPTIONS_SIZE_VER0);
 	if (ret)
 		return ret;
 	if (o.flags & ~VHOST_BLK_OPT_F_ALL)
