@@ -712,7 +712,8 @@ TEST_F_TIMEOUT(fmr, every_request_fails, 120)
 		EXPECT_EQ(0, efd_fired(self->d->vqs[i].err_fd, 0));
 	/* No failed write reached the disk. */
 	for (i = 0; i < N; i++)
-		EXPECT_EQ(0, disk_check_pattern(test_dev2(), 16 * i, 4096, self->seed))
+		EXPECT_EQ(0, disk_check_pattern(test_dev2(), 16 * i, 4096,
+						self->seed))
 			TH_LOG("sector %u", 16 * i);
 	free_ops(self->d, ops, M);
 
@@ -722,7 +723,8 @@ TEST_F_TIMEOUT(fmr, every_request_fails, 120)
 	ASSERT_EQ(0, run_ops(self->d, ops, N, IO_TIMEOUT_MS));
 	for (i = 0; i < N; i++) {
 		EXPECT_EQ(VIRTIO_BLK_S_OK, ops[i].status);
-		EXPECT_EQ(0, disk_check_pattern(test_dev2(), 16 * i, 4096, self->seed + 1))
+		EXPECT_EQ(0, disk_check_pattern(test_dev2(), 16 * i, 4096,
+						self->seed + 1))
 			TH_LOG("sector %u", 16 * i);
 	}
 	free_ops(self->d, ops, N);
