@@ -161,6 +161,7 @@ static void vhost_blk_vq_reset(struct vhost_blk_vq *vq)
 	vq->paused = false;
 	vq->broken = false;
 	vq->starved = false;
+	vq->busyloop_timeout = 0;
 }
 
 /*
@@ -928,6 +929,8 @@ static long vhost_blk_vring_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 	case VHOST_SET_VRING_NUM:
 	case VHOST_SET_VRING_BASE:
 	case VHOST_GET_VRING_BASE:
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
 		if (copy_from_user(&s, argp, sizeof(s)))
 			return -EFAULT;
 		break;
@@ -975,6 +978,23 @@ static long vhost_blk_vring_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 		/* Stops the ring: every consumed request is on used. */
 		vhost_blk_vq_stop(vq);
 		s.num = vq->last_avail_idx;
+		if (copy_to_user(argp, &s, sizeof(s)))
+			ret = -EFAULT;
+		break;
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+		if (s.num > VHOST_BLK_BUSYLOOP_MAX) {
+			ret = -EINVAL;
+			break;
+		}
+		/* The worker reads it under the queue's mutex. */
+		mutex_lock(&vq->mutex);
+		vq->busyloop_timeout = s.num;
+		mutex_unlock(&vq->mutex);
+		break;
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
+		mutex_lock(&vq->mutex);
+		s.num = vq->busyloop_timeout;
+		mutex_unlock(&vq->mutex);
 		if (copy_to_user(argp, &s, sizeof(s)))
 			ret = -EFAULT;
 		break;
@@ -1043,6 +1063,8 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 	case VHOST_SET_VRING_KICK:
 	case VHOST_SET_VRING_CALL:
 	case VHOST_SET_VRING_ERR:
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
 		return vhost_blk_vring_ioctl(dev, cmd, argp);
 	case VHOST_NEW_WORKER:
 	case VHOST_FREE_WORKER:

@@ -17,6 +17,8 @@
 #include <linux/uaccess.h>
 #include <linux/log2.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
 
 #include "vhost_blk.h"
 
@@ -877,6 +879,38 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 	vhost_blk_req_status(req, st);
 }
 
+/*
+ * Busy polling (VHOST_SET_VRING_BUSYLOOP_TIMEOUT): the ring ran dry with
+ * notifications still off. Submit what is plugged, then watch avail->idx
+ * for up to the queue's timeout, posting completions as they end, instead
+ * of sleeping until the next kick. Gives way to anything else that wants
+ * the CPU, to the other queues of a shared worker and to signals. True
+ * when the guest posted more meanwhile.
+ */
+static bool vhost_blk_vq_busy_poll(struct vhost_blk_vq *vq,
+				   struct blk_plug *plug)
+{
+	u64 end = local_clock() + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
+	bool more = false;
+
+	blk_finish_plug(plug);
+	for (;;) {
+		if (!llist_empty(&vq->done))
+			vhost_blk_vq_complete(vq);
+		if (!vhost_blk_vq_avail_empty(vq)) {
+			more = true;
+			break;
+		}
+		if (need_resched() || signal_pending(current) ||
+		    vhost_blk_vq_worker_shared_busy(vq) ||
+		    local_clock() >= end)
+			break;
+		cpu_relax();
+	}
+	blk_start_plug(plug);
+	return more;
+}
+
 /**
  * vhost_blk_handle_kick() - serve the avail ring of a queue
  * @work: the queue's kick work
@@ -884,7 +918,8 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
  * Takes chains until the ring is empty, the queue runs out of request
  * slots (completions restart it) or it used its weight (it requeues
  * itself so other work on the worker runs in between). Bios of one batch
- * are plugged together.
+ * are plugged together. With a busy-poll timeout an empty ring is watched
+ * for a while before the queue waits for a kick again.
  */
 void vhost_blk_handle_kick(struct vhost_blk_work *work)
 {
@@ -915,6 +950,9 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 		}
 		ret = vhost_blk_vq_next_avail(vq, &head);
 		if (ret == -EAGAIN) {
+			if (vq->busyloop_timeout &&
+			    vhost_blk_vq_busy_poll(vq, &plug))
+				continue;
 			if (unlikely(vhost_blk_vq_enable_notify(vq))) {
 				vhost_blk_vq_disable_notify(vq);
 				continue;

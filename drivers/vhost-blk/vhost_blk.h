@@ -45,6 +45,8 @@
 #define VHOST_BLK_IOV_MAX	1024
 /* Requests a queue handles per wakeup before yielding to others. */
 #define VHOST_BLK_WEIGHT	256
+/* Upper bound of VHOST_SET_VRING_BUSYLOOP_TIMEOUT, in microseconds. */
+#define VHOST_BLK_BUSYLOOP_MAX	10000
 /* Segments per DISCARD, WRITE_ZEROES or SECURE_ERASE request. */
 #define VHOST_BLK_DWZ_SEG_MAX	256
 /* WRITE_ZEROES sectors per segment where the backend writes zero pages. */
@@ -207,6 +209,8 @@ struct vhost_blk_vq {
 	bool paused;			/* backend being swapped */
 	bool broken;			/* guest error: wait for a restart */
 	bool starved;			/* out of request slots */
+	/* us to poll an empty ring before sleeping; 0: do not poll */
+	unsigned int busyloop_timeout;
 
 	struct file *kick;
 	struct eventfd_ctx *call_ctx;
@@ -270,6 +274,7 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 						 unsigned int index);
 void vhost_blk_worker_destroy(struct vhost_blk_worker *worker);
 void vhost_blk_worker_flush(struct vhost_blk_worker *worker);
+bool vhost_blk_vq_worker_shared_busy(struct vhost_blk_vq *vq);
 void vhost_blk_vq_queue_work(struct vhost_blk_vq *vq,
 			     struct vhost_blk_work *work);
 void vhost_blk_poll_init(struct vhost_blk_poll *poll, struct vhost_blk_vq *vq);
@@ -280,6 +285,7 @@ void vhost_blk_poll_stop(struct vhost_blk_poll *poll);
 int vhost_blk_vq_init_access(struct vhost_blk_vq *vq);
 int vhost_blk_vq_next_avail(struct vhost_blk_vq *vq, u16 *head);
 bool vhost_blk_vq_enable_notify(struct vhost_blk_vq *vq);
+bool vhost_blk_vq_avail_empty(struct vhost_blk_vq *vq);
 void vhost_blk_vq_disable_notify(struct vhost_blk_vq *vq);
 int vhost_blk_vq_get_chain(struct vhost_blk_vq *vq, u16 head,
 			   struct vhost_blk_chain *chain);

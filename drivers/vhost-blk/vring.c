@@ -149,6 +149,25 @@ int vhost_blk_vq_next_avail(struct vhost_blk_vq *vq, u16 *head)
 }
 
 /**
+ * vhost_blk_vq_avail_empty() - whether the guest has posted nothing new
+ * @vq: the queue, with its mutex held
+ *
+ * A cheap look at avail->idx for busy polling; nothing is consumed. A
+ * ring that cannot be read counts as not empty, so that the caller goes
+ * on to vhost_blk_vq_next_avail(), which reports the fault.
+ */
+bool vhost_blk_vq_avail_empty(struct vhost_blk_vq *vq)
+{
+	__virtio16 v;
+
+	if (vq->avail_idx != vq->last_avail_idx)
+		return false;
+	if (get_user(v, &vq->avail->idx))
+		return false;
+	return vhost16(v) == vq->avail_idx;
+}
+
+/**
  * vhost_blk_vq_disable_notify() - ask the guest not to kick for a while
  * @vq: the queue, with its mutex held
  *

@@ -74,6 +74,23 @@ void vhost_blk_vq_queue_work(struct vhost_blk_vq *vq,
 	rcu_read_unlock();
 }
 
+/**
+ * vhost_blk_vq_worker_shared_busy() - whether others wait for @vq's worker
+ * @vq: the queue, with its mutex held, served by the calling worker
+ *
+ * True when the worker serves other queues too and work is queued on it:
+ * a queue that busy-polls must then let it run.
+ */
+bool vhost_blk_vq_worker_shared_busy(struct vhost_blk_vq *vq)
+{
+	struct vhost_blk_worker *worker;
+
+	worker = rcu_dereference_protected(vq->worker,
+					   lockdep_is_held(&vq->mutex));
+	return worker && atomic_read(&worker->attach_cnt) > 1 &&
+	       !llist_empty(&worker->work_list);
+}
+
 /* Run what is queued; true when there was something. */
 static bool vhost_blk_worker_run(void *data)
 {

@@ -122,6 +122,23 @@ int vhost_blk_get_vring_base(int fd, unsigned int index, unsigned int *base)
 	return ret;
 }
 
+int vhost_blk_set_vring_busyloop_timeout(int fd, unsigned int index,
+					 unsigned int usecs)
+{
+	return set_state(fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, index, usecs);
+}
+
+int vhost_blk_get_vring_busyloop_timeout(int fd, unsigned int index,
+					 unsigned int *usecs)
+{
+	struct vhost_vring_state s = { .index = index };
+	int ret = xioctl(fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &s);
+
+	if (!ret)
+		*usecs = s.num;
+	return ret;
+}
+
 int vhost_blk_set_vring_kick(int fd, unsigned int index, int efd)
 {
 	return set_file(fd, VHOST_SET_VRING_KICK, index, efd);

@@ -90,6 +90,16 @@ int vhost_blk_set_vring_base(int fd, unsigned int index, unsigned int base);
 int vhost_blk_get_vring_base(int fd, unsigned int index, unsigned int *base);
 
 /*
+ * VHOST_SET/GET_VRING_BUSYLOOP_TIMEOUT: how long (microseconds, at most
+ * 10000; 0, the default, turns it off) the worker of queue @index keeps
+ * polling an empty ring before it waits for a kick again.
+ */
+int vhost_blk_set_vring_busyloop_timeout(int fd, unsigned int index,
+					 unsigned int usecs);
+int vhost_blk_get_vring_busyloop_timeout(int fd, unsigned int index,
+					 unsigned int *usecs);
+
+/*
  * VHOST_SET_VRING_KICK / _CALL / _ERR: attach an eventfd (or -1 to
  * detach) to queue @index. Setting the kick eventfd starts the queue.
  */

@@ -7,7 +7,14 @@
  *   VHOST_GET_FEATURES, VHOST_SET_FEATURES, VHOST_SET_OWNER,
  *   VHOST_RESET_OWNER, VHOST_SET_MEM_TABLE, VHOST_SET_VRING_NUM,
  *   VHOST_SET_VRING_ADDR, VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE,
- *   VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR
+ *   VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
+ *   VHOST_SET_VRING_BUSYLOOP_TIMEOUT, VHOST_GET_VRING_BUSYLOOP_TIMEOUT
+ *
+ * The busy-poll timeout of a virtqueue is in microseconds, 0 (the default,
+ * and again after VHOST_RESET_OWNER) to 10000 (-EINVAL above): after the
+ * avail ring runs dry its worker keeps polling it that long, with guest
+ * notifications off, before it waits for a kick. It trades CPU time for
+ * latency and may be changed while the queue is served.
  *
  * plus the device-specific ioctls below. Every ioctl except
  * VHOST_GET_FEATURES and VHOST_SET_OWNER must be issued by the owner, the
