@@ -91,6 +91,7 @@ struct bridge {
 	const char *backend_path;
 	const char *serial;
 	unsigned int queues;
+	unsigned int busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
 	bool ro;
 	bool verbose;
 
@@ -377,8 +378,11 @@ static int vring_set_addr(struct bridge *b, unsigned int i)
 static int vring_start(struct bridge *b, unsigned int i)
 {
 	struct bridge_vring *vr = &b->vrings[i];
-	int ret = vhost_blk_set_vring_kick(b->vfd, i, vr->kick_fd);
+	int ret = vhost_blk_set_vring_busyloop_timeout(b->vfd, i,
+						       b->busyloop_us);
 
+	if (!ret)
+		ret = vhost_blk_set_vring_kick(b->vfd, i, vr->kick_fd);
 	if (ret)
 		msg("starting queue %u: %s", i, strerror(-ret));
 	vr->running = !ret;
@@ -1067,12 +1071,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s --socket PATH --backend DEV_OR_FILE [--read-only]\n"
-		"          [--serial STR] [--queues N] [--verbose]\n"
+		"          [--serial STR] [--queues N] [--busyloop-us N]\n"
+		"          [--verbose]\n"
 		"Serve a vhost-user-blk frontend on the unix socket PATH with\n"
 		"/dev/vhost-blk, backed by a block device or a raw image file.\n"
 		"  --read-only   open the backend read-only, offer VIRTIO_BLK_F_RO\n"
 		"  --serial STR  the GET_ID string (up to %d bytes)\n"
 		"  --queues N    virtqueues offered, 1..%d (default 1)\n"
+		"  --busyloop-us N\n"
+		"                a queue's worker polls its empty ring N us\n"
+		"                (0..10000, default 0) before waiting for a kick\n"
 		"  --verbose     log every message\n",
 		prog, VHOST_BLK_SERIAL_LEN, VHOST_BLK_MAX_QUEUES);
 }
@@ -1085,6 +1093,7 @@ int main(int argc, char **argv)
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "serial", required_argument, NULL, 'S' },
 		{ "queues", required_argument, NULL, 'q' },
+		{ "busyloop-us", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
@@ -1098,7 +1107,7 @@ int main(int argc, char **argv)
 	char *end;
 	int c, ret, rc;
 
-	while ((c = getopt_long(argc, argv, "s:b:rS:q:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:b:rS:q:B:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			b.sock_path = optarg;
@@ -1118,6 +1127,14 @@ int main(int argc, char **argv)
 			if (errno || *end || !b.queues ||
 			    b.queues > VHOST_BLK_MAX_QUEUES) {
 				msg("--queues takes 1..%d", VHOST_BLK_MAX_QUEUES);
+				return 2;
+			}
+			break;
+		case 'B':
+			errno = 0;
+			b.busyloop_us = strtoul(optarg, &end, 0);
+			if (errno || *end || b.busyloop_us > 10000) {
+				msg("--busyloop-us takes 0..10000");
 				return 2;
 			}
 			break;
