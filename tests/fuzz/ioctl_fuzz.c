@@ -3,9 +3,10 @@
  * ioctl_fuzz - every ioctl of /dev/vhost-blk with hostile arguments.
  *
  * A seeded loop issues a fixed number of calls, each picked at random:
- * the vhost ioctls, VHOST_BLK_SET_BACKEND and VHOST_BLK_GET_CONFIG, the
- * worker ioctls and unknown commands, with arguments that are sometimes
- * valid and often not: structs cut short by an unmapped page, size
+ * the vhost ioctls (busy-poll timeouts among them), VHOST_BLK_SET_BACKEND
+ * and VHOST_BLK_GET_CONFIG, the worker ioctls and unknown commands, with
+ * arguments that are sometimes valid and often not: structs cut short by
+ * an unmapped page, size
  * fields below VER0 or above the struct with zero or non-zero tails,
  * non-zero reserved fields, random numbers, NULL, unmapped and kernel
  * pointers, fds of every wrong kind (pipe, socket, /dev/null, a
@@ -66,7 +67,8 @@ enum op {
 	O_SET_MEM_TABLE, O_SET_VRING_NUM, O_SET_VRING_ADDR, O_SET_VRING_BASE,
 	O_GET_VRING_BASE, O_SET_VRING_KICK, O_SET_VRING_CALL,
 	O_SET_VRING_ERR, O_NEW_WORKER, O_FREE_WORKER, O_ATTACH_WORKER,
-	O_GET_WORKER, O_SET_BACKEND, O_GET_CONFIG, O_UNKNOWN, NOPS
+	O_GET_WORKER, O_SET_BACKEND, O_GET_CONFIG, O_SET_BUSYLOOP,
+	O_GET_BUSYLOOP, O_UNKNOWN, NOPS
 };
 
 static const char *const op_name[NOPS] = {
@@ -76,7 +78,8 @@ static const char *const op_name[NOPS] = {
 	"VHOST_SET_VRING_KICK", "VHOST_SET_VRING_CALL", "VHOST_SET_VRING_ERR",
 	"VHOST_NEW_WORKER", "VHOST_FREE_WORKER", "VHOST_ATTACH_VRING_WORKER",
 	"VHOST_GET_VRING_WORKER", "VHOST_BLK_SET_BACKEND",
-	"VHOST_BLK_GET_CONFIG", "unknown ioctl",
+	"VHOST_BLK_GET_CONFIG", "VHOST_SET_VRING_BUSYLOOP_TIMEOUT",
+	"VHOST_GET_VRING_BUSYLOOP_TIMEOUT", "unknown ioctl",
 };
 
 /* What Documentation/vhost-blk.rst lists for each ioctl. */
@@ -108,6 +111,9 @@ static const eset doc_allowed[NOPS] = {
 			  E(ETXTBSY) | OWNER_ONLY,	/* EPERM: append-only */
 	[O_GET_CONFIG] = OK | E(EFAULT) | E(EINVAL) | E(E2BIG) | E(ENODEV) |
 			 OWNER_ONLY,
+	[O_SET_BUSYLOOP] = OK | E(EFAULT) | E(EINVAL) | E(ENOBUFS) |
+			   OWNER_ONLY,
+	[O_GET_BUSYLOOP] = OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
 	[O_UNKNOWN] = E(ENOTTY),
 };
 
@@ -222,6 +228,7 @@ struct mvq {
 	bool ran;		/* started since the base was set */
 	unsigned int base;
 	int worker;		/* -1: none yet */
+	unsigned int busyloop;	/* us, as set */
 	bool load;		/* rings and config as the library set them */
 };
 
@@ -875,6 +882,7 @@ static const unsigned long known_cmds[] = {
 	VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
 	VHOST_NEW_WORKER, VHOST_FREE_WORKER, VHOST_ATTACH_VRING_WORKER,
 	VHOST_GET_VRING_WORKER, VHOST_BLK_SET_BACKEND, VHOST_BLK_GET_CONFIG,
+	VHOST_SET_VRING_BUSYLOOP_TIMEOUT, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
 };
 
 /* vhost ioctls of other devices, and near misses of ours. */
@@ -885,8 +893,6 @@ static unsigned long unknown_cmd(struct rng *r)
 		_IOW(VHOST_VIRTIO, 0x07, int),		/* SET_LOG_FD */
 		_IOW(VHOST_VIRTIO, 0x13, struct vhost_vring_state),
 		_IOW(VHOST_VIRTIO, 0x14, struct vhost_vring_state),
-		_IOW(VHOST_VIRTIO, 0x23, struct vhost_vring_state),
-		_IOW(VHOST_VIRTIO, 0x24, struct vhost_vring_state),
 		_IOW(VHOST_VIRTIO, 0x25, __u64),	/* SET_BACKEND_FEATURES */
 		_IOR(VHOST_VIRTIO, 0x26, __u64),	/* GET_BACKEND_FEATURES */
 		_IOW(VHOST_VIRTIO, 0x30, struct vhost_vring_file),
@@ -1051,12 +1057,20 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 	}
 	case O_SET_VRING_NUM:
 	case O_SET_VRING_BASE:
-	case O_GET_VRING_BASE: {
+	case O_GET_VRING_BASE:
+	case O_SET_BUSYLOOP:
+	case O_GET_BUSYLOOP: {
 		struct vhost_vring_state *st;
+		bool busyloop = op == O_SET_BUSYLOOP || op == O_GET_BUSYLOOP;
 		uint32_t v = 0;
 
 		c->idx = pick_index(r);
-		if (op == O_SET_VRING_NUM)
+		/* Short windows mostly: a polling worker holds its queue. */
+		if (op == O_SET_BUSYLOOP)
+			v = rng_pct(r, 70) ? rng_below(r, 500) :
+			    rng_pct(r, 50) ? 9990 + rng_below(r, 20) :
+			    (uint32_t)rng_nasty64(r);
+		else if (op == O_SET_VRING_NUM)
 			v = rng_pct(r, 65) ? 1U << rng_below(r, 16) :
 			    (uint32_t)rng_nasty64(r);
 		else if (op == O_SET_VRING_BASE)
@@ -1075,9 +1089,17 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 		c->val = v;
 		c->cmd = op == O_SET_VRING_NUM ? VHOST_SET_VRING_NUM :
 			 op == O_SET_VRING_BASE ? VHOST_SET_VRING_BASE :
+			 op == O_SET_BUSYLOOP ?
+			 VHOST_SET_VRING_BUSYLOOP_TIMEOUT :
+			 op == O_GET_BUSYLOOP ?
+			 VHOST_GET_VRING_BUSYLOOP_TIMEOUT :
 			 VHOST_GET_VRING_BASE;
 		if (c->idx >= NVQ) {
 			pre |= E(ENOBUFS);
+		} else if (busyloop) {
+			/* Any time, served or not; bounded. */
+			if (op == O_SET_BUSYLOOP && v > 10000)
+				post |= E(EINVAL);
 		} else if (op != O_GET_VRING_BASE && M.vq[c->idx].started) {
 			post |= E(EBUSY);
 			if (op == O_SET_VRING_BASE)
@@ -1585,6 +1607,18 @@ static void apply(struct call *c, int r)
 			v->base = base;
 		}
 		break;
+	case O_SET_BUSYLOOP:
+		if (!r)
+			v->busyloop = c->val;
+		break;
+	case O_GET_BUSYLOOP:
+		if (!r && ((struct vhost_vring_state *)c->arg)->num !=
+			  v->busyloop)
+			FAIL(P_OUTPUT, "GET_VRING_BUSYLOOP_TIMEOUT(%u) = %u, "
+			     "%u was set", c->idx,
+			     ((struct vhost_vring_state *)c->arg)->num,
+			     v->busyloop);
+		break;
 	case O_SET_VRING_KICK:
 		if (!v || r == EPERM || r == ENOBUFS ||
 		    (r == EFAULT && c->cls == P_FAULT))
@@ -1892,7 +1926,7 @@ static const unsigned int op_weight[NOPS] = {
 	[O_SET_VRING_CALL] = 40, [O_SET_VRING_ERR] = 40,
 	[O_NEW_WORKER] = 12, [O_FREE_WORKER] = 25, [O_ATTACH_WORKER] = 12,
 	[O_GET_WORKER] = 30, [O_SET_BACKEND] = 80, [O_GET_CONFIG] = 80,
-	[O_UNKNOWN] = 50,
+	[O_SET_BUSYLOOP] = 20, [O_GET_BUSYLOOP] = 20, [O_UNKNOWN] = 50,
 };
 
 static enum op pick_op(struct rng *r, bool allow_reset)

@@ -36,7 +36,8 @@
  *
  * After every round every queue of both devices is (re)started if needed
  * and a fresh batch of valid requests must complete with correct data;
- * the read-only zones must be unchanged.
+ * the read-only zones must be unchanged. A queue restarts with a
+ * busy-poll timeout (up to 200 us) three times in ten.
  *
  * Output: kselftest TAP, one result per property, figures as "# " lines.
  * Exit status 0 when every property held.
@@ -2038,6 +2039,11 @@ static int queue_fresh(struct fq *q, uint16_t base)
 	int ret;
 
 	if (q->vq->started && vblk_vq_stop(q->vq, &b))
+		return -EIO;
+	/* Now and then a worker that busy-polls the ring it serves. */
+	if (vhost_blk_set_vring_busyloop_timeout(fd->d->fd, q->index,
+						 rng_pct(&q->rng, 30) ?
+						 rng_below(&q->rng, 200) : 0))
 		return -EIO;
 	pthread_mutex_lock(&fd->start_lock);
 	fd->d->queue_size = q->num;
