@@ -11,8 +11,8 @@
 # at QD16, each with 1 and 2 queues (fio jobs; the engine gives each its
 # own queue of one shared device).
 #
-# Usage: tests/bench/run.sh [--smoke] [--file] [--pin] [--pin-mem] [--runtime SEC]
-#                           [--guest]
+# Usage: tests/bench/run.sh [--smoke] [--file] [--pin] [--pin-mem] [--poll [US]]
+#                           [--runtime SEC] [--guest]
 #   --smoke        1 s per job, a few jobs, plus fio verify=crc32c through
 #                  the engine (on /dev/vhost-blk and over vhost-user)
 #   --runtime SEC  seconds per job (default 6; ramp 1 s extra)
@@ -22,6 +22,12 @@
 #                  shares that vCPU
 #   --pin-mem      a fourth path, vhost-blk+pin: the engine with pin_mem=1
 #                  (VHOST_BLK_OPT_F_PIN_MEM), next to plain vhost-blk
+#   --poll [US]    polling instead of sleeping (implies --pin): on every
+#                  vhost path the engine polls its used ring US us (default
+#                  200) before it sleeps; a vhost-blk queue's worker runs
+#                  on the next vCPU and polls its empty ring US us
+#                  (VHOST_SET_VRING_BUSYLOOP_TIMEOUT); qemu-storage-daemon
+#                  polls with its iothread's own default
 #   --guest        run here (inside the test VM) instead of booting one
 #
 # On the host: builds the module and the engine, boots the VM once, writes
@@ -41,6 +47,7 @@ FILE=0
 GUEST=0
 PIN=0
 PINMEM=0
+POLL=0
 RUNTIME=6
 
 while [ $# -gt 0 ]; do
@@ -50,8 +57,12 @@ while [ $# -gt 0 ]; do
 	--guest) GUEST=1 ;;
 	--pin) PIN=1 ;;
 	--pin-mem) PINMEM=1 ;;
+	--poll)
+		POLL=200
+		case ${2:-} in [0-9]*) POLL=$2; shift ;; esac
+		PIN=1 ;;
 	--runtime) RUNTIME=$2; shift ;;
-	-h | --help) sed -n '14,30s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '14,36s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -122,6 +133,17 @@ qsd_start()
 
 FAILED=0
 
+# poll_args TRANSPORT: add the engine's polling options of --poll to args.
+poll_args()
+{
+	[ "$POLL" -gt 0 ] || return 0
+	case $1 in
+	vhost-blk*) args+=(--poll_us="$POLL" --busyloop_us="$POLL"
+			   --worker_cpu=1) ;;
+	qsd) args+=(--poll_us="$POLL") ;;
+	esac
+}
+
 # run_fio TRANSPORT DEV QUEUES NAME RW BS QD [fio args...]: one job, one
 # "BENCH|..." result line (or "BENCH-FAIL|...").
 run_fio()
@@ -146,6 +168,8 @@ run_fio()
 	qsd) args+=(--ioengine=external:"$ENGINE" --filename=vhost-user
 		    --vhost_user="$WORK/q.sock" --queues="$nq") ;;
 	esac
+	# Engine options only parse after the engine is named.
+	poll_args "$tr"
 	out=$WORK/$tr-$name-$nq.json
 	if timeout -k 5 $((RUNTIME * 4 + 60)) fio "${args[@]}" \
 		--output="$out" >"$WORK/fio.err" 2>&1 &&
@@ -175,6 +199,10 @@ verify_check()
 		args+=(--filename="$dev")
 	fi
 	[ "$tr" = vhost-blk+pin ] && args+=(--pin_mem=1)
+	if [ "$tr" = vhost-blk+poll ]; then
+		args+=(--poll_us=100 --busyloop_us=100 --worker_cpu=1)
+		tr="vhost-blk, both sides polling"
+	fi
 	desc="fio verify=crc32c through the engine ($tr, $dev, 2 queues)"
 	timeout -k 5 120 fio "${args[@]}" >"$WORK/verify.out" 2>&1 || rc=$?
 	if [ "$rc" -eq 0 ] && grep -q 'err= 0' "$WORK/verify.out" &&
@@ -261,11 +289,13 @@ guest_main()
 	local place="jobs not pinned"
 
 	[ "$PIN" -eq 1 ] && place="fio job N pinned to vCPU N"
+	[ "$POLL" -gt 0 ] && place="$place; engine polls the used ring ${POLL} us; vhost-blk queue N's worker on vCPU N+1, busy-polls ${POLL} us"
 	echo "BENCH-INFO|$(uname -r)|$(nproc)|$(fio --version)|$("$QSD" --version 2>/dev/null | head -n1)|$RUNTIME|$place"
 
 	if [ "$SMOKE" -eq 1 ]; then
 		verify_check vhost-blk /dev/ram0
 		verify_check vhost-blk+pin /dev/ram0
+		verify_check vhost-blk+poll /dev/ram0
 		# A file backend too: a raw image on tmpfs.
 		truncate -s 64M "$WORK/verify.img" &&
 			verify_check vhost-blk "$WORK/verify.img"
@@ -313,6 +343,7 @@ make -C "$REPO/tools/fio" --no-print-directory >"$OUT/engine.log" 2>&1 ||
 GUEST_ARGS="--guest --runtime $RUNTIME"
 [ "$PIN" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --pin"
 [ "$PINMEM" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --pin-mem"
+[ "$POLL" -gt 0 ] && GUEST_ARGS="$GUEST_ARGS --poll $POLL"
 [ "$FILE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --file"
 [ "$SMOKE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --smoke"
 rc=0

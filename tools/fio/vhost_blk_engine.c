@@ -18,6 +18,15 @@
  *	pin_mem=1			optional, /dev/vhost-blk only: pin
  *					guest memory once
  *					(VHOST_BLK_OPT_F_PIN_MEM)
+ *	busyloop_us=N			optional, /dev/vhost-blk only: the
+ *					queue's worker polls an empty ring
+ *					for N us before it waits for a kick
+ *					(VHOST_SET_VRING_BUSYLOOP_TIMEOUT)
+ *	poll_us=N			optional: poll the used ring for N us
+ *					before sleeping on the call eventfd
+ *	worker_cpu=N			optional, /dev/vhost-blk only: start
+ *					queue Q from CPU (N + Q) mod CPUs, so
+ *					its worker runs there, not with the job
  *
  * Without queues=N each job has its own device with one queue. fio's I/O
  * buffers are allocated in guest memory (iomem_alloc), so requests point
@@ -27,6 +36,7 @@
  * the installed fio version (see tools/fio/Makefile).
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -52,6 +62,9 @@ struct vbe_options {
 	unsigned int queues;
 	unsigned int queue_size;
 	unsigned int pin_mem;
+	unsigned int busyloop_us;
+	unsigned int poll_us;
+	char *worker_cpu;
 };
 
 /* One device, possibly shared by the jobs of a job section. */
@@ -73,6 +86,7 @@ struct vbe_data {
 	unsigned int nevents;
 	unsigned int queued;		/* posted since the last kick */
 	struct vblk_used *used;
+	struct vbe_options *eo;
 	uint64_t mem_gpa;		/* fio's buffers (iomem_alloc) */
 	size_t mem_len;
 };
@@ -117,6 +131,35 @@ static struct fio_option options[] = {
 		.off1	= offsetof(struct vbe_options, pin_mem),
 		.help	= "Pin the memory table once (/dev/vhost-blk only)",
 		.def	= "0",
+		.category = FIO_OPT_C_ENGINE,
+		.group	= FIO_OPT_G_INVALID,
+	},
+	{
+		.name	= "busyloop_us",
+		.lname	= "Worker busy-poll window",
+		.type	= FIO_OPT_INT,
+		.off1	= offsetof(struct vbe_options, busyloop_us),
+		.help	= "Worker polls an empty ring this long, in us (/dev/vhost-blk only)",
+		.def	= "0",
+		.category = FIO_OPT_C_ENGINE,
+		.group	= FIO_OPT_G_INVALID,
+	},
+	{
+		.name	= "poll_us",
+		.lname	= "Used ring poll window",
+		.type	= FIO_OPT_INT,
+		.off1	= offsetof(struct vbe_options, poll_us),
+		.help	= "Poll the used ring this long, in us, before sleeping",
+		.def	= "0",
+		.category = FIO_OPT_C_ENGINE,
+		.group	= FIO_OPT_G_INVALID,
+	},
+	{
+		.name	= "worker_cpu",
+		.lname	= "Worker CPU",
+		.type	= FIO_OPT_STR_STORE,
+		.off1	= offsetof(struct vbe_options, worker_cpu),
+		.help	= "Queue Q's worker on CPU (N + Q) mod CPUs (/dev/vhost-blk only)",
 		.category = FIO_OPT_C_ENGINE,
 		.group	= FIO_OPT_G_INVALID,
 	},
@@ -265,6 +308,44 @@ static void put_dev(struct vbe_dev *vd)
 }
 
 /*
+ * Start queue @q from the calling job. On /dev/vhost-blk this creates the
+ * queue's worker, which keeps the CPU affinity of the thread that starts
+ * it: the job's, or with worker_cpu=N that one CPU for the moment.
+ */
+static int start_queue(struct thread_data *td, struct vblk_dev *d,
+		       unsigned int q)
+{
+	struct vbe_options *eo = td->eo;
+	cpu_set_t saved, one;
+	bool moved = false;
+	long ncpu;
+	int ret;
+
+	if (d->vu)
+		return vblk_vq_start(d, q, 0);
+	if (eo->busyloop_us) {
+		ret = vhost_blk_set_vring_busyloop_timeout(d->fd, q,
+							   eo->busyloop_us);
+		if (ret)
+			return ret;
+	}
+	if (eo->worker_cpu && eo->worker_cpu[0]) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		if (ncpu < 1 || sched_getaffinity(0, sizeof(saved), &saved))
+			return -errno;
+		CPU_ZERO(&one);
+		CPU_SET((strtoul(eo->worker_cpu, NULL, 0) + q) % ncpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			return -errno;
+		moved = true;
+	}
+	ret = vblk_vq_start(d, q, 0);
+	if (moved && sched_setaffinity(0, sizeof(saved), &saved) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/*
  * Find or make the device of this job. Shared devices are keyed by the
  * target and the job section (fio's groupid is per section with
  * new_group; the name tells sections apart otherwise).
@@ -346,7 +427,7 @@ static int get_dev(struct thread_data *td, struct vbe_dev **vdp,
 	*qidx = vd->next_queue++;
 	/* The caller's cleanup drops the device if this fails. */
 	if (!vd->d->vqs[*qidx].started)
-		ret = vblk_vq_start(vd->d, *qidx, 0);
+		ret = start_queue(td, vd->d, *qidx);
 	if (ret)
 		log_err("vhost-blk-engine: %s: starting queue %u: %s\n",
 			target, *qidx, strerror(-ret));
@@ -388,6 +469,7 @@ static int vbe_init(struct thread_data *td)
 	if (!vb)
 		return 1;
 	td->io_ops_data = vb;
+	vb->eo = td->eo;
 	vb->nreqs = td->o.iodepth;
 	vb->reqs = calloc(vb->nreqs, sizeof(*vb->reqs));
 	vb->free_reqs = calloc(vb->nreqs, sizeof(*vb->free_reqs));
@@ -553,6 +635,36 @@ static unsigned int reap(struct vbe_data *vb, unsigned int max)
 	return got;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* poll_us=N: watch the used ring for a while before sleeping. */
+static bool poll_used(struct vbe_data *vb, uint64_t deadline)
+{
+	struct vbe_options *eo = vb->eo;
+	uint64_t end;
+
+	if (!eo->poll_us)
+		return false;
+	end = vblk_now_ns() + (uint64_t)eo->poll_us * 1000;
+	if (end > deadline)
+		end = deadline;
+	do {
+		if (vblk_vq_pending(vb->vq))
+			return true;
+		cpu_relax();
+	} while (vblk_now_ns() < end);
+	return false;
+}
+
 static int vbe_getevents(struct thread_data *td, unsigned int min,
 			 unsigned int max, const struct timespec *t)
 {
@@ -584,7 +696,7 @@ static int vbe_getevents(struct thread_data *td, unsigned int min,
 		 * sleep only if nothing is there.
 		 */
 		__sync_synchronize();
-		if (vblk_vq_pending(vb->vq))
+		if (vblk_vq_pending(vb->vq) || poll_used(vb, deadline))
 			continue;
 		vblk_vq_wait(vb->vq, (int)((deadline - now + 999999) / 1000000));
 	}
