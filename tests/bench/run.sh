@@ -27,7 +27,8 @@
 #                  200) before it sleeps; a vhost-blk queue's worker runs
 #                  on the next vCPU and polls its empty ring US us
 #                  (VHOST_SET_VRING_BUSYLOOP_TIMEOUT); qemu-storage-daemon
-#                  polls with its iothread's own default
+#                  polls with its iothread's own default. Only where there
+#                  are two vCPUs per queue; other jobs run as with --pin
 #   --guest        run here (inside the test VM) instead of booting one
 #
 # On the host: builds the module and the engine, boots the VM once, writes
@@ -62,7 +63,7 @@ while [ $# -gt 0 ]; do
 		case ${2:-} in [0-9]*) POLL=$2; shift ;; esac
 		PIN=1 ;;
 	--runtime) RUNTIME=$2; shift ;;
-	-h | --help) sed -n '14,36s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '14,37s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -133,10 +134,12 @@ qsd_start()
 
 FAILED=0
 
-# poll_args TRANSPORT: add the engine's polling options of --poll to args.
+# poll_args TRANSPORT QUEUES: add the engine's polling options of --poll
+# to args. A poller needs a CPU to itself: with fewer than two vCPUs per
+# queue (a job and its worker) the job runs as with --pin, worker with it.
 poll_args()
 {
-	[ "$POLL" -gt 0 ] || return 0
+	[ "$POLL" -gt 0 ] && [ $((2 * $2)) -le "$(nproc)" ] || return 0
 	case $1 in
 	vhost-blk*) args+=(--poll_us="$POLL" --busyloop_us="$POLL"
 			   --worker_cpu=1) ;;
@@ -169,7 +172,7 @@ run_fio()
 		    --vhost_user="$WORK/q.sock" --queues="$nq") ;;
 	esac
 	# Engine options only parse after the engine is named.
-	poll_args "$tr"
+	poll_args "$tr" "$nq"
 	out=$WORK/$tr-$name-$nq.json
 	if timeout -k 5 $((RUNTIME * 4 + 60)) fio "${args[@]}" \
 		--output="$out" >"$WORK/fio.err" 2>&1 &&
@@ -289,7 +292,7 @@ guest_main()
 	local place="jobs not pinned"
 
 	[ "$PIN" -eq 1 ] && place="fio job N pinned to vCPU N"
-	[ "$POLL" -gt 0 ] && place="$place; engine polls the used ring ${POLL} us; vhost-blk queue N's worker on vCPU N+1, busy-polls ${POLL} us"
+	[ "$POLL" -gt 0 ] && place="$place; with 2 vCPUs per queue the engine polls the used ring ${POLL} us and vhost-blk queue N's worker runs on vCPU N+1 and busy-polls ${POLL} us"
 	echo "BENCH-INFO|$(uname -r)|$(nproc)|$(fio --version)|$("$QSD" --version 2>/dev/null | head -n1)|$RUNTIME|$place"
 
 	if [ "$SMOKE" -eq 1 ]; then
