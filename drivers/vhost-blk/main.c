@@ -30,6 +30,7 @@ static void vhost_blk_vq_init(struct vhost_blk_dev *dev, unsigned int index)
 	vq->dev = dev;
 	vq->index = index;
 	mutex_init(&vq->mutex);
+	atomic_set(&vq->ctl_waiting, 0);
 	vhost_blk_poll_init(&vq->poll, vq);
 	vhost_blk_work_init(&vq->kick_work, vhost_blk_handle_kick);
 	vhost_blk_work_init(&vq->done_work, vhost_blk_handle_done);
@@ -59,6 +60,17 @@ static int vhost_blk_check_owner(struct vhost_blk_dev *dev)
 }
 
 /*
+ * Take @vq's mutex from the control path. A worker busy-polling the queue
+ * holds it for up to its window; the count tells it to let go at once.
+ */
+static void vhost_blk_vq_lock(struct vhost_blk_vq *vq)
+{
+	atomic_inc(&vq->ctl_waiting);
+	mutex_lock(&vq->mutex);
+	atomic_dec(&vq->ctl_waiting);
+}
+
+/*
  * Wait until no request of @vq is in flight. The worker posts completions
  * while it lives; without one (killed owner) this context reaps them.
  */
@@ -71,7 +83,7 @@ static void vhost_blk_vq_drain(struct vhost_blk_vq *vq)
 			    !llist_empty(&vq->done)));
 		if (!atomic_read(&vq->inflight))
 			return;
-		mutex_lock(&vq->mutex);
+		vhost_blk_vq_lock(vq);
 		vhost_blk_vq_complete(vq);
 		mutex_unlock(&vq->mutex);
 	}
@@ -80,7 +92,7 @@ static void vhost_blk_vq_drain(struct vhost_blk_vq *vq)
 /* Stop serving @vq and wait for its requests. Caller holds dev->mutex. */
 static void vhost_blk_vq_stop(struct vhost_blk_vq *vq)
 {
-	mutex_lock(&vq->mutex);
+	vhost_blk_vq_lock(vq);
 	vq->started = false;
 	mutex_unlock(&vq->mutex);
 	/* No new kick after this; a queued one sees !started. */
@@ -180,7 +192,7 @@ static void vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		struct vhost_blk_vq *vq = &dev->vqs[i];
 
-		mutex_lock(&vq->mutex);
+		vhost_blk_vq_lock(vq);
 		RCU_INIT_POINTER(vq->worker, NULL);
 		mutex_unlock(&vq->mutex);
 	}
@@ -401,7 +413,7 @@ static int vhost_blk_pause(struct vhost_blk_dev *dev)
 		struct vhost_blk_vq *vq = &dev->vqs[i];
 		bool busy;
 
-		mutex_lock(&vq->mutex);
+		vhost_blk_vq_lock(vq);
 		busy = atomic_read(&vq->inflight);
 		if (!busy)
 			vq->paused = true;
@@ -413,7 +425,7 @@ static int vhost_blk_pause(struct vhost_blk_dev *dev)
 
 busy:
 	for (j = 0; j < i; j++) {
-		mutex_lock(&dev->vqs[j].mutex);
+		vhost_blk_vq_lock(&dev->vqs[j]);
 		dev->vqs[j].paused = false;
 		mutex_unlock(&dev->vqs[j].mutex);
 	}
@@ -426,7 +438,7 @@ static void vhost_blk_quiesce(struct vhost_blk_dev *dev)
 	unsigned int i;
 
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
+		vhost_blk_vq_lock(&dev->vqs[i]);
 		dev->vqs[i].paused = true;
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
@@ -441,7 +453,7 @@ static void vhost_blk_unpause(struct vhost_blk_dev *dev)
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		struct vhost_blk_vq *vq = &dev->vqs[i];
 
-		mutex_lock(&vq->mutex);
+		vhost_blk_vq_lock(vq);
 		vq->paused = false;
 		/* Serve what the guest posted while there was no backend. */
 		if (vq->started)
@@ -665,7 +677,7 @@ static void vhost_blk_vq_attach(struct vhost_blk_vq *vq,
 {
 	struct vhost_blk_worker *old;
 
-	mutex_lock(&vq->mutex);
+	vhost_blk_vq_lock(vq);
 	old = rcu_dereference_protected(vq->worker,
 					lockdep_is_held(&vq->mutex));
 	rcu_assign_pointer(vq->worker, w);
@@ -687,7 +699,7 @@ static struct vhost_blk_worker *vhost_blk_vq_worker(struct vhost_blk_dev *dev,
 {
 	struct vhost_blk_worker *w;
 
-	mutex_lock(&vq->mutex);
+	vhost_blk_vq_lock(vq);
 	w = rcu_dereference_protected(vq->worker,
 				      lockdep_is_held(&vq->mutex));
 	mutex_unlock(&vq->mutex);
@@ -801,7 +813,7 @@ static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 	if (IS_ERR(w))
 		return PTR_ERR(w);
 
-	mutex_lock(&vq->mutex);
+	vhost_blk_vq_lock(vq);
 	ret = vhost_blk_vq_alloc_slots(vq);
 	if (ret)
 		goto out;
@@ -842,7 +854,7 @@ static long vhost_blk_set_vring_kick(struct vhost_blk_dev *dev,
 
 	vhost_blk_vq_stop(vq);
 	if (fd == -1) {
-		mutex_lock(&vq->mutex);
+		vhost_blk_vq_lock(vq);
 		if (vq->kick)
 			fput(vq->kick);
 		vq->kick = NULL;
@@ -869,7 +881,7 @@ static long vhost_blk_set_vring_ctx(struct vhost_blk_vq *vq,
 		if (IS_ERR(ctx))
 			return PTR_ERR(ctx);
 	}
-	mutex_lock(&vq->mutex);
+	vhost_blk_vq_lock(vq);
 	old = *slot;
 	*slot = ctx;
 	mutex_unlock(&vq->mutex);
@@ -897,7 +909,7 @@ static long vhost_blk_set_vring_addr(struct vhost_blk_dev *dev,
 				a->avail_user_addr, a->used_user_addr))
 		return -EFAULT;
 
-	mutex_lock(&vq->mutex);
+	vhost_blk_vq_lock(vq);
 	vq->desc_addr = a->desc_user_addr;
 	vq->avail_addr = a->avail_user_addr;
 	vq->used_addr = a->used_user_addr;
@@ -982,17 +994,17 @@ static long vhost_blk_vring_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 			ret = -EFAULT;
 		break;
 	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
-		if (s.num > VHOST_BLK_BUSYLOOP_MAX) {
+		if (s.num > VHOST_BLK_BUSYLOOP_MAX_US) {
 			ret = -EINVAL;
 			break;
 		}
 		/* The worker reads it under the queue's mutex. */
-		mutex_lock(&vq->mutex);
+		vhost_blk_vq_lock(vq);
 		vq->busyloop_timeout = s.num;
 		mutex_unlock(&vq->mutex);
 		break;
 	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		mutex_lock(&vq->mutex);
+		vhost_blk_vq_lock(vq);
 		s.num = vq->busyloop_timeout;
 		mutex_unlock(&vq->mutex);
 		if (copy_to_user(argp, &s, sizeof(s)))

@@ -884,8 +884,10 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
  * notifications still off. Submit what is plugged, then watch avail->idx
  * for up to the queue's timeout, posting completions as they end, instead
  * of sleeping until the next kick. Gives way to anything else that wants
- * the CPU, to the other queues of a shared worker and to signals. True
- * when the guest posted more meanwhile.
+ * the CPU, to an ioctl waiting for the queue, to other work on the worker
+ * and to signals; the weight of the run bounds how often a guest that
+ * refills the ring in time gets a new window. True when the guest posted
+ * more meanwhile.
  */
 static bool vhost_blk_vq_busy_poll(struct vhost_blk_vq *vq,
 				   struct blk_plug *plug)
@@ -902,7 +904,8 @@ static bool vhost_blk_vq_busy_poll(struct vhost_blk_vq *vq,
 			break;
 		}
 		if (need_resched() || signal_pending(current) ||
-		    vhost_blk_vq_worker_shared_busy(vq) ||
+		    atomic_read(&vq->ctl_waiting) ||
+		    vhost_blk_vq_worker_has_other_work(vq) ||
 		    local_clock() >= end)
 			break;
 		cpu_relax();
@@ -928,12 +931,15 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 	struct vhost_blk_req *req;
 	struct blk_plug plug;
 	unsigned int n = 0;
+	bool poll;
 	u16 head;
 	int ret;
 
 	mutex_lock(&vq->mutex);
 	if (!vq->started || vq->paused || vq->broken || !vq->dev->bfile)
 		goto out;
+	/* Not once the owner is gone and the queue is detached. */
+	poll = vq->busyloop_timeout && rcu_access_pointer(vq->worker);
 
 	blk_start_plug(&plug);
 	vhost_blk_vq_disable_notify(vq);
@@ -950,8 +956,7 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 		}
 		ret = vhost_blk_vq_next_avail(vq, &head);
 		if (ret == -EAGAIN) {
-			if (vq->busyloop_timeout &&
-			    vhost_blk_vq_busy_poll(vq, &plug))
+			if (poll && vhost_blk_vq_busy_poll(vq, &plug))
 				continue;
 			if (unlikely(vhost_blk_vq_enable_notify(vq))) {
 				vhost_blk_vq_disable_notify(vq);

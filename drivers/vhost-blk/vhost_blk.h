@@ -45,8 +45,6 @@
 #define VHOST_BLK_IOV_MAX	1024
 /* Requests a queue handles per wakeup before yielding to others. */
 #define VHOST_BLK_WEIGHT	256
-/* Upper bound of VHOST_SET_VRING_BUSYLOOP_TIMEOUT, in microseconds. */
-#define VHOST_BLK_BUSYLOOP_MAX	10000
 /* Segments per DISCARD, WRITE_ZEROES or SECURE_ERASE request. */
 #define VHOST_BLK_DWZ_SEG_MAX	256
 /* WRITE_ZEROES sectors per segment where the backend writes zero pages. */
@@ -185,10 +183,12 @@ struct vhost_blk_vq {
 
 	/*
 	 * Protects everything below that is not marked otherwise. Taken by
-	 * ioctls (inside dev->mutex) and by the worker while it serves the
-	 * queue.
+	 * ioctls (inside dev->mutex, through vhost_blk_vq_lock()) and by the
+	 * worker while it serves the queue, busy-polling included.
 	 */
 	struct mutex mutex;
+	/* Lock-free: ioctls waiting for mutex; a polling worker lets go. */
+	atomic_t ctl_waiting;
 
 	unsigned int num;		/* ring size, 0 until set */
 	struct vring_desc __user *desc;
@@ -274,7 +274,7 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 						 unsigned int index);
 void vhost_blk_worker_destroy(struct vhost_blk_worker *worker);
 void vhost_blk_worker_flush(struct vhost_blk_worker *worker);
-bool vhost_blk_vq_worker_shared_busy(struct vhost_blk_vq *vq);
+bool vhost_blk_vq_worker_has_other_work(struct vhost_blk_vq *vq);
 void vhost_blk_vq_queue_work(struct vhost_blk_vq *vq,
 			     struct vhost_blk_work *work);
 void vhost_blk_poll_init(struct vhost_blk_poll *poll, struct vhost_blk_vq *vq);

@@ -75,20 +75,28 @@ void vhost_blk_vq_queue_work(struct vhost_blk_vq *vq,
 }
 
 /**
- * vhost_blk_vq_worker_shared_busy() - whether others wait for @vq's worker
+ * vhost_blk_vq_worker_has_other_work() - whether work waits for @vq's worker
  * @vq: the queue, with its mutex held, served by the calling worker
  *
- * True when the worker serves other queues too and work is queued on it:
- * a queue that busy-polls must then let it run.
+ * True when work other than @vq's own kick and completion items is queued
+ * on the worker (another queue's, a flush): a queue that busy-polls must
+ * then let it run. Only the worker takes entries off its list, so it may
+ * walk it while others add to it.
  */
-bool vhost_blk_vq_worker_shared_busy(struct vhost_blk_vq *vq)
+bool vhost_blk_vq_worker_has_other_work(struct vhost_blk_vq *vq)
 {
 	struct vhost_blk_worker *worker;
+	struct llist_node *node;
 
 	worker = rcu_dereference_protected(vq->worker,
 					   lockdep_is_held(&vq->mutex));
-	return worker && atomic_read(&worker->attach_cnt) > 1 &&
-	       !llist_empty(&worker->work_list);
+	if (!worker)
+		return false;
+	for (node = READ_ONCE(worker->work_list.first); node;
+	     node = READ_ONCE(node->next))
+		if (node != &vq->kick_work.node && node != &vq->done_work.node)
+			return true;
+	return false;
 }
 
 /* Run what is queued; true when there was something. */

@@ -1068,7 +1068,8 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 		/* Short windows mostly: a polling worker holds its queue. */
 		if (op == O_SET_BUSYLOOP)
 			v = rng_pct(r, 70) ? rng_below(r, 500) :
-			    rng_pct(r, 50) ? 9990 + rng_below(r, 20) :
+			    rng_pct(r, 50) ? VHOST_BLK_BUSYLOOP_MAX_US - 10 +
+					     rng_below(r, 20) :
 			    (uint32_t)rng_nasty64(r);
 		else if (op == O_SET_VRING_NUM)
 			v = rng_pct(r, 65) ? 1U << rng_below(r, 16) :
@@ -1098,7 +1099,8 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 			pre |= E(ENOBUFS);
 		} else if (busyloop) {
 			/* Any time, served or not; bounded. */
-			if (op == O_SET_BUSYLOOP && v > 10000)
+			if (op == O_SET_BUSYLOOP &&
+			    v > VHOST_BLK_BUSYLOOP_MAX_US)
 				post |= E(EINVAL);
 		} else if (op != O_GET_VRING_BASE && M.vq[c->idx].started) {
 			post |= E(EBUSY);

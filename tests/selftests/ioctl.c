@@ -3,6 +3,7 @@
  * ioctl: the vhost control plane of /dev/vhost-blk - ownership, features,
  * the memory table and vring setup - with exact error codes.
  */
+#include <sched.h>
 #include <sys/eventfd.h>
 
 #include "kselftest_harness.h"
@@ -390,6 +391,7 @@ TEST_F(owned, busyloop_timeout)
 	ASSERT_EQ(0, vhost_blk_get_vring_busyloop_timeout(self->fd, 0, &us));
 	EXPECT_EQ(0, us);
 	EXPECT_EQ(0, vhost_blk_set_vring_busyloop_timeout(self->fd, 0, 50));
+	EXPECT_EQ(10000, VHOST_BLK_BUSYLOOP_MAX_US);
 	EXPECT_EQ(0, vhost_blk_set_vring_busyloop_timeout(self->fd, 1, 10000));
 	EXPECT_EQ(-EINVAL,
 		  vhost_blk_set_vring_busyloop_timeout(self->fd, 0, 10001));
@@ -690,53 +692,118 @@ TEST_F(ring, busy_while_served)
 }
 
 /*
- * Write @n 4 KiB blocks one at a time, each kicked (if the driver finds a
- * kick needed) and waited for; the number of kicks found not needed.
+ * Write @n 4 KiB blocks at sectors 8 * i one at a time through @vq, each
+ * kicked (if the driver finds a kick needed) and waited for; the number of
+ * kicks found not needed.
  */
 static unsigned int writes_one_by_one(struct __test_metadata *_metadata,
-				      FIXTURE_DATA(ring) *self,
-				      struct vblk_req *r, int n)
+				      struct vblk_vq *vq, struct vblk_req *r,
+				      uint64_t buf, uint64_t seed, int n)
 {
-	unsigned int before = self->vq->kicks_suppressed;
+	unsigned int before = vq->kicks_suppressed;
 
 	for (int i = 0; i < n; i++) {
 		EXPECT_EQ(VIRTIO_BLK_S_OK,
-			  write_pattern(self->vq, r, self->buf, 8 * i, 4096,
-					self->seed));
+			  write_pattern(vq, r, buf, 8 * i, 4096, seed));
 	}
-	return self->vq->kicks_suppressed - before;
+	return vq->kicks_suppressed - before;
+}
+
+/*
+ * Serve queue 0 of @d with a new worker created from CPU 1 (a worker keeps
+ * the affinity of the thread that creates it) and keep this thread on CPU
+ * 0, so the worker never has to give its CPU to the thread it serves.
+ * The queue is stopped and restarted; the old affinity goes to @saved.
+ */
+static int split_cpus(struct vblk_dev *d, cpu_set_t *saved)
+{
+	unsigned int base, id;
+	cpu_set_t one;
+	int ret;
+
+	if (sched_getaffinity(0, sizeof(*saved), saved))
+		return -errno;
+	ret = vblk_vq_stop(&d->vqs[0], &base);
+	CPU_ZERO(&one);
+	CPU_SET(1, &one);
+	if (!ret && sched_setaffinity(0, sizeof(one), &one))
+		ret = -errno;
+	if (!ret)
+		ret = vhost_blk_new_worker(d->fd, &id);
+	if (!ret)
+		ret = vhost_blk_attach_vring_worker(d->fd, 0, id);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) && !ret)
+		ret = -errno;
+	return ret ? ret : vblk_vq_restart(&d->vqs[0], base);
 }
 
 /*
  * A worker with a busy-poll window keeps watching the ring after it ran
  * dry, with notifications off, so the next request needs no kick. Without
- * one every request after an idle ring needs a kick. Either way the data
- * is right, and stopping the queue while it polls is prompt.
+ * one every request after an idle ring needs a kick (the worker turns
+ * notifications back on before the request completes). Either way the
+ * data is right, and stopping the queue while it polls is prompt.
  */
-TEST_F(ring, busyloop_serves_without_kicks)
+static void busyloop_check(struct __test_metadata *_metadata,
+			   struct vblk_dev *d, uint64_t buf, uint64_t seed)
 {
-	struct vblk_req *r = vblk_req_alloc(self->d);
+	struct vblk_vq *vq = &d->vqs[0];
+	struct vblk_req *r = vblk_req_alloc(d);
 	unsigned int base = 0, fast;
 	uint64_t t0;
 
 	ASSERT_NE(NULL, r);
-	EXPECT_EQ(0, writes_one_by_one(_metadata, self, r, 32));
+	EXPECT_EQ(0, writes_one_by_one(_metadata, vq, r, buf, seed, 32));
 
-	ASSERT_EQ(0, vhost_blk_set_vring_busyloop_timeout(self->d->fd, 0,
-							  10000));
-	/* Under emulation a request can take longer than the window. */
-	fast = writes_one_by_one(_metadata, self, r, 64);
-	EXPECT_LT(0, fast) TH_LOG("no kick saved in 64 requests");
+	ASSERT_EQ(0, vhost_blk_set_vring_busyloop_timeout(d->fd, 0,
+				VHOST_BLK_BUSYLOOP_MAX_US));
+	/* Under emulation a request can still outlast the window. */
+	fast = writes_one_by_one(_metadata, vq, r, buf, seed, 64);
+	EXPECT_LT(32, fast) TH_LOG("%u of 64 kicks saved", fast);
 	for (int i = 0; i < 64; i++) {
-		EXPECT_EQ(0, check_pattern(self->vq, r, self->buf + 4096,
-					   8 * i, 4096, self->seed));
+		EXPECT_EQ(0, check_pattern(vq, r, buf + 4096, 8 * i, 4096,
+					   seed));
 	}
 
-	/* A polling worker lets go of the queue within its window. */
+	/* An ioctl waiting for the queue ends the window at once. */
 	t0 = vblk_now_ns();
-	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	ASSERT_EQ(0, vblk_vq_stop(vq, &base));
 	EXPECT_GT(1000ULL, (vblk_now_ns() - t0) / 1000000);
 	EXPECT_EQ(32 + 64 + 64, base);
+}
+
+TEST_F(ring, busyloop_serves_without_kicks)
+{
+	cpu_set_t saved;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs 2 CPUs: a polling worker and the driver");
+	ASSERT_EQ(0, split_cpus(self->d, &saved));
+	busyloop_check(_metadata, self->d, self->buf, self->seed);
+	sched_setaffinity(0, sizeof(saved), &saved);
+}
+
+/* The same with VRING_USED_F_NO_NOTIFY instead of EVENT_IDX. */
+TEST_F(ring, busyloop_serves_without_kicks_no_event_idx)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct vblk_dev *d;
+	cpu_set_t saved;
+	uint64_t buf;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs 2 CPUs: a polling worker and the driver");
+	o.queue_size = 64;
+	o.features_clear = 1ULL << VIRTIO_RING_F_EVENT_IDX;
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, self->bfd, 0, "nevidx"));
+	EXPECT_FALSE(vblk_dev_has_feature(d, VIRTIO_RING_F_EVENT_IDX));
+	ASSERT_EQ(0, vblk_alloc(d, 64 * 4096, 4096, &buf));
+	ASSERT_EQ(0, split_cpus(d, &saved));
+	busyloop_check(_metadata, d, buf, self->seed);
+	sched_setaffinity(0, sizeof(saved), &saved);
+	vblk_dev_destroy(d);
 }
 
 TEST_F(ring, mem_table_replaced_while_served)

@@ -91,8 +91,8 @@ int vhost_blk_get_vring_base(int fd, unsigned int index, unsigned int *base);
 
 /*
  * VHOST_SET/GET_VRING_BUSYLOOP_TIMEOUT: how long (microseconds, at most
- * 10000; 0, the default, turns it off) the worker of queue @index keeps
- * polling an empty ring before it waits for a kick again.
+ * VHOST_BLK_BUSYLOOP_MAX_US; 0, the default, turns it off) the worker of
+ * queue @index keeps polling an empty ring before it waits for a kick.
  */
 int vhost_blk_set_vring_busyloop_timeout(int fd, unsigned int index,
 					 unsigned int usecs);

@@ -11,10 +11,12 @@
  *   VHOST_SET_VRING_BUSYLOOP_TIMEOUT, VHOST_GET_VRING_BUSYLOOP_TIMEOUT
  *
  * The busy-poll timeout of a virtqueue is in microseconds, 0 (the default,
- * and again after VHOST_RESET_OWNER) to 10000 (-EINVAL above): after the
- * avail ring runs dry its worker keeps polling it that long, with guest
- * notifications off, before it waits for a kick. It trades CPU time for
- * latency and may be changed while the queue is served.
+ * and again after VHOST_RESET_OWNER) to VHOST_BLK_BUSYLOOP_MAX_US (-EINVAL
+ * above): after the avail ring runs dry its worker keeps polling it that
+ * long, with guest notifications off, before it waits for a kick, and
+ * stops early for other tasks, other work and ioctls waiting for the
+ * queue. It trades CPU time for latency
+ * and may be changed while the queue is served.
  *
  * plus the device-specific ioctls below. Every ioctl except
  * VHOST_GET_FEATURES and VHOST_SET_OWNER must be issued by the owner, the
@@ -67,6 +69,9 @@ struct vhost_vring_worker {
 
 /* Maximum number of virtqueues one device serves. */
 #define VHOST_BLK_MAX_QUEUES		16
+
+/* Upper bound of VHOST_SET_VRING_BUSYLOOP_TIMEOUT, in microseconds. */
+#define VHOST_BLK_BUSYLOOP_MAX_US	10000
 
 /* Maximum number of workers of one device (VHOST_NEW_WORKER). */
 #define VHOST_BLK_MAX_WORKERS		32
