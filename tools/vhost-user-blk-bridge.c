@@ -378,9 +378,12 @@ static int vring_set_addr(struct bridge *b, unsigned int i)
 static int vring_start(struct bridge *b, unsigned int i)
 {
 	struct bridge_vring *vr = &b->vrings[i];
-	int ret = vhost_blk_set_vring_busyloop_timeout(b->vfd, i,
-						       b->busyloop_us);
+	int ret = 0;
 
+	/* Only when asked: a module without busy polling refuses the call. */
+	if (b->busyloop_us)
+		ret = vhost_blk_set_vring_busyloop_timeout(b->vfd, i,
+							   b->busyloop_us);
 	if (!ret)
 		ret = vhost_blk_set_vring_kick(b->vfd, i, vr->kick_fd);
 	if (ret)
@@ -1080,9 +1083,10 @@ static void usage(FILE *f)
 		"  --queues N    virtqueues offered, 1..%d (default 1)\n"
 		"  --busyloop-us N\n"
 		"                a queue's worker polls its empty ring N us\n"
-		"                (0..10000, default 0) before waiting for a kick\n"
+		"                (0..%d, default 0) before waiting for a kick\n"
 		"  --verbose     log every message\n",
-		prog, VHOST_BLK_SERIAL_LEN, VHOST_BLK_MAX_QUEUES);
+		prog, VHOST_BLK_SERIAL_LEN, VHOST_BLK_MAX_QUEUES,
+		VHOST_BLK_BUSYLOOP_MAX_US);
 }
 
 int main(int argc, char **argv)
@@ -1130,14 +1134,20 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'B':
+		case 'B': {
+			unsigned long us;
+
 			errno = 0;
-			b.busyloop_us = strtoul(optarg, &end, 0);
-			if (errno || *end || b.busyloop_us > 10000) {
-				msg("--busyloop-us takes 0..10000");
+			us = strtoul(optarg, &end, 0);
+			if (errno || *end || end == optarg ||
+			    us > VHOST_BLK_BUSYLOOP_MAX_US) {
+				msg("--busyloop-us takes 0..%d",
+				    VHOST_BLK_BUSYLOOP_MAX_US);
 				return 2;
 			}
+			b.busyloop_us = us;
 			break;
+		}
 		case 'v':
 			b.verbose = true;
 			break;

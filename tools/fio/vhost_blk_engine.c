@@ -25,8 +25,13 @@
  *	poll_us=N			optional: poll the used ring for N us
  *					before sleeping on the call eventfd
  *	worker_cpu=N			optional, /dev/vhost-blk only: start
- *					queue Q from CPU (N + Q) mod CPUs, so
- *					its worker runs there, not with the job
+ *					queue Q from the (N + Q)-th CPU the
+ *					process may use (round robin; those
+ *					of fio's main thread), so its
+ *					worker runs there, not with the job
+ *					(a vhost_task keeps the affinity of
+ *					its creator; a kthread, before Linux
+ *					6.4, does not)
  *
  * Without queues=N each job has its own device with one queue. fio's I/O
  * buffers are allocated in guest memory (iomem_alloc), so requests point
@@ -159,7 +164,7 @@ static struct fio_option options[] = {
 		.lname	= "Worker CPU",
 		.type	= FIO_OPT_STR_STORE,
 		.off1	= offsetof(struct vbe_options, worker_cpu),
-		.help	= "Queue Q's worker on CPU (N + Q) mod CPUs (/dev/vhost-blk only)",
+		.help	= "Queue Q's worker on the (N + Q)-th allowed CPU (/dev/vhost-blk only)",
 		.category = FIO_OPT_C_ENGINE,
 		.group	= FIO_OPT_G_INVALID,
 	},
@@ -330,11 +335,32 @@ static int start_queue(struct thread_data *td, struct vblk_dev *d,
 			return ret;
 	}
 	if (eo->worker_cpu && eo->worker_cpu[0]) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		if (ncpu < 1 || sched_getaffinity(0, sizeof(saved), &saved))
+		unsigned long k;
+		char *end;
+		int cpu;
+
+		errno = 0;
+		k = strtoul(eo->worker_cpu, &end, 0);
+		if (errno || *end || end == eo->worker_cpu) {
+			log_err("vhost-blk-engine: worker_cpu=%s: not a number\n",
+				eo->worker_cpu);
+			return -EINVAL;
+		}
+		/*
+		 * The (N + Q)-th of the CPUs the process may use, round
+		 * robin: those of its main thread, which cpus_allowed= of a
+		 * job does not narrow.
+		 */
+		if (sched_getaffinity(0, sizeof(saved), &saved) ||
+		    sched_getaffinity(getpid(), sizeof(one), &one))
 			return -errno;
+		ncpu = CPU_COUNT(&one);
+		k = (k + q) % ncpu;
+		for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, &one) && !k--)
+				break;
 		CPU_ZERO(&one);
-		CPU_SET((strtoul(eo->worker_cpu, NULL, 0) + q) % ncpu, &one);
+		CPU_SET(cpu, &one);
 		if (sched_setaffinity(0, sizeof(one), &one))
 			return -errno;
 		moved = true;
