@@ -11,7 +11,8 @@
 #  3. builds (once, then cached) the debug kernel of tests/vm/debug-kernel.sh
 #     (KASAN, lockdep, kmemleak, debug objects, hung task and lockup
 #     detection, fault injection) and the module against it;
-#  4. one VM per kernel, stock then debug (tests/vm/run.sh), that loads
+#  4. one VM per kernel, stock, debug, then Debian's 6.1 (tests/vm/run.sh;
+#     on 6.1 the workers are kthreads, not vhost_tasks), that loads
 #     brd, null_blk and the module and runs tests/selftests/run_guest.sh
 #     and tests/fuzz/run_guest.sh; their top-level "ok"/"not ok" lines are
 #     renumbered into this stream, followed by the VM checks: setup, exit
@@ -136,7 +137,8 @@ fi
 
 say "building the module against the Debian 6.1 headers at W=1"
 rc=0
-KDIR61=$(tests/vm/headers-6.1.sh 2>"$LOGS/headers-6.1.log") || rc=$?
+MOD61=
+KDIR61=$(tests/vm/headers-6.1.sh --image 2>"$LOGS/headers-6.1.log") || rc=$?
 if [ "$rc" -ne 0 ]; then
 	fail "host: module builds against Debian 6.1 headers (headers not fetched)"
 	diag "$LOGS/headers-6.1.log"
@@ -144,6 +146,7 @@ else
 	KDIR=$KDIR61 vb_build_module "$VB_BUILD/module-6.1" W=1 \
 		>"$LOGS/module-6.1.log" || rc=$?
 	if [ "$rc" -eq 0 ] && ! grep -qiE 'warning:' "$LOGS/module-6.1.log"; then
+		MOD61=$VB_BUILD/module-6.1/vhost_blk.ko
 		pass "host: module builds against Debian 6.1 headers at W=1 without warnings"
 	else
 		fail "host: module builds against Debian 6.1 headers at W=1 without warnings"
@@ -314,7 +317,8 @@ fi
 # vm_suite KERNEL MODULE: boot KERNEL (stock or debug) with MODULE, run
 # the guest command, fold its TAP and the VM checks into ours. Results are
 # named "guest: ..." and "vm: ..." on the stock kernel, "debug guest: ..."
-# and "debug vm: ..." on the debug one.
+# and "debug vm: ..." on the debug one, "6.1 guest: ..." and "6.1 vm: ..."
+# on Debian's 6.1.
 vm_suite()
 {
 	local kernel=$1 module=$2 out=$LOGS/vm-$1 gp vp attempt rc line
@@ -332,6 +336,13 @@ vm_suite()
 		# A third of the stock rate: the ring fuzzer's million hostile
 		# requests run on the stock kernel, 300,000 of them here.
 		env=(-e "RING_HOSTILE=${DEBUG_RING_HOSTILE:-300000}")
+	elif [ "$kernel" = 6.1 ]; then
+		gp="6.1 guest"
+		vp="6.1 vm"
+		# The kthread workers of kernels without vhost_task: every
+		# selftest, and the fuzzers for a shorter while.
+		env=(-e "RING_HOSTILE=${K61_RING_HOSTILE:-200000}"
+		     -e "IOCTL_CALLS=${K61_IOCTL_CALLS:-20000}")
 	fi
 	say "booting the $kernel kernel for $guest_name (output in $out/guest-output.log)"
 	t_vm=$SECONDS
@@ -458,5 +469,10 @@ else
 	vm_suite stock "$MOD_OUT/vhost_blk.ko"
 fi
 [ -z "$DEBUG_MOD" ] || vm_suite debug "$DEBUG_MOD"
+if [ -n "$MOD61" ]; then
+	vm_suite 6.1 "$MOD61"
+else
+	fail "6.1 vm: not booted, the module does not build against 6.1"
+fi
 
 finish

@@ -7,7 +7,8 @@
 #
 # Usage: tests/vm/run.sh [options] [--] [COMMAND [ARG...]]
 # Environment: VHOST_BLK_KERNEL=debug boots the debug kernel of
-# tests/vm/debug-kernel.sh instead of the stock Debian one.
+# tests/vm/debug-kernel.sh instead of the stock Debian one,
+# VHOST_BLK_KERNEL=6.1 Debian's 6.1 kernel (tests/vm/headers-6.1.sh).
 #   -m, --module PATH   module to insmod (default <repo>/vhost_blk.ko)
 #       --no-module     load brd/null_blk but not vhost_blk
 #       --no-setup      load nothing
@@ -46,7 +47,7 @@ KEEP=()
 
 usage()
 {
-	sed -n '8,21s/^# \{0,1\}//p' "$0"
+	sed -n '8,22s/^# \{0,1\}//p' "$0"
 	exit "${1:-0}"
 }
 
@@ -90,6 +91,10 @@ if [ "${VHOST_BLK_KERNEL:-stock}" = debug ]; then
 	# of identify_cpu() in which the capability bits are rebuilt (seen in
 	# 2 boots of 9, before anything of ours ran).
 	APPEND="$APPEND no5lvl"
+elif [ "${VHOST_BLK_KERNEL:-stock}" = 6.1 ]; then
+	KDIR61=$("$VB_REPO/tests/vm/headers-6.1.sh" --image) ||
+		vb_die "cannot fetch the Debian 6.1 kernel"
+	ENV_FILE=${KDIR61%/usr/src/*}/env
 elif [ -n "${KVER:-}" ] && [ -f "$VB_CACHE/debian-$KVER/env" ]; then
 	ENV_FILE=$VB_CACHE/debian-$KVER/env
 elif [ -z "${KVER:-}" ] && [ -f "$VB_CACHE/env" ]; then
@@ -106,19 +111,35 @@ if [ -n "$MODULE" ] && [ ! -f "$MODULE" ]; then
 	vb_die "$MODULE not built (make KDIR=$KDIR), or pass --no-module"
 fi
 
+export PATH=$PATH:/usr/sbin:/sbin
 vb_ensure_packages qemu-system-x86 busybox-static cpio kmod
 QEMU=$(command -v qemu-system-x86_64) || vb_die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 BUSYBOX=$(command -v busybox) || vb_die "busybox missing (apt-get install busybox-static)"
 
-# build_initramfs: busybox-static, the 9p modules (decompressed) and /init;
+# initramfs_modules: the modules the 9p root needs that are not built into
+# the kernel (virtio PCI, 9p over virtio), dependencies first, one path
+# per line.
+initramfs_modules()
+{
+	local m
+
+	for m in virtio_pci 9pnet_virtio 9p; do
+		modprobe -d "$MODROOT" -S "$KREL" --show-depends "$m" ||
+			vb_die "module $m not found under $MODROOT for $KREL"
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }'
+}
+
+# build_initramfs: busybox-static, the modules of initramfs_modules
+# (decompressed, their load order in lib/modules/order) and /init;
 # cached per kernel and content. Prints its path.
 build_initramfs()
 {
-	local init=$VB_REPO/tests/vm/initramfs-init key out stage m ko a
+	local init=$VB_REPO/tests/vm/initramfs-init key out stage m ko a mods
 	local moddir=$MODROOT/lib/modules/$KREL
 
-	key=$(cat "$init" "$BUSYBOX" "$moddir/modules.builtin" 2>/dev/null |
-	      sha256sum | cut -c1-16)
+	mods=$(initramfs_modules) || exit 1
+	key=$( (cat "$init" "$BUSYBOX" "$moddir/modules.builtin" 2>/dev/null
+		echo "$mods") | sha256sum | cut -c1-16)
 	out=$VB_CACHE/initramfs/$KREL-$key.cpio.gz
 	if [ -s "$out" ]; then
 		echo "$out"
@@ -131,16 +152,17 @@ build_initramfs()
 	for a in sh mount umount insmod mkdir switch_root poweroff sleep echo cat ls; do
 		ln -s busybox "$stage/bin/$a"
 	done
-	for m in netfs 9pnet 9pnet_virtio 9p; do
-		# built into the kernel: nothing to load
-		grep -q "/$m\.ko\$" "$moddir/modules.builtin" 2>/dev/null && continue
-		ko=$(find "$moddir/kernel" -name "$m.ko*" | head -n 1)
+	: >"$stage/lib/modules/order"
+	for ko in $mods; do
+		m=${ko##*/}
+		m=${m%%.ko*}
 		case $ko in
 		*.ko.xz) xz -dc "$ko" >"$stage/lib/modules/$m.ko" ;;
 		*.ko.zst) zstd -qdc "$ko" >"$stage/lib/modules/$m.ko" ;;
 		*.ko) cp "$ko" "$stage/lib/modules/$m.ko" ;;
-		*) rm -rf "$stage"; vb_die "module $m not found in $moddir" ;;
+		*) rm -rf "$stage"; vb_die "module $ko: unknown format" ;;
 		esac
+		echo "$m" >>"$stage/lib/modules/order"
 	done
 	install -m 755 "$init" "$stage/init"
 	(cd "$stage" && find . -print0 | LC_ALL=C sort -z |
