@@ -319,6 +319,21 @@ static void vhost_blk_bio_abort(struct vhost_blk_req *req, struct bio *bio)
 	bio_put(bio);
 }
 
+/*
+ * The end of filling bios for a request: the last bio goes to the block
+ * layer, or, on @err, is undone without reaching it. Bios already
+ * submitted end normally and report the error. Returns @err.
+ */
+static int vhost_blk_bio_last(struct vhost_blk_req *req, struct bio *bio,
+			      int err)
+{
+	if (bio && !err)
+		vhost_blk_bio_submit(req, bio);
+	else if (bio)
+		vhost_blk_bio_abort(req, bio);
+	return err;
+}
+
 static unsigned int vhost_blk_iov_pages(const struct iovec *iov,
 					unsigned int nr)
 {
@@ -394,15 +409,10 @@ static int vhost_blk_submit_pinned(struct vhost_blk_req *req,
 				goto fault;
 		}
 	}
-	if (bio)
-		vhost_blk_bio_submit(req, bio);
-	return 0;
+	return vhost_blk_bio_last(req, bio, 0);
 
 fault:
-	/* Bios already submitted end normally and report the error. */
-	if (bio)
-		vhost_blk_bio_abort(req, bio);
-	return -EFAULT;
+	return vhost_blk_bio_last(req, bio, -EFAULT);
 }
 
 /*
@@ -441,15 +451,10 @@ static int vhost_blk_submit_table(struct vhost_blk_req *req,
 			len -= seg;
 		}
 	}
-	if (bio)
-		vhost_blk_bio_submit(req, bio);
-	return 0;
+	return vhost_blk_bio_last(req, bio, 0);
 
 fault:
-	/* Bios already submitted end normally and report the error. */
-	if (bio)
-		vhost_blk_bio_abort(req, bio);
-	return -EFAULT;
+	return vhost_blk_bio_last(req, bio, -EFAULT);
 }
 
 /**
