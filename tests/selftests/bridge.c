@@ -21,7 +21,6 @@
  * VHOST_BLK_BRIDGE names the bridge binary (default: the one next to
  * this tree's tests, tools/build/vhost-user-blk-bridge).
  */
-#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/eventfd.h>
@@ -585,7 +584,7 @@ TEST_F(br, busyloop_bridge_saves_kicks)
 	static const char *const bad[] = { "--busyloop-us", "10001", NULL };
 	struct server s2, s3;
 	unsigned int saved = 0;
-	cpu_set_t old, one;
+	cpu_set_t old;
 	struct vblk_req *r;
 	uint64_t gpa;
 
@@ -600,13 +599,9 @@ TEST_F(br, busyloop_bridge_saves_kicks)
 	 * CPU 0, so that no worker gives its CPU to the thread it serves.
 	 */
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(old), &old));
-	CPU_ZERO(&one);
-	CPU_SET(1, &one);
-	ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
+	ASSERT_EQ(0, run_on_cpu(1));
 	ASSERT_EQ(0, bridge_start(&s2, test_dev(), bl));
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
+	ASSERT_EQ(0, run_on_cpu(0));
 	ASSERT_EQ(0, vu_create(&self->d, s2.sock, QUEUES, VBLK_MEM_ONE));
 	r = vblk_req_alloc(self->d);
 	ASSERT_NE(NULL, r);

@@ -3,7 +3,6 @@
  * ioctl: the vhost control plane of /dev/vhost-blk - ownership, features,
  * the memory table and vring setup - with exact error codes.
  */
-#include <sched.h>
 #include <sys/eventfd.h>
 
 #include "kselftest_harness.h"
@@ -718,24 +717,20 @@ static unsigned int writes_one_by_one(struct __test_metadata *_metadata,
 static int split_cpus(struct vblk_dev *d, cpu_set_t *saved)
 {
 	unsigned int base, id;
-	cpu_set_t one;
-	int ret;
+	int ret, ret0;
 
 	if (sched_getaffinity(0, sizeof(*saved), saved))
 		return -errno;
 	ret = vblk_vq_stop(&d->vqs[0], &base);
-	CPU_ZERO(&one);
-	CPU_SET(1, &one);
-	if (!ret && sched_setaffinity(0, sizeof(one), &one))
-		ret = -errno;
+	if (!ret)
+		ret = run_on_cpu(1);
 	if (!ret)
 		ret = vhost_blk_new_worker(d->fd, &id);
 	if (!ret)
 		ret = vhost_blk_attach_vring_worker(d->fd, 0, id);
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	if (sched_setaffinity(0, sizeof(one), &one) && !ret)
-		ret = -errno;
+	ret0 = run_on_cpu(0);
+	if (!ret)
+		ret = ret0;
 	return ret ? ret : vblk_vq_restart(&d->vqs[0], base);
 }
 

@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,6 +61,19 @@ static inline const char *test_dev2(void)
 	const char *p = getenv("VHOST_BLK_TEST_DEV2");
 
 	return p && *p ? p : "/dev/ram1";
+}
+
+/*
+ * Run the calling thread on @cpu only (threads and vhost_task workers it
+ * creates from now on inherit that): 0 or -errno.
+ */
+static inline int run_on_cpu(int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(0, sizeof(one), &one) ? -errno : 0;
 }
 
 /* A seed no earlier test (or run) wrote: stale data cannot match it. */
