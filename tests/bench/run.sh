@@ -12,7 +12,7 @@
 # own queue of one shared device).
 #
 # Usage: tests/bench/run.sh [--smoke] [--file] [--pin] [--pin-mem] [--poll [US]]
-#                           [--runtime SEC] [--guest]
+#                           [--variants] [--runtime SEC] [--guest]
 #   --smoke        1 s per job, a few jobs, plus fio verify=crc32c through
 #                  the engine (on /dev/vhost-blk and over vhost-user)
 #   --runtime SEC  seconds per job (default 6; ramp 1 s extra)
@@ -29,6 +29,11 @@
 #                  (VHOST_SET_VRING_BUSYLOOP_TIMEOUT); qemu-storage-daemon
 #                  polls with its iothread's own default. Only where there
 #                  are two vCPUs per queue; other jobs run as with --pin
+#   --variants     instead of the jobs above: 4k random read at QD1 and
+#                  QD32, one queue, job on vCPU 0, through the polling
+#                  variants of vhost-blk side by side (worker with the job;
+#                  on vCPU 1; on vCPU 1 with worker, engine or both
+#                  polling, for --poll's US or 200 us)
 #   --guest        run here (inside the test VM) instead of booting one
 #
 # On the host: builds the module and the engine, boots the VM once, writes
@@ -49,6 +54,7 @@ GUEST=0
 PIN=0
 PINMEM=0
 POLL=0
+VARIANTS=0
 RUNTIME=6
 
 while [ $# -gt 0 ]; do
@@ -62,8 +68,9 @@ while [ $# -gt 0 ]; do
 		POLL=200
 		case ${2:-} in [0-9]*) POLL=$2; shift ;; esac
 		PIN=1 ;;
+	--variants) VARIANTS=1; PIN=1 ;;
 	--runtime) RUNTIME=$2; shift ;;
-	-h | --help) sed -n '14,37s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '14,42s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -147,6 +154,25 @@ poll_args()
 	esac
 }
 
+# variant_args PATH: the engine options named by the "+" suffixes of a
+# vhost-blk path: pin (pin_mem=1), w1 (the queue's worker on the next
+# vCPU), wpoll (the worker busy-polls), epoll (the engine polls its used
+# ring); the windows are --poll's, or 200 us.
+variant_args()
+{
+	local opt us=200 IFS=+
+
+	[ "$POLL" -gt 0 ] && us=$POLL
+	for opt in ${1#vhost-blk}; do
+		case $opt in
+		pin) args+=(--pin_mem=1) ;;
+		w1) args+=(--worker_cpu=1) ;;
+		wpoll) args+=(--busyloop_us="$us") ;;
+		epoll) args+=(--poll_us="$us") ;;
+		esac
+	done
+}
+
 # run_fio TRANSPORT DEV QUEUES NAME RW BS QD [fio args...]: one job, one
 # "BENCH|..." result line (or "BENCH-FAIL|...").
 run_fio()
@@ -164,10 +190,9 @@ run_fio()
 				   --cpus_allowed_policy=split)
 	case $tr in
 	io_uring) args+=(--ioengine=io_uring --direct=1 --filename="$dev") ;;
-	vhost-blk) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
-			  --queues="$nq") ;;
-	vhost-blk+pin) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
-			      --queues="$nq" --pin_mem=1) ;;
+	vhost-blk*) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
+			   --queues="$nq")
+		    variant_args "$tr" ;;
 	qsd) args+=(--ioengine=external:"$ENGINE" --filename=vhost-user
 		    --vhost_user="$WORK/q.sock" --queues="$nq") ;;
 	esac
@@ -201,11 +226,7 @@ verify_check()
 	else
 		args+=(--filename="$dev")
 	fi
-	[ "$tr" = vhost-blk+pin ] && args+=(--pin_mem=1)
-	if [ "$tr" = vhost-blk+poll ]; then
-		args+=(--poll_us=100 --busyloop_us=100 --worker_cpu=1)
-		tr="vhost-blk, both sides polling"
-	fi
+	variant_args "$tr"
 	desc="fio verify=crc32c through the engine ($tr, $dev, 2 queues)"
 	timeout -k 5 120 fio "${args[@]}" >"$WORK/verify.out" 2>&1 || rc=$?
 	if [ "$rc" -eq 0 ] && grep -q 'err= 0' "$WORK/verify.out" &&
@@ -227,7 +248,8 @@ bench_target()
 	# The paths of one job run back to back, so that a change in the
 	# load of the machine hits them alike.
 	for nq in "${queues[@]}"; do
-		if [ -x "$QSD" ] && ! qsd_start "$dev" "$nq"; then
+		if [[ " ${transports[*]} " == *" qsd "* ]] &&
+		   ! qsd_start "$dev" "$nq"; then
 			FAILED=$((FAILED + 1))
 			echo "BENCH-FAIL|$(basename "$dev")|*|$nq|qsd (did not start)"
 		fi
@@ -276,7 +298,15 @@ guest_main()
 	else
 		echo "# $QSD not installed: no vhost-user comparison"
 	fi
-	if [ "$SMOKE" -eq 1 ]; then
+	if [ "$VARIANTS" -eq 1 ]; then
+		transports=(io_uring vhost-blk vhost-blk+pin vhost-blk+w1
+			    vhost-blk+w1+wpoll vhost-blk+w1+epoll
+			    vhost-blk+w1+wpoll+epoll
+			    vhost-blk+w1+wpoll+epoll+pin)
+		jobs=("randread-4k-qd1 randread 4k 1"
+		      "randread-4k-qd32 randread 4k 32")
+		queues=(1)
+	elif [ "$SMOKE" -eq 1 ]; then
 		jobs=("randread-4k-qd32 randread 4k 32"
 		      "write-64k-qd16 write 64k 16")
 		queues=(1 2)
@@ -298,7 +328,7 @@ guest_main()
 	if [ "$SMOKE" -eq 1 ]; then
 		verify_check vhost-blk /dev/ram0
 		verify_check vhost-blk+pin /dev/ram0
-		verify_check vhost-blk+poll /dev/ram0
+		verify_check vhost-blk+w1+wpoll+epoll /dev/ram0
 		# A file backend too: a raw image on tmpfs.
 		truncate -s 64M "$WORK/verify.img" &&
 			verify_check vhost-blk "$WORK/verify.img"
@@ -349,6 +379,7 @@ GUEST_ARGS="--guest --runtime $RUNTIME"
 [ "$POLL" -gt 0 ] && GUEST_ARGS="$GUEST_ARGS --poll $POLL"
 [ "$FILE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --file"
 [ "$SMOKE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --smoke"
+[ "$VARIANTS" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --variants"
 rc=0
 "$REPO/tests/vm/run.sh" -t 1500 --module "$OUT/module/vhost_blk.ko" \
 	-o "$OUT/vm" -- "tests/bench/run.sh $GUEST_ARGS" >"$OUT/guest.log" 2>&1 ||
@@ -381,8 +412,10 @@ print("Date %s; guest kernel %s, %s vCPUs (QEMU TCG); %s; %s; %s s per job; %s."
 print()
 print("| device | job | queues | path | IOPS | MiB/s | p50 us | p99 us | vs io_uring | vs qsd |")
 print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+# Paths in the order they ran.
+paths = list(dict.fromkeys(r[3] for r in rows))
 for k in order:
-    for tr in ("io_uring", "vhost-blk", "vhost-blk+pin", "qsd"):
+    for tr in paths:
         if tr not in res[k]:
             continue
         iops, bw, p50, p99 = res[k][tr]
@@ -427,8 +460,7 @@ for dev, job, nq, tr, iops, bw, p50, p99 in rows:
         res[k] = {}
         order.append(k)
     res[k][tr] = float(iops) / 1000
-paths = [t for t in ("io_uring", "vhost-blk", "vhost-blk+pin", "qsd")
-         if any(t in r for r in res.values())]
+paths = list(dict.fromkeys(r[3] for r in rows))
 print("job " + " ".join(paths))
 for k in order:
     print('"%s" %s' % (k, " ".join("%.2f" % res[k].get(t, 0) for t in paths)))
