@@ -729,7 +729,7 @@ static u8 vhost_blk_dwz(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 	struct virtio_blk_discard_write_zeroes *seg = vq->dwz;
 	struct vhost_blk_dev *dev = vq->dev;
 	u64 features, max = vhost_blk_dwz_max(dev, type);
-	unsigned int bit, i, n = len / sizeof(*seg);
+	unsigned int bit, i, n;
 	struct bio *bio = NULL;
 	u8 status = VIRTIO_BLK_S_OK;
 
@@ -739,10 +739,14 @@ static u8 vhost_blk_dwz(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 	vhost_blk_features(dev, &features);
 	if (vhost_blk_ro(dev))
 		return VIRTIO_BLK_S_IOERR;
-	if (!(features & BIT_ULL(bit)))
+	/* Served only when the backend has it and the driver acked it. */
+	if (!(features & dev->acked_features & BIT_ULL(bit)))
 		return VIRTIO_BLK_S_UNSUPP;
-	if (!n || len % sizeof(*seg) || n > VHOST_BLK_DWZ_SEG_MAX)
+	/* @len is the guest's 64-bit sum: bound it before it is narrowed. */
+	if (!len || len % sizeof(*seg) ||
+	    len > VHOST_BLK_DWZ_SEG_MAX * sizeof(*seg))
 		return VIRTIO_BLK_S_IOERR;
+	n = len / sizeof(*seg);
 	if (vhost_blk_copy_from_iov(seg, iov, nr, len))
 		return VIRTIO_BLK_S_IOERR;
 
@@ -846,6 +850,14 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 	}
 	type = le32_to_cpu((__force __le32)hdr.type);
 	sector = le64_to_cpu((__force __le64)hdr.sector);
+	/*
+	 * Aliased descriptors can sum past 2^32; used.len is 32-bit and no
+	 * request is that large: such a chain is refused whatever its type.
+	 */
+	if (chain->out_len > U32_MAX || chain->in_len > U32_MAX) {
+		req->status = VIRTIO_BLK_S_IOERR;
+		return;
+	}
 
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
