@@ -106,8 +106,8 @@ static void vhost_blk_vq_free_slots(struct vhost_blk_vq *vq)
 	kvfree(vq->free_slots);
 	kvfree(vq->chain);
 	kvfree(vq->data_iov);
-	kvfree(vq->dwz);
-	vq->dwz = NULL;
+	kvfree(vq->segs);
+	vq->segs = NULL;
 	vq->reqs = NULL;
 	vq->free_slots = NULL;
 	vq->chain = NULL;
@@ -130,10 +130,10 @@ static int vhost_blk_vq_alloc_slots(struct vhost_blk_vq *vq)
 	vq->chain = kvmalloc(sizeof(*vq->chain), GFP_KERNEL_ACCOUNT);
 	vq->data_iov = kvcalloc(VHOST_BLK_IOV_MAX, sizeof(*vq->data_iov),
 				GFP_KERNEL_ACCOUNT);
-	vq->dwz = kvcalloc(VHOST_BLK_DWZ_SEG_MAX, sizeof(*vq->dwz),
-			   GFP_KERNEL_ACCOUNT);
+	vq->segs = kvcalloc(VHOST_BLK_DWZ_SEG_MAX, sizeof(*vq->segs),
+			    GFP_KERNEL_ACCOUNT);
 	if (!vq->reqs || !vq->free_slots || !vq->chain || !vq->data_iov ||
-	    !vq->dwz) {
+	    !vq->segs) {
 		vhost_blk_vq_free_slots(vq);
 		return -ENOMEM;
 	}

@@ -93,32 +93,6 @@ int vhost_blk_mem_create(const struct vhost_memory_region *in, u32 nregions,
 }
 
 /**
- * vhost_blk_mem_find() - the region holding a guest-physical address
- * @mem: a validated table
- * @gpa: guest-physical address
- *
- * Return: the region, or NULL when @gpa is in none.
- */
-const struct vhost_blk_mem_region *
-vhost_blk_mem_find(const struct vhost_blk_mem *mem, u64 gpa)
-{
-	u32 lo = 0, hi = mem->nregions;
-
-	while (lo < hi) {
-		u32 mid = lo + (hi - lo) / 2;
-		const struct vhost_blk_mem_region *r = &mem->regions[mid];
-
-		if (gpa < r->gpa)
-			hi = mid;
-		else if (gpa - r->gpa >= r->size)
-			lo = mid + 1;
-		else
-			return r;
-	}
-	return NULL;
-}
-
-/**
  * vhost_blk_mem_uaddr_ok() - is a user range inside one region?
  * @mem: a validated table
  * @uaddr: owner virtual address

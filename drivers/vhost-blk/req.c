@@ -235,45 +235,6 @@ void vhost_blk_handle_done(struct vhost_blk_work *work)
 	mutex_unlock(&vq->mutex);
 }
 
-/* The [skip, skip + len) byte range of @iov as a new iovec array. */
-static unsigned int vhost_blk_iov_slice(const struct iovec *iov,
-					unsigned int nr, u64 skip, u64 len,
-					struct iovec *out)
-{
-	unsigned int i, n = 0;
-
-	for (i = 0; i < nr && len; i++) {
-		u64 l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		out[n].iov_base = iov[i].iov_base + skip;
-		out[n].iov_len = min(l - skip, len);
-		len -= out[n].iov_len;
-		skip = 0;
-		n++;
-	}
-	return n;
-}
-
-static int vhost_blk_copy_from_iov(void *dst, const struct iovec *iov,
-				   unsigned int nr, size_t len)
-{
-	unsigned int i;
-
-	for (i = 0; i < nr && len; i++) {
-		size_t n = min(len, iov[i].iov_len);
-
-		if (copy_from_user(dst, iov[i].iov_base, n))
-			return -EFAULT;
-		dst += n;
-		len -= n;
-	}
-	return len ? -EFAULT : 0;
-}
-
 static int vhost_blk_copy_to_iov(const struct iovec *iov, unsigned int nr,
 				 const void *src, size_t len)
 {
@@ -583,42 +544,26 @@ static bool vhost_blk_ro(struct vhost_blk_dev *dev)
 					 IS_SWAPFILE(dev->bfile->f_mapping->host)));
 }
 
-/* Is [sector, sector + nr_sectors) a range of whole blocks on the disk? */
-static bool vhost_blk_range_ok(struct vhost_blk_dev *dev, u64 sector,
-			       u64 nr_sectors)
-{
-	u64 capacity = vhost_blk_capacity(dev);
-	u64 bmask = (vhost_blk_lbs(dev) >> SECTOR_SHIFT) - 1;
-
-	if ((sector | nr_sectors) & bmask)
-		return false;
-	return sector <= capacity && nr_sectors <= capacity - sector;
-}
-
 static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
-		       const struct iovec *iov, unsigned int nr, u64 len,
-		       u64 sector, bool write)
+		       const struct vhost_blk_cmd *cmd)
 {
 	struct vhost_blk_dev *dev = vq->dev;
 	struct block_device *bdev = dev->bdev;
+	bool write = cmd->type == VIRTIO_BLK_T_OUT;
 	/* Writes as direct I/O issues them: not throttled as writeback. */
 	blk_opf_t opf = write ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE :
 				REQ_OP_READ;
-	unsigned int mask;
+	const struct iovec *iov = cmd->data;
+	unsigned int mask, nr = cmd->nr_data;
+	u64 len = cmd->data_len;
 	int ret;
-
-	if (write && vhost_blk_ro(dev))
-		return VIRTIO_BLK_S_IOERR;
-	if (!len || len % SECTOR_SIZE || len > VHOST_BLK_MAX_REQ_BYTES ||
-	    !vhost_blk_range_ok(dev, sector, len >> SECTOR_SHIFT))
-		return VIRTIO_BLK_S_IOERR;
 
 	req->dirty = !write;
 	req->nr_pages = vhost_blk_iov_pages(iov, nr);
 	vq->inflight_pages += req->nr_pages;
 	if (!bdev) {
 		mask = vhost_blk_lbs(dev) - 1;
-		ret = vhost_blk_file_rw(req, iov, nr, len, sector, write,
+		ret = vhost_blk_file_rw(req, iov, nr, len, cmd->sector, write,
 					vhost_blk_iov_aligned(iov, nr, mask));
 	} else {
 		/* Every bio boundary then falls on a logical block. */
@@ -626,12 +571,13 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 			   bdev_logical_block_size(bdev) - 1);
 		if (!vhost_blk_iov_aligned(iov, nr, mask))
 			ret = vhost_blk_submit_bounce(req, iov, nr, len, opf,
-						      sector);
+						      cmd->sector);
 		else if (dev->options & VHOST_BLK_OPT_F_PIN_MEM)
-			ret = vhost_blk_submit_table(req, iov, nr, opf, sector);
+			ret = vhost_blk_submit_table(req, iov, nr, opf,
+						     cmd->sector);
 		else
 			ret = vhost_blk_submit_pinned(req, iov, nr, opf,
-						      sector);
+						      cmd->sector);
 	}
 	if (ret)
 		return VIRTIO_BLK_S_IOERR;
@@ -653,11 +599,11 @@ static u8 vhost_blk_flush(struct vhost_blk_vq *vq, struct vhost_blk_req *req)
 }
 
 static u8 vhost_blk_get_id(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
-			   const struct iovec *iov, unsigned int nr, u64 len)
+			   const struct vhost_blk_cmd *cmd)
 {
-	size_t n = min_t(u64, len, VHOST_BLK_SERIAL_LEN);
+	size_t n = min_t(u32, cmd->data_len, VHOST_BLK_SERIAL_LEN);
 
-	if (vhost_blk_copy_to_iov(iov, nr, vq->dev->serial, n))
+	if (vhost_blk_copy_to_iov(cmd->data, cmd->nr_data, vq->dev->serial, n))
 		return VIRTIO_BLK_S_IOERR;
 	req->used_len = n;
 	return VIRTIO_BLK_S_OK;
@@ -719,63 +665,34 @@ static int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type,
 }
 
 /*
- * DISCARD, WRITE_ZEROES and SECURE_ERASE: a table of segments. The table
- * is copied once and checked whole before anything is issued.
+ * DISCARD, WRITE_ZEROES and SECURE_ERASE: the segments vhost_blk_decode()
+ * copied and checked, issued in order until one fails.
  */
 static u8 vhost_blk_dwz(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
-			const struct iovec *iov, unsigned int nr, u64 len,
-			u32 type)
+			const struct vhost_blk_cmd *cmd)
 {
-	struct virtio_blk_discard_write_zeroes *seg = vq->dwz;
 	struct vhost_blk_dev *dev = vq->dev;
-	u64 features, max = vhost_blk_dwz_max(dev, type);
-	unsigned int bit, i, n;
-	struct bio *bio = NULL;
+	u64 max = vhost_blk_dwz_max(dev, cmd->type);
 	u8 status = VIRTIO_BLK_S_OK;
+	struct bio *bio = NULL;
+	unsigned int i;
 
-	bit = type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_F_DISCARD :
-	      type == VIRTIO_BLK_T_WRITE_ZEROES ? VIRTIO_BLK_F_WRITE_ZEROES :
-	      VIRTIO_BLK_F_SECURE_ERASE;
-	vhost_blk_features(dev, &features);
-	if (vhost_blk_ro(dev))
-		return VIRTIO_BLK_S_IOERR;
-	/* Served only when the backend has it and the driver acked it. */
-	if (!(features & dev->acked_features & BIT_ULL(bit)))
-		return VIRTIO_BLK_S_UNSUPP;
-	/* @len is the guest's 64-bit sum: bound it before it is narrowed. */
-	if (!len || len % sizeof(*seg) ||
-	    len > VHOST_BLK_DWZ_SEG_MAX * sizeof(*seg))
-		return VIRTIO_BLK_S_IOERR;
-	n = len / sizeof(*seg);
-	if (vhost_blk_copy_from_iov(seg, iov, nr, len))
-		return VIRTIO_BLK_S_IOERR;
-
-	for (i = 0; i < n; i++) {
-		u32 flags = le32_to_cpu(seg[i].flags);
-		u64 sector = le64_to_cpu(seg[i].sector);
-		u32 num = le32_to_cpu(seg[i].num_sectors);
-
-		if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ||
-		    (flags && type != VIRTIO_BLK_T_WRITE_ZEROES))
-			return VIRTIO_BLK_S_UNSUPP;
-		if (num > max || !vhost_blk_range_ok(dev, sector, num))
-			return VIRTIO_BLK_S_IOERR;
-	}
-
-	for (i = 0; i < n; i++) {
-		bool unmap = le32_to_cpu(seg[i].flags) &
+	for (i = 0; i < cmd->nr_segs; i++) {
+		const struct virtio_blk_discard_write_zeroes *seg = &cmd->segs[i];
+		bool unmap = le32_to_cpu(seg->flags) &
 			     VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
-		u64 sector = le64_to_cpu(seg[i].sector);
-		u32 num = le32_to_cpu(seg[i].num_sectors);
+		u64 sector = le64_to_cpu(seg->sector);
+		u32 num = le32_to_cpu(seg->num_sectors);
 		int ret;
 
 		if (!num)
 			continue;
 		if (dev->bdev)
-			ret = vhost_blk_bdev_dwz(dev->bdev, type, sector, num,
-						 unmap, max, &bio);
+			ret = vhost_blk_bdev_dwz(dev->bdev, cmd->type, sector,
+						 num, unmap, max, &bio);
 		else
-			ret = vhost_blk_file_dwz(dev, type, sector, num, unmap);
+			ret = vhost_blk_file_dwz(dev, cmd->type, sector, num,
+						 unmap);
 		if (ret) {
 			/* UNSUPP tells the guest to stop using the command. */
 			status = ret == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP :
@@ -803,20 +720,32 @@ static void vhost_blk_req_status(struct vhost_blk_req *req, u8 status)
 		WRITE_ONCE(req->status, status);
 }
 
+/* What the backend serves and allows now, for vhost_blk_decode(). */
+static void vhost_blk_limits(struct vhost_blk_dev *dev,
+			     struct vhost_blk_limits *lim)
+{
+	vhost_blk_features(dev, &lim->features);
+	lim->features &= dev->acked_features;
+	lim->capacity = vhost_blk_capacity(dev);
+	lim->lbs = vhost_blk_lbs(dev);
+	lim->ro = vhost_blk_ro(dev);
+	lim->max_discard = vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD);
+	lim->max_write_zeroes = vhost_blk_dwz_max(dev,
+						  VIRTIO_BLK_T_WRITE_ZEROES);
+	lim->max_secure_erase = vhost_blk_dwz_max(dev,
+						  VIRTIO_BLK_T_SECURE_ERASE);
+}
+
 /* Turn one chain into I/O. The request ends through vhost_blk_req_put(). */
 static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 				 struct vhost_blk_req *req)
 {
-	struct vhost_blk_chain *chain = vq->chain;
-	struct virtio_blk_outhdr hdr;
-	struct iovec *in;
-	unsigned int nr;
-	u64 len, sector;
-	u32 type;
+	struct vhost_blk_cmd cmd = { .data = vq->data_iov, .segs = vq->segs };
+	struct vhost_blk_limits lim;
 	u8 st;
 	int ret;
 
-	ret = vhost_blk_vq_get_chain(vq, req->head, chain);
+	ret = vhost_blk_vq_get_chain(vq, req->head, vq->chain);
 	if (ret) {
 		u8 __user *status;
 
@@ -829,68 +758,37 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 		 */
 		if (!vhost_blk_vq_chain_status(vq, req->head, &status) &&
 		    put_user((u8)VIRTIO_BLK_S_IOERR, status))
-			pr_debug_ratelimited("vhost-blk: vq %u: cannot fail a refused chain\n",
+			pr_debug_ratelimited("vq %u: cannot fail a refused chain\n",
 					     vq->index);
 		return;
 	}
-	if (!chain->in_len) {
+
+	vhost_blk_limits(vq->dev, &lim);
+	st = vhost_blk_decode(vq->chain, &lim, &cmd);
+	req->status_addr = cmd.status;
+	req->in_len = cmd.in_len;
+	if (!cmd.status) {
 		vhost_blk_vq_error(vq, "no status byte");
 		return;
 	}
-	in = chain->iov + chain->nr_out;
-	req->in_len = min_t(u64, chain->in_len, U32_MAX);
-	req->status_addr = in[chain->nr_in - 1].iov_base +
-			   in[chain->nr_in - 1].iov_len - 1;
-
-	if (chain->out_len < sizeof(hdr) ||
-	    vhost_blk_copy_from_iov(&hdr, chain->iov, chain->nr_out,
-				    sizeof(hdr))) {
-		req->status = VIRTIO_BLK_S_IOERR;
-		return;
-	}
-	type = le32_to_cpu((__force __le32)hdr.type);
-	sector = le64_to_cpu((__force __le64)hdr.sector);
-	/*
-	 * Aliased descriptors can sum past 2^32; used.len is 32-bit and no
-	 * request is that large: such a chain is refused whatever its type.
-	 */
-	if (chain->out_len > U32_MAX || chain->in_len > U32_MAX) {
-		req->status = VIRTIO_BLK_S_IOERR;
+	if (st != VIRTIO_BLK_S_OK) {
+		req->status = st;
 		return;
 	}
 
-	switch (type) {
+	switch (cmd.type) {
 	case VIRTIO_BLK_T_IN:
-	case VIRTIO_BLK_T_GET_ID:
-		len = chain->in_len - 1;
-		nr = vhost_blk_iov_slice(in, chain->nr_in, 0, len,
-					 vq->data_iov);
-		if (type == VIRTIO_BLK_T_IN)
-			st = vhost_blk_rw(vq, req, vq->data_iov, nr, len,
-					  sector, false);
-		else
-			st = vhost_blk_get_id(vq, req, vq->data_iov, nr, len);
-		break;
 	case VIRTIO_BLK_T_OUT:
-		len = chain->out_len - sizeof(hdr);
-		nr = vhost_blk_iov_slice(chain->iov, chain->nr_out,
-					 sizeof(hdr), len, vq->data_iov);
-		st = vhost_blk_rw(vq, req, vq->data_iov, nr, len, sector,
-				  true);
+		st = vhost_blk_rw(vq, req, &cmd);
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		st = vhost_blk_get_id(vq, req, &cmd);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		st = vhost_blk_flush(vq, req);
 		break;
-	case VIRTIO_BLK_T_DISCARD:
-	case VIRTIO_BLK_T_WRITE_ZEROES:
-	case VIRTIO_BLK_T_SECURE_ERASE:
-		len = chain->out_len - sizeof(hdr);
-		nr = vhost_blk_iov_slice(chain->iov, chain->nr_out,
-					 sizeof(hdr), len, vq->data_iov);
-		st = vhost_blk_dwz(vq, req, vq->data_iov, nr, len, type);
-		break;
 	default:
-		st = VIRTIO_BLK_S_UNSUPP;
+		st = vhost_blk_dwz(vq, req, &cmd);
 		break;
 	}
 	vhost_blk_req_status(req, st);

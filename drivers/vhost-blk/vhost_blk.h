@@ -24,16 +24,9 @@
 #include <uapi/linux/vhost_blk.h>
 
 #include "compat.h"
+#include "decode.h"
 
 #define VHOST_BLK_MAX_VQS	VHOST_BLK_MAX_QUEUES
-/* Largest ring the device accepts (virtio split ring limit). */
-#define VHOST_BLK_VRING_MAX	32768
-/* Data segments per request advertised in seg_max. */
-#define VHOST_BLK_SEG_MAX	254
-/* Bytes per data segment advertised in size_max. */
-#define VHOST_BLK_SIZE_MAX	SZ_128K
-/* Largest request: what seg_max and size_max allow. Larger get IOERR. */
-#define VHOST_BLK_MAX_REQ_BYTES	((u64)VHOST_BLK_SEG_MAX * VHOST_BLK_SIZE_MAX)
 /* Largest request that may go through a bounce buffer. */
 #define VHOST_BLK_BOUNCE_MAX	SZ_1M
 /*
@@ -41,12 +34,8 @@
  * the host memory and page references one queue can tie up.
  */
 #define VHOST_BLK_VQ_PAGES_MAX	16384
-/* Buffers one descriptor chain may map to, after region splits. */
-#define VHOST_BLK_IOV_MAX	1024
 /* Requests a queue handles per wakeup before yielding to others. */
 #define VHOST_BLK_WEIGHT	256
-/* Segments per DISCARD, WRITE_ZEROES or SECURE_ERASE request. */
-#define VHOST_BLK_DWZ_SEG_MAX	256
 /* WRITE_ZEROES sectors per segment where the backend writes zero pages. */
 #define VHOST_BLK_ZEROOUT_MAX	(64U << (20 - SECTOR_SHIFT))
 
@@ -69,28 +58,8 @@
 
 extern unsigned int vhost_blk_max_mem_regions;
 
-struct vhost_blk_mem_region {
-	u64 gpa;		/* guest-physical start */
-	u64 size;		/* bytes, non-zero */
-	u64 uaddr;		/* owner virtual address of gpa */
-	/*
-	 * VHOST_BLK_OPT_F_PIN_MEM: the pages of [uaddr, uaddr + size),
-	 * from the one holding uaddr on, pinned long-term. NULL otherwise.
-	 */
-	struct page **pages;
-};
-
-struct vhost_blk_mem {
-	struct rcu_head rcu;
-	unsigned long npinned;	/* pages pinned and charged to pinned_vm */
-	u32 nregions;
-	struct vhost_blk_mem_region regions[] __counted_by(nregions);
-};
-
 int vhost_blk_mem_create(const struct vhost_memory_region *in, u32 nregions,
 			 struct vhost_blk_mem **out);
-const struct vhost_blk_mem_region *
-vhost_blk_mem_find(const struct vhost_blk_mem *mem, u64 gpa);
 bool vhost_blk_mem_uaddr_ok(const struct vhost_blk_mem *mem, u64 uaddr,
 			    u64 len);
 
@@ -140,15 +109,6 @@ struct vhost_blk_poll {
 };
 
 /* ---- virtqueues (vring.c) ---- */
-
-/* One descriptor chain as the worker sees it: readable buffers first. */
-struct vhost_blk_chain {
-	unsigned int nr_out;		/* device-readable iovecs */
-	unsigned int nr_in;		/* device-writable iovecs, after them */
-	u64 out_len;			/* bytes */
-	u64 in_len;			/* bytes */
-	struct iovec iov[VHOST_BLK_IOV_MAX];
-};
 
 struct vhost_blk_req {
 	struct llist_node node;		/* on vq->done once every bio ended */
@@ -224,7 +184,7 @@ struct vhost_blk_vq {
 	struct vhost_blk_chain *chain;	/* scratch for the worker */
 	struct iovec *data_iov;		/* scratch: data part of chain */
 	/* scratch: DISCARD/WRITE_ZEROES/SECURE_ERASE segments */
-	struct virtio_blk_discard_write_zeroes *dwz;
+	struct virtio_blk_discard_write_zeroes *segs;
 
 	/* Written under mutex, read under RCU by completion paths. */
 	struct vhost_blk_worker __rcu *worker;

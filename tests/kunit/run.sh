@@ -197,7 +197,7 @@ overlay()
 		sync_file "$VB_REPO/tests/kunit/$f" "$OVERLAY/$f" || return 1
 		keep+=("$f")
 	done
-	for f in mem.c vring.c vhost_blk.h compat.h; do
+	for f in mem.c vring.c decode.c decode.h vhost_blk.h compat.h; do
 		sync_file "$VB_REPO/drivers/vhost-blk/$f" "$OVERLAY/$f" || return 1
 		keep+=("$f")
 	done

@@ -149,6 +149,7 @@ static int vring_test_init(struct kunit *test)
 
 	vq = &f->dev->vqs[0];
 	vq->dev = f->dev;
+	mutex_init(&vq->mutex);
 	vq->num = TEST_NUM;
 	vq->desc = uptr(f, DESC_OFF);
 	vq->avail = uptr(f, AVAIL_OFF);
@@ -215,11 +216,16 @@ static void put_linear_chain(struct kunit *test, unsigned long off,
 	kunit_kfree(test, d);
 }
 
+/* Under the queue mutex, as the worker walks chains. */
 static int get_chain(struct kunit *test, u16 head)
 {
 	struct vring_fixture *f = test->priv;
+	int ret;
 
-	return vhost_blk_vq_get_chain(f->vq, head, f->chain);
+	mutex_lock(&f->vq->mutex);
+	ret = vhost_blk_vq_get_chain(f->vq, head, f->chain);
+	mutex_unlock(&f->vq->mutex);
+	return ret;
 }
 
 static void expect_iov(struct kunit *test, unsigned int i, unsigned long off,
