@@ -37,6 +37,7 @@ static void vhost_blk_vq_init(struct vhost_blk_dev *dev, unsigned int index)
 	init_llist_head(&vq->done);
 	atomic_set(&vq->inflight, 0);
 	init_waitqueue_head(&vq->drain_wq);
+	INIT_LIST_HEAD(&vq->budget_node);
 }
 
 static int vhost_blk_open(struct inode *inode, struct file *f)
@@ -97,6 +98,7 @@ static void vhost_blk_vq_stop(struct vhost_blk_vq *vq)
 	mutex_unlock(&vq->mutex);
 	/* No new kick after this; a queued one sees !started. */
 	vhost_blk_poll_stop(&vq->poll);
+	vhost_blk_vq_budget_cancel(vq);
 	vhost_blk_vq_drain(vq);
 }
 

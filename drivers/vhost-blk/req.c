@@ -19,10 +19,120 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
+#include <linux/moduleparam.h>
+#include <linux/spinlock.h>
 
 #include "vhost_blk.h"
 
 #define VHOST_BLK_PIN_BATCH	32
+
+/*
+ * Module-wide budget of guest buffer pages in flight. A page pinned for
+ * an I/O gains GUP_PIN_COUNTING_BIAS (1024) references per pin, and the
+ * descriptors of one or many queues may all alias the same guest page:
+ * against a backend that holds bios for long, queues of several devices
+ * could push that page's reference count past INT_MAX. All requests of
+ * all devices together stay below VHOST_BLK_PAGES_MAX pages (2^30
+ * references) plus one request; a queue that finds the budget spent
+ * waits on vhost_blk_budget_waiters until pages are released.
+ */
+#define VHOST_BLK_PAGES_MAX	BIT(20)
+
+static unsigned int vhost_blk_max_pages = VHOST_BLK_PAGES_MAX;
+module_param_named(max_inflight_pages, vhost_blk_max_pages, uint, 0644);
+MODULE_PARM_DESC(max_inflight_pages,
+		 "Pages of guest buffers all queues may have in flight together (default and maximum: 1048576, 4 GiB)");
+
+/* Lock-free: pages charged by requests in flight, all devices. */
+static atomic_long_t vhost_blk_pages = ATOMIC_LONG_INIT(0);
+static DEFINE_SPINLOCK(vhost_blk_budget_lock);
+/* Queues waiting for pages; under vhost_blk_budget_lock. */
+static LIST_HEAD(vhost_blk_budget_waiters);
+
+static int vhost_blk_pages_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&vhost_blk_pages));
+}
+
+static const struct kernel_param_ops vhost_blk_pages_ops = {
+	.get = vhost_blk_pages_get,
+};
+
+module_param_cb(inflight_pages, &vhost_blk_pages_ops, NULL, 0444);
+MODULE_PARM_DESC(inflight_pages,
+		 "Pages of guest buffers in flight now, all queues (read-only)");
+
+static long vhost_blk_pages_limit(void)
+{
+	return clamp_t(unsigned long, READ_ONCE(vhost_blk_max_pages), 1,
+		       VHOST_BLK_PAGES_MAX);
+}
+
+/**
+ * vhost_blk_pages_uncharge() - release pages, restart the queues waiting
+ * @n: pages charged by vhost_blk_pages_charge()
+ */
+void vhost_blk_pages_uncharge(unsigned long n)
+{
+	struct vhost_blk_vq *vq, *tmp;
+
+	/*
+	 * Only a release that brings the count below the limit restarts
+	 * the waiters; the others would only be refused again. A fully
+	 * ordered atomic: the count before the list, pairing with
+	 * vhost_blk_pages_wait().
+	 */
+	if (atomic_long_sub_return(n, &vhost_blk_pages) >=
+	    vhost_blk_pages_limit())
+		return;
+	if (list_empty_careful(&vhost_blk_budget_waiters))
+		return;
+	spin_lock(&vhost_blk_budget_lock);
+	list_for_each_entry_safe(vq, tmp, &vhost_blk_budget_waiters,
+				 budget_node) {
+		list_del_init(&vq->budget_node);
+		vhost_blk_vq_queue_work(vq, &vq->kick_work);
+	}
+	spin_unlock(&vhost_blk_budget_lock);
+}
+
+/*
+ * Charge @n pages if the budget is not spent yet. A request may overshoot
+ * the limit by its own size; once the count is at the limit every charge
+ * fails until pages are released.
+ */
+static bool vhost_blk_pages_charge(unsigned long n)
+{
+	if (atomic_long_fetch_add(n, &vhost_blk_pages) <
+	    vhost_blk_pages_limit())
+		return true;
+	vhost_blk_pages_uncharge(n);
+	return false;
+}
+
+/* Wait for released pages, unless some were released meanwhile. */
+static void vhost_blk_pages_wait(struct vhost_blk_vq *vq)
+{
+	spin_lock(&vhost_blk_budget_lock);
+	if (list_empty(&vq->budget_node))
+		list_add_tail(&vq->budget_node, &vhost_blk_budget_waiters);
+	spin_unlock(&vhost_blk_budget_lock);
+	/* The list before the count: pairs with vhost_blk_pages_uncharge(). */
+	smp_mb();
+	if (atomic_long_read(&vhost_blk_pages) < vhost_blk_pages_limit())
+		vhost_blk_vq_queue_work(vq, &vq->kick_work);
+}
+
+/**
+ * vhost_blk_vq_budget_cancel() - take a stopped queue off the wait list
+ * @vq: the queue, stopped: no kick run can put it back
+ */
+void vhost_blk_vq_budget_cancel(struct vhost_blk_vq *vq)
+{
+	spin_lock(&vhost_blk_budget_lock);
+	list_del_init(&vq->budget_node);
+	spin_unlock(&vhost_blk_budget_lock);
+}
 
 static struct vhost_blk_req *vhost_blk_req_get(struct vhost_blk_vq *vq)
 {
@@ -46,6 +156,16 @@ static struct vhost_blk_req *vhost_blk_req_get(struct vhost_blk_vq *vq)
 	atomic_set(&req->pending, 1);
 	atomic_inc(&vq->inflight);
 	return req;
+}
+
+/* Give back a slot that started nothing: its chain is taken again later. */
+static void vhost_blk_req_unget(struct vhost_blk_vq *vq,
+				struct vhost_blk_req *req)
+{
+	vq->free_slots[vq->nr_free++] = req - vq->reqs;
+	vq->last_avail_idx--;
+	if (atomic_dec_and_test(&vq->inflight))
+		wake_up(&vq->drain_wq);
 }
 
 /* Drop a reference; the last one hands the request to the worker. */
@@ -188,6 +308,8 @@ static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
 	}
 
 	vq->inflight_pages -= req->nr_pages;
+	if (req->nr_pages)
+		vhost_blk_pages_uncharge(req->nr_pages);
 	vq->free_slots[vq->nr_free++] = req - vq->reqs;
 }
 
@@ -555,12 +677,15 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 				REQ_OP_READ;
 	const struct iovec *iov = cmd->data;
 	unsigned int mask, nr = cmd->nr_data;
+	unsigned int pages = vhost_blk_iov_pages(iov, nr);
 	u64 len = cmd->data_len;
 	int ret;
 
+	if (!vhost_blk_pages_charge(pages))
+		return VHOST_BLK_S_AGAIN;
 	req->dirty = !write;
-	req->nr_pages = vhost_blk_iov_pages(iov, nr);
-	vq->inflight_pages += req->nr_pages;
+	req->nr_pages = pages;
+	vq->inflight_pages += pages;
 	if (!bdev) {
 		mask = vhost_blk_lbs(dev) - 1;
 		ret = vhost_blk_file_rw(req, iov, nr, len, cmd->sector, write,
@@ -736,9 +861,13 @@ static void vhost_blk_limits(struct vhost_blk_dev *dev,
 						  VIRTIO_BLK_T_SECURE_ERASE);
 }
 
-/* Turn one chain into I/O. The request ends through vhost_blk_req_put(). */
-static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
-				 struct vhost_blk_req *req)
+/*
+ * Turn one chain into I/O. The request ends through vhost_blk_req_put(),
+ * unless the module-wide page budget is spent: then nothing was started
+ * and -EAGAIN says to take the chain again once pages are released.
+ */
+static int vhost_blk_handle_req(struct vhost_blk_vq *vq,
+				struct vhost_blk_req *req)
 {
 	struct vhost_blk_cmd cmd = { .data = vq->data_iov, .segs = vq->segs };
 	struct vhost_blk_limits lim;
@@ -760,7 +889,7 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 		    put_user((u8)VIRTIO_BLK_S_IOERR, status))
 			pr_debug_ratelimited("vq %u: cannot fail a refused chain\n",
 					     vq->index);
-		return;
+		return 0;
 	}
 
 	vhost_blk_limits(vq->dev, &lim);
@@ -769,11 +898,11 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 	req->in_len = cmd.in_len;
 	if (!cmd.status) {
 		vhost_blk_vq_error(vq, "no status byte");
-		return;
+		return 0;
 	}
 	if (st != VIRTIO_BLK_S_OK) {
 		req->status = st;
-		return;
+		return 0;
 	}
 
 	switch (cmd.type) {
@@ -791,7 +920,10 @@ static void vhost_blk_handle_req(struct vhost_blk_vq *vq,
 		st = vhost_blk_dwz(vq, req, &cmd);
 		break;
 	}
+	if (st == VHOST_BLK_S_AGAIN)
+		return -EAGAIN;
 	vhost_blk_req_status(req, st);
+	return 0;
 }
 
 /*
@@ -891,7 +1023,11 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 
 		req = vhost_blk_req_get(vq);
 		req->head = head;
-		vhost_blk_handle_req(vq, req);
+		if (vhost_blk_handle_req(vq, req)) {
+			vhost_blk_req_unget(vq, req);
+			vhost_blk_pages_wait(vq);
+			break;
+		}
 		vhost_blk_req_put(req);
 	}
 	blk_finish_plug(&plug);

@@ -189,6 +189,9 @@ struct vhost_blk_vq {
 	/* Written under mutex, read under RCU by completion paths. */
 	struct vhost_blk_worker __rcu *worker;
 
+	/* On the module's list of queues waiting for page budget (req.c). */
+	struct list_head budget_node;
+
 	struct vhost_blk_work kick_work;	/* serve the avail ring */
 	struct vhost_blk_work done_work;	/* post completions */
 	struct llist_head done;		/* lock-free: ended requests */
@@ -258,7 +261,11 @@ bool vhost_blk_vring_ok(const struct vhost_blk_mem *mem, unsigned int num,
 			u64 desc, u64 avail, u64 used);
 
 /* req.c */
+/* Not a virtio status: the request must be taken again later. */
+#define VHOST_BLK_S_AGAIN	0xff
 void vhost_blk_handle_kick(struct vhost_blk_work *work);
+void vhost_blk_pages_uncharge(unsigned long n);
+void vhost_blk_vq_budget_cancel(struct vhost_blk_vq *vq);
 void vhost_blk_handle_done(struct vhost_blk_work *work);
 void vhost_blk_vq_complete(struct vhost_blk_vq *vq);
 void vhost_blk_fill_config(struct vhost_blk_dev *dev,
