@@ -14,6 +14,7 @@
 #include <linux/mm.h>
 #include <linux/highmem.h>
 #include <linux/slab.h>
+#include <linux/overflow.h>
 #include <linux/uaccess.h>
 #include <linux/log2.h>
 #include <linux/sched/mm.h>
@@ -417,6 +418,11 @@ static int vhost_blk_bio_last(struct vhost_blk_req *req, struct bio *bio,
 	return err;
 }
 
+/*
+ * Pages spanned by the data buffers of a decoded request: at most
+ * VHOST_BLK_MAX_REQ_BYTES in at most VHOST_BLK_IOV_MAX buffers, each inside
+ * one region of the memory table, which does not wrap: no sum overflows.
+ */
 static unsigned int vhost_blk_iov_pages(const struct iovec *iov,
 					unsigned int nr)
 {
@@ -553,11 +559,12 @@ fault:
 int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 			   const struct iovec *iov, unsigned int nr, u64 len)
 {
-	unsigned int i, n = DIV_ROUND_UP_ULL(len, PAGE_SIZE);
+	unsigned int i, n;
 	int ret;
 
 	if (len > VHOST_BLK_BOUNCE_MAX)
 		return -E2BIG;
+	n = DIV_ROUND_UP_ULL(len, PAGE_SIZE);
 	req->bounce = kvcalloc(n, sizeof(*req->bounce), GFP_KERNEL_ACCOUNT);
 	if (!req->bounce)
 		return -ENOMEM;
@@ -571,7 +578,8 @@ int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 	}
 
 	if (req->dirty) {
-		req->bounce_iov = kmemdup(iov, nr * sizeof(*iov), GFP_KERNEL_ACCOUNT);
+		req->bounce_iov = kmemdup(iov, array_size(nr, sizeof(*iov)),
+					  GFP_KERNEL_ACCOUNT);
 		if (!req->bounce_iov) {
 			ret = -ENOMEM;
 			goto err;
