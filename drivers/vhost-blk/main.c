@@ -356,7 +356,7 @@ static long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 		if (!regions)
 			return -ENOMEM;
 		if (copy_from_user(regions, argp->regions,
-				   hdr.nregions * sizeof(*regions))) {
+				   array_size(hdr.nregions, sizeof(*regions)))) {
 			ret = -EFAULT;
 			goto out_free;
 		}
