@@ -17,14 +17,15 @@ VB_BUILD=${VHOST_BLK_BUILD:-$VB_REPO/build}
 export VB_REPO VB_CACHE VB_BUILD
 
 # Debian packages the scripts, the module build and the guest need (the
-# last line: what the linux-kbuild binaries link against; dpkg -x does
-# not pull them in).
+# line of libelf1: what the linux-kbuild binaries link against; dpkg -x
+# does not pull them in; the last line: the decoder fuzzer's toolchain).
 VB_APT_PACKAGES=(
 	qemu-system-x86 busybox-static
 	gcc-12 gcc libc6-dev make dwarves kmod cpio xz-utils zstd
 	sparse codespell perl fio
 	bc flex bison libelf-dev python3
 	libelf1 libssl3 zlib1g
+	clang-16 libfuzzer-16-dev libclang-rt-16-dev llvm-16
 )
 
 vb_log()
