@@ -1013,6 +1013,58 @@ static int check64(FIXTURE_DATA(dwz) *self, uint64_t sector, uint64_t zs,
 	return 1;
 }
 
+/*
+ * A driver that did not ack DISCARD, WRITE_ZEROES or SECURE_ERASE gets
+ * UNSUPP for them although the backend has them (as a VMM withholding
+ * the feature, QEMU's discard=ignore, relies on), and nothing on the
+ * disk changes. The same device acked serves them.
+ */
+TEST_F(dwz, not_acked_unsupp)
+{
+	static const uint32_t types[] = {
+		VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES,
+		VIRTIO_BLK_T_SECURE_ERASE,
+	};
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct virtio_blk_discard_write_zeroes *t;
+	uint64_t s = 3500, table;
+	struct vblk_dev *d;
+	struct vblk_req *r;
+
+	fill64(_metadata, self, s);
+	o.mem_size = 1 << 20;
+	o.features_clear = (1ULL << VIRTIO_BLK_F_DISCARD) |
+			   (1ULL << VIRTIO_BLK_F_WRITE_ZEROES) |
+			   (1ULL << VIRTIO_BLK_F_SECURE_ERASE);
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, self->bfd, 0, NULL));
+	ASSERT_FALSE(d->features & o.features_clear);
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(d, 4096, 4096, &table));
+	t = vblk_gpa_to_hva(d, table, 4096);
+	t->sector = htole64(s);
+	t->num_sectors = htole32(64);
+	t->flags = 0;
+	for (unsigned int i = 0; i < ARRAY_SIZE(types); i++) {
+		EXPECT_EQ(VIRTIO_BLK_S_UNSUPP,
+			  do_io(&d->vqs[0], r, types[i], 0, table, sizeof(*t),
+				0)) TH_LOG("type %u", types[i]);
+	}
+	t->flags = htole32(VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP,
+		  do_io(&d->vqs[0], r, VIRTIO_BLK_T_WRITE_ZEROES, 0, table,
+			sizeof(*t), 0));
+	EXPECT_EQ(1, check64(self, s, 0, 0, 0, 0));
+	vblk_dev_destroy(d);
+
+	/* Acked, on the fixture's device: served. */
+	ASSERT_TRUE(self->d->features & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES,
+			  &(struct dwz_seg){ s + 8, 8, 0 }, 1, 0));
+	EXPECT_EQ(1, check64(self, s, s + 8, 8, 0, 0));
+}
+
 TEST_F(dwz, config_fields)
 {
 	const struct virtio_blk_config *c = &self->d->cfg;
