@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Run the KUnit suites of tests/kunit/ (vhost_blk_mem, vhost_blk_vring)
-# against this tree's drivers/vhost-blk/mem.c and vring.c, in a User Mode
+# against this tree's drivers/vhost-blk/mem.c, vring.c and decode.c, in a User Mode
 # Linux kernel built from Debian's linux-source-6.12 with
 # tools/testing/kunit/kunit.py run --arch=um.
 #
