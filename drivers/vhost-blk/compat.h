@@ -16,16 +16,22 @@
 #endif
 
 /*
- * Workers run in the owner's context: a vhost_task (a thread of the owner,
+ * Workers run in the owner's context. struct vhost_blk_task and its
+ * create/start/wake/stop helpers are a vhost_task (a thread of the owner,
  * sharing its mm, cgroups and limits) where the kernel has one, else a
- * kthread that adopts the owner's mm with kthread_use_mm().
+ * kthread standing in for it that adopts its creator's mm.
+ *
+ * @fn runs whenever the task is woken, until it returns false; @killed
+ * runs instead when the owner gets SIGKILL (vhost_task only: a kthread is
+ * not killed with the owner).
  */
 #if IS_ENABLED(CONFIG_VHOST_TASK) && KERNEL_VERSION(6, 4, 0) <= LINUX_VERSION_CODE
-#define VHOST_BLK_HAVE_VHOST_TASK 1
 #include <linux/sched/vhost_task.h>
 
+#define vhost_blk_task vhost_task
+
 /* 6.11 added the SIGKILL callback; later kernels return ERR_PTR. */
-static inline struct vhost_task *
+static inline struct vhost_blk_task *
 vhost_blk_task_create(bool (*fn)(void *), void (*killed)(void *), void *arg,
 		      const char *name)
 {
@@ -40,8 +46,103 @@ vhost_blk_task_create(bool (*fn)(void *), void (*killed)(void *), void *arg,
 		return vtsk ? vtsk : ERR_PTR(-ENOMEM);
 	return vtsk;
 }
+
+static inline void vhost_blk_task_start(struct vhost_blk_task *task)
+{
+	vhost_task_start(task);
+}
+
+static inline void vhost_blk_task_wake(struct vhost_blk_task *task)
+{
+	vhost_task_wake(task);
+}
+
+static inline void vhost_blk_task_stop(struct vhost_blk_task *task)
+{
+	vhost_task_stop(task);
+}
 #else
-#define VHOST_BLK_HAVE_VHOST_TASK 0
+#include <linux/kthread.h>
+#include <linux/cgroup.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+struct vhost_blk_task {
+	bool (*fn)(void *data);
+	void *data;
+	struct task_struct *task;
+	struct mm_struct *mm;		/* the creator's; a reference */
+};
+
+static inline int vhost_blk_task_kthread(void *data)
+{
+	struct vhost_blk_task *t = data;
+
+	kthread_use_mm(t->mm);
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop()) {
+			__set_current_state(TASK_RUNNING);
+			break;
+		}
+		if (!t->fn(t->data))
+			schedule();
+	}
+	kthread_unuse_mm(t->mm);
+	return 0;
+}
+
+static inline struct vhost_blk_task *
+vhost_blk_task_create(bool (*fn)(void *), void (*killed)(void *), void *arg,
+		      const char *name)
+{
+	struct vhost_blk_task *t;
+	int ret;
+
+	if (!current->mm)
+		return ERR_PTR(-EINVAL);
+	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	if (!t)
+		return ERR_PTR(-ENOMEM);
+	t->fn = fn;
+	t->data = arg;
+	mmget(current->mm);
+	t->mm = current->mm;
+	t->task = kthread_create(vhost_blk_task_kthread, t, "%s", name);
+	if (IS_ERR(t->task)) {
+		ret = PTR_ERR(t->task);
+		goto err_mm;
+	}
+	/* Charge its CPU time and I/O to the creator's cgroups. */
+	ret = cgroup_attach_task_all(current, t->task);
+	if (ret)
+		goto err_stop;
+	return t;
+
+err_stop:
+	kthread_stop(t->task);
+err_mm:
+	mmput(t->mm);
+	kfree(t);
+	return ERR_PTR(ret);
+}
+
+static inline void vhost_blk_task_start(struct vhost_blk_task *t)
+{
+	wake_up_process(t->task);
+}
+
+static inline void vhost_blk_task_wake(struct vhost_blk_task *t)
+{
+	wake_up_process(t->task);
+}
+
+static inline void vhost_blk_task_stop(struct vhost_blk_task *t)
+{
+	kthread_stop(t->task);
+	mmput(t->mm);
+	kfree(t);
+}
 #endif
 
 /* eventfd_signal() lost its count argument in 6.8. */

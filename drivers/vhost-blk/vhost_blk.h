@@ -88,11 +88,7 @@ struct vhost_blk_dev;
 
 struct vhost_blk_worker {
 	struct vhost_blk_dev *dev;
-#if VHOST_BLK_HAVE_VHOST_TASK
-	struct vhost_task *vtsk;
-#else
-	struct task_struct *task;
-#endif
+	struct vhost_blk_task *task;
 	struct llist_head work_list;
 	unsigned int id;		/* index in dev->workers */
 	atomic_t attach_cnt;		/* queues pointing to it */

@@ -14,11 +14,9 @@
  * dies (SIGKILL of the owner) can be detached while completions race.
  */
 #include <linux/sched.h>
-#include <linux/kthread.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/file.h>
-#include <linux/cgroup.h>
 #include <linux/completion.h>
 
 #include "vhost_blk.h"
@@ -27,15 +25,6 @@ void vhost_blk_work_init(struct vhost_blk_work *work, vhost_blk_work_fn_t fn)
 {
 	clear_bit(VHOST_BLK_WORK_QUEUED, &work->flags);
 	work->fn = fn;
-}
-
-static void vhost_blk_worker_wake(struct vhost_blk_worker *worker)
-{
-#if VHOST_BLK_HAVE_VHOST_TASK
-	vhost_task_wake(worker->vtsk);
-#else
-	wake_up_process(worker->task);
-#endif
 }
 
 static void vhost_blk_worker_queue(struct vhost_blk_worker *worker,
@@ -47,7 +36,7 @@ static void vhost_blk_worker_queue(struct vhost_blk_worker *worker,
 		 * caller wrote before it sees the work.
 		 */
 		llist_add(&work->node, &worker->work_list);
-		vhost_blk_worker_wake(worker);
+		vhost_blk_task_wake(worker->task);
 	}
 }
 
@@ -127,7 +116,7 @@ static bool vhost_blk_worker_run(void *data)
  * Detach the worker from its queues, then run what was queued before the
  * grace period; later completions are reaped by the release path.
  */
-static void __maybe_unused vhost_blk_worker_killed(void *data)
+static void vhost_blk_worker_killed(void *data)
 {
 	struct vhost_blk_worker *worker = data;
 	struct vhost_blk_dev *dev = worker->dev;
@@ -155,26 +144,6 @@ static void __maybe_unused vhost_blk_worker_killed(void *data)
 		wake_up(&dev->vqs[i].drain_wq);
 }
 
-#if !VHOST_BLK_HAVE_VHOST_TASK
-static int vhost_blk_kthread(void *data)
-{
-	struct vhost_blk_worker *worker = data;
-
-	kthread_use_mm(worker->dev->mm);
-	for (;;) {
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (kthread_should_stop()) {
-			__set_current_state(TASK_RUNNING);
-			break;
-		}
-		if (!vhost_blk_worker_run(worker))
-			schedule();
-	}
-	kthread_unuse_mm(worker->dev->mm);
-	return 0;
-}
-#endif
-
 /**
  * vhost_blk_worker_create() - start a worker in the caller's context
  * @dev: the device; the caller is its owner
@@ -187,7 +156,6 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 {
 	struct vhost_blk_worker *worker;
 	char name[TASK_COMM_LEN];
-	int __maybe_unused ret;
 
 	worker = kzalloc(sizeof(*worker), GFP_KERNEL_ACCOUNT);
 	if (!worker)
@@ -197,34 +165,16 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 	mutex_init(&worker->mutex);
 	snprintf(name, sizeof(name), "vhost-blk-%d.%u", current->pid, index);
 
-#if VHOST_BLK_HAVE_VHOST_TASK
-	worker->vtsk = vhost_blk_task_create(vhost_blk_worker_run,
+	worker->task = vhost_blk_task_create(vhost_blk_worker_run,
 					     vhost_blk_worker_killed, worker,
 					     name);
-	if (IS_ERR(worker->vtsk)) {
-		long err = PTR_ERR(worker->vtsk);
-
-		kfree(worker);
-		return ERR_PTR(err);
-	}
-	vhost_task_start(worker->vtsk);
-#else
-	worker->task = kthread_create(vhost_blk_kthread, worker, "%s", name);
 	if (IS_ERR(worker->task)) {
 		long err = PTR_ERR(worker->task);
 
 		kfree(worker);
 		return ERR_PTR(err);
 	}
-	/* Charge its CPU time and I/O to the owner's cgroups. */
-	ret = cgroup_attach_task_all(current, worker->task);
-	if (ret) {
-		kthread_stop(worker->task);
-		kfree(worker);
-		return ERR_PTR(ret);
-	}
-	wake_up_process(worker->task);
-#endif
+	vhost_blk_task_start(worker->task);
 	return worker;
 }
 
@@ -275,11 +225,7 @@ void vhost_blk_worker_destroy(struct vhost_blk_worker *worker)
 	struct vhost_blk_work *work, *next;
 	struct llist_node *node;
 
-#if VHOST_BLK_HAVE_VHOST_TASK
-	vhost_task_stop(worker->vtsk);
-#else
-	kthread_stop(worker->task);
-#endif
+	vhost_blk_task_stop(worker->task);
 	node = llist_del_all(&worker->work_list);
 	llist_for_each_entry_safe(work, next, node, node)
 		clear_bit(VHOST_BLK_WORK_QUEUED, &work->flags);
