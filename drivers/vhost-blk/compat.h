@@ -18,8 +18,9 @@
 /*
  * Workers run in the owner's context. struct vhost_blk_task and its
  * create/start/wake/stop helpers are a vhost_task (a thread of the owner,
- * sharing its mm, cgroups and limits) where the kernel has one, else a
- * kthread standing in for it that adopts its creator's mm.
+ * sharing its credentials, mm, cgroups and limits) where the kernel has
+ * one, else a kthread standing in for it: forked by kthreadd, it takes its
+ * creator's credentials, mm and cgroups on itself.
  *
  * @fn runs whenever the task is woken, until it returns false; @killed
  * runs instead when the owner gets SIGKILL (vhost_task only: a kthread is
@@ -64,6 +65,7 @@ static inline void vhost_blk_task_stop(struct vhost_blk_task *task)
 #else
 #include <linux/kthread.h>
 #include <linux/cgroup.h>
+#include <linux/cred.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
@@ -72,12 +74,20 @@ struct vhost_blk_task {
 	void *data;
 	struct task_struct *task;
 	struct mm_struct *mm;		/* the creator's; a reference */
+	struct cred *cred;		/* a copy of the creator's */
 };
 
 static inline int vhost_blk_task_kthread(void *data)
 {
 	struct vhost_blk_task *t = data;
 
+	/*
+	 * All the work runs as the creator: file I/O, fsync and fallocate
+	 * see its uid, capabilities, LSM label and quota, not kthreadd's;
+	 * the thread counts as one of its user's tasks (RLIMIT_NPROC).
+	 * Before the mm: a credential change marks a task's mm undumpable.
+	 */
+	commit_creds(get_new_cred(t->cred));
 	kthread_use_mm(t->mm);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
@@ -106,6 +116,11 @@ vhost_blk_task_create(bool (*fn)(void *), void (*killed)(void *), void *arg,
 		return ERR_PTR(-ENOMEM);
 	t->fn = fn;
 	t->data = arg;
+	t->cred = prepare_creds();
+	if (!t->cred) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
 	mmget(current->mm);
 	t->mm = current->mm;
 	t->task = kthread_create(vhost_blk_task_kthread, t, "%s", name);
@@ -123,6 +138,8 @@ err_stop:
 	kthread_stop(t->task);
 err_mm:
 	mmput(t->mm);
+	put_cred(t->cred);
+err_free:
 	kfree(t);
 	return ERR_PTR(ret);
 }
@@ -141,6 +158,7 @@ static inline void vhost_blk_task_stop(struct vhost_blk_task *t)
 {
 	kthread_stop(t->task);
 	mmput(t->mm);
+	put_cred(t->cred);
 	kfree(t);
 }
 #endif
