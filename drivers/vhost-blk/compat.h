@@ -15,6 +15,15 @@
 #error "vhost-blk needs Linux 6.1 or later"
 #endif
 
+#include <linux/atomic.h>
+
+/*
+ * Kthread workers of all devices and their bound (worker.c, module
+ * parameter max_kthread_workers); unused with vhost_task.
+ */
+extern unsigned int vhost_blk_max_kthread_workers;
+extern atomic_t vhost_blk_nr_kthread_workers;
+
 /*
  * Workers run in the owner's context. struct vhost_blk_task and its
  * create/start/wake/stop helpers are a vhost_task (a thread of the owner,
@@ -65,8 +74,11 @@ static inline void vhost_blk_task_stop(struct vhost_blk_task *task)
 #else
 #include <linux/kthread.h>
 #include <linux/cgroup.h>
+#include <linux/completion.h>
 #include <linux/cred.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/user_namespace.h>
 #include <linux/slab.h>
 
 struct vhost_blk_task {
@@ -75,7 +87,33 @@ struct vhost_blk_task {
 	struct task_struct *task;
 	struct mm_struct *mm;		/* the creator's; a reference */
 	struct cred *cred;		/* a copy of the creator's */
+	struct completion ready;	/* the thread took cred and mm */
 };
+
+/*
+ * fork()'s RLIMIT_NPROC check for one more task of the caller's user, at
+ * every user namespace level, with its exemptions: the caller's count
+ * (the kernel keeps it in its ucounts) must stay below its limit.
+ */
+static inline bool vhost_blk_nproc_exceeded(void)
+{
+	unsigned long limit = rlimit(RLIMIT_NPROC);
+	long max = limit > LONG_MAX ? LONG_MAX : limit;
+	struct ucounts *iter;
+	bool over = false;
+
+	for (iter = current_ucounts(); iter; iter = iter->ns->ucounts) {
+		long val = get_rlimit_value(iter, UCOUNT_RLIMIT_NPROC);
+
+		if (val < 0 || val >= max) {
+			over = true;
+			break;
+		}
+		max = get_userns_rlimit_max(iter->ns, UCOUNT_RLIMIT_NPROC);
+	}
+	return over && !uid_eq(current_uid(), GLOBAL_ROOT_UID) &&
+	       !capable(CAP_SYS_RESOURCE) && !capable(CAP_SYS_ADMIN);
+}
 
 static inline int vhost_blk_task_kthread(void *data)
 {
@@ -83,12 +121,13 @@ static inline int vhost_blk_task_kthread(void *data)
 
 	/*
 	 * All the work runs as the creator: file I/O, fsync and fallocate
-	 * see its uid, capabilities, LSM label and quota, not kthreadd's;
-	 * the thread counts as one of its user's tasks (RLIMIT_NPROC).
+	 * see its uid, capabilities, LSM label, quota and RLIMIT_NPROC
+	 * (the thread now counts as one of its user's), not kthreadd's.
 	 * Before the mm: a credential change marks a task's mm undumpable.
 	 */
 	commit_creds(get_new_cred(t->cred));
 	kthread_use_mm(t->mm);
+	complete(&t->ready);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (kthread_should_stop()) {
@@ -111,11 +150,27 @@ vhost_blk_task_create(bool (*fn)(void *), void (*killed)(void *), void *arg,
 
 	if (!current->mm)
 		return ERR_PTR(-EINVAL);
+	/*
+	 * kthreadd forks the thread, so neither RLIMIT_NPROC nor the pids
+	 * controller stop it and its stack is not charged to the creator:
+	 * check the first here (the thread then counts as the creator's),
+	 * and bound all of them with max_kthread_workers.
+	 */
+	if (vhost_blk_nproc_exceeded())
+		return ERR_PTR(-EAGAIN);
+	if (atomic_inc_return(&vhost_blk_nr_kthread_workers) >
+	    READ_ONCE(vhost_blk_max_kthread_workers)) {
+		ret = -EAGAIN;
+		goto err_count;
+	}
 	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
-	if (!t)
-		return ERR_PTR(-ENOMEM);
+	if (!t) {
+		ret = -ENOMEM;
+		goto err_count;
+	}
 	t->fn = fn;
 	t->data = arg;
+	init_completion(&t->ready);
 	t->cred = prepare_creds();
 	if (!t->cred) {
 		ret = -ENOMEM;
@@ -128,7 +183,7 @@ vhost_blk_task_create(bool (*fn)(void *), void (*killed)(void *), void *arg,
 		ret = PTR_ERR(t->task);
 		goto err_mm;
 	}
-	/* Charge its CPU time and I/O to the creator's cgroups. */
+	/* Its CPU time, I/O and pid count in the creator's cgroups. */
 	ret = cgroup_attach_task_all(current, t->task);
 	if (ret)
 		goto err_stop;
@@ -141,12 +196,16 @@ err_mm:
 	put_cred(t->cred);
 err_free:
 	kfree(t);
+err_count:
+	atomic_dec(&vhost_blk_nr_kthread_workers);
 	return ERR_PTR(ret);
 }
 
+/* Once this returns the thread counts in its creator's RLIMIT_NPROC. */
 static inline void vhost_blk_task_start(struct vhost_blk_task *t)
 {
 	wake_up_process(t->task);
+	wait_for_completion(&t->ready);
 }
 
 static inline void vhost_blk_task_wake(struct vhost_blk_task *t)
@@ -160,6 +219,7 @@ static inline void vhost_blk_task_stop(struct vhost_blk_task *t)
 	mmput(t->mm);
 	put_cred(t->cred);
 	kfree(t);
+	atomic_dec(&vhost_blk_nr_kthread_workers);
 }
 #endif
 

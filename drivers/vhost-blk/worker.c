@@ -18,8 +18,20 @@
 #include <linux/slab.h>
 #include <linux/file.h>
 #include <linux/completion.h>
+#include <linux/module.h>
 
 #include "vhost_blk.h"
+
+/*
+ * Before Linux 6.4 workers are kthreads (compat.h): kthreadd forks them,
+ * so besides the owner's RLIMIT_NPROC this bounds them all.
+ */
+unsigned int vhost_blk_max_kthread_workers = 1024;
+module_param_named(max_kthread_workers, vhost_blk_max_kthread_workers, uint,
+		   0644);
+MODULE_PARM_DESC(max_kthread_workers,
+		 "Maximum number of worker threads of all devices together where workers are kthreads (Linux before 6.4; ignored with vhost_task), in threads (default: 1024)");
+atomic_t vhost_blk_nr_kthread_workers = ATOMIC_INIT(0);
 
 void vhost_blk_work_init(struct vhost_blk_work *work, vhost_blk_work_fn_t fn)
 {

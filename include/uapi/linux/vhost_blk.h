@@ -48,6 +48,11 @@
  * workers with VHOST_NEW_WORKER and map several virtqueues to one with
  * VHOST_ATTACH_VRING_WORKER (the virtqueue must be stopped, -EBUSY
  * otherwise). VHOST_FREE_WORKER refuses a worker still attached (-EBUSY).
+ * A worker runs with the credentials of the owner's thread that created
+ * it and counts as a task of the owner's user: creating one fails with
+ * -EAGAIN past the owner's RLIMIT_NPROC (and, before Linux 6.4 where
+ * workers are kthreads, past the module parameter max_kthread_workers);
+ * more than VHOST_BLK_MAX_WORKERS per device gives -ENOSPC.
  */
 #ifndef VHOST_NEW_WORKER
 struct vhost_worker_state {
