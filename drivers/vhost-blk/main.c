@@ -404,6 +404,20 @@ out_free:
 }
 
 /*
+ * Let @vq take requests again. Its worker dropped the kicks that came while
+ * it was paused (or had no backend), and with EVENT_IDX the guest does not
+ * kick again for what it posted since: serve the ring now.
+ */
+static void vhost_blk_vq_unpause(struct vhost_blk_vq *vq)
+{
+	vhost_blk_vq_lock(vq);
+	vq->paused = false;
+	if (vq->started)
+		vhost_blk_vq_queue_work(vq, &vq->kick_work);
+	mutex_unlock(&vq->mutex);
+}
+
+/*
  * Pause every queue for a backend swap; fails if one has I/O in flight.
  * Paused queues take no new request until vhost_blk_unpause().
  */
@@ -426,11 +440,8 @@ static int vhost_blk_pause(struct vhost_blk_dev *dev)
 	return 0;
 
 busy:
-	for (j = 0; j < i; j++) {
-		vhost_blk_vq_lock(&dev->vqs[j]);
-		dev->vqs[j].paused = false;
-		mutex_unlock(&dev->vqs[j].mutex);
-	}
+	for (j = 0; j < i; j++)
+		vhost_blk_vq_unpause(&dev->vqs[j]);
 	return -EBUSY;
 }
 
@@ -452,16 +463,8 @@ static void vhost_blk_unpause(struct vhost_blk_dev *dev)
 {
 	unsigned int i;
 
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
-		struct vhost_blk_vq *vq = &dev->vqs[i];
-
-		vhost_blk_vq_lock(vq);
-		vq->paused = false;
-		/* Serve what the guest posted while there was no backend. */
-		if (vq->started)
-			vhost_blk_vq_queue_work(vq, &vq->kick_work);
-		mutex_unlock(&vq->mutex);
-	}
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		vhost_blk_vq_unpause(&dev->vqs[i]);
 }
 
 /*
