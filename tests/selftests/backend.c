@@ -4,6 +4,8 @@
  * and reserved-field handling, what may be attached, the config a guest
  * sees, read-only attach, and swapping backends.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -463,7 +465,7 @@ TEST_F(bk, set_backend_busy_with_inflight)
 	for (int i = 0; i < 32; i++) {
 		r[i] = vblk_req_alloc(self->d);
 		ASSERT_NE(NULL, r[i]);
-		vblk_req_reset(r[i], VIRTIO_BLK_T_IN, i * 8);
+		vblk_req_reset(r[i], VIRTIO_BLK_T_IN, i * 16);
 		vblk_req_add_seg(r[i], gpa + i * 4096, 4096);
 		ASSERT_LE(0, vblk_req_submit(vq, r[i], 0));
 	}
@@ -493,6 +495,133 @@ TEST_F(bk, set_backend_busy_with_inflight)
 		EXPECT_EQ(32, base);
 		EXPECT_EQ(0, vhost_blk_set_backend(self->fd, self->bfd, 0,
 						   NULL));
+	}
+	close(sfd);
+}
+
+/* SET_BACKEND from another thread; the device is not touched otherwise. */
+struct set_backend_call {
+	int fd;
+	int bfd;
+	int ret;
+	atomic_bool done;
+};
+
+/* Requests the block device at @path has in flight, or -errno. */
+static int blk_inflight(const char *path)
+{
+	char attr[PATH_MAX];
+	unsigned int r, w;
+	FILE *f;
+	int n;
+
+	snprintf(attr, sizeof(attr), "/sys/block/%s/inflight",
+		 strrchr(path, '/') + 1);
+	f = fopen(attr, "re");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%u %u", &r, &w);
+	fclose(f);
+	return n == 2 ? (int)(r + w) : -EIO;
+}
+
+static void *set_backend_thread(void *arg)
+{
+	struct set_backend_call *c = arg;
+
+	c->ret = vhost_blk_set_backend(c->fd, c->bfd, 0, NULL);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/*
+ * SET_BACKEND pauses the queues in order and gives up with -EBUSY at the
+ * first one with requests in flight, unpausing those before it. A kick
+ * that reached one of those while it was paused must not be lost: with
+ * EVENT_IDX the guest does not kick again for a request it already
+ * kicked for.
+ *
+ * Queue 1 submits 64 reads, not adjacent so none merge, to a null_blk
+ * that takes one request at a time, 20 ms each: its worker holds the
+ * queue for over a second, and SET_BACKEND waits for it with queue 0
+ * paused. Queue 0 gets its write and kick meanwhile.
+ */
+TEST_F(bk, set_backend_busy_keeps_kick_of_paused_queue)
+{
+	enum { N = 64, SECTOR0 = 4096 };
+	struct vblk_vq *vq0 = &self->d->vqs[0], *vq1 = &self->d->vqs[1];
+	struct set_backend_call call = { .fd = self->fd, .bfd = self->bfd };
+	uint64_t seed = fresh_seed(), gpa1, gpa0;
+	struct vblk_req *r[N], *w;
+	uint8_t *data;
+	pthread_t thread;
+	char path[64];
+	int sfd, ret;
+
+	ret = nullb_slow_qd1(path, sizeof(path));
+	if (ret)
+		SKIP(return, "no configfs null_blk: %s", strerror(-ret));
+	ASSERT_EQ(0, disk_write_pattern(path, 0, N * 8192, seed));
+	sfd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, sfd);
+	ASSERT_EQ(0, vhost_blk_set_backend(self->fd, sfd, 0, NULL));
+	ASSERT_TRUE(vblk_dev_has_feature(self->d, VIRTIO_RING_F_EVENT_IDX));
+	ASSERT_EQ(0, vblk_dev_read_config(self->d));
+	ASSERT_EQ(0, vblk_vq_start(self->d, 0, 0));
+	ASSERT_EQ(0, vblk_vq_start(self->d, 1, 0));
+	ASSERT_EQ(0, vblk_alloc(self->d, N * 4096, 4096, &gpa1));
+	ASSERT_EQ(0, vblk_alloc(self->d, 4096, 4096, &gpa0));
+	data = vblk_gpa_to_hva(self->d, gpa1, N * 4096);
+	w = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, w);
+	for (int i = 0; i < N; i++) {
+		r[i] = vblk_req_alloc(self->d);
+		ASSERT_NE(NULL, r[i]);
+		vblk_req_reset(r[i], VIRTIO_BLK_T_IN, i * 16);
+		vblk_req_add_seg(r[i], gpa1 + i * 4096, 4096);
+		ASSERT_LE(0, vblk_req_submit(vq1, r[i], VBLK_ADD_INDIRECT));
+	}
+	ASSERT_EQ(0, vblk_vq_kick(vq1));
+	/* Its worker is submitting them. */
+	for (int i = 0; i < 1000 && blk_inflight(path) <= 0; i++)
+		usleep(1000);
+	ASSERT_LT(0, blk_inflight(path));
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, set_backend_thread, &call));
+	/* SET_BACKEND has paused queue 0 and waits for queue 1. */
+	usleep(300000);
+	vblk_pattern_fill(vblk_gpa_to_hva(self->d, gpa0, 4096), 4096, SECTOR0,
+			  seed + 1);
+	vblk_req_reset(w, VIRTIO_BLK_T_OUT, SECTOR0);
+	vblk_req_add_seg(w, gpa0, 4096);
+	ASSERT_LE(0, vblk_req_submit(vq0, w, 0));
+	ASSERT_EQ(0, vblk_vq_kick(vq0));
+	EXPECT_EQ(1, vq0->kicks);
+	usleep(200000);
+	if (atomic_load(&call.done)) {
+		pthread_join(thread, NULL);
+		SKIP(return, "SET_BACKEND returned (%d) before the kick",
+		     call.ret);
+	}
+	/* Paused: the worker took nothing off the ring. */
+	EXPECT_EQ(0, vblk_vq_avail_event(vq0));
+	EXPECT_EQ(0, vblk_vq_used_idx(vq0));
+	pthread_join(thread, NULL);
+	EXPECT_EQ(-EBUSY, call.ret);
+
+	/* The write completes without another kick. */
+	EXPECT_EQ(0, vblk_req_wait(vq0, w, IO_TIMEOUT_MS));
+	EXPECT_EQ(1, vq0->kicks);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, w->status);
+	ASSERT_EQ(0, vblk_vq_drain(vq1, IO_TIMEOUT_MS));
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK, r[i]->status);
+		EXPECT_EQ(-1, vblk_pattern_check(data + i * 4096, 4096, i * 16,
+						 seed))
+			TH_LOG("read %d", i);
+	}
+	if (w->done) {
+		EXPECT_EQ(0, disk_check_pattern(path, SECTOR0, 4096, seed + 1));
 	}
 	close(sfd);
 }

@@ -46,6 +46,11 @@
 /* 64 MiB, memory backed, every request completes after 20 ms. */
 #define NULLB_SLOW		"vhost-blk-slow"
 #define NULLB_SLOW_NSEC		20000000
+/*
+ * As NULLB_SLOW with one request at a time: a submitter waits 20 ms for
+ * each request it issues after the first.
+ */
+#define NULLB_SLOW_QD1		"vhost-blk-slow-qd1"
 /* 64 MiB, memory backed, 4096-byte logical blocks. */
 #define NULLB_4K		"vhost-blk-4k"
 
@@ -218,6 +223,17 @@ static inline int nullb_slow(char *path, size_t len)
 	};
 
 	return nullb_get(NULLB_SLOW, attrs, path, len);
+}
+
+static inline int nullb_slow_qd1(char *path, size_t len)
+{
+	static const char *const attrs[] = {
+		"size=64", "blocksize=512", "memory_backed=1", "irqmode=2",
+		"completion_nsec=20000000", "hw_queue_depth=1",
+		"submit_queues=1", NULL,
+	};
+
+	return nullb_get(NULLB_SLOW_QD1, attrs, path, len);
 }
 
 static inline int nullb_4k(char *path, size_t len)
