@@ -12,6 +12,7 @@
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
+#include <linux/fsnotify.h>
 #include <linux/slab.h>
 #include <linux/bvec.h>
 #include <linux/uio.h>
@@ -25,13 +26,23 @@ static void vhost_blk_file_done(struct vhost_blk_req *req, long ret)
 	vhost_blk_req_put(req);
 }
 
-/* ki_complete of an I/O that was queued: any context, even hard irq. */
+/*
+ * ki_complete of an I/O that was queued: any context, even hard irq. The
+ * VFS reported nothing for it (vfs_iocb_iter_read() and _write() do so only
+ * for I/O that ended at once), and fsnotify cannot be called from here:
+ * vhost_blk_file_notify() does it in the worker. Like the VFS, only a read
+ * that did not fail and a write that wrote something count.
+ */
 static void vhost_blk_file_complete(struct kiocb *iocb, long ret)
 {
-	if (iocb->ki_flags & IOCB_WRITE)
+	struct vhost_blk_req *req = container_of(iocb, struct vhost_blk_req,
+						 iocb);
+	bool write = iocb->ki_flags & IOCB_WRITE;
+
+	if (write)
 		kiocb_end_write(iocb);
-	vhost_blk_file_done(container_of(iocb, struct vhost_blk_req, iocb),
-			    ret);
+	req->notify = write ? ret > 0 : ret >= 0;
+	vhost_blk_file_done(req, ret);
 }
 
 /* The request's bounce pages as a bvec iterator. */
@@ -88,8 +99,9 @@ int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
 	}
 
 	/*
-	 * Through the VFS helpers, so the file's mode, its LSM hooks and
-	 * fsnotify apply as for any other I/O on the owner's fd.
+	 * Through the VFS helpers, so the file's mode and its LSM hooks apply
+	 * as for any other I/O on the owner's fd; fsnotify too, by them for
+	 * I/O that ends at once, by vhost_blk_file_notify() for queued I/O.
 	 */
 	init_sync_kiocb(iocb, file);
 	iocb->ki_pos = sector << SECTOR_SHIFT;
@@ -108,6 +120,25 @@ int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
 	if (ret != -EIOCBQUEUED)
 		vhost_blk_file_done(req, ret);
 	return 0;
+}
+
+/**
+ * vhost_blk_file_notify() - report a queued read or write to fsnotify
+ * @req: a request being finished, in process context
+ *
+ * IN_ACCESS or IN_MODIFY, once, for an I/O vhost_blk_file_complete() saw
+ * end. The backend cannot change while the request is in flight, so its
+ * file is still the kiocb's.
+ */
+void vhost_blk_file_notify(struct vhost_blk_req *req)
+{
+	if (!req->notify)
+		return;
+	req->notify = false;
+	if (req->iocb.ki_flags & IOCB_WRITE)
+		fsnotify_modify(req->iocb.ki_filp);
+	else
+		fsnotify_access(req->iocb.ki_filp);
 }
 
 /* Free what vhost_blk_file_rw() allocated beyond the bounce pages. */

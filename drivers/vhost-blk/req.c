@@ -280,6 +280,7 @@ static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
 		bio_put(bio);
 		bio = next;
 	}
+	vhost_blk_file_notify(req);
 	vhost_blk_file_release(req);
 
 	if (req->bounce) {

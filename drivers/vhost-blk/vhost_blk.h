@@ -131,6 +131,8 @@ struct vhost_blk_req {
 	struct kiocb iocb;
 	struct bio_vec *bvec;		/* bounce pages as an iterator */
 	u64 io_len;			/* bytes the kiocb must transfer */
+	/* Set by ki_complete, cleared by the worker once it reported it. */
+	bool notify;			/* queued I/O to report to fsnotify */
 };
 
 struct vhost_blk_vq {
@@ -280,6 +282,7 @@ int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
 int vhost_blk_file_flush(struct vhost_blk_dev *dev);
 int vhost_blk_file_dwz(struct vhost_blk_dev *dev, u32 type, u64 sector,
 		       u64 nr_sectors, bool unmap);
+void vhost_blk_file_notify(struct vhost_blk_req *req);
 void vhost_blk_file_release(struct vhost_blk_req *req);
 
 static inline bool vhost_blk_has_feature(const struct vhost_blk_dev *dev,
