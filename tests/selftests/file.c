@@ -6,7 +6,11 @@
  *
  * Variants: "tmpfs" (a file in /tmp) and "ext4" (a file in the directory
  * $VHOST_BLK_TEST_FSDIR, which run_guest.sh mounts; skipped without it).
+ * On tmpfs reads and writes end at once; on ext4 direct I/O is queued and
+ * completes later.
  */
+#include <sys/inotify.h>
+
 #include "kselftest_harness.h"
 #include "vhost_blk_test.h"
 
@@ -315,6 +319,89 @@ TEST_F(file, many_in_flight)
 		EXPECT_EQ(VIRTIO_BLK_S_OK, r[i]->status);
 	}
 	EXPECT_EQ(-1, file_check(self, 20000, N * 16384, self->seed));
+}
+
+/*
+ * Count the IN_ACCESS and IN_MODIFY events of @ifd until none came for
+ * QUIET_MS. inotify merges an event into an identical one still queued,
+ * so each request is counted on its own.
+ */
+static void inotify_count(int ifd, int *access, int *modify)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct pollfd p = { .fd = ifd, .events = POLLIN };
+
+	*access = 0;
+	*modify = 0;
+	while (poll(&p, 1, QUIET_MS) == 1) {
+		ssize_t n = read(ifd, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		for (char *e = buf; e < buf + n;) {
+			struct inotify_event *ev = (void *)e;
+
+			*access += !!(ev->mask & IN_ACCESS);
+			*modify += !!(ev->mask & IN_MODIFY);
+			e += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+/*
+ * Reads and writes of the guest reach fsnotify like any I/O on the fd:
+ * one IN_MODIFY per write, one IN_ACCESS per read, whether the I/O ended
+ * at once or was queued, in place or bounced.
+ */
+TEST_F(file, inotify_one_event_per_request)
+{
+	uint8_t *p = vblk_gpa_to_hva(self->d, self->buf, 1 << 20);
+	int ifd, access, modify;
+
+	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ASSERT_LE(0, ifd);
+	ASSERT_LE(0, inotify_add_watch(ifd, self->path, IN_ACCESS | IN_MODIFY));
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t sector = 2048 + 256 * i;
+
+		inotify_count(ifd, &access, &modify);
+		ASSERT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(self->vq, self->r, self->buf, sector,
+					65536, self->seed + i));
+		inotify_count(ifd, &access, &modify);
+		EXPECT_EQ(1, modify) TH_LOG("write %d", i);
+		EXPECT_EQ(0, access) TH_LOG("write %d", i);
+
+		EXPECT_EQ(0, check_pattern(self->vq, self->r, self->buf,
+					   sector, 65536, self->seed + i));
+		inotify_count(ifd, &access, &modify);
+		EXPECT_EQ(1, access) TH_LOG("read %d", i);
+		EXPECT_EQ(0, modify) TH_LOG("read %d", i);
+	}
+
+	/* Misaligned buffers go through bounce pages: the same. */
+	vblk_pattern_fill(p + 1, 4096, 2048, self->seed + 3);
+	vblk_req_reset(self->r, VIRTIO_BLK_T_OUT, 2048);
+	vblk_req_add_seg(self->r, self->buf + 1, 4096);
+	ASSERT_EQ(0, vblk_do(self->vq, self->r, 0, IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, self->r->status);
+	inotify_count(ifd, &access, &modify);
+	EXPECT_EQ(1, modify);
+	EXPECT_EQ(0, access);
+	EXPECT_EQ(-1, file_check(self, 2048, 4096, self->seed + 3));
+	inotify_count(ifd, &access, &modify);
+
+	memset(p, 0, 8192);
+	vblk_req_reset(self->r, VIRTIO_BLK_T_IN, 2048);
+	vblk_req_add_seg(self->r, self->buf + 7, 4096);
+	ASSERT_EQ(0, vblk_do(self->vq, self->r, 0, IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, self->r->status);
+	inotify_count(ifd, &access, &modify);
+	EXPECT_EQ(1, access);
+	EXPECT_EQ(0, modify);
+	EXPECT_EQ(-1, vblk_pattern_check(p + 7, 4096, 2048, self->seed + 3));
+	close(ifd);
 }
 
 VHOST_BLK_TEST_MAIN
