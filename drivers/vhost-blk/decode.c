@@ -91,12 +91,13 @@ static int vhost_blk_chain_map(const struct vhost_blk_desc_ring *ring,
 {
 	u64 last, left = len;
 
+	/* Whatever its length, as vhost does: the order is the guest's. */
+	if (!write && chain->nr_in)
+		return -EINVAL;		/* readable after writable */
 	if (!len)
 		return 0;
 	if (check_add_overflow(gpa, left - 1, &last))
 		return -EFAULT;
-	if (!write && chain->nr_in)
-		return -EINVAL;		/* readable after writable */
 
 	while (left) {
 		unsigned int n = chain->nr_out + chain->nr_in;

@@ -504,6 +504,8 @@ static const struct chain_err_case chain_err_cases[] = {
 	  .d = { DESC(U64_MAX, 2, 0, 0) }, .err = -EFAULT },
 	{ .desc = "readable after writable", .ndesc = 2,
 	  .d = { W_NEXT(1), R_LAST }, .err = -EINVAL },
+	{ .desc = "zero-length readable after writable", .ndesc = 2,
+	  .d = { W_NEXT(1), DESC(CHAIN_BUF, 0, 0, 0) }, .err = -EINVAL },
 	{ .desc = "indirect without the feature", .no_indirect = true,
 	  .ndesc = 1, .d = { IND_DESC(1) }, .nind = 1, .ind = { R_LAST },
 	  .err = -EINVAL },
