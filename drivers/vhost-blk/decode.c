@@ -154,99 +154,22 @@ static int vhost_blk_indirect_table(const struct vhost_blk_desc_ring *ring,
 }
 
 /*
- * Walk the chain starting at entry @i of @table (@n entries), appending
- * its buffers to @chain. A descriptor of the ring's own table may point
- * at an indirect table, which ends the chain; a descriptor of an indirect
- * table (@indirect) may not, wherever the guest put that table.
+ * Follow the chain at @head: at most as many descriptors as the table
+ * being walked has, so a loop ends; a descriptor of the ring's own table
+ * may point at an indirect table, whose chain then ends the walk, and a
+ * descriptor of an indirect table may not, wherever the guest put that
+ * table. With @chain, every buffer is appended to it. The last
+ * descriptor is left in @last.
  */
-static int vhost_blk_walk(const struct vhost_blk_desc_ring *ring,
-			  const struct vring_desc __user *table,
-			  unsigned int n, unsigned int i, bool indirect,
-			  struct vhost_blk_chain *chain)
-{
-	unsigned int count;
-
-	for (count = 0;; count++) {
-		struct vring_desc d;
-		u16 flags;
-		int ret;
-
-		if (count >= n)
-			return -ELOOP;
-		if (copy_from_user(&d, table + i, sizeof(d)))
-			return -EFAULT;
-		flags = vhost_blk_desc16(d.flags);
-
-		if (flags & VRING_DESC_F_INDIRECT) {
-			if (indirect || !ring->indirect ||
-			    (flags & VRING_DESC_F_NEXT))
-				return -EINVAL;
-			ret = vhost_blk_indirect_table(ring, &d, &table, &n);
-			if (ret)
-				return ret;
-			return vhost_blk_walk(ring, table, n, 0, true, chain);
-		}
-
-		ret = vhost_blk_chain_map(ring, chain,
-					  __virtio64_to_cpu(true, d.addr),
-					  __virtio32_to_cpu(true, d.len),
-					  flags & VRING_DESC_F_WRITE);
-		if (ret)
-			return ret;
-		if (!(flags & VRING_DESC_F_NEXT))
-			return 0;
-		i = vhost_blk_desc16(d.next);
-		if (i >= n)
-			return -EINVAL;
-	}
-}
-
-/**
- * vhost_blk_chain_walk() - walk a descriptor chain into buffers
- * @ring: the descriptor table and what the walk may use
- * @head: chain head, below @ring->num
- * @chain: filled with the owner addresses of the chain's buffers
- *
- * Return: 0, or a negative errno for a chain the device must refuse:
- * -ELOOP (longer than its table: a loop), -EINVAL (index out of range,
- * bad flags or order), -EFAULT (address outside the memory table),
- * -E2BIG (too many buffers, or an indirect table above the ring limit).
- */
-int vhost_blk_chain_walk(const struct vhost_blk_desc_ring *ring, u16 head,
-			 struct vhost_blk_chain *chain)
-{
-	chain->nr_out = 0;
-	chain->nr_in = 0;
-	chain->out_len = 0;
-	chain->in_len = 0;
-	if (head >= ring->num)
-		return -EINVAL;
-	return vhost_blk_walk(ring, ring->desc, ring->num, head, false,
-			      chain);
-}
-
-/**
- * vhost_blk_chain_status() - find the status byte of a refused chain
- * @ring: the descriptor table and what the walk may use
- * @head: chain head, below @ring->num
- * @status: owner address of the chain's last byte
- *
- * Follows the chain with the same bounds as vhost_blk_chain_walk() but
- * maps only its last descriptor, which must be device-writable.
- *
- * Return: 0, or a negative errno when there is no usable status byte.
- */
-int vhost_blk_chain_status(const struct vhost_blk_desc_ring *ring, u16 head,
-			   u8 __user **status)
+static int vhost_blk_walk(const struct vhost_blk_desc_ring *ring, u16 head,
+			  struct vhost_blk_chain *chain,
+			  struct vring_desc *last)
 {
 	const struct vring_desc __user *table = ring->desc;
 	unsigned int i = head, n = ring->num, count = 0;
 	bool indirect = false;
-	void __user *uaddr;
 	struct vring_desc d;
 	u16 flags;
-	u64 gpa;
-	u32 len;
 	int ret;
 
 	if (head >= ring->num)
@@ -269,15 +192,72 @@ int vhost_blk_chain_status(const struct vhost_blk_desc_ring *ring, u16 head,
 			indirect = true;
 			continue;
 		}
+		if (chain) {
+			ret = vhost_blk_chain_map(ring, chain,
+						  __virtio64_to_cpu(true, d.addr),
+						  __virtio32_to_cpu(true, d.len),
+						  flags & VRING_DESC_F_WRITE);
+			if (ret)
+				return ret;
+		}
 		if (!(flags & VRING_DESC_F_NEXT))
 			break;
 		i = vhost_blk_desc16(d.next);
 		if (i >= n)
 			return -EINVAL;
 	}
+	*last = d;
+	return 0;
+}
 
+/**
+ * vhost_blk_chain_walk() - walk a descriptor chain into buffers
+ * @ring: the descriptor table and what the walk may use
+ * @head: chain head, below @ring->num
+ * @chain: filled with the owner addresses of the chain's buffers
+ *
+ * Return: 0, or a negative errno for a chain the device must refuse:
+ * -ELOOP (longer than its table: a loop), -EINVAL (index out of range,
+ * bad flags or order), -EFAULT (address outside the memory table),
+ * -E2BIG (too many buffers, or an indirect table above the ring limit).
+ */
+int vhost_blk_chain_walk(const struct vhost_blk_desc_ring *ring, u16 head,
+			 struct vhost_blk_chain *chain)
+{
+	struct vring_desc last;
+
+	chain->nr_out = 0;
+	chain->nr_in = 0;
+	chain->out_len = 0;
+	chain->in_len = 0;
+	return vhost_blk_walk(ring, head, chain, &last);
+}
+
+/**
+ * vhost_blk_chain_status() - find the status byte of a refused chain
+ * @ring: the descriptor table and what the walk may use
+ * @head: chain head, below @ring->num
+ * @status: owner address of the chain's last byte
+ *
+ * Follows the chain as vhost_blk_chain_walk() does but maps only its last
+ * descriptor, which must be device-writable and not empty.
+ *
+ * Return: 0, or a negative errno when there is no usable status byte.
+ */
+int vhost_blk_chain_status(const struct vhost_blk_desc_ring *ring, u16 head,
+			   u8 __user **status)
+{
+	void __user *uaddr;
+	struct vring_desc d;
+	u64 gpa;
+	u32 len;
+	int ret;
+
+	ret = vhost_blk_walk(ring, head, NULL, &d);
+	if (ret)
+		return ret;
 	len = __virtio32_to_cpu(true, d.len);
-	if (!(flags & VRING_DESC_F_WRITE) || !len ||
+	if (!(vhost_blk_desc16(d.flags) & VRING_DESC_F_WRITE) || !len ||
 	    check_add_overflow(__virtio64_to_cpu(true, d.addr), (u64)len - 1,
 			       &gpa))
 		return -EINVAL;
