@@ -13,11 +13,25 @@
 #include <linux/sched/signal.h>
 #include <linux/capability.h>
 #include <linux/slab.h>
+#include <linux/mutex.h>
 
 #include "vhost_blk.h"
 
 /* Pages pinned per call of pin_user_pages_fast(). */
 #define VHOST_BLK_PIN_CHUNK	512UL
+/*
+ * A long-term pin adds GUP_PIN_COUNTING_BIAS (1024) references to a small
+ * page, and nothing deduplicates pins: regions may name the same owner
+ * range, and one region may span thousands of mappings of one page. A
+ * table is refused once a page it pinned holds more references than this
+ * (2^29), checked after every chunk under vhost_blk_pin_mutex, so tables
+ * take a page at most 2^29 + 2^19 references; the per-request pins of all
+ * devices stay near 2^30 (req.c), which leaves INT_MAX out of reach.
+ */
+#define VHOST_BLK_PIN_REFS_MAX	BIT(29)
+
+/* Serializes table pinning with its reference check, all devices. */
+static DEFINE_MUTEX(vhost_blk_pin_mutex);
 
 static unsigned long vhost_blk_region_npages(const struct vhost_blk_mem_region *r)
 {
@@ -37,6 +51,18 @@ static void vhost_blk_region_unpin(struct vhost_blk_mem_region *r,
 	}
 	kvfree(r->pages);
 	r->pages = NULL;
+}
+
+/* Does any of @pages hold more references than a table may add? */
+static bool vhost_blk_pins_too_many(struct page **pages, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		if (folio_ref_count(page_folio(pages[i])) >
+		    VHOST_BLK_PIN_REFS_MAX)
+			return true;
+	return false;
 }
 
 static int vhost_blk_region_pin(struct vhost_blk_mem_region *r)
@@ -65,6 +91,10 @@ static int vhost_blk_region_pin(struct vhost_blk_mem_region *r)
 			goto err;
 		}
 		done += ret;
+		if (vhost_blk_pins_too_many(r->pages + done - ret, ret)) {
+			ret = -EINVAL;
+			goto err;
+		}
 		cond_resched();
 	}
 	return 0;
@@ -85,7 +115,9 @@ err:
  * Return: 0; -ENOMEM over RLIMIT_MEMLOCK (without CAP_IPC_LOCK) or out of
  * memory; -EFAULT when a page cannot be pinned long-term (-EOPNOTSUPP for
  * memory that is not anonymous, shmem or hugetlb before Linux 6.5);
- * -EINTR on a fatal signal. On failure nothing is pinned or charged.
+ * -EINVAL when the table names one page so often that its pins would
+ * take it past VHOST_BLK_PIN_REFS_MAX references; -EINTR on a fatal
+ * signal. On failure nothing is pinned or charged.
  */
 int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm,
 		      unsigned long replaced)
@@ -103,11 +135,13 @@ int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm,
 		return -ENOMEM;
 	}
 
+	mutex_lock(&vhost_blk_pin_mutex);
 	for (i = 0; i < mem->nregions; i++) {
 		ret = vhost_blk_region_pin(&mem->regions[i]);
 		if (ret)
 			goto err;
 	}
+	mutex_unlock(&vhost_blk_pin_mutex);
 	mem->npinned = total;
 	return 0;
 
@@ -115,6 +149,7 @@ err:
 	while (i--)
 		vhost_blk_region_unpin(&mem->regions[i],
 				       vhost_blk_region_npages(&mem->regions[i]));
+	mutex_unlock(&vhost_blk_pin_mutex);
 	atomic64_sub(total, &mm->pinned_vm);
 	return ret;
 }

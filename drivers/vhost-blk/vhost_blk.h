@@ -4,6 +4,9 @@
  *
  * Lock order (outermost first):
  *   vhost_blk_dev.mutex -> vhost_blk_worker.mutex -> vhost_blk_vq.mutex
+ *   vhost_blk_dev.mutex -> vhost_blk_pin_mutex (pin.c, module-wide)
+ *   vhost_blk_vq.mutex -> vhost_blk_budget_lock (req.c, a spinlock,
+ *   module-wide, innermost)
  * A worker takes only vq mutexes, one at a time. Completion (bio end_io)
  * takes no lock: it pushes onto lock-free lists and wakes the worker.
  */

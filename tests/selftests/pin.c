@@ -337,6 +337,77 @@ TEST(over_rlimit_memlock_enomem)
 	close(bfd);
 }
 
+/*
+ * @nmaps mappings of one shmem page, side by side: a region over them
+ * pins that page @nmaps times. NULL on failure.
+ */
+static char *map_one_page(unsigned long nmaps)
+{
+	char *base;
+	int mfd = memfd_create("vhost-blk-one-page", MFD_CLOEXEC);
+
+	if (mfd < 0 || ftruncate(mfd, 4096))
+		return NULL;
+	base = mmap(NULL, nmaps * 4096, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	for (unsigned long i = 0; base != MAP_FAILED && i < nmaps; i++)
+		if (mmap(base + i * 4096, 4096, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, mfd, 0) == MAP_FAILED)
+			base = MAP_FAILED;
+	close(mfd);
+	if (base == MAP_FAILED)
+		return NULL;
+	base[0] = 1;
+	return base;
+}
+
+/* SET_MEM_TABLE of @nregions regions, all over [base, base + len). */
+static int set_aliased_table(int fd, char *base, uint64_t len,
+			     unsigned int nregions)
+{
+	struct vhost_memory_region r[64];
+
+	for (unsigned int i = 0; i < nregions; i++) {
+		r[i].guest_phys_addr = (uint64_t)i << 32;
+		r[i].memory_size = len;
+		r[i].userspace_addr = (uintptr_t)base;
+		r[i].flags_padding = 0;
+	}
+	return vhost_blk_set_mem_table(fd, r, nregions);
+}
+
+/*
+ * A long-term pin adds 1024 references to a small page, and regions (and
+ * the mappings within one) may all name the same page: 64 regions over
+ * 9000 mappings of one page would take it to 590 million references, and
+ * a little more of the same past INT_MAX, where GUP warns. A pinned table
+ * is refused with -EINVAL once a page it pinned passes 2^29 references,
+ * everything it pinned is released, and a table that names the page a
+ * thousand times is fine.
+ */
+TEST(pin_mem_aliased_page_refused)
+{
+	const unsigned long nmaps = 9000;
+	char *base = map_one_page(nmaps);
+	long vmpin = vm_pin_kb();
+	int fd;
+
+	ASSERT_NE(NULL, base);
+	fd = vhost_blk_open(VHOST_BLK_DEV_PATH);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vhost_blk_set_owner(fd));
+	ASSERT_EQ(0, vhost_blk_set_options(fd, VHOST_BLK_OPT_F_PIN_MEM));
+
+	EXPECT_EQ(-EINVAL, set_aliased_table(fd, base, nmaps * 4096, 64));
+	EXPECT_EQ(vmpin, vm_pin_kb());
+	/* 16 regions of 64 mappings: 1024 pins of the page, accepted. */
+	EXPECT_EQ(0, set_aliased_table(fd, base, 64 * 4096, 16));
+	EXPECT_EQ(vmpin + 16 * 64 * 4, vm_pin_kb());
+	close(fd);
+	EXPECT_EQ(vmpin, vm_pin_kb());
+	munmap(base, nmaps * 4096);
+}
+
 /* ---- the module-wide budget of pages in flight ---- */
 
 #define PARAMS		"/sys/module/vhost_blk/parameters"
