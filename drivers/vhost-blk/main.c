@@ -716,6 +716,15 @@ static struct vhost_blk_worker *vhost_blk_vq_worker(struct vhost_blk_dev *dev,
 	return w;
 }
 
+/* The worker the owner names by @id, or NULL; @id is the caller's. */
+static struct vhost_blk_worker *vhost_blk_worker_by_id(struct vhost_blk_dev *dev,
+						       u32 id)
+{
+	if (id >= VHOST_BLK_MAX_WORKERS)
+		return NULL;
+	return dev->workers[array_index_nospec(id, VHOST_BLK_MAX_WORKERS)];
+}
+
 static long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 				   void __user *argp)
 {
@@ -749,17 +758,16 @@ static long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 			ret = -EFAULT;
 		break;
 	case VHOST_FREE_WORKER:
-		if (ws.worker_id >= VHOST_BLK_MAX_WORKERS ||
-		    !dev->workers[ws.worker_id]) {
+		w = vhost_blk_worker_by_id(dev, ws.worker_id);
+		if (!w) {
 			ret = -ENODEV;
 			break;
 		}
-		w = dev->workers[ws.worker_id];
 		if (atomic_read(&w->attach_cnt)) {
 			ret = -EBUSY;
 			break;
 		}
-		dev->workers[ws.worker_id] = NULL;
+		dev->workers[w->id] = NULL;
 		vhost_blk_worker_destroy(w);
 		break;
 	case VHOST_ATTACH_VRING_WORKER:
@@ -780,9 +788,8 @@ static long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 				ret = -EFAULT;
 			break;
 		}
-		if (vw.worker_id >= VHOST_BLK_MAX_WORKERS ||
-		    !dev->workers[vw.worker_id] ||
-		    READ_ONCE(dev->workers[vw.worker_id]->killed)) {
+		w = vhost_blk_worker_by_id(dev, vw.worker_id);
+		if (!w || READ_ONCE(w->killed)) {
 			ret = -ENODEV;
 			break;
 		}
@@ -790,7 +797,7 @@ static long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 			ret = -EBUSY;
 			break;
 		}
-		vhost_blk_vq_attach(vq, dev->workers[vw.worker_id]);
+		vhost_blk_vq_attach(vq, w);
 		break;
 	}
 out:
