@@ -191,8 +191,10 @@ struct vhost_blk_options {
  * the table is replaced, the flag is cleared, VHOST_RESET_OWNER or the
  * last close. A table (or setting the flag) over the limit is refused
  * with -ENOMEM, one whose pages cannot be pinned long-term with the
- * error of pin_user_pages_fast() (-EFAULT; -EOPNOTSUPP for DAX), and the
- * previous table and flags stay in place; CAP_IPC_LOCK lifts the limit.
+ * error of pin_user_pages_fast() (-EFAULT; -EOPNOTSUPP for DAX), one that
+ * names a page so often (aliased regions or mappings) that its pins would
+ * take the page past 2^29 references with -EINVAL, and the previous
+ * table and flags stay in place; CAP_IPC_LOCK lifts the limit.
  * Pinning is done by the ioctl, so a large table takes a while (a fatal
  * signal interrupts it with -EINTR).
  *
