@@ -424,11 +424,14 @@ u8 vhost_blk_decode(const struct vhost_blk_chain *chain,
 		      in[chain->nr_in - 1].iov_len - 1;
 	/*
 	 * Aliased descriptors can sum past 2^32; used.len is 32-bit and no
-	 * request is that large: such a chain is refused whatever its type.
+	 * request is that large: such a chain fails whatever its type. Its
+	 * writable length, when it fits, still decides used.len.
 	 */
-	if (chain->out_len > U32_MAX || chain->in_len > U32_MAX)
+	if (chain->in_len > U32_MAX)
 		return VIRTIO_BLK_S_IOERR;
 	cmd->in_len = chain->in_len;
+	if (chain->out_len > U32_MAX)
+		return VIRTIO_BLK_S_IOERR;
 
 	if (chain->out_len < sizeof(hdr) ||
 	    vhost_blk_copy_from_iov(&hdr, chain->iov, chain->nr_out,
