@@ -13,7 +13,8 @@
 #   make dkms-install    register the source tree with DKMS
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
-PACKAGE_VERSION := 0.1
+# One version for the module, the tools and dkms.conf.
+PACKAGE_VERSION := $(shell cat $(CURDIR)/VERSION)
 CHECKPATCH ?= $(KDIR)/scripts/checkpatch.pl
 SRC_FILES := $(wildcard drivers/vhost-blk/*.[ch]) include/uapi/linux/vhost_blk.h
 
@@ -52,7 +53,7 @@ install: modules
 
 dkms-install:
 	mkdir -p /usr/src/vhost-blk-$(PACKAGE_VERSION)
-	cp -r Kbuild Makefile dkms.conf drivers include /usr/src/vhost-blk-$(PACKAGE_VERSION)/
+	cp -r Kbuild Makefile VERSION dkms.conf drivers include /usr/src/vhost-blk-$(PACKAGE_VERSION)/
 	dkms add -m vhost-blk -v $(PACKAGE_VERSION)
 	dkms build -m vhost-blk -v $(PACKAGE_VERSION)
 	dkms install -m vhost-blk -v $(PACKAGE_VERSION)

@@ -12,6 +12,9 @@
  *	through the device, FLUSH, read them back and compare; check
  *	GET_ID. Exits 0 only if everything matched. OVERWRITES the device.
  *
+ *   vhost-blk --version
+ *	print the package version (that of the module too) and exit.
+ *
  *   vhost-blk io --vhost-user SOCKET [options as above]
  *	the same workload against a vhost-user-blk backend listening on
  *	SOCKET (vhost-user-blk-bridge, qemu-storage-daemon, ...): guest
@@ -632,8 +635,9 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: %s info <blockdev>\n"
 		"       %s io {<blockdev> | --vhost-user SOCKET} [--count N] [--bs BYTES]\n"
-		"                [--qd N] [--queues N] [--seed N] [--serial STR] [--indirect]\n",
-		prog, prog);
+		"                [--qd N] [--queues N] [--seed N] [--serial STR] [--indirect]\n"
+		"       %s --version\n",
+		prog, prog, prog);
 }
 
 int main(int argc, char **argv)
@@ -648,6 +652,10 @@ int main(int argc, char **argv)
 		return cmd_io(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage();
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("%s %s\n", prog, VHOST_BLK_VERSION);
 		return 0;
 	}
 	usage();

@@ -1076,6 +1076,7 @@ static void usage(FILE *f)
 		"usage: %s --socket PATH --backend DEV_OR_FILE [--read-only]\n"
 		"          [--serial STR] [--queues N] [--busyloop-us N]\n"
 		"          [--verbose]\n"
+		"       %s --version\n"
 		"Serve a vhost-user-blk frontend on the unix socket PATH with\n"
 		"/dev/vhost-blk, backed by a block device or a raw image file.\n"
 		"  --read-only   open the backend read-only, offer VIRTIO_BLK_F_RO\n"
@@ -1085,7 +1086,7 @@ static void usage(FILE *f)
 		"                a queue's worker polls its empty ring N us\n"
 		"                (0..%d, default 0) before waiting for a kick\n"
 		"  --verbose     log every message\n",
-		prog, VHOST_BLK_SERIAL_LEN, VHOST_BLK_MAX_QUEUES,
+		prog, prog, VHOST_BLK_SERIAL_LEN, VHOST_BLK_MAX_QUEUES,
 		VHOST_BLK_BUSYLOOP_MAX_US);
 }
 
@@ -1100,6 +1101,7 @@ int main(int argc, char **argv)
 		{ "busyloop-us", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ }
 	};
 	struct bridge b = {
@@ -1153,6 +1155,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("%s %s\n", prog, VHOST_BLK_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -1129,3 +1129,4 @@ module_exit(vhost_blk_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("In-kernel virtio-blk device backend for vhost");
+MODULE_VERSION(VHOST_BLK_VERSION);

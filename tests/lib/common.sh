@@ -112,7 +112,7 @@ vb_build_module()
 	shift
 	rm -rf "$out"
 	mkdir -p "$out"
-	(cd "$VB_REPO" && cp -a Kbuild Makefile drivers include "$out"/) || return 1
+	(cd "$VB_REPO" && cp -a Kbuild Makefile VERSION drivers include "$out"/) || return 1
 	make -C "$out" --no-print-directory KDIR="$KDIR" "$@" 2>&1
 }
 
