@@ -7,8 +7,10 @@
 #  1. installs missing Debian packages, caches the Debian 6.12 kernel;
 #  2. host checks: module build at W=1 without warnings (6.12 and 6.1
 #     headers), sparse, checkpatch --strict, codespell, tools, selftests
-#     and fuzzers build, tools self-check, the decoder fuzzer (libFuzzer
-#     over decode.c in userspace, with its coverage), KUnit in UML;
+#     and fuzzers build, tools self-check, make install, make -C tools
+#     install and make dkms-install (twice) into private trees, the
+#     decoder fuzzer (libFuzzer over decode.c in userspace, with its
+#     coverage), KUnit in UML;
 #  3. builds (once, then cached) the debug kernel of tests/vm/debug-kernel.sh
 #     (KASAN, lockdep, kmemleak, debug objects, hung task and lockup
 #     detection, fault injection) and the module against it;
@@ -234,6 +236,142 @@ if [ -f tests/selftests/Makefile ]; then
 else
 	fail "host: selftests build (tests/selftests/Makefile missing)"
 fi
+
+# --- installing ---------------------------------------------------------------
+# make install, make -C tools install and make dkms-install into private
+# trees under $INST (DKMS with its own --dkmstree, --sourcetree and
+# --installtree, so the host's /usr/src, /var/lib/dkms and /lib/modules
+# are not touched).
+say "install"
+T_INST=$SECONDS
+INST=$VB_BUILD/install
+rm -rf "$INST"
+mkdir -p "$INST"
+if [ "$MODULE_OK" -eq 1 ]; then
+	# The built module tree, plus what install needs, so nothing rebuilds.
+	cp -a "$MOD_OUT" "$INST/src" && cp -a dist dkms.conf "$INST/src/"
+	rc=0
+	make -C "$INST/src" --no-print-directory KDIR="$KDIR" \
+		DESTDIR="$INST/mod" install >"$LOGS/install.log" 2>&1 || rc=$?
+	for f in "lib/modules/$KREL/updates/vhost_blk.ko.xz" \
+		 usr/lib/udev/rules.d/60-vhost-blk.rules \
+		 usr/lib/modules-load.d/vhost-blk.conf; do
+		[ "$(stat -c %a "$INST/mod/$f" 2>/dev/null)" = 644 ] ||
+			{ echo "missing or not 0644: $f"; rc=1; }
+	done >>"$LOGS/install.log"
+	grep -qs '^updates/vhost_blk.ko.xz:' "$INST/mod/lib/modules/$KREL/modules.dep" ||
+		{ echo "not in modules.dep of $KREL"; rc=1; } >>"$LOGS/install.log"
+	check "host: make install puts the module (depmod'd for KDIR's $KREL), udev rule and modules-load.d file under DESTDIR" \
+		"$rc" "$LOGS/install.log"
+	rc=0
+	make -C "$INST/src" --no-print-directory KDIR="$KDIR" \
+		DESTDIR="$INST/mod" uninstall >>"$LOGS/install.log" 2>&1 || rc=$?
+	[ -z "$(find "$INST/mod" -name '*vhost*')" ] || rc=1
+	check "host: make uninstall removes them" "$rc" "$LOGS/install.log"
+else
+	fail "host: make install (module does not build)"
+fi
+
+if [ "$TOOLS_OK" -eq 1 ]; then
+	TD=$INST/tools
+	rc=0
+	make -C tools --no-print-directory DESTDIR="$TD" PREFIX=/usr install \
+		>"$LOGS/tools-install.log" 2>&1 || rc=$?
+	while read -r mode f; do
+		[ "$(stat -c %a "$TD/usr/$f" 2>/dev/null)" = "$mode" ] ||
+			{ echo "missing or not $mode: $f"; rc=1; }
+	done >>"$LOGS/tools-install.log" 2>&1 <<-LIST
+	755 bin/vhost-blk
+	755 bin/vhost-user-blk-bridge
+	644 lib/libvhost-blk.a
+	644 lib/pkgconfig/libvhost-blk.pc
+	644 include/linux/vhost_blk.h
+	644 include/vhost-blk/vhost_blk_ctl.h
+	644 include/vhost-blk/virtio_blk_drv.h
+	644 include/vhost-blk/vhost_user.h
+	644 share/man/man8/vhost-blk.8
+	644 share/man/man8/vhost-user-blk-bridge.8
+	644 share/man/man4/vhost_blk.4
+	LIST
+	check "host: make -C tools install puts tools, library, headers, pkg-config file and man pages under DESTDIR" \
+		"$rc" "$LOGS/tools-install.log"
+
+	# A VMM built from the installed tree only, through pkg-config.
+	rc=0
+	printf '%s\n' '#include <linux/vhost_blk.h>' '#include <vhost_blk_ctl.h>' \
+		'int main(void) { return vhost_blk_open("/nonexistent") < 0 ? 0 : 1; }' \
+		>"$INST/pc.c"
+	(
+		export PKG_CONFIG_PATH=$TD/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$TD
+		set -x
+		read -ra flags <<<"$(pkg-config --cflags --libs libvhost-blk)"
+		[ "$(pkg-config --modversion libvhost-blk)" = "$(cat VERSION)" ] &&
+			cc -Wall -Werror -o "$INST/pc" "$INST/pc.c" "${flags[@]}" &&
+			"$INST/pc"
+	) >"$LOGS/pkg-config.log" 2>&1 || rc=$?
+	check "host: libvhost-blk.pc resolves; a program builds and links from the installed tree" \
+		"$rc" "$LOGS/pkg-config.log"
+
+	rc=0
+	for m in "$TD"/usr/share/man/man*/*; do
+		LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$m" 2>&1 |
+			sed "s|^|${m##*/}: |"
+		man -l "$m" 2>&1 | grep -q "$(basename "${m%.*}" | tr a-z A-Z)" ||
+			echo "${m##*/}: man -l does not show its title"
+	done >"$LOGS/man.log" 2>&1
+	[ -s "$LOGS/man.log" ] && rc=1
+	check "host: man pages render with groff -ww and man -l without warnings" \
+		"$rc" "$LOGS/man.log"
+
+	rc=0
+	{
+		v=$(modinfo -F version "$MOD_OUT/vhost_blk.ko")
+		echo "VERSION $(cat VERSION), modinfo $v, dkms.conf $(grep PACKAGE_VERSION dkms.conf)"
+		[ -n "$v" ] && [ "$v" = "$(cat VERSION)" ] || rc=1
+		grep -qx "PACKAGE_VERSION=\"$v\"" dkms.conf || rc=1
+		for t in vhost-blk vhost-user-blk-bridge; do
+			out=$("$TD/usr/bin/$t" --version)
+			echo "$t --version: $out"
+			[ "$out" = "$t $v" ] || rc=1
+		done
+	} >"$LOGS/version.log" 2>&1
+	check "host: --version of both tools, modinfo's version and dkms.conf agree ($(cat VERSION))" \
+		"$rc" "$LOGS/version.log"
+
+	rc=0
+	make -C tools --no-print-directory DESTDIR="$TD" PREFIX=/usr uninstall \
+		>>"$LOGS/tools-install.log" 2>&1 || rc=$?
+	[ -z "$(find "$TD" -type f)" ] || rc=1
+	check "host: make -C tools uninstall removes every file" "$rc" "$LOGS/tools-install.log"
+else
+	fail "host: make -C tools install (tools do not build)"
+fi
+
+# dkms-install twice (the second replaces the first), dkms-uninstall twice.
+if vb_ensure_packages dkms >"$LOGS/dkms.log" 2>&1; then
+	DK=$INST/dkms
+	mkdir -p "$DK/src" "$DK/tree" "$DK/lib/modules/$KREL"
+	dkms_make()
+	{
+		make --no-print-directory DESTDIR="$DK/root" DKMS_SOURCETREE="$DK/src" \
+			DKMS="dkms --dkmstree $DK/tree --sourcetree $DK/src --installtree $DK/lib/modules --no-depmod" \
+			DKMS_FLAGS="-k $KREL --kernelsourcedir $KDIR" "$@" >>"$LOGS/dkms.log" 2>&1
+	}
+	rc=0
+	dkms_make dkms-install && dkms_make dkms-install || rc=$?
+	[ -f "$DK/lib/modules/$KREL/updates/dkms/vhost_blk.ko" ] &&
+		[ -f "$DK/root/usr/lib/udev/rules.d/60-vhost-blk.rules" ] || rc=1
+	check "host: make dkms-install twice (DKMS $(dkms --version 2>/dev/null), private tree)" \
+		"$rc" "$LOGS/dkms.log"
+	rc=0
+	dkms_make dkms-uninstall && dkms_make dkms-uninstall || rc=$?
+	[ -z "$(find "$DK" -type f)" ] || rc=1
+	check "host: make dkms-uninstall twice leaves nothing" "$rc" "$LOGS/dkms.log"
+else
+	fail "host: make dkms-install (dkms not installable)"
+	diag "$LOGS/dkms.log"
+fi
+say "install tests took $(vb_elapsed "$T_INST")s"
 
 say "fuzzers"
 rc=0
