@@ -23,7 +23,8 @@ BUILD=${VHOST_BLK_SELFTEST_BUILD:-$DIR/build}
 TOOL=$DIR/../../tools/build/vhost-blk
 BRIDGE=$DIR/../../tools/build/vhost-user-blk-bridge
 QSD=/usr/bin/qemu-storage-daemon
-TESTS=(ioctl backend data file vring giant teardown bridge pin faults owner)
+TESTS=(ioctl backend data file vring giant teardown bridge pin faults owner
+       devnode)
 # The bridge selftest runs this binary.
 export VHOST_BLK_BRIDGE=${VHOST_BLK_BRIDGE:-$BRIDGE}
 [ $# -gt 0 ] && TESTS=("$@")
