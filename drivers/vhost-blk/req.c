@@ -10,6 +10,8 @@
  * lock-free done list and wakes the worker, which unpins, writes the
  * status byte, fills the used ring and calls the guest once per batch.
  */
+#define pr_fmt(fmt) "vhost-blk: " fmt
+
 #include <linux/blkdev.h>
 #include <linux/mm.h>
 #include <linux/highmem.h>

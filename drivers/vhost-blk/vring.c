@@ -12,6 +12,8 @@
  * Rings are little-endian (VIRTIO_F_VERSION_1; legacy guests on
  * little-endian hosts see the same layout).
  */
+#define pr_fmt(fmt) "vhost-blk: " fmt
+
 #include <linux/uaccess.h>
 #include <linux/ratelimit.h>
 #include <linux/virtio_byteorder.h>
@@ -64,7 +66,7 @@ bool vhost_blk_vring_ok(const struct vhost_blk_mem *mem, unsigned int num,
  */
 void vhost_blk_vq_error(struct vhost_blk_vq *vq, const char *why)
 {
-	pr_debug_ratelimited("vhost-blk: vq %u: %s\n", vq->index, why);
+	pr_debug_ratelimited("vq %u: %s\n", vq->index, why);
 	if (vq->err_ctx)
 		vhost_blk_eventfd_signal(vq->err_ctx);
 }
