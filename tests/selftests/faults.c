@@ -127,21 +127,23 @@ static long module_refs(void)
 	return atol(buf);
 }
 
-/*
- * Is @comm the name of a worker of owner @pid? Workers are named
- * "vhost-blk-<pid>.<n>" after the thread that started them, cut to the
- * 15 characters a task name holds.
- */
-static bool worker_of(const char *comm, pid_t pid)
-{
-	char want[32];
-	size_t lc = strlen(comm), lw;
+struct owner_scan {
+	pid_t pid;
+	const char *mif;
+	int n;
+};
 
-	snprintf(want, sizeof(want), "vhost-blk-%d.", pid);
-	lw = strlen(want);
-	if (lc < (lw - 1 < 15 ? lw - 1 : 15))
-		return false;
-	return !strncmp(comm, want, lc < lw ? lc : lw);
+static int owner_worker_one(const char *dir, int tid __attribute__((unused)),
+			    const char *comm, void *arg)
+{
+	struct owner_scan *os = arg;
+
+	if (!worker_of(comm, os->pid))
+		return 0;
+	os->n++;
+	if (os->mif)
+		write_attr(dir, "make-it-fail", os->mif);
+	return 0;
 }
 
 /*
@@ -150,37 +152,10 @@ static bool worker_of(const char *comm, pid_t pid)
  */
 static int owner_workers(pid_t pid, const char *mif)
 {
-	struct dirent *p, *t;
-	DIR *proc, *tasks;
-	char path[PATH_MAX], comm[32];
-	int n = 0;
+	struct owner_scan os = { .pid = pid, .mif = mif };
+	int ret = for_each_task(owner_worker_one, &os);
 
-	proc = opendir("/proc");
-	if (!proc)
-		return -errno;
-	while ((p = readdir(proc))) {
-		if (p->d_name[0] < '0' || p->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/task", p->d_name);
-		tasks = opendir(path);
-		if (!tasks)
-			continue;
-		while ((t = readdir(tasks))) {
-			if (t->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%s/task/%s",
-				 p->d_name, t->d_name);
-			if (read_attr(path, "comm", comm, sizeof(comm)) ||
-			    !worker_of(comm, pid))
-				continue;
-			n++;
-			if (mif)
-				write_attr(path, "make-it-fail", mif);
-		}
-		closedir(tasks);
-	}
-	closedir(proc);
-	return n;
+	return ret < 0 ? ret : os.n;
 }
 
 /* Poll @expr every 20 ms for up to @ms; true once it holds. */

@@ -85,22 +85,6 @@ static int read_file(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/*
- * Is @comm (with its newline) a worker of owner @pid? Workers are named
- * "vhost-blk-<pid>.<n>", cut to the 15 characters a task name holds.
- */
-static bool worker_of(const char *comm, pid_t pid)
-{
-	char want[32];
-	size_t lc = strcspn(comm, "\n"), lw;
-
-	snprintf(want, sizeof(want), "vhost-blk-%d.", pid);
-	lw = strlen(want);
-	if (lc < (lw - 1 < 15 ? lw - 1 : 15))
-		return false;
-	return !strncmp(comm, want, lc < lw ? lc : lw);
-}
-
 /* The real uid of task @dir (/proc/P/task/T), or -1. */
 static long task_uid(const char *dir)
 {
@@ -113,6 +97,27 @@ static long task_uid(const char *dir)
 	return p ? strtol(p + 5, NULL, 10) : -1;
 }
 
+struct scan {
+	long uid;		/* count tasks of this real uid, if >= 0 */
+	pid_t pid;		/* workers of this owner; any if < 0; none if 0 */
+	int *tids;
+	int nr;			/* workers found */
+	int n;			/* tasks of @uid */
+};
+
+static int scan_one(const char *dir, int tid, const char *comm, void *arg)
+{
+	struct scan *sc = arg;
+
+	if (sc->uid >= 0 && task_uid(dir) == sc->uid)
+		sc->n++;
+	if (sc->pid && sc->nr < MAX_TIDS &&
+	    (sc->pid > 0 ? worker_of(comm, sc->pid) :
+	     !strncmp(comm, "vhost-blk-", 10)))
+		sc->tids[sc->nr++] = tid;
+	return 0;
+}
+
 /*
  * Walk every task of the system: count those whose real uid is @uid
  * (if @uid >= 0) and collect the tids of the workers of owner @pid (if
@@ -121,42 +126,11 @@ static long task_uid(const char *dir)
  */
 static int scan_tasks(long uid, pid_t pid, int *tids, int *nr)
 {
-	char path[PATH_MAX], comm[64];
-	struct dirent *p, *t;
-	DIR *proc, *tasks;
-	int n = 0;
+	struct scan sc = { .uid = uid, .pid = pid, .tids = tids };
+	int ret = for_each_task(scan_one, &sc);
 
-	*nr = 0;
-	proc = opendir("/proc");
-	if (!proc)
-		return -errno;
-	while ((p = readdir(proc))) {
-		if (p->d_name[0] < '0' || p->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/task", p->d_name);
-		tasks = opendir(path);
-		if (!tasks)
-			continue;
-		while ((t = readdir(tasks))) {
-			if (t->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%s/task/%s",
-				 p->d_name, t->d_name);
-			if (uid >= 0 && task_uid(path) == uid)
-				n++;
-			if (!pid || *nr >= MAX_TIDS)
-				continue;
-			strncat(path, "/comm", sizeof(path) - strlen(path) - 1);
-			if (read_file(path, comm, sizeof(comm)))
-				continue;
-			if (pid > 0 ? worker_of(comm, pid) :
-			    !strncmp(comm, "vhost-blk-", 10))
-				tids[(*nr)++] = atoi(t->d_name);
-		}
-		closedir(tasks);
-	}
-	closedir(proc);
-	return n;
+	*nr = sc.nr;
+	return ret < 0 ? ret : sc.n;
 }
 
 /* Uid: and Gid: of task @tid (real, effective, saved, fs) into @ids. */

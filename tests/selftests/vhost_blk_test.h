@@ -357,6 +357,69 @@ static inline void device_works(struct __test_metadata *_metadata, int fd,
 	vblk_dev_destroy(d);
 }
 
+/*
+ * Is @comm (a task name, a newline may follow) a worker of owner @pid?
+ * Workers are named "vhost-blk-<pid>.<n>" after the thread that started
+ * them, cut to the 15 characters a task name holds.
+ */
+static inline bool worker_of(const char *comm, pid_t pid)
+{
+	char want[32];
+	size_t lc = strcspn(comm, "\n"), lw;
+
+	snprintf(want, sizeof(want), "vhost-blk-%d.", pid);
+	lw = strlen(want);
+	if (lc < (lw - 1 < 15 ? lw - 1 : 15))
+		return false;
+	return !strncmp(comm, want, lc < lw ? lc : lw);
+}
+
+/*
+ * Call @fn with the /proc/P/task/T directory, the tid and the name of
+ * every task of the system, threads and kernel threads alike. A non-zero
+ * return of @fn ends the walk and is returned; -errno if /proc cannot be
+ * read.
+ */
+static inline int for_each_task(int (*fn)(const char *dir, int tid,
+					  const char *comm, void *arg),
+				void *arg)
+{
+	char path[PATH_MAX], comm[64];
+	struct dirent *p, *t;
+	DIR *proc, *tasks;
+	int ret = 0;
+	FILE *f;
+
+	proc = opendir("/proc");
+	if (!proc)
+		return -errno;
+	while (!ret && (p = readdir(proc))) {
+		if (p->d_name[0] < '0' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task", p->d_name);
+		tasks = opendir(path);
+		if (!tasks)
+			continue;
+		while (!ret && (t = readdir(tasks))) {
+			if (t->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/task/%s/comm",
+				 p->d_name, t->d_name);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = 0;
+			fclose(f);
+			path[strlen(path) - strlen("/comm")] = 0;
+			ret = fn(path, atoi(t->d_name), comm, arg);
+		}
+		closedir(tasks);
+	}
+	closedir(proc);
+	return ret;
+}
+
 /* 1 if @efd fires within @ms, 0 if not. */
 static inline int efd_fired(int efd, int ms)
 {
