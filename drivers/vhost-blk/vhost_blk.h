@@ -5,7 +5,7 @@
  * Lock order (outermost first):
  *   vhost_blk_dev.mutex -> vhost_blk_worker.mutex -> vhost_blk_vq.mutex
  *   vhost_blk_dev.mutex -> vhost_blk_pin_mutex (pin.c, module-wide)
- *   vhost_blk_vq.mutex -> vhost_blk_budget_lock (req.c, a spinlock,
+ *   vhost_blk_vq.mutex -> vhost_blk_budget_lock (budget.c, a spinlock,
  *   module-wide, innermost)
  * A worker takes only vq mutexes, one at a time. Completion (bio end_io)
  * takes no lock: it pushes onto lock-free lists and wakes the worker.
@@ -190,7 +190,7 @@ struct vhost_blk_vq {
 	/* Written under mutex, read under RCU by completion paths. */
 	struct vhost_blk_worker __rcu *worker;
 
-	/* On the module's list of queues waiting for page budget (req.c). */
+	/* On the module's list of queues waiting for page budget (budget.c). */
 	struct list_head budget_node;
 
 	struct vhost_blk_work kick_work;	/* serve the avail ring */
@@ -265,8 +265,6 @@ bool vhost_blk_vring_ok(const struct vhost_blk_mem *mem, unsigned int num,
 /* Not a virtio status: the request must be taken again later. */
 #define VHOST_BLK_S_AGAIN	0xff
 void vhost_blk_handle_kick(struct vhost_blk_work *work);
-void vhost_blk_pages_uncharge(unsigned long n);
-void vhost_blk_vq_budget_cancel(struct vhost_blk_vq *vq);
 void vhost_blk_handle_done(struct vhost_blk_work *work);
 void vhost_blk_vq_complete(struct vhost_blk_vq *vq);
 void vhost_blk_fill_config(struct vhost_blk_dev *dev,
@@ -277,6 +275,12 @@ u64 vhost_blk_capacity(struct vhost_blk_dev *dev);
 unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev);
 int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 			   const struct iovec *iov, unsigned int nr, u64 len);
+
+/* budget.c */
+bool vhost_blk_pages_charge(unsigned long n);
+void vhost_blk_pages_uncharge(unsigned long n);
+void vhost_blk_pages_wait(struct vhost_blk_vq *vq);
+void vhost_blk_vq_budget_cancel(struct vhost_blk_vq *vq);
 
 /* file.c */
 int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
