@@ -27,6 +27,19 @@
  * hostile chain can make succeed only touch a scratch range of the disk,
  * so the data the valid requests wrote stays verifiable.
  *
+ * With --giant, giant chains (K_GIANT) alias descriptors of up to
+ * 4 GiB - 1 bytes in a 4 GiB range of memory that is reserved but never
+ * touched, so their readable or writable part sums past 2^32, to
+ * 2^36 + 16 or to the 1024 x (4 GiB - 1) maximum, or stays just below
+ * 2^32: past it the model wants IOERR and no err signal whatever the
+ * type. With --renegotiate, between rounds every verified queue is
+ * stopped and a new subset of DISCARD, WRITE_ZEROES and SECURE_ERASE is
+ * acked; the model and the valid requests follow it (a type not acked
+ * gets UNSUPP). Neither is in the suite yet: with both, seed 1 has
+ * reported one well-formed chain of queue 0 as refused (status
+ * untouched, one error signal too many) in about one run of fifteen on
+ * a heavily loaded host, and the cause is not known.
+ *
  * The chaos device (default /dev/ram1) gets what cannot be predicted:
  * random descriptor tables with random next indexes, random heads
  * (including heads in flight), random avail index jumps, and a second
@@ -71,6 +84,17 @@
 /* Two 64 KiB regions adjacent in GPA, apart in the process. */
 #define XHALF		(64UL << 10)
 #define XPAIR_GPA(q)	(0x2000000000ULL + (uint64_t)(q) * 0x100000000ULL)
+/*
+ * The giant range: 4 GiB + 64 KiB of owner memory reserved and never
+ * touched but for headers and status bytes, behind two guest-physical
+ * aliases that are adjacent (a buffer may cross from one into the other).
+ * Aliased descriptors of up to 4 GiB - 1 bytes make chains of any total
+ * up to 1024 x (4 GiB - 1) bytes.
+ */
+#define GIANT_SIZE	((1ULL << 32) + (64ULL << 10))
+#define GIANT_GPA	0x20000000000ULL
+/* Where chain @hs of queue @q keeps its header and status in the range. */
+#define GIANT_OFF(q, hs)	(((uint64_t)(q) * HSLOTS + (hs)) * 32)
 /* Offsets inside a header slot. */
 #define HS_HDR		0
 #define HS_DWZ		64
@@ -105,7 +129,7 @@ enum kind {
 	K_IND_OUT, K_IND_E2BIG, K_IND_LONG, K_RAW, K_NO_STATUS, K_HEAD_OOR,
 	K_BAD_TYPE, K_SHORT_HDR, K_BAD_LEN, K_PAST_END, K_TOO_BIG,
 	K_BOUNCE_BIG, K_DWZ, K_DWZ_ATOMIC, K_BAD_DATA, K_STATUS_RO,
-	K_HDR_FAULT, K_GETID, K_FLUSH_DATA, K_ODD_IO,
+	K_HDR_FAULT, K_GETID, K_FLUSH_DATA, K_ODD_IO, K_GIANT,
 	/* queue-level events */
 	K_AVAIL_JUMP, K_STOP_LOAD,
 	/* chaos device */
@@ -114,7 +138,7 @@ enum kind {
 };
 
 /* The chain kinds the verified queues pick from. */
-#define K_CHAIN_LAST	K_ODD_IO
+#define K_CHAIN_LAST	K_GIANT
 
 static const char *const kind_name[NKINDS] = {
 	[K_RANDOM] = "random descriptor table",
@@ -149,6 +173,7 @@ static const char *const kind_name[NKINDS] = {
 	[K_GETID] = "GET_ID with odd buffer sizes",
 	[K_FLUSH_DATA] = "FLUSH with garbage payload",
 	[K_ODD_IO] = "odd framing I/O to scratch (not hostile)",
+	[K_GIANT] = "aliased chain of 2^32 bytes or more (or just below)",
 	[K_AVAIL_JUMP] = "avail index jump (queue restarted)",
 	[K_STOP_LOAD] = "queue stopped with requests in flight",
 	[C_RANDOM] = "chaos: random chain",
@@ -181,6 +206,8 @@ static struct {
 	const char *dev;
 	const char *chaos_dev;
 	bool verbose;
+	bool giant;		/* K_GIANT chains (--giant) */
+	bool renegotiate;	/* a new acked set every round */
 } cfg = {
 	.seed = 1,
 	.rounds = 8,
@@ -224,7 +251,7 @@ static uint64_t prop_fail[NPROPS];
 
 /* ---- memory of one device ---- */
 
-enum { XR_LIB, XR_ARENA, XR_XPAIR };
+enum { XR_LIB, XR_ARENA, XR_XPAIR, XR_GIANT };
 enum { ACC_R = 1, ACC_W = 2 };
 
 struct xreg {
@@ -246,7 +273,7 @@ struct fdev {
 	uint32_t max_discard, max_wz, max_se;
 	char serial[VHOST_BLK_SERIAL_LEN];
 	pthread_mutex_t start_lock;	/* d->queue_size + vblk_vq_start() */
-	struct xreg regs[40];
+	struct xreg regs[48];
 	unsigned int nregs;
 	uint64_t scratch_end;	/* sectors [0, scratch_end) are scratch */
 	unsigned int nq;
@@ -254,6 +281,7 @@ struct fdev {
 	/* chaos arena (shared by the chaos queues) */
 	uint8_t *carena;
 	uint64_t carena_gpa;
+	uint8_t *giant;		/* GIANT_SIZE, behind two aliases */
 };
 
 static struct fdev vdev, cdev;
@@ -449,6 +477,8 @@ struct fq {
 	uint64_t verified_sectors;
 	uint64_t kinds[NKINDS];
 	uint64_t refused, accepted;
+	uint64_t giant_direct;	/* K_GIANT chains posted without a table */
+	uint64_t giant_unacked;	/* ... of a DISCARD-like type not acked */
 	uint64_t err_signals;
 	uint64_t used_entries;
 	const char *doing;	/* for hang reports */
@@ -726,6 +756,16 @@ static bool mw_aligned(const struct mw *m, bool w, uint64_t skip,
 	return true;
 }
 
+/*
+ * DISCARD, WRITE_ZEROES and SECURE_ERASE are served only when the backend
+ * has them and the driver acked them (the acked set changes between
+ * rounds).
+ */
+static bool dwz_served(const struct fdev *fd, unsigned int bit)
+{
+	return fd->features & fd->d->features & (1ULL << bit);
+}
+
 static bool range_ok(const struct fdev *fd, uint64_t sector, uint64_t n)
 {
 	return sector <= fd->cap && n <= fd->cap - sector;
@@ -748,24 +788,32 @@ static unsigned int rw_status(const struct fdev *fd, const struct mw *m,
 	return SM(ST_OK);
 }
 
+/* The feature bit of DISCARD, WRITE_ZEROES or SECURE_ERASE. */
+static unsigned int dwz_bit(uint32_t type)
+{
+	return type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_F_DISCARD :
+	       type == VIRTIO_BLK_T_WRITE_ZEROES ? VIRTIO_BLK_F_WRITE_ZEROES :
+	       VIRTIO_BLK_F_SECURE_ERASE;
+}
+
 static unsigned int dwz_status(const struct fdev *fd, const struct mw *m,
 			       uint32_t type, uint64_t len, bool *writes,
 			       uint64_t *lo, uint64_t *hi)
 {
-	unsigned int bit = type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_F_DISCARD :
-			   type == VIRTIO_BLK_T_WRITE_ZEROES ?
-			   VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_SECURE_ERASE;
+	unsigned int bit = dwz_bit(type);
 	uint32_t max = type == VIRTIO_BLK_T_DISCARD ? fd->max_discard :
 		       type == VIRTIO_BLK_T_WRITE_ZEROES ? fd->max_wz :
 		       fd->max_se;
 	static __thread uint8_t tab[(DWZ_SEG_MAX + 1) * 16];
-	unsigned int n = len / 16, st = 0;
+	unsigned int n, st = 0;
 
 	*writes = false;
-	if (!(fd->features & (1ULL << bit)))
+	if (!dwz_served(fd, bit))
 		return SM(ST_UNSUPP);
-	if (!n || len % 16 || n > DWZ_SEG_MAX)
+	/* @len is a 64-bit sum: bound it before it is narrowed. */
+	if (!len || len % 16 || len > DWZ_SEG_MAX * 16)
 		return SM(ST_IOERR);
+	n = len / 16;
 	if (!mw_bytes(fd, m, false, 16, len, tab))
 		return SM(ST_IOERR);
 	*lo = UINT64_MAX;
@@ -849,6 +897,11 @@ static bool model(const struct fdev *fd, struct fq *q, uint16_t head,
 	}
 	type = le32toh(h.type);
 	sector = le64toh(h.sector);
+	/* Either part past 2^32 - 1 bytes: IOERR, whatever the type. */
+	if (m->out_len > UINT32_MAX || m->in_len > UINT32_MAX) {
+		e->status_mask = SM(ST_IOERR);
+		return true;
+	}
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
 		len = m->in_len - 1;
@@ -1154,9 +1207,9 @@ static int build_valid(struct fq *q, struct item *it, int vi, int vs,
 		type = VIRTIO_BLK_T_OUT;
 	else if (r < 75)
 		type = VIRTIO_BLK_T_IN;
-	else if (r < 82 && (q->fd->features & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES)))
+	else if (r < 82 && dwz_served(q->fd, VIRTIO_BLK_F_WRITE_ZEROES))
 		type = VIRTIO_BLK_T_WRITE_ZEROES;
-	else if (r < 86 && (q->fd->features & (1ULL << VIRTIO_BLK_F_DISCARD)))
+	else if (r < 86 && dwz_served(q->fd, VIRTIO_BLK_F_DISCARD))
 		type = VIRTIO_BLK_T_DISCARD;
 	else if (r < 93)
 		type = VIRTIO_BLK_T_FLUSH;
@@ -1568,6 +1621,116 @@ static uint32_t bad_type(struct rng *r)
 }
 
 /*
+ * K_GIANT: header, payload and status, with the part holding the payload
+ * summing to just below 2^32 bytes, 2^32, 2^32 + 16, 2^36 + 16, anything
+ * up to 1024 x (2^32 - 1) or exactly that (header and status inside the
+ * descriptors then), of aliased descriptors in the giant range; any type,
+ * direct where the ring has room, and now and then one descriptor more
+ * than the device takes after region splits. All past 2^32 - 1 bytes
+ * must fail with IOERR and no err signal; below, the usual rules apply.
+ */
+static uint32_t k_giant(struct fq *q, struct chain *c, int hs)
+{
+	static const uint32_t types[] = {
+		VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_FLUSH,
+		VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_DISCARD,
+		VIRTIO_BLK_T_WRITE_ZEROES, VIRTIO_BLK_T_SECURE_ERASE, 0x1000,
+	};
+	struct fdev *fd = q->fd;
+	uint32_t type = types[rng_below(&q->rng, ARRAY_SIZE(types))];
+	uint64_t off = GIANT_OFF(q->index, hs);
+	uint64_t sector = scratch_sector(q, 8), lead, rest, piece, split = 0;
+	uint16_t pf;
+	uint32_t r = rng_below(&q->rng, 100);
+	bool w;
+
+	/* The payload goes where the type wants it, mostly. */
+	w = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
+	if (rng_pct(&q->rng, 10))
+		w = !w;
+	pf = w ? VRING_DESC_F_WRITE : 0;
+	/* Walking 1024 descriptors is dear under TCG: not too often. */
+	if (r < 8 || rng_pct(&q->rng, 3)) {
+		/*
+		 * 1024 descriptors of 2^32 - 1 bytes: the header the first
+		 * 16 bytes of the first, the status the last byte of the
+		 * last; or one descriptor more, crossing the aliases.
+		 */
+		unsigned int nr = 1 + rng_below(&q->rng, IOV_MAX_DEV - 1);
+		bool over = r >= 8;
+
+		put_hdr(fd->giant + off, type, 0, sector);
+		for (unsigned int i = 0; i < IOV_MAX_DEV; i++) {
+			uint64_t a = GIANT_GPA + off +
+				     (rng_pct(&q->rng, 50) ? GIANT_SIZE : 0);
+
+			if (over && i == IOV_MAX_DEV / 2)
+				a = GIANT_GPA + GIANT_SIZE - 1 -
+				    rng_below(&q->rng, 1 << 20);
+			chain_add(c, a, UINT32_MAX,
+				  i < nr ? 0 : VRING_DESC_F_WRITE);
+		}
+		c->d[IOV_MAX_DEV - 1].addr = GIANT_GPA + off;
+		c->mark = fd->giant + off + UINT32_MAX - 1;
+		c->indirect = true;
+		return type;
+	}
+
+	if (r < 35)		/* that part exactly 2^32 - 1, or a bit less */
+		rest = UINT32_MAX - (w ? 1 : 16) - rng_below(&q->rng, 2) *
+		       rng_below(&q->rng, 4096);
+	else if (r < 60)
+		rest = (1ULL << 32) + 16 * rng_below(&q->rng, 2);
+	else if (r < 85)
+		rest = (1ULL << 36) + 16;
+	else
+		rest = (1ULL << 32) + rng_next(&q->rng) %
+		       ((rng_pct(&q->rng, 30) ? 1000 : 30) *
+			(uint64_t)UINT32_MAX - (1ULL << 32));
+	/* 256 MiB pieces as in the report of the overflow, or larger. */
+	r = rng_below(&q->rng, 100);
+	piece = r < 10 ? 256ULL << 20 : r < 80 ? UINT32_MAX :
+		(256ULL << 20) + rng_below(&q->rng, UINT32_MAX - (256U << 20));
+	if (rest / piece > 1000)
+		piece = UINT32_MAX;
+
+	put_hdr(hslot(q, hs) + HS_HDR, type, 0, sector);
+	chain_add(c, hslot_gpa(q, hs) + HS_HDR, 16, 0);
+	/*
+	 * A first payload buffer in ordinary memory, as a guest would; a
+	 * writable one holds the whole serial of a GET_ID below 2^32, which
+	 * must not reach the giant range (other chains keep headers there).
+	 */
+	lead = 1 + rng_below(&q->rng, 8192);
+	if (w) {
+		lead = MAX(lead, (uint64_t)VHOST_BLK_SERIAL_LEN);
+		memset(sink(q, hs), 0x5a, lead);
+		chain_add(c, sink_gpa(q, hs), lead, pf);
+	} else {
+		chain_add(c, garbage_gpa(q), lead, pf);
+	}
+	rest -= lead;
+	if (rng_pct(&q->rng, 10))
+		split = 1 + rng_below(&q->rng, 1 << 20);
+	while (rest) {
+		uint64_t n = MIN(rest, piece);
+		uint64_t a = GIANT_GPA + (rng_pct(&q->rng, 50) ? GIANT_SIZE : 0);
+
+		/* One buffer crosses from one alias into the other. */
+		if (split && split < n) {
+			a = GIANT_GPA + GIANT_SIZE - split;
+			split = 0;
+		}
+		chain_add(c, a, n, pf);
+		rest -= n;
+	}
+	chain_add(c, sink_gpa(q, hs) + SINK_SLOT - 1, 1, VRING_DESC_F_WRITE);
+	c->mark = sink(q, hs) + SINK_SLOT - 1;
+	c->indirect = c->n > q->num / 4 || rng_pct(&q->rng, 60);
+	return type;
+}
+
+/*
  * Build hostile chain of kind @k in hostile slot @hs and post it.
  * Returns the head, 0 for a bare head pushed, or -ENOSPC.
  */
@@ -1580,8 +1743,9 @@ static int build_hostile(struct fq *q, struct item *it, int k, int hs)
 	uint64_t tab = hslot_gpa(q, hs) + HS_TABLE;
 	uint64_t sk = sink_gpa(q, hs);
 	uint8_t *skp = sink(q, hs);
-	uint32_t nsec, n, i;
+	uint32_t nsec, n, i, giant_type = 0;
 	uint64_t len;
+	int ret;
 
 	it->kind = k;
 	it->slot = hs;
@@ -1965,6 +2129,9 @@ static int build_hostile(struct fq *q, struct item *it, int k, int hs)
 				  VRING_DESC_F_WRITE);
 		chain_add(c, sk, 1, VRING_DESC_F_WRITE);
 		break;
+	case K_GIANT:
+		giant_type = k_giant(q, c, hs);
+		break;
 	case K_ODD_IO:
 	default:
 		i = rng_pct(&q->rng, 50);
@@ -2002,11 +2169,20 @@ static int build_hostile(struct fq *q, struct item *it, int k, int hs)
 	}
 	if (c->n > HS_TABLE_MAX)
 		c->n = HS_TABLE_MAX;
-	if (!c->indirect && c->n > 16 && k != K_LONG)
+	if (!c->indirect && c->n > 16 && k != K_LONG && k != K_GIANT)
 		c->indirect = true;
-	return post_chain(q, it, c, (struct vring_desc *)(hslot(q, hs) +
-							  HS_TABLE),
-			  tab, true);
+	ret = post_chain(q, it, c, (struct vring_desc *)(hslot(q, hs) +
+							 HS_TABLE),
+			 tab, true);
+	if (ret >= 0 && k == K_GIANT) {
+		q->giant_direct += !c->indirect;
+		q->giant_unacked += (giant_type == VIRTIO_BLK_T_DISCARD ||
+				     giant_type == VIRTIO_BLK_T_WRITE_ZEROES ||
+				     giant_type == VIRTIO_BLK_T_SECURE_ERASE) &&
+				    !vblk_dev_has_feature(fd->d,
+							  dwz_bit(giant_type));
+	}
+	return ret;
 }
 
 /* ---- verified queues: batches ---- */
@@ -2092,9 +2268,18 @@ static bool wait_all(struct fq *q)
 
 static int pick_kind(struct fq *q)
 {
+	int k;
+
 	if (rng_pct(&q->rng, 20))
 		return K_RANDOM;
-	return 1 + rng_below(&q->rng, K_CHAIN_LAST);
+	/* K_GIANT is the last kind: only with --giant. */
+	if (!cfg.giant)
+		return 1 + rng_below(&q->rng, K_CHAIN_LAST - 1);
+	k = 1 + rng_below(&q->rng, K_CHAIN_LAST);
+	/* A quarter of the share of the others: each walk is long. */
+	if (k == K_GIANT && rng_pct(&q->rng, 75))
+		k = 1 + rng_below(&q->rng, K_CHAIN_LAST - 1);
+	return k;
 }
 
 static void check_getid(struct fq *q, struct item *it)
@@ -3141,6 +3326,14 @@ static int setup_vdev(void)
 		add_region(fd, q->x_gpa, XHALF, q->xa, XR_XPAIR);
 		add_region(fd, q->x_gpa + XHALF, XHALF, q->xb, XR_XPAIR);
 	}
+	/* Reserved, never populated: the chains only alias it. */
+	fd->giant = mmap(NULL, GIANT_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (fd->giant == MAP_FAILED)
+		return -errno;
+	add_region(fd, GIANT_GPA, GIANT_SIZE, fd->giant, XR_GIANT);
+	add_region(fd, GIANT_GPA + GIANT_SIZE, GIANT_SIZE, fd->giant,
+		   XR_GIANT);
 	ret = set_table(fd);
 	if (ret)
 		return ret;
@@ -3283,6 +3476,44 @@ static bool wait_phase(unsigned int nthreads, const char *what)
 	return ok;
 }
 
+/*
+ * Between rounds, with every verified queue idle: stop them, ack a new
+ * subset of DISCARD, WRITE_ZEROES and SECURE_ERASE (each half of the
+ * time) and restart them where they were. The model and the valid
+ * requests follow what is acked.
+ */
+static void renegotiate(struct fdev *fd, struct rng *r)
+{
+	static const unsigned int bits[] = {
+		VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_WRITE_ZEROES,
+		VIRTIO_BLK_F_SECURE_ERASE,
+	};
+	unsigned int base[VHOST_BLK_MAX_QUEUES];
+	uint64_t f = fd->d->features;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(bits); i++) {
+		uint64_t b = 1ULL << bits[i];
+
+		if (rng_pct(r, 50) && (fd->d->features_offered & b))
+			f |= b;
+		else
+			f &= ~b;
+	}
+	for (unsigned int i = 0; i < fd->nq; i++)
+		if (vblk_vq_stop(fd->qs[i].vq, &base[i]))
+			FAIL(P_VERIFY, "q%u: GET_VRING_BASE between rounds "
+			     "failed", i);
+	if (vhost_blk_set_features(fd->d->fd, f))
+		FAIL(P_VERIFY, "SET_FEATURES %#" PRIx64 " with every queue "
+		     "stopped failed", f);
+	else
+		fd->d->features = f;
+	for (unsigned int i = 0; i < fd->nq; i++)
+		if (vblk_vq_restart(fd->qs[i].vq, base[i]))
+			FAIL(P_VERIFY, "q%u: restart at %u after SET_FEATURES "
+			     "failed", i, base[i]);
+}
+
 static uint64_t sum_kind(int k)
 {
 	uint64_t n = 0;
@@ -3328,7 +3559,10 @@ static void usage(const char *prog, int rc)
 		"  --chaos-pause US  sleep every 8 chaos steps (default 1000)\n"
 		"  --dev PATH        verified backend (default /dev/ram0)\n"
 		"  --chaos-dev PATH  chaos backend (default /dev/ram1)\n"
-		"  --verbose         a line per round\n", prog);
+		"  --verbose         a line per round\n"
+		"  --giant           also giant aliased chains (not in the suite yet)\n"
+		"  --renegotiate     ack a new DISCARD-like set every round (same)\n",
+		prog);
 	exit(rc);
 }
 
@@ -3347,6 +3581,8 @@ static void parse_args(int argc, char **argv)
 		{ "dev", required_argument, NULL, 'd' },
 		{ "chaos-dev", required_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "giant", no_argument, NULL, 'G' },
+		{ "renegotiate", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -3354,7 +3590,7 @@ static void parse_args(int argc, char **argv)
 	uint64_t v = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:b:H:t:Lq:c:p:d:D:vh", opts,
+	while ((c = getopt_long(argc, argv, "s:r:b:H:t:Lq:c:p:d:D:vGRh", opts,
 				NULL)) != -1) {
 		if (strchr("srbHtqcp", c) && parse_u64(optarg, &v))
 			usage(argv[0], 2);
@@ -3395,6 +3631,12 @@ static void parse_args(int argc, char **argv)
 		case 'v':
 			cfg.verbose = true;
 			break;
+		case 'G':
+			cfg.giant = true;
+			break;
+		case 'R':
+			cfg.renegotiate = true;
+			break;
 		case 'h':
 			usage(argv[0], 0);
 			break;
@@ -3430,6 +3672,8 @@ static void report(double secs, uint64_t rounds)
 	     SUM_FIELD(refused), SUM_FIELD(accepted), SUM_FIELD(err_signals),
 	     SUM_FIELD(used_entries));
 	diag("descriptors rewritten in flight: %" PRIu64, stat_get(&scribbles));
+	diag("giant chains: %" PRIu64 " direct, %" PRIu64 " DISCARD-like ones "
+	     "not acked", SUM_FIELD(giant_direct), SUM_FIELD(giant_unacked));
 	for (int k = 0; k < NKINDS; k++)
 		if (k != C_SCRIBBLE)
 			diag("  %9" PRIu64 "  %s", sum_kind(k), kind_name[k]);
@@ -3440,6 +3684,7 @@ int main(int argc, char **argv)
 	unsigned int nthreads;
 	uint64_t t0, round = 0;
 	pthread_t scrib;
+	struct rng feat;
 	int ret;
 
 	parse_args(argc, argv);
@@ -3477,6 +3722,7 @@ int main(int argc, char **argv)
 	nthreads = vdev.nq + cdev.nq + (cdev.nq ? 1 : 0);
 
 	t0 = now_ns();
+	rng_seed(&feat, cfg.seed, 9, 9);
 	for (round = 0; round < cfg.rounds && !g_abort;) {
 		set_phase(PH_ACTIVE);
 		if (!wait_phase(nthreads, "fuzz phase"))
@@ -3499,6 +3745,8 @@ int main(int argc, char **argv)
 			break;
 		if (cfg.time_limit && secs_since(t0) >= cfg.time_limit)
 			break;
+		if (cfg.renegotiate)
+			renegotiate(&vdev, &feat);
 	}
 	set_phase(PH_EXIT);
 	for (unsigned int i = 0; i < vdev.nq; i++)
