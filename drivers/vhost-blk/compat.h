@@ -187,6 +187,11 @@ vhost_blk_task_create(bool (*fn)(void *), void (*killed)(void *), void *arg,
 	ret = cgroup_attach_task_all(current, t->task);
 	if (ret)
 		goto err_stop;
+	/*
+	 * And it may run where the creator may, as a vhost_task inherits by
+	 * fork(); best effort: kthreadd's mask within the cpuset otherwise.
+	 */
+	set_cpus_allowed_ptr(t->task, current->cpus_ptr);
 	return t;
 
 err_stop:
