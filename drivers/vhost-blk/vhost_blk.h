@@ -190,7 +190,7 @@ struct vhost_blk_vq {
 	/* Written under mutex, read under RCU by completion paths. */
 	struct vhost_blk_worker __rcu *worker;
 
-	/* On the module's list of queues waiting for page budget (budget.c). */
+	/* On the list of queues waiting for pages; under vhost_blk_budget_lock. */
 	struct list_head budget_node;
 
 	struct vhost_blk_work kick_work;	/* serve the avail ring */
