@@ -746,20 +746,41 @@ static void vhost_blk_req_status(struct vhost_blk_req *req, u8 status)
 		WRITE_ONCE(req->status, status);
 }
 
+/* The feature bits that hold for @dev, given its DISCARD-like limits. */
+static u64 vhost_blk_features_of(struct vhost_blk_dev *dev, u64 max_discard,
+				 u64 max_secure_erase)
+{
+	u64 f = VHOST_BLK_FEATURES;
+
+	if (dev->ro) {
+		f &= ~(BIT_ULL(VIRTIO_BLK_F_DISCARD) |
+		       BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) |
+		       BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE));
+		f |= BIT_ULL(VIRTIO_BLK_F_RO);
+	}
+	if (!max_discard)
+		f &= ~BIT_ULL(VIRTIO_BLK_F_DISCARD);
+	if (!max_secure_erase)
+		f &= ~BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE);
+	return f;
+}
+
 /* What the backend serves and allows now, for vhost_blk_decode(). */
 static void vhost_blk_limits(struct vhost_blk_dev *dev,
 			     struct vhost_blk_limits *lim)
 {
-	vhost_blk_features(dev, &lim->features);
-	lim->features &= dev->acked_features;
-	lim->capacity = vhost_blk_capacity(dev);
-	lim->lbs = vhost_blk_lbs(dev);
-	lim->ro = vhost_blk_ro(dev);
 	lim->max_discard = vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD);
 	lim->max_write_zeroes = vhost_blk_dwz_max(dev,
 						  VIRTIO_BLK_T_WRITE_ZEROES);
 	lim->max_secure_erase = vhost_blk_dwz_max(dev,
 						  VIRTIO_BLK_T_SECURE_ERASE);
+	/* Each limit is looked up once per request. */
+	lim->features = vhost_blk_features_of(dev, lim->max_discard,
+					      lim->max_secure_erase) &
+			dev->acked_features;
+	lim->capacity = vhost_blk_capacity(dev);
+	lim->lbs = vhost_blk_lbs(dev);
+	lim->ro = vhost_blk_ro(dev);
 }
 
 /*
@@ -943,19 +964,10 @@ out:
  */
 void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features)
 {
-	u64 f = VHOST_BLK_FEATURES;
+	u64 discard = vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD);
+	u64 erase = vhost_blk_dwz_max(dev, VIRTIO_BLK_T_SECURE_ERASE);
 
-	if (dev->ro) {
-		f &= ~(BIT_ULL(VIRTIO_BLK_F_DISCARD) |
-		       BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) |
-		       BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE));
-		f |= BIT_ULL(VIRTIO_BLK_F_RO);
-	}
-	if (!vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD))
-		f &= ~BIT_ULL(VIRTIO_BLK_F_DISCARD);
-	if (!vhost_blk_dwz_max(dev, VIRTIO_BLK_T_SECURE_ERASE))
-		f &= ~BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE);
-	*features = f;
+	*features = vhost_blk_features_of(dev, discard, erase);
 }
 
 static __virtio32 vhost_blk_cfg32(u64 v)
