@@ -410,7 +410,7 @@ u8 vhost_blk_decode(const struct vhost_blk_chain *chain,
 	const struct iovec *in = chain->iov + chain->nr_out;
 	struct virtio_blk_outhdr hdr;
 
-	cmd->type = 0;
+	cmd->type = VHOST_BLK_T_NONE;
 	cmd->sector = 0;
 	cmd->status = NULL;
 	cmd->in_len = 0;

@@ -115,8 +115,11 @@ struct vhost_blk_limits {
  * and @segs at VHOST_BLK_DWZ_SEG_MAX segments before vhost_blk_decode()
  * fills them.
  */
+/* cmd->type of a chain whose header could not be read */
+#define VHOST_BLK_T_NONE	U32_MAX
+
 struct vhost_blk_cmd {
-	u32 type;			/* VIRTIO_BLK_T_* */
+	u32 type;			/* VIRTIO_BLK_T_*, or VHOST_BLK_T_NONE */
 	u64 sector;			/* IN, OUT: first 512-byte sector */
 	u8 __user *status;		/* status byte; NULL: the chain has none */
 	u32 in_len;			/* device-writable bytes, status included */

@@ -38,10 +38,13 @@ static void vhost_blk_vq_init(struct vhost_blk_dev *dev, unsigned int index)
 	atomic_set(&vq->inflight, 0);
 	init_waitqueue_head(&vq->drain_wq);
 	INIT_LIST_HEAD(&vq->budget_node);
+	atomic64_set(&vq->kicks, 0);
+	u64_stats_init(&vq->stats.syncp);
 }
 
 static int vhost_blk_open(struct inode *inode, struct file *f)
 {
+	static atomic_t ids = ATOMIC_INIT(0);
 	struct vhost_blk_dev *dev;
 	unsigned int i;
 
@@ -49,6 +52,7 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 	if (!dev)
 		return -ENOMEM;
 	mutex_init(&dev->mutex);
+	dev->id = atomic_inc_return(&ids);
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
 		vhost_blk_vq_init(dev, i);
 	f->private_data = dev;
@@ -1107,6 +1111,7 @@ static const struct file_operations vhost_blk_fops = {
 	.unlocked_ioctl	= vhost_blk_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
+	.show_fdinfo	= vhost_blk_show_fdinfo,
 };
 
 static struct miscdevice vhost_blk_misc = {

@@ -38,6 +38,8 @@ static struct vhost_blk_req *vhost_blk_req_get(struct vhost_blk_vq *vq)
 	req->dirty = false;
 	req->used_len = 0;
 	req->status_addr = NULL;
+	req->type = VHOST_BLK_T_NONE;
+	req->data_len = 0;
 	req->done_bios = NULL;
 	req->bounce = NULL;
 	req->nr_bounce = 0;
@@ -197,6 +199,7 @@ static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
 				req->used_len = req->in_len;
 			if (put_user(req->status, req->status_addr))
 				vhost_blk_vq_error(vq, "cannot write status");
+			vhost_blk_stat_ended(vq, req);
 		}
 		vhost_blk_vq_add_used(vq, req->head, req->used_len);
 	}
@@ -801,6 +804,7 @@ static int vhost_blk_handle_req(struct vhost_blk_vq *vq,
 		u8 __user *status;
 
 		vhost_blk_vq_error(vq, "bad descriptor chain");
+		vhost_blk_chain_refused(vq, req->head, ret);
 		/*
 		 * Still fail the request where its status byte can be
 		 * found, so a guest that reuses status buffers cannot
@@ -818,8 +822,11 @@ static int vhost_blk_handle_req(struct vhost_blk_vq *vq,
 	st = vhost_blk_decode(vq->chain, &lim, &cmd);
 	req->status_addr = cmd.status;
 	req->in_len = cmd.in_len;
+	req->type = cmd.type;
+	req->data_len = cmd.data_len;
 	if (!cmd.status) {
 		vhost_blk_vq_error(vq, "no status byte");
+		vhost_blk_chain_refused(vq, req->head, -ENOSPC);
 		return 0;
 	}
 	if (st != VIRTIO_BLK_S_OK) {
@@ -844,6 +851,7 @@ static int vhost_blk_handle_req(struct vhost_blk_vq *vq,
 	}
 	if (st == VHOST_BLK_S_AGAIN)
 		return -EAGAIN;
+	vhost_blk_trace_start(vq, req, cmd.sector);
 	vhost_blk_req_status(req, st);
 	return 0;
 }
@@ -861,7 +869,8 @@ static int vhost_blk_handle_req(struct vhost_blk_vq *vq,
 static bool vhost_blk_vq_busy_poll(struct vhost_blk_vq *vq,
 				   struct blk_plug *plug)
 {
-	u64 end = local_clock() + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
+	u64 start = local_clock();
+	u64 end = start + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
 	bool more = false;
 
 	blk_finish_plug(plug);
@@ -879,6 +888,7 @@ static bool vhost_blk_vq_busy_poll(struct vhost_blk_vq *vq,
 			break;
 		cpu_relax();
 	}
+	vhost_blk_stat_poll(vq, local_clock() - start, more);
 	blk_start_plug(plug);
 	return more;
 }
@@ -935,6 +945,7 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 		}
 		if (ret == -ERANGE) {
 			vhost_blk_vq_error(vq, "avail head out of range");
+			vhost_blk_chain_refused(vq, head, ret);
 			continue;
 		}
 		if (ret) {

@@ -24,10 +24,13 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ring.h>
 #include <linux/vhost.h>
+#include <linux/u64_stats_sync.h>
 #include <uapi/linux/vhost_blk.h>
 
 #include "compat.h"
 #include "decode.h"
+
+struct seq_file;
 
 #define VHOST_BLK_MAX_VQS	VHOST_BLK_MAX_QUEUES
 /* Largest request that may go through a bounce buffer. */
@@ -109,6 +112,35 @@ struct vhost_blk_poll {
 
 /* ---- virtqueues (vring.c) ---- */
 
+/* Request types as the counters (stats.c) sort them. */
+enum vhost_blk_stat_type {
+	VHOST_BLK_STAT_IN,
+	VHOST_BLK_STAT_OUT,
+	VHOST_BLK_STAT_FLUSH,
+	VHOST_BLK_STAT_GET_ID,
+	VHOST_BLK_STAT_DISCARD,
+	VHOST_BLK_STAT_WRITE_ZEROES,
+	VHOST_BLK_STAT_SECURE_ERASE,
+	VHOST_BLK_STAT_OTHER,		/* unknown type, or no header */
+	VHOST_BLK_STAT_NR
+};
+
+/*
+ * Counters of a queue, from open on. Written by whoever holds vq->mutex
+ * (one writer at a time), read without it through syncp (stats.c).
+ */
+struct vhost_blk_vq_stats {
+	struct u64_stats_sync syncp;
+	u64_stats_t reqs[VHOST_BLK_STAT_NR];	/* requests ended, by type */
+	u64_stats_t status[VIRTIO_BLK_S_UNSUPP + 1];	/* ... by status */
+	u64_stats_t bytes_read;		/* data of IN requests ended OK */
+	u64_stats_t bytes_written;	/* data of OUT requests ended OK */
+	u64_stats_t refused;		/* avail entries that made no request */
+	u64_stats_t calls;		/* call eventfd signals */
+	u64_stats_t poll_ns;		/* busy-polling an empty ring */
+	u64_stats_t poll_hits;		/* polls that found a new chain */
+};
+
 struct vhost_blk_req {
 	struct llist_node node;		/* on vq->done once every bio ended */
 	struct vhost_blk_vq *vq;
@@ -117,6 +149,8 @@ struct vhost_blk_req {
 	bool dirty;			/* device wrote guest memory */
 	u32 used_len;			/* bytes written to the guest */
 	u32 in_len;			/* writable bytes in the chain */
+	u32 type;			/* VIRTIO_BLK_T_*, or VHOST_BLK_T_NONE */
+	u32 data_len;			/* IN, OUT: bytes of data */
 	u8 __user *status_addr;		/* NULL: chain had no status byte */
 	atomic_t pending;		/* bios in flight, +1 while submitting */
 	struct bio *done_bios;		/* lock-free stack of ended bios */
@@ -197,6 +231,8 @@ struct vhost_blk_vq {
 	struct vhost_blk_work done_work;	/* post completions */
 	struct llist_head done;		/* lock-free: ended requests */
 	atomic_t inflight;		/* requests taken, not yet used */
+	atomic64_t kicks;		/* lock-free: kick eventfd wakeups */
+	struct vhost_blk_vq_stats stats;
 	unsigned int inflight_pages;	/* pinned or bounced by them */
 	wait_queue_head_t drain_wq;	/* woken when inflight drops */
 };
@@ -204,6 +240,7 @@ struct vhost_blk_vq {
 struct vhost_blk_dev {
 	/* Serializes ioctls and release; protects the fields below. */
 	struct mutex mutex;
+	u32 id;				/* constant: names it in traces, fdinfo */
 	struct mm_struct *mm;		/* owner; NULL until SET_OWNER */
 	u64 acked_features;
 
@@ -231,6 +268,16 @@ struct vhost_blk_dev {
 	struct vhost_blk_worker *workers[VHOST_BLK_MAX_WORKERS];
 	struct vhost_blk_vq vqs[VHOST_BLK_MAX_VQS];
 };
+
+/* stats.c */
+void vhost_blk_stat_ended(struct vhost_blk_vq *vq,
+			  const struct vhost_blk_req *req);
+void vhost_blk_stat_inc(struct vhost_blk_vq *vq, u64_stats_t *counter);
+void vhost_blk_stat_poll(struct vhost_blk_vq *vq, u64 ns, bool hit);
+void vhost_blk_chain_refused(struct vhost_blk_vq *vq, u16 head, int err);
+void vhost_blk_trace_start(struct vhost_blk_vq *vq,
+			   const struct vhost_blk_req *req, u64 sector);
+void vhost_blk_show_fdinfo(struct seq_file *m, struct file *f);
 
 /* worker.c */
 void vhost_blk_work_init(struct vhost_blk_work *work, vhost_blk_work_fn_t fn);

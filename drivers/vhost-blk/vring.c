@@ -298,6 +298,8 @@ void vhost_blk_vq_signal(struct vhost_blk_vq *vq)
 	vq->published_used = vq->last_used_idx;
 	/* The index before we read the guest's suppression state. */
 	smp_mb();
-	if (vq->call_ctx && vhost_blk_vq_need_call(vq))
+	if (vq->call_ctx && vhost_blk_vq_need_call(vq)) {
 		vhost_blk_eventfd_signal(vq->call_ctx);
+		vhost_blk_stat_inc(vq, &vq->stats.calls);
+	}
 }

@@ -262,6 +262,7 @@ static int vhost_blk_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 
 	if (!(key_to_poll(key) & EPOLLIN))
 		return 0;
+	atomic64_inc(&poll->vq->kicks);
 	vhost_blk_vq_queue_work(poll->vq, &poll->vq->kick_work);
 	return 0;
 }
