@@ -12,6 +12,12 @@
  *	through the device, FLUSH, read them back and compare; check
  *	GET_ID. Exits 0 only if everything matched. OVERWRITES the device.
  *
+ *   vhost-blk stat [--pid PID] [--interval SEC [--count N]]
+ *	show the counters of every open /dev/vhost-blk of process PID
+ *	(default: of all processes), read from /proc/PID/fdinfo/FD; with
+ *	--interval, again every SEC seconds with the rates in between,
+ *	N times (default: until interrupted).
+ *
  *   vhost-blk --version
  *	print the package version (that of the module too) and exit.
  *
@@ -34,7 +40,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #include <endian.h>
 #include <linux/fs.h>
@@ -385,30 +395,38 @@ static int check_flush_and_id(struct io_job *j, const char *serial,
 
 static int parse_u64(const char *s, uint64_t *v)
 {
+	unsigned int shift = 0;
 	char *end;
 	unsigned long long x;
 
+	/* strtoull() would take "-1" as 2^64 - 1. */
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '-')
+		return -EINVAL;
 	errno = 0;
 	x = strtoull(s, &end, 0);
 	if (errno || end == s)
 		return -EINVAL;
 	switch (*end) {
 	case 'k': case 'K':
-		x <<= 10;
+		shift = 10;
 		end++;
 		break;
 	case 'm': case 'M':
-		x <<= 20;
+		shift = 20;
 		end++;
 		break;
 	case 'g': case 'G':
-		x <<= 30;
+		shift = 30;
 		end++;
 		break;
 	}
 	if (*end)
 		return -EINVAL;
-	*v = x;
+	if (x > ULLONG_MAX >> shift)
+		return -ERANGE;
+	*v = x << shift;
 	return 0;
 }
 
@@ -630,14 +648,237 @@ out:
 	return rc;
 }
 
+/* ---- stat: the counters of open devices, from fdinfo ---- */
+
+/* "MAJOR:MINOR" of the misc device, or 0 when the module is not loaded. */
+static dev_t vhost_blk_rdev(void)
+{
+	unsigned int ma, mi;
+	FILE *f = fopen("/sys/class/misc/vhost-blk/dev", "r");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%u:%u", &ma, &mi);
+	fclose(f);
+	return n == 2 ? makedev(ma, mi) : 0;
+}
+
+/* The sum of the "total:" line's request counts and bytes. */
+struct stat_sample {
+	uint64_t reqs, bytes_read, bytes_written;
+};
+
+static uint64_t field(const char *line, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = line;
+
+	while ((p = strstr(p, key))) {
+		if ((p == line || p[-1] == ' ' || p[-1] == '\t') &&
+		    p[klen] == '=')
+			return strtoull(p + klen + 1, NULL, 10);
+		p += klen;
+	}
+	return 0;
+}
+
+/* Print the fdinfo of one device; its totals in @smp. */
+static int show_one(int pid, int fd, struct stat_sample *smp)
+{
+	static const char *const types[] = {
+		"in", "out", "flush", "get_id", "discard", "write_zeroes",
+		"secure_erase", "other",
+	};
+	char path[64], line[1024];
+	bool ours = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	memset(smp, 0, sizeof(*smp));
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "vhost-blk-id:", 13)) {
+			ours = true;
+			printf("pid %d fd %d device %s", pid, fd,
+			       line + 13 + strspn(line + 13, " \t"));
+			continue;
+		}
+		if (!ours || !strncmp(line, "pos:", 4) ||
+		    !strncmp(line, "flags:", 6) ||
+		    !strncmp(line, "mnt_id:", 7) || !strncmp(line, "ino:", 4))
+			continue;
+		printf("  %s", line);
+		if (!strncmp(line, "total:", 6)) {
+			for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
+				smp->reqs += field(line, types[i]);
+			smp->bytes_read = field(line, "bytes_read");
+			smp->bytes_written = field(line, "bytes_written");
+		}
+	}
+	fclose(f);
+	return ours ? 0 : -ENODEV;
+}
+
+#define STAT_MAX	256
+
+struct stat_dev {
+	int pid, fd;
+	struct stat_sample last;
+};
+
+/* Every open device of @pid (all processes if 0), at most @max. */
+static unsigned int find_devs(int pid, dev_t rdev, struct stat_dev *out,
+			      unsigned int max)
+{
+	unsigned int n = 0;
+	DIR *procs = NULL, *fds;
+	struct dirent *pe, *fe;
+	char path[64];
+	int p;
+
+	if (!pid)
+		procs = opendir("/proc");
+	for (;;) {
+		if (procs) {
+			pe = readdir(procs);
+			if (!pe)
+				break;
+			p = atoi(pe->d_name);
+			if (p <= 0)
+				continue;
+		} else {
+			p = pid;
+		}
+		snprintf(path, sizeof(path), "/proc/%d/fd", p);
+		fds = opendir(path);
+		while (fds && (fe = readdir(fds)) && n < max) {
+			char link[320];
+			struct stat st;
+
+			snprintf(link, sizeof(link), "/proc/%d/fd/%s", p,
+				 fe->d_name);
+			if (fe->d_name[0] == '.' || stat(link, &st) ||
+			    !S_ISCHR(st.st_mode) || st.st_rdev != rdev)
+				continue;
+			out[n].pid = p;
+			out[n].fd = atoi(fe->d_name);
+			n++;
+		}
+		if (fds)
+			closedir(fds);
+		if (!procs)
+			break;
+	}
+	if (procs)
+		closedir(procs);
+	return n;
+}
+
+static void stat_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s stat [--pid PID] [--interval SEC [--count N]]\n"
+		"  show the counters of every open /dev/vhost-blk of PID (default:\n"
+		"  of every process), again every SEC seconds with the rates, N times\n",
+		prog);
+}
+
+static int cmd_stat(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	uint64_t pid = 0, interval = 0, count = 0, v;
+	struct stat_dev *devs;
+	unsigned int n, round = 0;
+	dev_t rdev;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "p:i:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+		case 'i':
+		case 'c':
+			if (parse_u64(optarg, &v) || !v || v > INT_MAX) {
+				err("--%s takes a number from 1 to %d",
+				    c == 'p' ? "pid" : c == 'i' ? "interval" :
+				    "count", INT_MAX);
+				return 2;
+			}
+			*(c == 'p' ? &pid : c == 'i' ? &interval : &count) = v;
+			break;
+		case 'h':
+			stat_usage(stdout);
+			return 0;
+		default:
+			stat_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || (count && !interval)) {
+		stat_usage(stderr);
+		return 2;
+	}
+	rdev = vhost_blk_rdev();
+	if (!rdev) {
+		err("the vhost_blk module is not loaded (no /sys/class/misc/vhost-blk): try 'modprobe vhost_blk'");
+		return 1;
+	}
+	devs = calloc(STAT_MAX, sizeof(*devs));
+	if (!devs)
+		return 1;
+	n = find_devs((int)pid, rdev, devs, STAT_MAX);
+	if (!n) {
+		if (pid)
+			err("process %" PRIu64 " has no /dev/vhost-blk open (or may not be inspected)",
+			    pid);
+		else
+			printf("no /dev/vhost-blk open\n");
+		free(devs);
+		return pid ? 1 : 0;
+	}
+	for (;;) {
+		for (unsigned int i = 0; i < n; i++) {
+			struct stat_sample s;
+
+			if (show_one(devs[i].pid, devs[i].fd, &s))
+				continue;
+			if (round)
+				printf("  rate:\treqs/s=%" PRIu64 " read_bytes/s=%" PRIu64 " written_bytes/s=%" PRIu64 "\n",
+				       (s.reqs - devs[i].last.reqs) / interval,
+				       (s.bytes_read - devs[i].last.bytes_read) /
+				       interval,
+				       (s.bytes_written -
+					devs[i].last.bytes_written) / interval);
+			devs[i].last = s;
+		}
+		fflush(stdout);
+		if (!interval || (count && ++round >= count))
+			break;
+		if (!count)
+			round++;
+		sleep(interval);
+	}
+	free(devs);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: %s info <blockdev>\n"
 		"       %s io {<blockdev> | --vhost-user SOCKET} [--count N] [--bs BYTES]\n"
 		"                [--qd N] [--queues N] [--seed N] [--serial STR] [--indirect]\n"
+		"       %s stat [--pid PID] [--interval SEC [--count N]]\n"
 		"       %s --version\n",
-		prog, prog, prog);
+		prog, prog, prog, prog);
 }
 
 int main(int argc, char **argv)
@@ -650,6 +891,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "io"))
 		return cmd_io(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stat"))
+		return cmd_stat(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage();
 		return 0;
