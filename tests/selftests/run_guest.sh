@@ -24,9 +24,10 @@ TOOL=$DIR/../../tools/build/vhost-blk
 BRIDGE=$DIR/../../tools/build/vhost-user-blk-bridge
 QSD=/usr/bin/qemu-storage-daemon
 TESTS=(ioctl backend data file vring giant teardown bridge pin faults owner
-       devnode)
-# The bridge selftest runs this binary.
+       devnode stats)
+# The bridge and stats selftests run these binaries.
 export VHOST_BLK_BRIDGE=${VHOST_BLK_BRIDGE:-$BRIDGE}
+export VHOST_BLK_CLI=${VHOST_BLK_CLI:-$TOOL}
 [ $# -gt 0 ] && TESTS=("$@")
 
 TIMEOUT=$(sed -n 's/^timeout=//p' "$DIR/settings" 2>/dev/null)

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Observability: the counters of /proc/PID/fdinfo/FD match the I/O a
+ * test did, request by request; the tracepoints fire with the device id
+ * fdinfo names; `vhost-blk stat` finds the device of a process and shows
+ * the same counters.
+ */
+#include <sys/mount.h>
+
+#include "kselftest_harness.h"
+#include "vhost_blk_test.h"
+
+#define QSIZE		64
+#define TRACEFS		"/sys/kernel/tracing"
+
+FIXTURE(stats) {
+	int bfd;
+	struct vblk_dev *d;
+	struct vblk_vq *vq;
+	struct vblk_req *r;
+	uint64_t buf, cap, seed;
+	unsigned int id;
+};
+
+FIXTURE_SETUP(stats)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+
+	self->bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->bfd) TH_LOG("%s: %s", test_dev(), strerror(errno));
+	o.queue_size = QSIZE;
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, self->bfd, 0, "stats"));
+	self->vq = &self->d->vqs[0];
+	self->r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, self->r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 65536, 4096, &self->buf));
+	self->cap = vblk_dev_capacity(self->d);
+	self->seed = fresh_seed();
+}
+
+FIXTURE_TEARDOWN(stats)
+{
+	vblk_dev_destroy(self->d);
+	close(self->bfd);
+}
+
+/* The line of fdinfo that starts with @key, or false. */
+static bool fdinfo_line(int fd, const char *key, char *out, size_t len)
+{
+	char path[64];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(out, len, f))
+		found = !strncmp(out, key, strlen(key));
+	fclose(f);
+	return found;
+}
+
+/* The value of counter @key in @line, or UINT64_MAX if absent. */
+static uint64_t counter(const char *line, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = line;
+
+	while ((p = strstr(p, key))) {
+		if ((p[-1] == ' ' || p[-1] == '\t') && p[klen] == '=')
+			return strtoull(p + klen + 1, NULL, 10);
+		p += klen;
+	}
+	return UINT64_MAX;
+}
+
+/* A chain whose only descriptor lies outside the memory table. */
+static void refused_chain(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(stats) *self)
+{
+	struct vblk_req bad = { .head = -1 };
+	uint16_t id;
+
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
+	vblk_vq_set_desc(self->vq, id, 0x7ff000000000ULL, 16, 0, 0);
+	ASSERT_EQ(id, vblk_vq_post_raw(self->vq, &id, 1, &bad));
+	ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+	ASSERT_EQ(0, vblk_req_wait(self->vq, &bad, IO_TIMEOUT_MS));
+	EXPECT_EQ(0, bad.used_len);
+	EXPECT_EQ(1, efd_fired(self->vq->err_fd, IO_TIMEOUT_MS));
+}
+
+/*
+ * Three writes, three reads (one past the end), a flush, GET_ID, an
+ * unknown type and a refused chain: each counter says exactly that.
+ */
+TEST_F(stats, fdinfo_counts_every_request)
+{
+	uint64_t lbs = 512, sector = 2048;
+	char line[1024], vq0[1024];
+
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(self->vq, self->r, self->buf,
+					sector + 8 * i, 4096, self->seed));
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(0, check_pattern(self->vq, self->r, self->buf,
+					   sector, 8192, self->seed));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  do_io(self->vq, self->r, VIRTIO_BLK_T_IN, self->cap,
+			self->buf, lbs, 0));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, do_io(self->vq, self->r,
+					 VIRTIO_BLK_T_FLUSH, 0, 0, 0, 0));
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  do_io(self->vq, self->r, VIRTIO_BLK_T_GET_ID, 0, self->buf,
+			VIRTIO_BLK_ID_BYTES, 0));
+	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP,
+		  do_io(self->vq, self->r, 0x1234, 0, 0, 0, 0));
+	refused_chain(_metadata, self);
+
+	ASSERT_TRUE(fdinfo_line(self->d->fd, "vhost-blk-id:", line,
+				sizeof(line)));
+	EXPECT_LT(0, atoi(line + 13));
+	ASSERT_TRUE(fdinfo_line(self->d->fd, "backend:", line,
+				sizeof(line)));
+	EXPECT_NE(NULL, strstr(line, test_dev())) TH_LOG("%s", line);
+	ASSERT_TRUE(fdinfo_line(self->d->fd, "vq0:", vq0, sizeof(vq0)));
+	TH_LOG("%s", vq0);
+	EXPECT_EQ(3, counter(vq0, "in"));
+	EXPECT_EQ(3, counter(vq0, "out"));
+	EXPECT_EQ(1, counter(vq0, "flush"));
+	EXPECT_EQ(1, counter(vq0, "get_id"));
+	EXPECT_EQ(0, counter(vq0, "discard"));
+	EXPECT_EQ(1, counter(vq0, "other"));
+	EXPECT_EQ(7, counter(vq0, "ok"));
+	EXPECT_EQ(1, counter(vq0, "ioerr"));
+	EXPECT_EQ(1, counter(vq0, "unsupp"));
+	EXPECT_EQ(1, counter(vq0, "refused"));
+	EXPECT_EQ(3 * 4096, counter(vq0, "bytes_written"));
+	EXPECT_EQ(2 * 8192, counter(vq0, "bytes_read"));
+	EXPECT_EQ(0, counter(vq0, "inflight"));
+	/* Every request was kicked and called for, one at a time. */
+	EXPECT_LE(10, counter(vq0, "kicks"));
+	EXPECT_LE(10, counter(vq0, "calls"));
+	EXPECT_EQ(0, counter(vq0, "poll_hits"));
+	/* One queue in use: the total is that queue. */
+	ASSERT_TRUE(fdinfo_line(self->d->fd, "total:", line, sizeof(line)));
+	EXPECT_STREQ(vq0 + 4, line + 6);
+	EXPECT_FALSE(fdinfo_line(self->d->fd, "vq1:", line, sizeof(line)));
+}
+
+/* Busy polling counts its time, and its hits when the guest is quick. */
+TEST_F(stats, fdinfo_counts_busy_polling)
+{
+	char vq0[1024];
+
+	ASSERT_EQ(0, vhost_blk_set_vring_busyloop_timeout(self->d->fd, 0,
+							  5000));
+	for (int i = 0; i < 20; i++)
+		ASSERT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(self->vq, self->r, self->buf,
+					4096 + 8 * i, 4096, self->seed));
+	ASSERT_TRUE(fdinfo_line(self->d->fd, "vq0:", vq0, sizeof(vq0)));
+	TH_LOG("%s", vq0);
+	EXPECT_EQ(20, counter(vq0, "out"));
+	EXPECT_LT(0, counter(vq0, "poll_ns"));
+	/* At most one hit per request the guest posted while polled. */
+	EXPECT_GE(20, counter(vq0, "poll_hits"));
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
+/* Lines of the trace buffer of device @id with @event, counted. */
+static int trace_count(const char *event, unsigned int id, const char *with)
+{
+	char line[512], dev[32];
+	int n = 0;
+	FILE *f = fopen(TRACEFS "/trace", "r");
+
+	if (!f)
+		return -errno;
+	snprintf(dev, sizeof(dev), "dev=%u ", id);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, event) && strstr(line, dev) &&
+		    (!with || strstr(line, with)))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* Start, done and refusal events, each once, naming the device. */
+TEST_F(stats, tracepoints_fire)
+{
+	char line[256], want[64];
+	unsigned int id;
+
+	if (access(TRACEFS "/events/vhost_blk", F_OK) &&
+	    mount("nodev", TRACEFS, "tracefs", 0, NULL))
+		SKIP(return, "no tracefs at " TRACEFS);
+	ASSERT_EQ(0, access(TRACEFS "/events/vhost_blk/enable", W_OK))
+		TH_LOG("the module's events are not in tracefs");
+	ASSERT_TRUE(fdinfo_line(self->d->fd, "vhost-blk-id:", line,
+				sizeof(line)));
+	id = atoi(line + 13);
+	ASSERT_EQ(0, write_file(TRACEFS "/trace", ""));
+	ASSERT_EQ(0, write_file(TRACEFS "/events/vhost_blk/enable", "1"));
+	ASSERT_EQ(VIRTIO_BLK_S_OK,
+		  write_pattern(self->vq, self->r, self->buf, 512, 4096,
+				self->seed));
+	ASSERT_EQ(0, check_pattern(self->vq, self->r, self->buf, 512, 4096,
+				   self->seed));
+	refused_chain(_metadata, self);
+	ASSERT_EQ(0, write_file(TRACEFS "/events/vhost_blk/enable", "0"));
+
+	snprintf(want, sizeof(want), "type=%u sector=512 len=4096",
+		 VIRTIO_BLK_T_OUT);
+	EXPECT_EQ(1, trace_count("vhost_blk_req_start:", id, want));
+	snprintf(want, sizeof(want), "type=%u sector=512 len=4096",
+		 VIRTIO_BLK_T_IN);
+	EXPECT_EQ(1, trace_count("vhost_blk_req_start:", id, want));
+	EXPECT_EQ(2, trace_count("vhost_blk_req_done:", id, "status=0"));
+	EXPECT_EQ(1, trace_count("vhost_blk_req_done:", id,
+				 "used_len=4097"));
+	EXPECT_EQ(1, trace_count("vhost_blk_chain_refused:", id,
+				 "err=-14"));
+}
+
+/* `vhost-blk stat --pid` finds this process's device and its counters. */
+TEST_F(stats, cli_stat_shows_the_device)
+{
+	char cmd[PATH_MAX + 64], out[4096], line[256];
+	const char *tool = getenv("VHOST_BLK_CLI");
+	size_t n;
+	FILE *p;
+
+	if (!tool || access(tool, X_OK))
+		SKIP(return, "VHOST_BLK_CLI not set");
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(self->vq, self->r, self->buf,
+					8 * i, 4096, self->seed));
+	ASSERT_TRUE(fdinfo_line(self->d->fd, "vhost-blk-id:", line,
+				sizeof(line)));
+	snprintf(cmd, sizeof(cmd), "%s stat --pid %d", tool, getpid());
+	p = popen(cmd, "r");
+	ASSERT_NE(NULL, p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	EXPECT_EQ(0, pclose(p)) TH_LOG("%s", out);
+	TH_LOG("%s", out);
+	snprintf(cmd, sizeof(cmd), "pid %d fd %d device %u\n", getpid(),
+		 self->d->fd, atoi(line + 13));
+	EXPECT_NE(NULL, strstr(out, cmd));
+	EXPECT_NE(NULL, strstr(out, " out=2 "));
+	EXPECT_NE(NULL, strstr(out, "bytes_written=8192 "));
+
+	/* A process without the device: a clear error. */
+	snprintf(cmd, sizeof(cmd), "%s stat --pid 1 2>&1", tool);
+	p = popen(cmd, "r");
+	ASSERT_NE(NULL, p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	EXPECT_EQ(1, WEXITSTATUS(pclose(p)));
+	EXPECT_NE(NULL, strstr(out, "has no /dev/vhost-blk open"));
+}
+
+TEST_HARNESS_MAIN
