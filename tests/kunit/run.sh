@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Run the KUnit suites of tests/kunit/ (vhost_blk_mem, vhost_blk_vring)
-# against this tree's drivers/vhost-blk/mem.c, vring.c and decode.c, in a User Mode
-# Linux kernel built from Debian's linux-source-6.12 with
-# tools/testing/kunit/kunit.py run --arch=um.
+# against this tree's drivers/vhost-blk/mem.c, vring.c, decode.c and
+# stats.c, in a User Mode Linux kernel built from Debian's
+# linux-source-6.12 with tools/testing/kunit/kunit.py run --arch=um.
 #
 # Usage: tests/kunit/run.sh [--log-dir DIR] [--jobs N]
 #   --log-dir DIR  where kunit.log (kunit.py output) and ktap.log (the raw
@@ -197,7 +197,8 @@ overlay()
 		sync_file "$VB_REPO/tests/kunit/$f" "$OVERLAY/$f" || return 1
 		keep+=("$f")
 	done
-	for f in mem.c vring.c decode.c decode.h vhost_blk.h compat.h; do
+	for f in mem.c vring.c decode.c stats.c decode.h vhost_blk.h \
+		 vhost_blk_trace.h compat.h; do
 		sync_file "$VB_REPO/drivers/vhost-blk/$f" "$OVERLAY/$f" || return 1
 		keep+=("$f")
 	done
