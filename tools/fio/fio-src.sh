@@ -23,7 +23,20 @@ command -v fio >/dev/null || die "fio is not installed (apt-get install fio)"
 # "fio-3.33" -> 3.33
 VER=$(fio --version | sed 's/^fio-//')
 DIR=$CACHE/fio-$VER
-if [ -f "$DIR/config-host.h" ] && [ -f "$DIR/fio.h" ]; then
+# configure's output defines CONFIG_*; "configure --help" leaves a header
+# without any, which the engine cannot be built against.
+configured()
+{
+	grep -q '^#define CONFIG_' "$1/config-host.h" 2>/dev/null
+}
+
+if [ -f "$DIR/fio.h" ] && configured "$DIR"; then
+	echo "$DIR"
+	exit 0
+fi
+if [ -f "$DIR/fio.h" ] &&
+	(cd "$DIR" && ./configure --disable-native >/dev/null 2>&1) &&
+	configured "$DIR"; then
 	echo "$DIR"
 	exit 0
 fi
