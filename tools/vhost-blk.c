@@ -111,6 +111,19 @@ static void print_features(const char *what, uint64_t f)
 	printf("\n");
 }
 
+/* Say what to do about @e, a failure to open /dev/vhost-blk. */
+static void device_error(int e)
+{
+	if (e == ENOENT || e == ENODEV || e == ENXIO)
+		err("%s: %s: is the vhost_blk module loaded? (modprobe vhost_blk)",
+		    VHOST_BLK_DEV_PATH, strerror(e));
+	else if (e == EACCES || e == EPERM)
+		err("%s: %s: the node is for root and group kvm",
+		    VHOST_BLK_DEV_PATH, strerror(e));
+	else
+		err("%s: %s", VHOST_BLK_DEV_PATH, strerror(e));
+}
+
 static int open_backend(const char *path, int flags)
 {
 	int fd = open(path, flags | O_CLOEXEC);
@@ -127,6 +140,13 @@ static int cmd_info(int argc, char **argv)
 	uint32_t len;
 	int vfd, bfd, ret;
 
+	if (argc == 2 && (!strcmp(argv[1], "-h") ||
+			  !strcmp(argv[1], "--help"))) {
+		printf("usage: %s info <blockdev>\n"
+		       "  attach <blockdev> and print the features offered and the\n"
+		       "  virtio-blk config a guest would see\n", prog);
+		return 0;
+	}
 	if (argc != 2) {
 		err("usage: info <blockdev>");
 		return 2;
@@ -141,7 +161,8 @@ static int cmd_info(int argc, char **argv)
 	}
 	vfd = vhost_blk_open(NULL);
 	if (vfd < 0) {
-		err("%s: %s", VHOST_BLK_DEV_PATH, strerror(-vfd));
+		device_error(-vfd);
+		close(bfd);
 		return 1;
 	}
 	ret = vhost_blk_set_owner(vfd);
@@ -430,12 +451,14 @@ static int parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
-static void io_usage(void)
+static void io_usage(FILE *f)
 {
-	fprintf(stderr,
-		"usage: %s io {<blockdev> | --vhost-user SOCKET} [--count N] [--bs BYTES]\n"
-		"          [--qd N] [--queues N] [--seed N] [--serial STR] [--indirect]\n"
-		"  OVERWRITES the first count*bs bytes of the disk.\n", prog);
+	fprintf(f,
+		"usage: %s io {<blockdev> | --vhost-user SOCKET [--wait SEC]} [--count N]\n"
+		"          [--bs BYTES] [--qd N] [--queues N] [--seed N] [--serial STR]\n"
+		"          [--indirect]\n"
+		"  OVERWRITES the first count*bs bytes of the disk. --wait: wait up to\n"
+		"  SEC seconds for SOCKET to accept (default: fail at once).\n", prog);
 }
 
 static unsigned int round_pow2(unsigned int x)
@@ -458,11 +481,13 @@ static int cmd_io(int argc, char **argv)
 		{ "serial", required_argument, NULL, 'S' },
 		{ "indirect", no_argument, NULL, 'i' },
 		{ "vhost-user", required_argument, NULL, 'U' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	struct vblk_opts o = VBLK_OPTS_DEFAULT;
 	uint64_t count = 1024, bs = 4096, qd = 16, queues = 1, seed = 1;
+	uint64_t wait = 0;
 	const char *serial = "vhost-blk-io", *vu = NULL, *name;
 	struct io_job j = { 0 };
 	bool indirect = false, serial_given = false;
@@ -474,7 +499,7 @@ static int cmd_io(int argc, char **argv)
 	double secs;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:b:q:Q:s:S:iU:h", opts,
+	while ((c = getopt_long(argc, argv, "c:b:q:Q:s:S:iU:w:h", opts,
 				NULL)) != -1) {
 		uint64_t *v = NULL;
 
@@ -501,14 +526,17 @@ static int cmd_io(int argc, char **argv)
 		case 'U':
 			vu = optarg;
 			break;
+		case 'w':
+			v = &wait;
+			break;
 		case 'i':
 			indirect = true;
 			break;
 		case 'h':
-			io_usage();
+			io_usage(stdout);
 			return 0;
 		default:
-			io_usage();
+			io_usage(stderr);
 			return 2;
 		}
 		if (v && parse_u64(optarg, v)) {
@@ -516,8 +544,12 @@ static int cmd_io(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind + (vu ? 0 : 1) != argc) {
-		io_usage();
+	if (optind + (vu ? 0 : 1) != argc || (wait && !vu)) {
+		io_usage(stderr);
+		return 2;
+	}
+	if (wait > 3600) {
+		err("--wait takes 0..3600 seconds");
 		return 2;
 	}
 	name = vu ? vu : argv[optind];
@@ -544,11 +576,21 @@ static int cmd_io(int argc, char **argv)
 	if (vu && o.queue_size > 1024)
 		o.queue_size = 1024;
 	o.vhost_user = vu;
+	o.vhost_user_wait_ms = (int)wait * 1000;
 	o.mem_size = ((uint64_t)nslots * (bs + 4096) + (8ULL << 20) +
 		      (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
 	ret = vblk_dev_create(&j.dev, &o, bfd, 0, serial);
 	if (bfd >= 0)
 		close(bfd);
+	if (ret == -ENOENT && !vu) {
+		device_error(ENOENT);
+		return 1;
+	}
+	if (ret && vu && (ret == -ENOENT || ret == -ECONNREFUSED)) {
+		err("%s: %s: no vhost-user backend listens there%s", vu,
+		    strerror(-ret), wait ? "" : " (--wait SEC to wait for one)");
+		return 1;
+	}
 	if (ret) {
 		err("%s: setting up the device: %s", name, strerror(-ret));
 		return 1;

@@ -8,6 +8,9 @@
  *	ioengine=external:tools/fio/build/vhost-blk-engine.so
  *	filename=/dev/nullb0		backend (ignored with vhost_user=)
  *	vhost_user=/tmp/q.sock		optional: vhost-user-blk socket
+ *	vhost_user_wait=SEC		optional: wait up to SEC seconds for
+ *					the socket to accept (default 0:
+ *					fail at once)
  *	queues=N			optional, needs thread=1: the jobs
  *					(numjobs=N) of a job section share one
  *					device with N queues, one queue each;
@@ -64,6 +67,7 @@
 struct vbe_options {
 	void *pad;			/* fio wants no option at offset 0 */
 	char *vhost_user;
+	unsigned int vhost_user_wait;	/* seconds */
 	unsigned int queues;
 	unsigned int queue_size;
 	unsigned int pin_mem;
@@ -106,6 +110,17 @@ static struct fio_option options[] = {
 		.type	= FIO_OPT_STR_STORE,
 		.off1	= offsetof(struct vbe_options, vhost_user),
 		.help	= "vhost-user-blk socket to use instead of /dev/vhost-blk",
+		.category = FIO_OPT_C_ENGINE,
+		.group	= FIO_OPT_G_INVALID,
+	},
+	{
+		.name	= "vhost_user_wait",
+		.lname	= "vhost-user socket wait",
+		.type	= FIO_OPT_INT,
+		.off1	= offsetof(struct vbe_options, vhost_user_wait),
+		.help	= "Seconds to wait for the vhost-user socket (0: fail at once)",
+		.def	= "0",
+		.maxval	= 3600,
 		.category = FIO_OPT_C_ENGINE,
 		.group	= FIO_OPT_G_INVALID,
 	},
@@ -246,6 +261,7 @@ static int create_dev(struct thread_data *td, const char *target,
 	o.populate = true;
 	if (eo->vhost_user && eo->vhost_user[0]) {
 		o.vhost_user = eo->vhost_user;
+		o.vhost_user_wait_ms = (int)eo->vhost_user_wait * 1000;
 	} else {
 		bfd = open_backend(target, td_read(td) && !td_write(td) &&
 				   !td->o.verify);
@@ -775,6 +791,7 @@ static int probe_size(struct thread_data *td, const char *target,
 		return ret;
 	}
 	o.vhost_user = eo->vhost_user;
+	o.vhost_user_wait_ms = (int)eo->vhost_user_wait * 1000;
 	o.mem_size = 2U << 20;
 	ret = vblk_dev_open(&d, &o);
 	if (ret)

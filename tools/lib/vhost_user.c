@@ -253,11 +253,11 @@ int vhost_user_recv(int sock, struct vhost_user_msg *msg, int *fds,
 
 /* ---- frontend ---- */
 
-int vhost_user_connect(struct vhost_user_conn **cp, const char *path,
-		       int timeout_ms)
+int vhost_user_connect_wait(struct vhost_user_conn **cp, const char *path,
+			    int wait_ms, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	uint64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	uint64_t deadline = now_ms() + (wait_ms < 0 ? 0 : wait_ms);
 	struct vhost_user_conn *c;
 	int sock;
 
@@ -275,7 +275,7 @@ int vhost_user_connect(struct vhost_user_conn **cp, const char *path,
 			break;
 		err = errno;
 		close(sock);
-		if ((err != ENOENT && err != ECONNREFUSED) || timeout_ms < 0 ||
+		if ((err != ENOENT && err != ECONNREFUSED) || wait_ms <= 0 ||
 		    now_ms() >= deadline)
 			return -err;
 		usleep(10000);
@@ -290,6 +290,12 @@ int vhost_user_connect(struct vhost_user_conn **cp, const char *path,
 	c->timeout_ms = timeout_ms;
 	*cp = c;
 	return 0;
+}
+
+int vhost_user_connect(struct vhost_user_conn **cp, const char *path,
+		       int timeout_ms)
+{
+	return vhost_user_connect_wait(cp, path, timeout_ms, timeout_ms);
 }
 
 void vhost_user_disconnect(struct vhost_user_conn *c)

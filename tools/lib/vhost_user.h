@@ -205,11 +205,15 @@ struct vhost_user_conn {
 };
 
 /*
- * vhost_user_connect - connect to the backend listening on @path,
- * retrying for up to @timeout_ms while the socket does not exist yet or
- * refuses (a backend still starting). Replies are awaited for up to
- * @timeout_ms as well.
+ * vhost_user_connect_wait - connect to the backend listening on @path,
+ * retrying for up to @wait_ms (0: not at all) while the socket does not
+ * exist yet or refuses (a backend still starting). Replies are awaited
+ * for up to @timeout_ms.
  */
+int vhost_user_connect_wait(struct vhost_user_conn **cp, const char *path,
+			    int wait_ms, int timeout_ms);
+
+/* vhost_user_connect_wait() with @wait_ms = @timeout_ms. */
 int vhost_user_connect(struct vhost_user_conn **cp, const char *path,
 		       int timeout_ms);
 

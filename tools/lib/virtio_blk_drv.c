@@ -402,8 +402,9 @@ int vblk_dev_open(struct vblk_dev **dp, const struct vblk_opts *opts)
 
 	ret = map_guest_memory(d, opts);
 	if (!ret && opts->vhost_user) {
-		ret = vhost_user_connect(&d->vu, opts->vhost_user,
-					 VBLK_VU_TIMEOUT_MS);
+		ret = vhost_user_connect_wait(&d->vu, opts->vhost_user,
+					      opts->vhost_user_wait_ms,
+					      VBLK_VU_TIMEOUT_MS);
 	} else if (!ret) {
 		d->fd = vhost_blk_open(opts->path);
 		if (d->fd < 0)

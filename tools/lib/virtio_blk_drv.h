@@ -110,6 +110,8 @@ struct vblk_opts {
 	unsigned int queue_size;	/* descriptors per queue */
 	/* Unix socket of a vhost-user backend to use instead of @path. */
 	const char *vhost_user;
+	/* ms to wait for @vhost_user to appear and accept; 0: fail at once */
+	int vhost_user_wait_ms;
 };
 
 #define VBLK_OPTS_DEFAULT {					\
