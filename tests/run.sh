@@ -7,7 +7,8 @@
 #  1. installs missing Debian packages, caches the Debian 6.12 kernel;
 #  2. host checks: module build at W=1 without warnings (6.12 and 6.1
 #     headers), sparse, checkpatch --strict, codespell, tools, selftests
-#     and fuzzers build, tools self-check, make install, make -C tools
+#     and fuzzers build, tools self-check, tool errors and exit codes
+#     (tests/lib/cli-errors.sh), make install, make -C tools
 #     install and make dkms-install (twice) into private trees, the
 #     decoder fuzzer (libFuzzer over decode.c in userspace, with its
 #     coverage), KUnit in UML;
@@ -216,6 +217,12 @@ if [ -f tools/Makefile ]; then
 		else
 			fail "host: tools self-check (tools do not build)"
 		fi
+	fi
+	if [ "$TOOLS_OK" -eq 1 ]; then
+		rc=0
+		bash tests/lib/cli-errors.sh tools/build >"$LOGS/cli-errors.log" 2>&1 || rc=$?
+		check "host: tool errors name their cause, exit codes as documented ($(grep -c '^ok' "$LOGS/cli-errors.log") checks)" \
+			"$rc" "$LOGS/cli-errors.log"
 	fi
 else
 	fail "host: tools build (tools/Makefile missing)"
