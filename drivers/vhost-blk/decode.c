@@ -240,7 +240,8 @@ int vhost_blk_chain_walk(const struct vhost_blk_desc_ring *ring, u16 head,
  * @status: owner address of the chain's last byte
  *
  * Follows the chain as vhost_blk_chain_walk() does but maps only its last
- * descriptor, which must be device-writable and not empty.
+ * descriptor, which must be device-writable, not empty and all of it in
+ * the memory table.
  *
  * Return: 0, or a negative errno when there is no usable status byte.
  */
@@ -249,21 +250,32 @@ int vhost_blk_chain_status(const struct vhost_blk_desc_ring *ring, u16 head,
 {
 	void __user *uaddr;
 	struct vring_desc d;
-	u64 gpa;
-	u32 len;
+	u64 gpa, last, left, chunk;
 	int ret;
 
 	ret = vhost_blk_walk(ring, head, NULL, &d);
 	if (ret)
 		return ret;
-	len = __virtio32_to_cpu(true, d.len);
-	if (!(vhost_blk_desc16(d.flags) & VRING_DESC_F_WRITE) || !len ||
-	    check_add_overflow(__virtio64_to_cpu(true, d.addr), (u64)len - 1,
-			       &gpa))
+	gpa = __virtio64_to_cpu(true, d.addr);
+	left = __virtio32_to_cpu(true, d.len);
+	if (!(vhost_blk_desc16(d.flags) & VRING_DESC_F_WRITE) || !left ||
+	    check_add_overflow(gpa, left - 1, &last))
 		return -EINVAL;
-	if (!vhost_blk_mem_translate(ring->mem, gpa, 1, &uaddr))
-		return -EFAULT;
-	*status = uaddr;
+	/*
+	 * The whole buffer must be guest memory, as the walk wants it, not
+	 * only its last byte: a buffer that starts outside the table is no
+	 * buffer, and its last byte may be any guest page (a ring, say).
+	 */
+	for (;;) {
+		chunk = vhost_blk_mem_translate(ring->mem, gpa, left, &uaddr);
+		if (!chunk)
+			return -EFAULT;
+		left -= chunk;
+		if (!left)
+			break;
+		gpa += chunk;
+	}
+	*status = uaddr + chunk - 1;
 	return 0;
 }
 

@@ -152,6 +152,30 @@ TEST_F(vr, desc_partly_outside_memory)
 	expect_ioerr(_metadata, self, ids, 3);
 }
 
+/*
+ * The status descriptor starts below guest memory and ends on the status
+ * byte: no buffer, so the refused chain's status byte is not found, and
+ * the byte its end lands on stays as it was. (The device used to write
+ * IOERR there, wherever that was: a ring, say.)
+ */
+TEST_F(vr, status_desc_starting_outside_memory)
+{
+	uint64_t start = self->d->regions[0].gpa - 16;
+	uint16_t ids[3];
+
+	ASSERT_EQ(0, self->d->regions[0].gpa % 4096);
+	ASSERT_LT(self->status, self->end);
+	for (unsigned int i = 0; i < self->d->nregions; i++)
+		ASSERT_LE(self->d->regions[0].gpa, self->d->regions[i].gpa);
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 2, start, self->status - start + 1);
+	expect_rejected(_metadata, self, ids, 3);
+	/* Ends past guest memory instead: refused, nothing written. */
+	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 3, ids));
+	chain3(self, ids, 2, self->status, self->end - self->status + 64);
+	expect_rejected(_metadata, self, ids, 3);
+}
+
 TEST_F(vr, desc_address_wraps)
 {
 	uint16_t ids[3];
