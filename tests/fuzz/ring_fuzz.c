@@ -27,22 +27,15 @@
  * hostile chain can make succeed only touch a scratch range of the disk,
  * so the data the valid requests wrote stays verifiable.
  *
- * With --giant, giant chains (K_GIANT) alias descriptors of up to
- * 4 GiB - 1 bytes in a 4 GiB range of memory that is reserved but never
- * touched, so their readable or writable part sums past 2^32, to
- * 2^36 + 16 or to the 1024 x (4 GiB - 1) maximum, or stays just below
- * 2^32: past it the model wants IOERR and no err signal whatever the
- * type. With --renegotiate, between rounds every verified queue is
- * stopped and a new subset of DISCARD, WRITE_ZEROES and SECURE_ERASE is
- * acked; the model and the valid requests follow it (a type not acked
- * gets UNSUPP). Neither is in the suite yet: with both, seed 1 reports
- * one well-formed chain of queue 0 in round 12 as refused (status
- * untouched, one error signal too many) in about one run of eight on a
- * loaded host. What is known: a single byte of value 1 (IOERR, as a
- * status byte) lands on desc[15].next of queue 0, the first page of the
- * second region of the library's memory, after the chain was posted;
- * neither the chaos scribbler nor another ring maps there. Who writes it
- * is not found yet.
+ * Giant chains (K_GIANT) alias descriptors of up to 4 GiB - 1 bytes in
+ * a 4 GiB range of memory that is reserved but never touched, so their
+ * readable or writable part sums past 2^32, to 2^36 + 16 or to the
+ * 1024 x (4 GiB - 1) maximum, or stays just below 2^32: past it the
+ * model wants IOERR and no err signal whatever the type. Between rounds
+ * every verified queue is stopped and a new subset of DISCARD,
+ * WRITE_ZEROES and SECURE_ERASE is acked; the model and the valid
+ * requests follow it (a type not acked gets UNSUPP). --no-giant and
+ * --no-renegotiate leave either out.
  *
  * The chaos device (default /dev/ram1) gets what cannot be predicted:
  * random descriptor tables with random next indexes, random heads
@@ -210,9 +203,11 @@ static struct {
 	const char *dev;
 	const char *chaos_dev;
 	bool verbose;
-	bool giant;		/* K_GIANT chains (--giant) */
+	bool giant;		/* K_GIANT chains (not --no-giant) */
 	bool renegotiate;	/* a new acked set every round */
 } cfg = {
+	.giant = true,
+	.renegotiate = true,
 	.seed = 1,
 	.rounds = 8,
 	.batches = 40,
@@ -2276,7 +2271,7 @@ static int pick_kind(struct fq *q)
 
 	if (rng_pct(&q->rng, 20))
 		return K_RANDOM;
-	/* K_GIANT is the last kind: only with --giant. */
+	/* K_GIANT is the last kind: not with --no-giant. */
 	if (!cfg.giant)
 		return 1 + rng_below(&q->rng, K_CHAIN_LAST - 1);
 	k = 1 + rng_below(&q->rng, K_CHAIN_LAST);
@@ -3565,8 +3560,8 @@ static void usage(const char *prog, int rc)
 		"  --dev PATH        verified backend (default /dev/ram0)\n"
 		"  --chaos-dev PATH  chaos backend (default /dev/ram1)\n"
 		"  --verbose         a line per round\n"
-		"  --giant           also giant aliased chains (not in the suite yet)\n"
-		"  --renegotiate     ack a new DISCARD-like set every round (same)\n",
+		"  --no-giant        no giant aliased chains\n"
+		"  --no-renegotiate  keep the acked DISCARD-like set\n",
 		prog);
 	exit(rc);
 }
@@ -3586,8 +3581,8 @@ static void parse_args(int argc, char **argv)
 		{ "dev", required_argument, NULL, 'd' },
 		{ "chaos-dev", required_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "giant", no_argument, NULL, 'G' },
-		{ "renegotiate", no_argument, NULL, 'R' },
+		{ "no-giant", no_argument, NULL, 'G' },
+		{ "no-renegotiate", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -3637,10 +3632,10 @@ static void parse_args(int argc, char **argv)
 			cfg.verbose = true;
 			break;
 		case 'G':
-			cfg.giant = true;
+			cfg.giant = false;
 			break;
 		case 'R':
-			cfg.renegotiate = true;
+			cfg.renegotiate = false;
 			break;
 		case 'h':
 			usage(argv[0], 0);
