@@ -180,6 +180,11 @@ static void vhost_blk_vq_reset(struct vhost_blk_vq *vq)
 	vq->broken = false;
 	vq->starved = false;
 	vq->busyloop_timeout = 0;
+	vq->log_used = false;
+	vq->log_addr = 0;
+	vq->log_pending = false;
+	vq->log_base = NULL;
+	vq->log_ctx = NULL;	/* dev->log_ctx holds the reference */
 }
 
 /*
@@ -227,6 +232,10 @@ static void vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 	dev->ro = false;
 	memset(dev->serial, 0, sizeof(dev->serial));
 	dev->acked_features = 0;
+	dev->log_base = NULL;
+	if (dev->log_ctx)
+		eventfd_ctx_put(dev->log_ctx);
+	dev->log_ctx = NULL;
 
 	if (dev->mm)
 		mmput(dev->mm);
@@ -283,11 +292,17 @@ static bool vhost_blk_any_started(struct vhost_blk_dev *dev)
 	return false;
 }
 
+static void vhost_blk_quiesce(struct vhost_blk_dev *dev);
+static void vhost_blk_unpause(struct vhost_blk_dev *dev);
+
 static long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features)
 {
+	const u64 log_all = BIT_ULL(VHOST_F_LOG_ALL);
+	struct vhost_blk_mem *mem;
 	long ret;
 
-	if (features & ~(VHOST_BLK_FEATURES | BIT_ULL(VIRTIO_BLK_F_RO)))
+	if (features & ~(VHOST_BLK_FEATURES | VHOST_BLK_VHOST_FEATURES |
+			 BIT_ULL(VIRTIO_BLK_F_RO)))
 		return -EOPNOTSUPP;
 	/* Rings are read little-endian: legacy ones only match on LE hosts. */
 	if (IS_ENABLED(CONFIG_CPU_BIG_ENDIAN) &&
@@ -298,19 +313,35 @@ static long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features)
 	ret = vhost_blk_check_owner(dev);
 	if (ret)
 		goto out;
-	/* Ring layout depends on the features: not while serving rings. */
-	if (vhost_blk_any_started(dev)) {
+	mem = rcu_dereference_protected(dev->mem,
+					lockdep_is_held(&dev->mutex));
+	if ((features & log_all) && !vhost_blk_log_ok(dev, dev->log_base, mem)) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (!vhost_blk_any_started(dev)) {
+		dev->acked_features = features;
+		goto out;
+	}
+	/*
+	 * Ring layout depends on the features: not while serving rings. Only
+	 * dirty logging is switched on and off under a running guest (live
+	 * migration); with no request in flight, so that every request is
+	 * logged from its start or not at all.
+	 */
+	if ((features ^ dev->acked_features) & ~log_all) {
 		ret = -EBUSY;
 		goto out;
 	}
-	dev->acked_features = features;
+	if (features != dev->acked_features) {
+		vhost_blk_quiesce(dev);
+		dev->acked_features = features;
+		vhost_blk_unpause(dev);
+	}
 out:
 	mutex_unlock(&dev->mutex);
 	return ret;
 }
-
-static void vhost_blk_quiesce(struct vhost_blk_dev *dev);
-static void vhost_blk_unpause(struct vhost_blk_dev *dev);
 
 /*
  * Replace the memory table and the options that go with it (@mem may be
@@ -374,6 +405,12 @@ static long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 	if (ret)
 		goto out_unlock;
 
+	/* A dirty log in use must cover the new table. */
+	if (vhost_blk_has_feature(dev, VHOST_F_LOG_ALL) &&
+	    !vhost_blk_log_ok(dev, dev->log_base, mem)) {
+		ret = -EFAULT;
+		goto out_free_mem;
+	}
 	/* Rings being served must stay inside guest memory. */
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		struct vhost_blk_vq *vq = &dev->vqs[i];
@@ -824,6 +861,10 @@ static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 	if (!vhost_blk_vring_ok(mem, vq->num, vq->desc_addr, vq->avail_addr,
 				vq->used_addr))
 		return -EFAULT;
+	/* The ring size may have changed since VHOST_SET_VRING_ADDR. */
+	if (vq->log_used &&
+	    !vhost_blk_log_used_ok(dev->log_base, vq->log_addr, vq->num))
+		return -EFAULT;
 
 	w = vhost_blk_vq_worker(dev, vq);
 	if (IS_ERR(w))
@@ -910,22 +951,37 @@ static long vhost_blk_set_vring_addr(struct vhost_blk_dev *dev,
 				     struct vhost_blk_vq *vq,
 				     const struct vhost_vring_addr *a)
 {
+	bool log = a->flags & BIT(VHOST_VRING_F_LOG);
 	struct vhost_blk_mem *mem;
 
-	if (a->flags)
-		return -EOPNOTSUPP;	/* VHOST_VRING_F_LOG: no dirty log */
+	if (a->flags & ~BIT(VHOST_VRING_F_LOG))
+		return -EOPNOTSUPP;
 	if ((a->desc_user_addr & (16 - 1)) || (a->avail_user_addr & 1) ||
-	    (a->used_user_addr & (4 - 1)))
+	    (a->used_user_addr & (4 - 1)) || (a->log_guest_addr & (4 - 1)))
 		return -EINVAL;
 	if (!vq->num)
 		return -EINVAL;
+	/*
+	 * A running ring keeps its addresses; only its dirty logging may be
+	 * switched, as a VMM does when live migration starts and ends.
+	 */
+	if (vq->started &&
+	    (a->desc_user_addr != vq->desc_addr ||
+	     a->avail_user_addr != vq->avail_addr ||
+	     a->used_user_addr != vq->used_addr))
+		return -EBUSY;
 	mem = rcu_dereference_protected(dev->mem,
 					lockdep_is_held(&dev->mutex));
 	if (!vhost_blk_vring_ok(mem, vq->num, a->desc_user_addr,
 				a->avail_user_addr, a->used_user_addr))
 		return -EFAULT;
+	if (log && !vhost_blk_log_used_ok(dev->log_base, a->log_guest_addr,
+					  vq->num))
+		return -EFAULT;
 
 	vhost_blk_vq_lock(vq);
+	vq->log_used = log;
+	vq->log_addr = a->log_guest_addr;
 	vq->desc_addr = a->desc_user_addr;
 	vq->avail_addr = a->avail_user_addr;
 	vq->used_addr = a->used_user_addr;
@@ -989,10 +1045,7 @@ static long vhost_blk_vring_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 			vq->num = s.num;
 		break;
 	case VHOST_SET_VRING_ADDR:
-		if (vq->started)
-			ret = -EBUSY;
-		else
-			ret = vhost_blk_set_vring_addr(dev, vq, &a);
+		ret = vhost_blk_set_vring_addr(dev, vq, &a);
 		break;
 	case VHOST_SET_VRING_BASE:
 		if (vq->started)
@@ -1044,6 +1097,79 @@ out:
 	return ret;
 }
 
+/*
+ * VHOST_SET_LOG_BASE: the dirty log may move while queues run (the owner
+ * grows it with guest memory); requests finishing afterwards log there.
+ */
+static long vhost_blk_set_log_base(struct vhost_blk_dev *dev,
+				   u64 __user *argp)
+{
+	struct vhost_blk_mem *mem;
+	void __user *base;
+	unsigned int i;
+	long ret;
+	u64 p;
+
+	if (copy_from_user(&p, argp, sizeof(p)))
+		return -EFAULT;
+	if (p != (unsigned long)p)
+		return -EFAULT;
+	base = u64_to_user_ptr(p);
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (ret)
+		goto out;
+	mem = rcu_dereference_protected(dev->mem,
+					lockdep_is_held(&dev->mutex));
+	if (!vhost_blk_log_ok(dev, base, mem)) {
+		ret = -EFAULT;
+		goto out;
+	}
+	dev->log_base = base;
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		vhost_blk_vq_lock(&dev->vqs[i]);
+		dev->vqs[i].log_base = base;
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+/* VHOST_SET_LOG_FD: the eventfd signalled after bits are set, or -1. */
+static long vhost_blk_set_log_fd(struct vhost_blk_dev *dev, int __user *argp)
+{
+	struct eventfd_ctx *ctx = NULL;
+	unsigned int i;
+	long ret;
+	int fd;
+
+	if (get_user(fd, argp))
+		return -EFAULT;
+	if (fd != -1) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (ret)
+		goto out;
+	swap(ctx, dev->log_ctx);
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		vhost_blk_vq_lock(&dev->vqs[i]);
+		dev->vqs[i].log_ctx = dev->log_ctx;
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+out:
+	mutex_unlock(&dev->mutex);
+	if (ctx)
+		eventfd_ctx_put(ctx);
+	return ret;
+}
+
 static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 			    unsigned long arg)
 {
@@ -1070,7 +1196,7 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 
 	switch (cmd) {
 	case VHOST_GET_FEATURES:
-		features = VHOST_BLK_FEATURES;
+		features = VHOST_BLK_FEATURES | VHOST_BLK_VHOST_FEATURES;
 		if (copy_to_user(featurep, &features, sizeof(features)))
 			return -EFAULT;
 		return 0;
@@ -1084,6 +1210,10 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 		return vhost_blk_reset_owner(dev);
 	case VHOST_SET_MEM_TABLE:
 		return vhost_blk_set_mem_table(dev, argp);
+	case VHOST_SET_LOG_BASE:
+		return vhost_blk_set_log_base(dev, argp);
+	case VHOST_SET_LOG_FD:
+		return vhost_blk_set_log_fd(dev, argp);
 	case VHOST_SET_VRING_NUM:
 	case VHOST_SET_VRING_ADDR:
 	case VHOST_SET_VRING_BASE:

@@ -40,6 +40,8 @@ static struct vhost_blk_req *vhost_blk_req_get(struct vhost_blk_vq *vq)
 	req->status_addr = NULL;
 	req->type = VHOST_BLK_T_NONE;
 	req->data_len = 0;
+	req->log_iov = NULL;
+	req->nr_log_iov = 0;
 	req->done_bios = NULL;
 	req->bounce = NULL;
 	req->nr_bounce = 0;
@@ -186,6 +188,21 @@ static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
 		vhost_blk_free_bounce(req);
 	}
 
+	/*
+	 * Whatever the outcome, the device may have written these: their
+	 * bits are set before the used entry is published.
+	 */
+	if (req->log_iov) {
+		if (user_ok &&
+		    vhost_blk_log_iov(vq, req->log_iov, req->nr_log_iov,
+				      U64_MAX)) {
+			vhost_blk_vq_error(vq, "cannot log written data");
+			req->status = VIRTIO_BLK_S_IOERR;
+		}
+		kfree(req->log_iov);
+		req->log_iov = NULL;
+	}
+
 	if (user_ok) {
 		if (req->status_addr) {
 			/*
@@ -199,6 +216,10 @@ static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
 				req->used_len = req->in_len;
 			if (put_user(req->status, req->status_addr))
 				vhost_blk_vq_error(vq, "cannot write status");
+			else if (vhost_blk_log_write(vq,
+						     (unsigned long)req->status_addr,
+						     1))
+				vhost_blk_vq_error(vq, "cannot log status");
 			vhost_blk_stat_ended(vq, req);
 		}
 		vhost_blk_vq_add_used(vq, req->head, req->used_len);
@@ -230,8 +251,10 @@ void vhost_blk_vq_complete(struct vhost_blk_vq *vq)
 		vhost_blk_req_finish(vq, req, user_ok);
 		n++;
 	}
-	if (user_ok)
+	if (user_ok) {
 		vhost_blk_vq_signal(vq);
+		vhost_blk_log_signal(vq);
+	}
 	/*
 	 * Only now, with the batch on the used ring and published, may a
 	 * drain (GET_VRING_BASE, RESET_OWNER, close) see the queue idle.
@@ -590,6 +613,14 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 	req->dirty = !write;
 	req->nr_pages = pages;
 	vq->inflight_pages += pages;
+	/* The buffers a read fills, to log when it ends. */
+	if (req->dirty && vhost_blk_log_on(vq)) {
+		req->log_iov = kmemdup(iov, array_size(nr, sizeof(*iov)),
+				       GFP_KERNEL_ACCOUNT);
+		if (!req->log_iov)
+			return VIRTIO_BLK_S_IOERR;
+		req->nr_log_iov = nr;
+	}
 	if (!bdev) {
 		mask = vhost_blk_lbs(dev) - 1;
 		ret = vhost_blk_file_rw(req, iov, nr, len, cmd->sector, write,
@@ -634,6 +665,11 @@ static u8 vhost_blk_get_id(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 
 	if (vhost_blk_copy_to_iov(cmd->data, cmd->nr_data, vq->dev->serial, n))
 		return VIRTIO_BLK_S_IOERR;
+	/* Before the used entry: it is added when the request ends. */
+	if (vhost_blk_log_iov(vq, cmd->data, cmd->nr_data, n)) {
+		vhost_blk_vq_error(vq, "cannot log the serial");
+		return VIRTIO_BLK_S_IOERR;
+	}
 	req->used_len = n;
 	return VIRTIO_BLK_S_OK;
 }
@@ -811,8 +847,10 @@ static int vhost_blk_handle_req(struct vhost_blk_vq *vq,
 		 * mistake it for a success. Best effort: the error is
 		 * signalled already, once.
 		 */
-		if (!vhost_blk_vq_chain_status(vq, req->head, &status) &&
-		    put_user((u8)VIRTIO_BLK_S_IOERR, status))
+		if (vhost_blk_vq_chain_status(vq, req->head, &status))
+			return 0;
+		if (put_user((u8)VIRTIO_BLK_S_IOERR, status) ||
+		    vhost_blk_log_write(vq, (unsigned long)status, 1))
 			pr_debug_ratelimited("vq %u: cannot fail a refused chain\n",
 					     vq->index);
 		return 0;
@@ -964,6 +1002,7 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 		vhost_blk_req_put(req);
 	}
 	blk_finish_plug(&plug);
+	vhost_blk_log_signal(vq);
 out:
 	mutex_unlock(&vq->mutex);
 }

@@ -59,6 +59,11 @@ struct seq_file;
 	 BIT_ULL(VIRTIO_BLK_F_MQ) | \
 	 BIT_ULL(VIRTIO_BLK_F_DISCARD) | BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) | \
 	 BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE))
+/*
+ * vhost bits VHOST_GET_FEATURES offers besides: never the guest's, so not
+ * in VHOST_BLK_GET_CONFIG. VHOST_F_LOG_ALL may be toggled while queues run.
+ */
+#define VHOST_BLK_VHOST_FEATURES	BIT_ULL(VHOST_F_LOG_ALL)
 
 /* ---- memory table (mem.c) ---- */
 
@@ -152,6 +157,9 @@ struct vhost_blk_req {
 	u32 type;			/* VIRTIO_BLK_T_*, or VHOST_BLK_T_NONE */
 	u32 data_len;			/* IN, OUT: bytes of data */
 	u8 __user *status_addr;		/* NULL: chain had no status byte */
+	/* Dirty log on: the buffers the device writes, logged at the end. */
+	struct iovec *log_iov;
+	unsigned int nr_log_iov;
 	atomic_t pending;		/* bios in flight, +1 while submitting */
 	struct bio *done_bios;		/* lock-free stack of ended bios */
 
@@ -200,6 +208,18 @@ struct vhost_blk_vq {
 	bool signalled_used_valid;
 	bool event_idx;			/* VIRTIO_RING_F_EVENT_IDX acked */
 
+	/*
+	 * VHOST_VRING_F_LOG: used ring writes are logged at log_addr, its
+	 * guest-physical address. The log and its eventfd are the device's
+	 * (dev->log_base, dev->log_ctx), copied here under dev->mutex and
+	 * mutex, so the data path reads them under mutex alone.
+	 */
+	bool log_used;
+	u64 log_addr;
+	void __user *log_base;
+	struct eventfd_ctx *log_ctx;	/* dev->log_ctx holds the reference */
+	bool log_pending;		/* logged, log eventfd not signalled */
+
 	bool started;			/* kick fd set: serving the ring */
 	bool paused;			/* backend being swapped */
 	bool broken;			/* guest error: wait for a restart */
@@ -242,7 +262,19 @@ struct vhost_blk_dev {
 	struct mutex mutex;
 	u32 id;				/* constant: names it in traces, fdinfo */
 	struct mm_struct *mm;		/* owner; NULL until SET_OWNER */
+	/*
+	 * Changes only with no queue started, except VHOST_F_LOG_ALL: that
+	 * one is written with every vq quiesced. The data path reads it
+	 * under vq->mutex.
+	 */
 	u64 acked_features;
+
+	/*
+	 * Dirty log (log.c): the owner's bitmap and eventfd, under mutex.
+	 * Each vq has a copy, changed under its mutex as well.
+	 */
+	void __user *log_base;
+	struct eventfd_ctx *log_ctx;
 
 	/*
 	 * Written under mutex with every vq quiesced; the data path reads
@@ -307,6 +339,17 @@ void vhost_blk_vq_signal(struct vhost_blk_vq *vq);
 void vhost_blk_vq_error(struct vhost_blk_vq *vq, const char *why);
 bool vhost_blk_vring_ok(const struct vhost_blk_mem *mem, unsigned int num,
 			u64 desc, u64 avail, u64 used);
+
+/* log.c */
+bool vhost_blk_log_used_ok(void __user *base, u64 log_addr, unsigned int num);
+bool vhost_blk_log_ok(struct vhost_blk_dev *dev, void __user *base,
+		      const struct vhost_blk_mem *mem);
+bool vhost_blk_log_on(struct vhost_blk_vq *vq);
+int vhost_blk_log_write(struct vhost_blk_vq *vq, u64 uaddr, u64 len);
+int vhost_blk_log_iov(struct vhost_blk_vq *vq, const struct iovec *iov,
+		      unsigned int nr, u64 len);
+void vhost_blk_log_used(struct vhost_blk_vq *vq, u64 offset, u64 len);
+void vhost_blk_log_signal(struct vhost_blk_vq *vq);
 
 /* req.c */
 /* Not a virtio status: the request must be taken again later. */

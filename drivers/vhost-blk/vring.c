@@ -156,6 +156,9 @@ void vhost_blk_vq_disable_notify(struct vhost_blk_vq *vq)
 		return;
 	if (put_user(__cpu_to_virtio16(true, VRING_USED_F_NO_NOTIFY), &vq->used->flags))
 		vhost_blk_vq_error(vq, "cannot write used flags");
+	else
+		vhost_blk_log_used(vq, offsetof(struct vring_used, flags),
+				   sizeof(vq->used->flags));
 }
 
 /**
@@ -179,6 +182,12 @@ bool vhost_blk_vq_enable_notify(struct vhost_blk_vq *vq)
 		vhost_blk_vq_error(vq, "cannot write notification state");
 		return false;
 	}
+	if (vq->event_idx)
+		vhost_blk_log_used(vq, (void __user *)vhost_blk_avail_event(vq) -
+				   (void __user *)vq->used, sizeof(__virtio16));
+	else
+		vhost_blk_log_used(vq, offsetof(struct vring_used, flags),
+				   sizeof(vq->used->flags));
 	/* The guest must see the flag before we look at its index again. */
 	smp_mb();
 	if (get_user(v, &vq->avail->idx))
@@ -251,6 +260,8 @@ int vhost_blk_vq_add_used(struct vhost_blk_vq *vq, u16 head, u32 len)
 		vhost_blk_vq_error(vq, "cannot write used ring");
 		return -EFAULT;
 	}
+	vhost_blk_log_used(vq, (void __user *)e - (void __user *)vq->used,
+			   sizeof(*e));
 	vq->last_used_idx++;
 	return 0;
 }
@@ -296,6 +307,8 @@ void vhost_blk_vq_signal(struct vhost_blk_vq *vq)
 		return;
 	}
 	vq->published_used = vq->last_used_idx;
+	vhost_blk_log_used(vq, offsetof(struct vring_used, idx),
+			   sizeof(vq->used->idx));
 	/* The index before we read the guest's suppression state. */
 	smp_mb();
 	if (vq->call_ctx && vhost_blk_vq_need_call(vq)) {

@@ -234,6 +234,7 @@ struct mvq {
 
 static struct {
 	bool owned;
+	uint64_t features;	/* as last acked */
 	bool mem_set;
 	unsigned int nmem;
 	struct vhost_memory_region mem[MAX_REGIONS];
@@ -889,8 +890,6 @@ static const unsigned long known_cmds[] = {
 static unsigned long unknown_cmd(struct rng *r)
 {
 	static const unsigned long others[] = {
-		_IOW(VHOST_VIRTIO, 0x04, __u64),	/* SET_LOG_BASE */
-		_IOW(VHOST_VIRTIO, 0x07, int),		/* SET_LOG_FD */
 		_IOW(VHOST_VIRTIO, 0x13, struct vhost_vring_state),
 		_IOW(VHOST_VIRTIO, 0x14, struct vhost_vring_state),
 		_IOW(VHOST_VIRTIO, 0x25, __u64),	/* SET_BACKEND_FEATURES */
@@ -970,10 +969,15 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 		/* RO is never offered but always accepted (the uapi header) */
 		if (f & ~(offered | (1ULL << VIRTIO_BLK_F_RO)))
 			pre |= E(EOPNOTSUPP);
-		if (any_started()) {
+		/* dirty logging alone may be switched under running queues */
+		if (any_started() &&
+		    ((f ^ M.features) & ~(1ULL << VHOST_F_LOG_ALL))) {
 			post |= E(EBUSY);
 			c->cls = mode == MODE_MAIN ? P_BUSY : c->cls;
 		}
+		/* the log (base 0 by default) must cover the memory table */
+		if (f & (1ULL << VHOST_F_LOG_ALL))
+			c->soft |= E(EFAULT);
 		set_what(c, "(%#" PRIx64 ", %s)", f,
 			 any_started() ? "queues served" : "no queue served");
 		expect(c, mode, bad, pre, post, true);
@@ -1049,6 +1053,9 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 				}
 			}
 		}
+		/* a dirty log in use must cover the table */
+		if (M.features & (1ULL << VHOST_F_LOG_ALL))
+			soft |= E(EFAULT);
 		c->soft |= soft;
 		set_what(c, "(%u regions, padding %u, ptr kind %d)", c->nmem,
 			 bad ? 0 : h->padding, bad);
@@ -1168,10 +1175,14 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 					c->cls = P_BUSY;
 				/* not in the ioctl reference */
 				c->soft |= E(EBUSY);
+				/* the same rings: only the logging changes */
+				c->soft |= OK | E(EINVAL) | E(EOPNOTSUPP) |
+					   E(EFAULT);
 			} else {
-				if (flags == 1U << VHOST_VRING_F_LOG)
-					post |= E(EOPNOTSUPP);
-				else if (flags)
+				if (flags == 1U << VHOST_VRING_F_LOG) {
+					/* unaligned, or past the log */
+					c->soft |= E(EINVAL) | E(EFAULT);
+				} else if (flags)
 					post |= E(EOPNOTSUPP) | E(EINVAL);
 				if ((c->a[0] & 15) || (c->a[1] & 1) ||
 				    (c->a[2] & 3) || !v->num)
@@ -1556,6 +1567,10 @@ static void apply(struct call *c, int r)
 	case O_SET_OWNER:
 		if (!r)
 			M.owned = true;
+		break;
+	case O_SET_FEATURES:
+		if (!r)
+			M.features = c->val;
 		break;
 	case O_RESET_OWNER:
 		if (!r)

@@ -492,7 +492,7 @@ TEST_F(owned, mem_table_kernel_address_efault)
 	EXPECT_EQ(-EFAULT, vhost_blk_set_mem_table(self->fd, &r, 1));
 }
 
-TEST_F(owned, vring_addr_log_eopnotsupp)
+TEST_F(owned, vring_addr_unknown_flag_eopnotsupp)
 {
 	uintptr_t m = (uintptr_t)self->mem;
 
@@ -500,7 +500,10 @@ TEST_F(owned, vring_addr_log_eopnotsupp)
 	ASSERT_EQ(0, vhost_blk_set_vring_num(self->fd, 0, 16));
 	EXPECT_EQ(-EOPNOTSUPP,
 		  vhost_blk_set_vring_addr(self->fd, 0, m, m + 4096, m + 8192,
-					   1U << VHOST_VRING_F_LOG));
+					   1U << 1));
+	EXPECT_EQ(-EOPNOTSUPP,
+		  vhost_blk_set_vring_addr(self->fd, 0, m, m + 4096, m + 8192,
+					   (1U << VHOST_VRING_F_LOG) | (1U << 1)));
 }
 
 TEST_F(owned, workers_new_and_free)
@@ -659,9 +662,14 @@ TEST_F(ring, busy_while_served)
 {
 	unsigned int base;
 
-	/* Features, ring size and base are fixed while the queue runs. */
+	/*
+	 * Features (but dirty logging), ring size and base are fixed while
+	 * the queue runs.
+	 */
 	EXPECT_EQ(-EBUSY, vhost_blk_set_features(self->d->fd,
-						 self->d->features));
+						 self->d->features ^
+						 F(VIRTIO_F_ANY_LAYOUT)));
+	EXPECT_EQ(0, vhost_blk_set_features(self->d->fd, self->d->features));
 	EXPECT_EQ(-EBUSY, vhost_blk_set_vring_num(self->d->fd, 0, 64));
 	EXPECT_EQ(-EBUSY, vhost_blk_set_vring_base(self->d->fd, 0, 0));
 	/* ... and worker assignment. */
