@@ -107,6 +107,32 @@ int vhost_blk_set_vring_addr(int fd, unsigned int index, uint64_t desc,
 	return xioctl(fd, VHOST_SET_VRING_ADDR, &a);
 }
 
+int vhost_blk_set_vring_addr_log(int fd, unsigned int index, uint64_t desc,
+				 uint64_t avail, uint64_t used,
+				 unsigned int flags, uint64_t log_guest_addr)
+{
+	struct vhost_vring_addr a = {
+		.index = index,
+		.flags = flags,
+		.desc_user_addr = desc,
+		.used_user_addr = used,
+		.avail_user_addr = avail,
+		.log_guest_addr = log_guest_addr,
+	};
+
+	return xioctl(fd, VHOST_SET_VRING_ADDR, &a);
+}
+
+int vhost_blk_set_log_base(int fd, uint64_t base)
+{
+	return xioctl(fd, VHOST_SET_LOG_BASE, &base);
+}
+
+int vhost_blk_set_log_fd(int fd, int efd)
+{
+	return xioctl(fd, VHOST_SET_LOG_FD, &efd);
+}
+
 int vhost_blk_set_vring_base(int fd, unsigned int index, unsigned int base)
 {
 	return set_state(fd, VHOST_SET_VRING_BASE, index, base);

@@ -79,6 +79,24 @@ int vhost_blk_set_vring_num(int fd, unsigned int index, unsigned int num);
  */
 int vhost_blk_set_vring_addr(int fd, unsigned int index, uint64_t desc,
 			     uint64_t avail, uint64_t used, unsigned int flags);
+/*
+ * The same with the guest-physical address of the used ring, where its
+ * writes are logged when @flags has VHOST_VRING_F_LOG. A running queue
+ * accepts it with its ring addresses unchanged (logging on or off).
+ */
+int vhost_blk_set_vring_addr_log(int fd, unsigned int index, uint64_t desc,
+				 uint64_t avail, uint64_t used,
+				 unsigned int flags, uint64_t log_guest_addr);
+
+/*
+ * Dirty log, for live migration. VHOST_SET_LOG_BASE: the bitmap (bit
+ * gpa / 4096 of it, little-endian bit order in each byte) the device sets
+ * for every guest page it writes once VHOST_F_LOG_ALL is acked; it must
+ * cover the memory table (-EFAULT). VHOST_SET_LOG_FD: an eventfd
+ * signalled after bits were set, or -1.
+ */
+int vhost_blk_set_log_base(int fd, uint64_t base);
+int vhost_blk_set_log_fd(int fd, int efd);
 
 /* VHOST_SET_VRING_BASE: the avail index the device starts from. */
 int vhost_blk_set_vring_base(int fd, unsigned int index, unsigned int base);

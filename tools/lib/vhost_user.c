@@ -70,6 +70,8 @@ bool vhost_user_has_reply(uint32_t request)
 	case VHOST_USER_GET_MAX_MEM_SLOTS:
 	case VHOST_USER_GET_STATUS:
 	case VHOST_USER_POSTCOPY_ADVISE:
+	/* With the log's fd (LOG_SHMFD) once the backend mapped it. */
+	case VHOST_USER_SET_LOG_BASE:
 		return true;
 	default:
 		return false;
@@ -557,6 +559,43 @@ int vhost_user_set_vring_addr(struct vhost_user_conn *c, unsigned int index,
 	m.payload.addr.avail_user_addr = avail;
 	m.payload.addr.used_user_addr = used;
 	return vhost_user_call(c, &m, NULL, 0, NULL, 0);
+}
+
+int vhost_user_set_vring_addr_log(struct vhost_user_conn *c,
+				  unsigned int index, uint64_t desc,
+				  uint64_t avail, uint64_t used,
+				  unsigned int flags, uint64_t log_guest_addr)
+{
+	struct vhost_user_msg m;
+
+	msg_init(&m, VHOST_USER_SET_VRING_ADDR, sizeof(m.payload.addr));
+	m.payload.addr.index = index;
+	m.payload.addr.flags = flags;
+	m.payload.addr.desc_user_addr = desc;
+	m.payload.addr.avail_user_addr = avail;
+	m.payload.addr.used_user_addr = used;
+	m.payload.addr.log_guest_addr = log_guest_addr;
+	return vhost_user_call(c, &m, NULL, 0, NULL, 0);
+}
+
+int vhost_user_set_log_base(struct vhost_user_conn *c, int fd, uint64_t size,
+			    uint64_t offset)
+{
+	struct vhost_user_msg m, r;
+
+	msg_init(&m, VHOST_USER_SET_LOG_BASE, sizeof(m.payload.log));
+	m.payload.log.mmap_size = size;
+	m.payload.log.mmap_offset = offset;
+	return vhost_user_call(c, &m, &fd, 1, &r, sizeof(r.payload.u64));
+}
+
+int vhost_user_set_log_fd(struct vhost_user_conn *c, int fd)
+{
+	struct vhost_user_msg m;
+
+	msg_init(&m, VHOST_USER_SET_LOG_FD, 0);
+	return vhost_user_call(c, &m, fd < 0 ? NULL : &fd, fd < 0 ? 0 : 1,
+			       NULL, 0);
 }
 
 int vhost_user_set_vring_kick(struct vhost_user_conn *c, unsigned int index,

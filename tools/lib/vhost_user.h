@@ -141,6 +141,12 @@ struct vhost_user_mem_reg {
 
 #define VHOST_USER_CONFIG_HDR_SIZE	12
 
+/* SET_LOG_BASE payload (VHOST_USER_PROTOCOL_F_LOG_SHMFD). */
+struct vhost_user_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+};
+
 struct vhost_user_config {
 	uint32_t offset;
 	uint32_t size;
@@ -161,6 +167,7 @@ struct vhost_user_msg {
 		struct vhost_user_memory memory;
 		struct vhost_user_mem_reg mem_reg;
 		struct vhost_user_config config;
+		struct vhost_user_log log;
 		uint8_t raw[VHOST_USER_PAYLOAD_MAX];
 	} payload;
 };
@@ -266,6 +273,19 @@ int vhost_user_get_vring_base(struct vhost_user_conn *c, unsigned int index,
 int vhost_user_set_vring_addr(struct vhost_user_conn *c, unsigned int index,
 			      uint64_t desc, uint64_t avail, uint64_t used,
 			      unsigned int flags);
+/* The same with the used ring's guest-physical address for the log. */
+int vhost_user_set_vring_addr_log(struct vhost_user_conn *c,
+				  unsigned int index, uint64_t desc,
+				  uint64_t avail, uint64_t used,
+				  unsigned int flags, uint64_t log_guest_addr);
+/*
+ * SET_LOG_BASE with VHOST_USER_PROTOCOL_F_LOG_SHMFD: the log is @size
+ * bytes of @fd from @offset; the backend maps it and replies.
+ */
+int vhost_user_set_log_base(struct vhost_user_conn *c, int fd, uint64_t size,
+			    uint64_t offset);
+/* SET_LOG_FD: the eventfd the backend signals after logging (-1: none). */
+int vhost_user_set_log_fd(struct vhost_user_conn *c, int fd);
 /* @fd < 0 sends the no-fd flag. */
 int vhost_user_set_vring_kick(struct vhost_user_conn *c, unsigned int index,
 			      int fd);

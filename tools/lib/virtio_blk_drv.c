@@ -387,6 +387,8 @@ int vblk_dev_open(struct vblk_dev **dp, const struct vblk_opts *opts)
 		return -ENOMEM;
 	d->fd = -1;
 	d->mem_fd = -1;
+	d->log_fd = -1;
+	d->log_efd = -1;
 	d->max_queues = VHOST_BLK_MAX_QUEUES;
 	d->num_queues = opts->num_queues;
 	d->queue_size = opts->queue_size;
@@ -462,7 +464,8 @@ int vblk_dev_set_mem_table(struct vblk_dev *d)
 	((1ULL << VHOST_USER_PROTOCOL_F_MQ) |			\
 	 (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) |		\
 	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |		\
-	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE))
+	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |		\
+	 (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD))
 
 static int vu_setup(struct vblk_dev *d, uint64_t features_clear)
 {
@@ -630,6 +633,10 @@ void vblk_dev_destroy(struct vblk_dev *d)
 	d->vu = NULL;
 	if (d->mem_fd >= 0)
 		close(d->mem_fd);
+	if (d->log)
+		munmap(d->log, d->log_size);
+	close_fd(&d->log_fd);
+	close_fd(&d->log_efd);
 	for (unsigned int i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vblk_vq *vq = &d->vqs[i];
 
@@ -759,6 +766,12 @@ static void release_chains(struct vblk_vq *vq)
 				  vq->slots[i].indirect_len);
 }
 
+/* VHOST_VRING_F_LOG while the device logs. */
+static unsigned int log_flags(const struct vblk_vq *vq)
+{
+	return vq->dev->log_on ? 1U << VHOST_VRING_F_LOG : 0;
+}
+
 /* The vhost-user order of QEMU: ring, eventfds, kick, then enable. */
 static int vu_start(struct vblk_vq *vq, unsigned int base)
 {
@@ -772,9 +785,10 @@ static int vu_start(struct vblk_vq *vq, unsigned int base)
 	if (!ret)
 		ret = vhost_user_set_vring_base(c, i, base);
 	if (!ret)
-		ret = vhost_user_set_vring_addr(c, i, (uintptr_t)vq->desc,
-						(uintptr_t)vq->avail,
-						(uintptr_t)vq->used, 0);
+		ret = vhost_user_set_vring_addr_log(c, i, (uintptr_t)vq->desc,
+						    (uintptr_t)vq->avail,
+						    (uintptr_t)vq->used,
+						    log_flags(vq), vq->used_gpa);
 	if (!ret)
 		ret = vhost_user_set_vring_call(c, i, vq->call_fd);
 	if (!ret)
@@ -796,10 +810,11 @@ static int start_ioctls(struct vblk_vq *vq, unsigned int base)
 
 	ret = vhost_blk_set_vring_num(fd, vq->index, vq->num);
 	if (!ret)
-		ret = vhost_blk_set_vring_addr(fd, vq->index,
-					       (uintptr_t)vq->desc,
-					       (uintptr_t)vq->avail,
-					       (uintptr_t)vq->used, 0);
+		ret = vhost_blk_set_vring_addr_log(fd, vq->index,
+						   (uintptr_t)vq->desc,
+						   (uintptr_t)vq->avail,
+						   (uintptr_t)vq->used,
+						   log_flags(vq), vq->used_gpa);
 	if (!ret)
 		ret = vhost_blk_set_vring_base(fd, vq->index, base);
 	if (!ret)
@@ -1461,4 +1476,133 @@ uint64_t vblk_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ---- dirty log ---- */
+
+/* Bytes of a log covering every region, in whole 64-bit words. */
+static size_t log_bytes(const struct vblk_dev *d)
+{
+	uint64_t end = 0;
+
+	for (unsigned int i = 0; i < d->nregions; i++)
+		if (d->regions[i].gpa + d->regions[i].size > end)
+			end = d->regions[i].gpa + d->regions[i].size;
+	return ((end / 4096 + 63) / 64) * 8;
+}
+
+static int log_alloc(struct vblk_dev *d)
+{
+	size_t size = log_bytes(d);
+	int flags = MAP_SHARED;
+	void *p;
+
+	if (d->log)
+		return 0;
+	if (d->vu) {
+		d->log_fd = memfd_create("vblk-dirty-log", MFD_CLOEXEC);
+		if (d->log_fd < 0)
+			return -errno;
+		if (ftruncate(d->log_fd, size))
+			return -errno;
+	} else {
+		flags |= MAP_ANONYMOUS;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, d->log_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	d->log = p;
+	d->log_size = size;
+	return new_eventfd(&d->log_efd);
+}
+
+/* Acknowledge the driver's features, with VHOST_F_LOG_ALL or without. */
+static int log_features(struct vblk_dev *d, bool on)
+{
+	uint64_t f = d->features | (on ? 1ULL << VHOST_F_LOG_ALL : 0);
+
+	if (!d->vu)
+		return vhost_blk_set_features(d->fd, f);
+	if (d->vu_protocol)
+		f |= 1ULL << VHOST_USER_F_PROTOCOL_FEATURES;
+	return vhost_user_set_features(d->vu, f);
+}
+
+/* SET_VRING_ADDR again on every started queue, logging as d->log_on. */
+static int log_rings(struct vblk_dev *d)
+{
+	for (unsigned int i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vblk_vq *vq = &d->vqs[i];
+		int ret;
+
+		if (!vq->started)
+			continue;
+		if (d->vu)
+			ret = vhost_user_set_vring_addr_log(d->vu, i,
+				(uintptr_t)vq->desc, (uintptr_t)vq->avail,
+				(uintptr_t)vq->used, log_flags(vq),
+				vq->used_gpa);
+		else
+			ret = vhost_blk_set_vring_addr_log(d->fd, i,
+				(uintptr_t)vq->desc, (uintptr_t)vq->avail,
+				(uintptr_t)vq->used, log_flags(vq),
+				vq->used_gpa);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vblk_dev_log_start(struct vblk_dev *d)
+{
+	int ret;
+
+	if (d->vu && !(d->vu->protocol_features &
+		       (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD)))
+		return -EOPNOTSUPP;
+	ret = log_alloc(d);
+	if (ret)
+		return ret;
+	/* The log covers guest memory before the device may write it. */
+	if (d->vu) {
+		ret = vhost_user_set_log_base(d->vu, d->log_fd, d->log_size, 0);
+		if (!ret)
+			ret = vhost_user_set_log_fd(d->vu, d->log_efd);
+	} else {
+		ret = vhost_blk_set_log_base(d->fd, (uintptr_t)d->log);
+		if (!ret)
+			ret = vhost_blk_set_log_fd(d->fd, d->log_efd);
+	}
+	if (!ret)
+		ret = log_features(d, true);
+	if (ret)
+		return ret;
+	d->log_on = true;
+	return log_rings(d);
+}
+
+int vblk_dev_log_stop(struct vblk_dev *d)
+{
+	int ret = log_features(d, false);
+
+	if (ret)
+		return ret;
+	d->log_on = false;
+	return log_rings(d);
+}
+
+bool vblk_log_test(const struct vblk_dev *d, uint64_t gpa)
+{
+	uint64_t page = gpa / 4096;
+
+	if (!d->log || page / 8 >= d->log_size)
+		return false;
+	return __atomic_load_n(&d->log[page / 8], __ATOMIC_ACQUIRE) &
+	       (1U << (page % 8));
+}
+
+void vblk_log_clear(struct vblk_dev *d)
+{
+	if (d->log)
+		memset(d->log, 0, d->log_size);
 }

@@ -208,6 +208,13 @@ struct vblk_dev {
 	unsigned int num_queues;
 	unsigned int queue_size;
 	struct vblk_vq vqs[VHOST_BLK_MAX_QUEUES];
+
+	/* Dirty log (vblk_dev_log_start()): bit gpa / 4096 of @log. */
+	uint8_t *log;			/* NULL until logging first starts */
+	size_t log_size;		/* bytes */
+	int log_fd;			/* memfd holding it (vhost-user), -1 */
+	int log_efd;			/* eventfd the device signals, -1 */
+	bool log_on;			/* VHOST_F_LOG_ALL acked */
 };
 
 /*
@@ -463,6 +470,28 @@ int vblk_req_wait(struct vblk_vq *vq, struct vblk_req *r, int timeout_ms);
 /* Submit, kick and wait for @r. */
 int vblk_do(struct vblk_vq *vq, struct vblk_req *r, unsigned int flags,
 	    int timeout_ms);
+
+/* ---- dirty log (live migration) ---- */
+
+/*
+ * vblk_dev_log_start - switch dirty logging on, as a VMM does when live
+ * migration starts: a bitmap covering guest memory (allocated on first
+ * use, zeroed; over vhost-user a memfd given with SET_LOG_BASE, which needs
+ * VHOST_USER_PROTOCOL_F_LOG_SHMFD, else -EOPNOTSUPP), SET_LOG_BASE,
+ * SET_LOG_FD with d->log_efd, VHOST_F_LOG_ALL acked and, for every
+ * started queue, SET_VRING_ADDR with VHOST_VRING_F_LOG at the used ring's
+ * GPA. Queues started later log their used ring too.
+ */
+int vblk_dev_log_start(struct vblk_dev *d);
+/*
+ * vblk_dev_log_stop - VHOST_F_LOG_ALL no longer acked, rings without
+ * VHOST_VRING_F_LOG. The bitmap stays, with what was logged.
+ */
+int vblk_dev_log_stop(struct vblk_dev *d);
+/* Is the page of @gpa logged? */
+bool vblk_log_test(const struct vblk_dev *d, uint64_t gpa);
+/* Clear the bitmap, as a VMM does when it copied the pages logged. */
+void vblk_log_clear(struct vblk_dev *d);
 
 /* ---- helpers ---- */
 
