@@ -60,7 +60,8 @@
 	 (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) |	\
 	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |	\
 	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |	\
-	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |	\
+	 (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD))
 
 #define F_PROTOCOL	(1ULL << VHOST_USER_F_PROTOCOL_FEATURES)
 
@@ -108,6 +109,9 @@ struct bridge {
 	struct bridge_region regions[BRIDGE_MAX_SLOTS];
 	unsigned int nregions;
 	struct bridge_vring vrings[VHOST_BLK_MAX_QUEUES];
+	/* The frontend's dirty log (SET_LOG_BASE), the kernel writes it. */
+	void *log_map;
+	size_t log_map_len;
 };
 
 static const char *prog = "vhost-user-blk-bridge";
@@ -150,6 +154,8 @@ static int dev_attach(struct bridge *b)
 	 * GET_CONFIG's bits, which add VIRTIO_BLK_F_RO where it applies.
 	 */
 	b->dev_features = cf & (kf | (1ULL << VIRTIO_BLK_F_RO));
+	/* Not a guest feature, so not in GET_CONFIG's: dirty logging. */
+	b->dev_features |= kf & (1ULL << VHOST_F_LOG_ALL);
 	return 0;
 }
 
@@ -179,6 +185,15 @@ static int dev_reset(struct bridge *b)
 		ret = dev_open(b);
 	}
 	return ret;
+}
+
+/* Unmap the frontend's dirty log, once the kernel no longer has it. */
+static void log_drop(struct bridge *b)
+{
+	if (b->log_map)
+		munmap(b->log_map, b->log_map_len);
+	b->log_map = NULL;
+	b->log_map_len = 0;
 }
 
 /* The config space the frontend sees: the kernel's, with our queues. */
@@ -367,7 +382,9 @@ static int vring_set_addr(struct bridge *b, unsigned int i)
 		return -EINVAL;
 	if (!ring_translate(vr, b->regions, b->nregions, hva))
 		return -EFAULT;
-	ret = vhost_blk_set_vring_addr(b->vfd, i, hva[0], hva[1], hva[2], 0);
+	ret = vhost_blk_set_vring_addr_log(b->vfd, i, hva[0], hva[1], hva[2],
+					   vr->addr.flags,
+					   vr->addr.log_guest_addr);
 	if (ret)
 		return ret;
 	memcpy(vr->hva, hva, sizeof(hva));
@@ -581,6 +598,8 @@ static int h_reset_device(struct bridge *b)
 {
 	int ret = dev_reset(b);
 
+	/* The kernel forgot the log: nothing writes it now. */
+	log_drop(b);
 	vrings_forget(b);
 	b->acked_features = 0;
 	if (!ret && b->nregions)
@@ -718,13 +737,23 @@ static int h_set_vring_addr(struct bridge *b, struct req *q)
 		ret = vring_index(b, a->index);
 	if (ret)
 		return ret;
-	if (a->flags & (1U << VHOST_VRING_F_LOG))
-		return -EOPNOTSUPP;	/* no dirty logging */
-	if (a->flags)
+	if (a->flags & ~(1U << VHOST_VRING_F_LOG))
 		return -EINVAL;
 	vr = &b->vrings[a->index];
-	if (vr->running)
-		return -EBUSY;
+	if (vr->running) {
+		/* Same rings, logging switched: live migration. */
+		if (a->desc_user_addr != vr->addr.desc_user_addr ||
+		    a->avail_user_addr != vr->addr.avail_user_addr ||
+		    a->used_user_addr != vr->addr.used_user_addr)
+			return -EBUSY;
+		ret = vhost_blk_set_vring_addr_log(b->vfd, a->index,
+						   vr->hva[0], vr->hva[1],
+						   vr->hva[2], a->flags,
+						   a->log_guest_addr);
+		if (!ret)
+			vr->addr = *a;
+		return ret;
+	}
 	vr->addr = *a;
 	vr->addr_given = true;
 	ret = vring_set_addr(b, a->index);
@@ -823,6 +852,57 @@ static int h_config(struct bridge *b, struct req *q)
 	return 0;
 }
 
+/*
+ * SET_LOG_BASE (LOG_SHMFD): map the frontend's log and hand the kernel
+ * its address; the kernel sets the bits in the frontend's pages. The old
+ * log is unmapped once the kernel moved to the new one.
+ */
+static int h_set_log_base(struct bridge *b, struct req *q)
+{
+	const struct vhost_user_log *l = &q->m->payload.log;
+	uint64_t off, len;
+	void *map;
+	int ret = need_size(q, sizeof(*l));
+
+	if (ret)
+		return ret;
+	if (!(b->protocol_features &
+	      (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD)))
+		return -EOPNOTSUPP;
+	if (q->nfds != 1)
+		return -EINVAL;
+	off = l->mmap_offset & ~(page_size - 1);
+	if (!l->mmap_size ||
+	    __builtin_add_overflow(l->mmap_size, l->mmap_offset - off, &len) ||
+	    len > SIZE_MAX || l->mmap_offset > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, q->fds[0],
+		   off);
+	if (map == MAP_FAILED)
+		return -errno;
+	ret = vhost_blk_set_log_base(b->vfd, (uintptr_t)map +
+				     (l->mmap_offset - off));
+	if (ret) {
+		munmap(map, len);
+		return ret;
+	}
+	log_drop(b);
+	b->log_map = map;
+	b->log_map_len = len;
+	reply_u64(q, 0);
+	return 0;
+}
+
+/* SET_LOG_FD: the eventfd the kernel signals after logging; none clears. */
+static int h_set_log_fd(struct bridge *b, struct req *q)
+{
+	int fd = q->nfds ? q->fds[0] : -1;
+
+	if (q->nfds > 1 || (fd >= 0 && !is_eventfd(fd)))
+		return -EINVAL;
+	return vhost_blk_set_log_fd(b->vfd, fd);
+}
+
 static int handle(struct bridge *b, struct req *q)
 {
 	switch (q->m->hdr.request) {
@@ -868,8 +948,12 @@ static int handle(struct bridge *b, struct req *q)
 	case VHOST_USER_GET_CONFIG:
 	case VHOST_USER_SET_CONFIG:
 		return h_config(b, q);
+	case VHOST_USER_SET_LOG_BASE:
+		return h_set_log_base(b, q);
+	case VHOST_USER_SET_LOG_FD:
+		return h_set_log_fd(b, q);
 	default:
-		/* Dirty log, inflight tracking, ...: not offered. */
+		/* Inflight tracking, ...: not offered. */
 		return -EOPNOTSUPP;
 	}
 }
@@ -947,6 +1031,7 @@ static int disconnect(struct bridge *b)
 	/* The kernel lets go of guest memory before it is unmapped. */
 	ret = dev_reset(b);
 	regions_drop(b);
+	log_drop(b);
 	vrings_forget(b);
 	b->acked_features = 0;
 	b->protocol_features = 0;

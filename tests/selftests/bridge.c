@@ -454,6 +454,57 @@ TEST_F(br, data_split_memory_no_event_idx)
 	round_trip(_metadata, self->d, test_dev(), self->seed);
 }
 
+TEST_F(br, dirty_log)
+{
+	struct vhost_user_msg m, rep;
+	struct vblk_req *r;
+	uint64_t buf;
+	void *p;
+
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, 1, VBLK_MEM_ONE));
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 3 * 4096, 4096, &buf));
+	p = vblk_gpa_to_hva(self->d, buf, 3 * 4096);
+	vblk_pattern_fill(p, 3 * 4096, 0, self->seed);
+	vblk_req_reset(r, VIRTIO_BLK_T_OUT, 0);
+	ASSERT_EQ(0, vblk_req_add_seg(r, buf, 3 * 4096));
+	ASSERT_EQ(0, vblk_do(&self->d->vqs[0], r, 0, IO_TIMEOUT_MS));
+	ASSERT_EQ(VIRTIO_BLK_S_OK, r->status);
+
+	/* SET_LOG_BASE with the log in a memfd, SET_LOG_FD, LOG_ALL, F_LOG. */
+	ASSERT_EQ(0, vblk_dev_log_start(self->d));
+	vblk_log_clear(self->d);
+	memset(p, 0, 3 * 4096);
+	vblk_req_reset(r, VIRTIO_BLK_T_IN, 0);
+	ASSERT_EQ(0, vblk_req_add_seg(r, buf + 4096, 2 * 4096));
+	ASSERT_EQ(0, vblk_do(&self->d->vqs[0], r, 0, IO_TIMEOUT_MS));
+	ASSERT_EQ(VIRTIO_BLK_S_OK, r->status);
+	EXPECT_FALSE(vblk_log_test(self->d, buf));
+	EXPECT_TRUE(vblk_log_test(self->d, buf + 4096));
+	EXPECT_TRUE(vblk_log_test(self->d, buf + 2 * 4096));
+	EXPECT_TRUE(vblk_log_test(self->d, r->status_gpa));
+	EXPECT_TRUE(vblk_log_test(self->d, self->d->vqs[0].used_gpa + 2));
+	EXPECT_EQ(1, vblk_eventfd_wait(self->d->log_efd, IO_TIMEOUT_MS));
+
+	/* Off again: the bitmap stays as it is. */
+	ASSERT_EQ(0, vblk_dev_log_stop(self->d));
+	vblk_log_clear(self->d);
+	ASSERT_EQ(0, vblk_do(&self->d->vqs[0], r, 0, IO_TIMEOUT_MS));
+	for (size_t i = 0; i < self->d->log_size; i++)
+		ASSERT_EQ(0, self->d->log[i]);
+
+	/* SET_LOG_BASE without its fd, or with a short payload. */
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VHOST_USER_SET_LOG_BASE;
+	m.hdr.size = sizeof(m.payload.log);
+	m.payload.log.mmap_size = self->d->log_size;
+	EXPECT_EQ(-EIO, vhost_user_call(self->d->vu, &m, NULL, 0, &rep, 8));
+	m.hdr.size = 8;
+	EXPECT_EQ(-EIO, vhost_user_call(self->d->vu, &m, &self->d->log_fd, 1,
+					&rep, 8));
+}
+
 TEST_F(br, flush_and_get_id)
 {
 	char id[VIRTIO_BLK_ID_BYTES], want[VIRTIO_BLK_ID_BYTES] = SERIAL;
@@ -505,14 +556,16 @@ TEST_F(br, config_and_features)
 	ASSERT_NE(NULL, c);
 	ASSERT_EQ(0, vhost_user_get_features(c, &f));
 	EXPECT_TRUE(f & F(VHOST_USER_F_PROTOCOL_FEATURES));
-	EXPECT_EQ(offered & kf, f & ~F(VHOST_USER_F_PROTOCOL_FEATURES));
+	EXPECT_EQ(offered & kf, f & ~(F(VHOST_USER_F_PROTOCOL_FEATURES) |
+				      F(VHOST_F_LOG_ALL)));
 	EXPECT_FALSE(f & F(VIRTIO_BLK_F_RO));
-	EXPECT_FALSE(f & F(VHOST_F_LOG_ALL));
+	/* Live migration: the kernel's dirty log in the frontend's memfd. */
+	EXPECT_TRUE(f & F(VHOST_F_LOG_ALL));
 	ASSERT_EQ(0, vhost_user_get_protocol_features(c, &pf));
 	EXPECT_TRUE(pf & F(VHOST_USER_PROTOCOL_F_MQ));
 	EXPECT_TRUE(pf & F(VHOST_USER_PROTOCOL_F_REPLY_ACK));
 	EXPECT_TRUE(pf & F(VHOST_USER_PROTOCOL_F_CONFIG));
-	EXPECT_FALSE(pf & F(VHOST_USER_PROTOCOL_F_LOG_SHMFD));
+	EXPECT_TRUE(pf & F(VHOST_USER_PROTOCOL_F_LOG_SHMFD));
 	ASSERT_EQ(0, vhost_user_get_queue_num(c, &n));
 	EXPECT_EQ(QUEUES, n);
 
@@ -1103,14 +1156,15 @@ TEST_F(br, bad_payloads_and_indexes)
 	ASSERT_EQ(0, vhost_user_set_vring_num(c, 0, 64));
 	EXPECT_EQ(-EFAULT, vhost_user_set_vring_addr(c, 0, 0x1000, 0x2000,
 						     0x3000, 0));
-	EXPECT_EQ(-EOPNOTSUPP, vhost_user_set_vring_addr(c, 0, 0x1000, 0x2000,
-							 0x3000, 1));
+	EXPECT_EQ(-EFAULT, vhost_user_set_vring_addr(c, 0, 0x1000, 0x2000,
+						     0x3000, 1));
+	EXPECT_EQ(-EINVAL, vhost_user_set_vring_addr(c, 0, 0x1000, 0x2000,
+						     0x3000, 2));
 	EXPECT_NE(0, vhost_user_set_vring_base(c, 0, 0x10000));
 	/* Features never offered. */
-	EXPECT_EQ(-EINVAL, vhost_user_set_features(c, f | F(VHOST_F_LOG_ALL)));
 	EXPECT_EQ(-EINVAL, vhost_user_set_features(c, f | F(63)));
 	EXPECT_EQ(-EINVAL, vhost_user_set_protocol_features(c,
-		c->protocol_features | F(VHOST_USER_PROTOCOL_F_LOG_SHMFD)));
+		c->protocol_features | F(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)));
 	/* Config: sizes that do not add up, offsets past the space. */
 	memset(&m, 0, sizeof(m));
 	m.hdr.request = VHOST_USER_GET_CONFIG;
@@ -1125,8 +1179,6 @@ TEST_F(br, bad_payloads_and_indexes)
 	EXPECT_EQ(0, rep.hdr.size);
 	/* What the bridge does not do. */
 	EXPECT_EQ(-EOPNOTSUPP, raw_call(c, 99, NULL, 0, NULL, 0));
-	EXPECT_EQ(-EOPNOTSUPP, raw_call(c, VHOST_USER_SET_LOG_BASE, &v, 8,
-					NULL, 0));
 	EXPECT_EQ(-EOPNOTSUPP, raw_call(c, VHOST_USER_SET_VRING_ENDIAN, &st,
 					sizeof(st), NULL, 0));
 	/* An unknown request that wants a reply gets an empty one. */
