@@ -75,6 +75,9 @@ static u64 vhost_blk_used_size(unsigned int num)
  */
 bool vhost_blk_log_used_ok(void __user *base, u64 log_addr, unsigned int num)
 {
+	/* No log: access_ok() would pass bits at absolute addresses. */
+	if (!base)
+		return false;
 	return vhost_blk_log_range_ok(base, log_addr, vhost_blk_used_size(num));
 }
 
@@ -85,7 +88,8 @@ bool vhost_blk_log_used_ok(void __user *base, u64 log_addr, unsigned int num)
  * @mem: the memory table to check it against, may be NULL
  *
  * The log must cover every page of @mem and the used ring of every queue
- * set up with VHOST_VRING_F_LOG.
+ * set up with VHOST_VRING_F_LOG. A NULL @base is no log: it covers nothing
+ * (access_ok() would pass it, and the bits would land at gpa / 32768).
  */
 bool vhost_blk_log_ok(struct vhost_blk_dev *dev, void __user *base,
 		      const struct vhost_blk_mem *mem)
@@ -93,7 +97,7 @@ bool vhost_blk_log_ok(struct vhost_blk_dev *dev, void __user *base,
 	unsigned int i;
 
 	lockdep_assert_held(&dev->mutex);
-	if (!access_ok(base, 1))
+	if (!base || !access_ok(base, 1))
 		return false;
 	for (i = 0; mem && i < mem->nregions; i++)
 		if (!vhost_blk_log_range_ok(base, mem->regions[i].gpa,
@@ -156,6 +160,26 @@ static int vhost_blk_log_gpa(void __user *base, u64 gpa, u64 len)
 		return -EFAULT;
 	return vhost_blk_log_pages(base, gpa / VHOST_BLK_LOG_PAGE,
 				   end / VHOST_BLK_LOG_PAGE);
+}
+
+/**
+ * vhost_blk_log_in_use() - may the device write the log?
+ * @dev: the device, with its mutex held
+ *
+ * While VHOST_F_LOG_ALL is acked or a queue is set up with
+ * VHOST_VRING_F_LOG, the device needs a log: it cannot be removed.
+ */
+bool vhost_blk_log_in_use(struct vhost_blk_dev *dev)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&dev->mutex);
+	if (vhost_blk_has_feature(dev, VHOST_F_LOG_ALL))
+		return true;
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		if (dev->vqs[i].log_used)
+			return true;
+	return false;
 }
 
 /**

@@ -1100,6 +1100,8 @@ out:
 /*
  * VHOST_SET_LOG_BASE: the dirty log may move while queues run (the owner
  * grows it with guest memory); requests finishing afterwards log there.
+ * 0 removes the log, only while nothing may log (VHOST_F_LOG_ALL and
+ * VHOST_VRING_F_LOG need a log).
  */
 static long vhost_blk_set_log_base(struct vhost_blk_dev *dev,
 				   u64 __user *argp)
@@ -1122,7 +1124,8 @@ static long vhost_blk_set_log_base(struct vhost_blk_dev *dev,
 		goto out;
 	mem = rcu_dereference_protected(dev->mem,
 					lockdep_is_held(&dev->mutex));
-	if (!vhost_blk_log_ok(dev, base, mem)) {
+	if (base ? !vhost_blk_log_ok(dev, base, mem) :
+		   vhost_blk_log_in_use(dev)) {
 		ret = -EFAULT;
 		goto out;
 	}

@@ -271,7 +271,9 @@ struct vhost_blk_dev {
 
 	/*
 	 * Dirty log (log.c): the owner's bitmap and eventfd, under mutex.
-	 * Each vq has a copy, changed under its mutex as well.
+	 * Each vq has a copy, changed under its mutex as well. A NULL
+	 * log_base is no log: never while VHOST_F_LOG_ALL is acked or a vq
+	 * has log_used.
 	 */
 	void __user *log_base;
 	struct eventfd_ctx *log_ctx;
@@ -344,6 +346,7 @@ bool vhost_blk_vring_ok(const struct vhost_blk_mem *mem, unsigned int num,
 bool vhost_blk_log_used_ok(void __user *base, u64 log_addr, unsigned int num);
 bool vhost_blk_log_ok(struct vhost_blk_dev *dev, void __user *base,
 		      const struct vhost_blk_mem *mem);
+bool vhost_blk_log_in_use(struct vhost_blk_dev *dev);
 bool vhost_blk_log_on(struct vhost_blk_vq *vq);
 int vhost_blk_log_write(struct vhost_blk_vq *vq, u64 uaddr, u64 len);
 int vhost_blk_log_iov(struct vhost_blk_vq *vq, const struct iovec *iov,

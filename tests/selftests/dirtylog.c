@@ -9,7 +9,8 @@
  * which is logged at its guest-physical address as vhost does. Bits of
  * the data are set before the used entry is visible; the log eventfd
  * fires. Logging off leaves the bitmap alone. A log the device cannot
- * write fails the read cleanly; bad log arguments give exact errors.
+ * write fails the read cleanly; bad log arguments give exact errors, and
+ * logging needs a log (no NULL base).
  * Run with and without VIRTIO_RING_F_EVENT_IDX.
  */
 #include "kselftest_harness.h"
@@ -432,6 +433,56 @@ TEST_F(dl, bad_log_arguments)
 	ASSERT_EQ(VIRTIO_BLK_S_OK,
 		  do_one(_metadata, self, VIRTIO_BLK_T_IN, 0, self->buf, PAGE));
 	EXPECT_EQ(0, vblk_eventfd_wait(self->d->log_efd, QUIET_MS));
+}
+
+TEST_F(dl, logging_needs_a_log)
+{
+	const uint64_t log_all = 1ULL << VHOST_F_LOG_ALL;
+	int fd = self->d->fd;
+	struct vblk_vq *vq = self->vq;
+	uint64_t f = self->d->features, a = self->buf + 3 * PAGE;
+
+	fill_disk(_metadata, self, 8192, a, PAGE);
+	/*
+	 * No log yet. A NULL base is user memory to access_ok(): the bits
+	 * would land at gpa / 32768 in the owner.
+	 */
+	EXPECT_EQ(-EFAULT, vhost_blk_set_features(fd, f | log_all));
+	EXPECT_EQ(-EFAULT, vhost_blk_set_vring_addr_log(fd, 0,
+		(uintptr_t)vq->desc, (uintptr_t)vq->avail, (uintptr_t)vq->used,
+		1U << VHOST_VRING_F_LOG, vq->used_gpa));
+	/* Nothing logs: there is no log to remove, and I/O is served. */
+	EXPECT_EQ(0, vhost_blk_set_log_base(fd, 0));
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  do_one(_metadata, self, VIRTIO_BLK_T_IN, 8192, a, PAGE));
+
+	/* While LOG_ALL is acked or a ring logs, the log cannot go. */
+	ASSERT_EQ(0, vblk_dev_log_start(self->d));
+	EXPECT_EQ(-EFAULT, vhost_blk_set_log_base(fd, 0));
+	ASSERT_EQ(0, vhost_blk_set_features(fd, f));
+	EXPECT_EQ(-EFAULT, vhost_blk_set_log_base(fd, 0));
+	ASSERT_EQ(0, vhost_blk_set_features(fd, f | log_all));
+	vblk_log_clear(self->d);
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  do_one(_metadata, self, VIRTIO_BLK_T_IN, 8192, a, PAGE));
+	EXPECT_TRUE(vblk_log_test(self->d, a));
+
+	/* Logging off: the log may go, and then logging needs one again. */
+	ASSERT_EQ(0, vblk_dev_log_stop(self->d));
+	EXPECT_EQ(0, vhost_blk_set_log_base(fd, 0));
+	EXPECT_EQ(-EFAULT, vhost_blk_set_features(fd, f | log_all));
+	EXPECT_EQ(-EFAULT, vhost_blk_set_vring_addr_log(fd, 0,
+		(uintptr_t)vq->desc, (uintptr_t)vq->avail, (uintptr_t)vq->used,
+		1U << VHOST_VRING_F_LOG, vq->used_gpa));
+	vblk_log_clear(self->d);
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  do_one(_metadata, self, VIRTIO_BLK_T_IN, 8192, a, PAGE));
+	EXPECT_TRUE(log_empty(self->d));
+	/* A log again: logging works again. */
+	ASSERT_EQ(0, vblk_dev_log_start(self->d));
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  do_one(_metadata, self, VIRTIO_BLK_T_IN, 8192, a, PAGE));
+	EXPECT_TRUE(vblk_log_test(self->d, a));
 }
 
 TEST(log_all_offered_and_needs_owner)

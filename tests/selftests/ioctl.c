@@ -226,8 +226,10 @@ TEST_F(owned, set_features_unknown_bit_eopnotsupp)
 	EXPECT_EQ(-EOPNOTSUPP,
 		  vhost_blk_set_features(self->fd, self->offered | unknown));
 	EXPECT_EQ(-EOPNOTSUPP, vhost_blk_set_features(self->fd, F(63)));
-	/* The offered set itself is fine. */
-	EXPECT_EQ(0, vhost_blk_set_features(self->fd, self->offered));
+	/* The offered set itself is fine; dirty logging needs a log first. */
+	EXPECT_EQ(-EFAULT, vhost_blk_set_features(self->fd, self->offered));
+	EXPECT_EQ(0, vhost_blk_set_features(self->fd, self->offered &
+					    ~F(VHOST_F_LOG_ALL)));
 }
 
 TEST_F(owned, set_features_subsets)
@@ -236,8 +238,10 @@ TEST_F(owned, set_features_subsets)
 	EXPECT_EQ(0, vhost_blk_set_features(self->fd, F(VIRTIO_F_VERSION_1)));
 	EXPECT_EQ(0, vhost_blk_set_features(self->fd,
 					    self->offered &
-					    ~F(VIRTIO_RING_F_EVENT_IDX)));
-	EXPECT_EQ(0, vhost_blk_set_features(self->fd, self->offered));
+					    ~(F(VIRTIO_RING_F_EVENT_IDX) |
+					      F(VHOST_F_LOG_ALL))));
+	EXPECT_EQ(0, vhost_blk_set_features(self->fd, self->offered &
+					    ~F(VHOST_F_LOG_ALL)));
 }
 
 TEST_F(owned, mem_table_valid)
