@@ -662,14 +662,21 @@ static u8 vhost_blk_get_id(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 			   const struct vhost_blk_cmd *cmd)
 {
 	size_t n = min_t(u32, cmd->data_len, VHOST_BLK_SERIAL_LEN);
+	int ret;
 
-	if (vhost_blk_copy_to_iov(cmd->data, cmd->nr_data, vq->dev->serial, n))
-		return VIRTIO_BLK_S_IOERR;
-	/* Before the used entry: it is added when the request ends. */
+	ret = vhost_blk_copy_to_iov(cmd->data, cmd->nr_data, vq->dev->serial,
+				    n);
+	/*
+	 * Before the used entry: it is added when the request ends. Also
+	 * when the copy faulted part-way: the bytes before the fault were
+	 * written.
+	 */
 	if (vhost_blk_log_iov(vq, cmd->data, cmd->nr_data, n)) {
 		vhost_blk_vq_error(vq, "cannot log the serial");
 		return VIRTIO_BLK_S_IOERR;
 	}
+	if (ret)
+		return VIRTIO_BLK_S_IOERR;
 	req->used_len = n;
 	return VIRTIO_BLK_S_OK;
 }

@@ -10,7 +10,8 @@
  * the data are set before the used entry is visible; the log eventfd
  * fires. Logging off leaves the bitmap alone. A log the device cannot
  * write fails the read cleanly; bad log arguments give exact errors, and
- * logging needs a log (no NULL base).
+ * logging needs a log (no NULL base). A GET_ID copy that faults part-way
+ * still logs what it wrote.
  * Run with and without VIRTIO_RING_F_EVENT_IDX.
  */
 #include "kselftest_harness.h"
@@ -240,6 +241,32 @@ TEST_F(dl, get_id_logs_the_serial_bytes)
 	check_log(_metadata, self, w, 2, true);
 	/* The rest of the buffer was not written. */
 	EXPECT_FALSE(vblk_log_test(self->d, a + 2 * PAGE - 1));
+}
+
+TEST_F(dl, get_id_fault_logs_what_was_written)
+{
+	/* 8 bytes at the end of one page, the rest on a read-only page. */
+	uint64_t a = self->buf + PAGE - 8, b = self->buf + 5 * PAGE;
+	struct range w[3] = { { a, 8 }, { b, VHOST_BLK_SERIAL_LEN - 8 },
+			      { 0, 1 } };
+	void *ro = vblk_gpa_to_hva(self->d, b, PAGE);
+	char id[8];
+
+	ASSERT_NE(NULL, ro);
+	ASSERT_EQ(0, vblk_dev_log_start(self->d));
+	vblk_log_clear(self->d);
+	ASSERT_EQ(0, mprotect(ro, PAGE, PROT_READ));
+	vblk_req_reset(self->r, VIRTIO_BLK_T_GET_ID, 0);
+	EXPECT_EQ(0, vblk_req_add_seg(self->r, a, 8));
+	EXPECT_EQ(0, vblk_req_add_seg(self->r, b, PAGE));
+	EXPECT_EQ(0, vblk_do(self->vq, self->r, 0, IO_TIMEOUT_MS));
+	ASSERT_EQ(0, mprotect(ro, PAGE, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR, self->r->status);
+	/* The copy faulted after its first 8 bytes: they are logged. */
+	ASSERT_EQ(0, vblk_mem_read(self->d, a, id, sizeof(id)));
+	EXPECT_EQ(0, memcmp(id, SERIAL, sizeof(id)));
+	w[2].gpa = self->r->status_gpa;
+	check_log(_metadata, self, w, 3, true);
 }
 
 TEST_F(dl, refused_chain_logs_its_status)
