@@ -18,6 +18,14 @@
  * points at these mappings. Ring addresses arrive as frontend addresses
  * and are translated through the regions to the bridge's own.
  *
+ * Dirty log (LOG_SHMFD): the frontend's log memfd is mapped here and its
+ * address given to VHOST_SET_LOG_BASE; the kernel sets the bits in it.
+ * That ioctl has no size: the kernel sets a bit wherever log base +
+ * gpa / 32768 points, in this process. So the bridge checks that the log
+ * covers every region and every used ring logged (VHOST_VRING_F_LOG)
+ * whenever either side changes, and passes on VHOST_F_LOG_ALL and
+ * VHOST_VRING_F_LOG only with such a log mapped.
+ *
  * One frontend at a time; a second connection is closed at once. When
  * the frontend goes away the device is reset (every queue stopped and
  * drained) and the bridge waits for the next. The frontend is not
@@ -109,9 +117,13 @@ struct bridge {
 	struct bridge_region regions[BRIDGE_MAX_SLOTS];
 	unsigned int nregions;
 	struct bridge_vring vrings[VHOST_BLK_MAX_QUEUES];
-	/* The frontend's dirty log (SET_LOG_BASE), the kernel writes it. */
+	/*
+	 * The frontend's dirty log (SET_LOG_BASE), the kernel writes it:
+	 * log_size bytes from the log base, in a mapping of log_map_len.
+	 */
 	void *log_map;
 	size_t log_map_len;
+	uint64_t log_size;
 };
 
 static const char *prog = "vhost-user-blk-bridge";
@@ -194,6 +206,7 @@ static void log_drop(struct bridge *b)
 		munmap(b->log_map, b->log_map_len);
 	b->log_map = NULL;
 	b->log_map_len = 0;
+	b->log_size = 0;
 }
 
 /* The config space the frontend sees: the kernel's, with our queues. */
@@ -368,6 +381,86 @@ static bool ring_translate(const struct bridge_vring *vr,
 	return true;
 }
 
+/* ---- dirty log ---- */
+
+/* Guest-physical bytes one byte of dirty log covers: 8 pages of 4 KiB. */
+#define LOG_BYTE_SPAN	(8 * 4096ULL)
+
+/* Bytes of log holding the bits of guest-physical [gpa, gpa + len). */
+static uint64_t log_bytes(uint64_t gpa, uint64_t len)
+{
+	uint64_t last;
+
+	if (!len)
+		return 0;
+	if (__builtin_add_overflow(gpa, len - 1, &last))
+		return UINT64_MAX;
+	return last / LOG_BYTE_SPAN + 1;
+}
+
+static bool vring_logs(const struct bridge_vring *vr)
+{
+	return vr->addr_given && (vr->addr.flags & (1U << VHOST_VRING_F_LOG));
+}
+
+/*
+ * Bytes of log the kernel may set bits in with memory @regs and rings
+ * @vrs: up to the highest guest address of a region, and the used ring
+ * (with avail_event) of every ring logged, at its log_guest_addr.
+ */
+static uint64_t log_needed(const struct bridge *b,
+			   const struct bridge_region *regs, unsigned int n,
+			   const struct bridge_vring *vrs)
+{
+	uint64_t need = 0, v;
+
+	for (unsigned int i = 0; i < n; i++) {
+		v = log_bytes(regs[i].ur.guest_phys_addr,
+			      regs[i].ur.memory_size);
+		need = v > need ? v : need;
+	}
+	for (unsigned int i = 0; i < b->queues; i++) {
+		if (!vring_logs(&vrs[i]))
+			continue;
+		v = log_bytes(vrs[i].addr.log_guest_addr,
+			      ring_bytes(2, vrs[i].num));
+		need = v > need ? v : need;
+	}
+	return need;
+}
+
+/*
+ * May the kernel log with features @features, memory @regs and rings
+ * @vrs? With VHOST_F_LOG_ALL or a ring logged, only into a log mapped
+ * here that covers all of them: -EFAULT otherwise, and nothing is passed
+ * on (the kernel cannot check the log's size).
+ */
+static int log_check(const struct bridge *b, uint64_t features,
+		     const struct bridge_region *regs, unsigned int n,
+		     const struct bridge_vring *vrs)
+{
+	bool on = features & (1ULL << VHOST_F_LOG_ALL);
+
+	for (unsigned int i = 0; i < b->queues; i++)
+		on |= vring_logs(&vrs[i]);
+	if (!on)
+		return 0;
+	if (!b->log_map || log_needed(b, regs, n, vrs) > b->log_size)
+		return -EFAULT;
+	return 0;
+}
+
+/* log_check() with ring @i as @vr would make it. */
+static int log_check_vring(const struct bridge *b, unsigned int i,
+			   const struct bridge_vring *vr)
+{
+	struct bridge_vring vrs[VHOST_BLK_MAX_QUEUES];
+
+	memcpy(vrs, b->vrings, sizeof(vrs));
+	vrs[i] = *vr;
+	return log_check(b, b->acked_features, b->regions, b->nregions, vrs);
+}
+
 /* Give the kernel the ring addresses of a stopped ring. */
 static int vring_set_addr(struct bridge *b, unsigned int i)
 {
@@ -460,6 +553,10 @@ static int mem_commit(struct bridge *b, struct bridge_region *regs,
 	int ret;
 
 	ret = regions_check(regs, n);
+	if (ret)
+		return ret;
+	/* A log in use must cover the new memory before the kernel has it. */
+	ret = log_check(b, b->acked_features, regs, n, b->vrings);
 	if (ret)
 		return ret;
 	for (i = 0; i < b->nregions; i++) {
@@ -557,6 +654,9 @@ static int h_set_features(struct bridge *b, struct req *q)
 		return ret;
 	if (kf & ~b->dev_features)
 		return -EINVAL;
+	ret = log_check(b, kf, b->regions, b->nregions, b->vrings);
+	if (ret)
+		return ret;
 	ret = vhost_blk_set_features(b->vfd, kf);
 	if (ret)
 		return ret;
@@ -697,9 +797,16 @@ static int h_vring_state(struct bridge *b, struct req *q)
 	vr = &b->vrings[s->index];
 
 	switch (q->m->hdr.request) {
-	case VHOST_USER_SET_VRING_NUM:
+	case VHOST_USER_SET_VRING_NUM: {
+		struct bridge_vring n = *vr;
+
 		if (vr->running)
 			return -EBUSY;
+		/* A logged used ring grows with it. */
+		n.num = s->num;
+		ret = log_check_vring(b, s->index, &n);
+		if (ret)
+			return ret;
 		ret = vhost_blk_set_vring_num(b->vfd, s->index, s->num);
 		if (ret)
 			return ret;
@@ -707,6 +814,7 @@ static int h_vring_state(struct bridge *b, struct req *q)
 		/* The ring parts grew or shrank: check them again. */
 		vring_set_addr(b, s->index);
 		return 0;
+	}
 	case VHOST_USER_SET_VRING_BASE:
 		if (vr->running)
 			return -EBUSY;
@@ -730,7 +838,7 @@ static int h_vring_state(struct bridge *b, struct req *q)
 static int h_set_vring_addr(struct bridge *b, struct req *q)
 {
 	const struct vhost_vring_addr *a = &q->m->payload.addr;
-	struct bridge_vring *vr;
+	struct bridge_vring *vr, n;
 	int ret = need_size(q, sizeof(*a));
 
 	if (!ret)
@@ -740,6 +848,13 @@ static int h_set_vring_addr(struct bridge *b, struct req *q)
 	if (a->flags & ~(1U << VHOST_VRING_F_LOG))
 		return -EINVAL;
 	vr = &b->vrings[a->index];
+	/* Logged only into a log that covers its used ring. */
+	n = *vr;
+	n.addr = *a;
+	n.addr_given = true;
+	ret = log_check_vring(b, a->index, &n);
+	if (ret)
+		return ret;
 	if (vr->running) {
 		/* Same rings, logging switched: live migration. */
 		if (a->desc_user_addr != vr->addr.desc_user_addr ||
@@ -856,11 +971,19 @@ static int h_config(struct bridge *b, struct req *q)
  * SET_LOG_BASE (LOG_SHMFD): map the frontend's log and hand the kernel
  * its address; the kernel sets the bits in the frontend's pages. The old
  * log is unmapped once the kernel moved to the new one.
+ *
+ * VHOST_SET_LOG_BASE has no size: the kernel would set a bit at log base
+ * + gpa / 32768 for any guest address, here in the bridge. So the log
+ * must be a file as long as it claims to be, and cover all of guest
+ * memory and the used rings logged (-EFAULT). A file truncated later
+ * only makes the kernel fail to log (its pages are gone, not another's):
+ * the reads that needed it fail, and the queue's error eventfd fires.
  */
 static int h_set_log_base(struct bridge *b, struct req *q)
 {
 	const struct vhost_user_log *l = &q->m->payload.log;
-	uint64_t off, len;
+	uint64_t off, len, end;
+	struct stat st;
 	void *map;
 	int ret = need_size(q, sizeof(*l));
 
@@ -874,8 +997,18 @@ static int h_set_log_base(struct bridge *b, struct req *q)
 	off = l->mmap_offset & ~(page_size - 1);
 	if (!l->mmap_size ||
 	    __builtin_add_overflow(l->mmap_size, l->mmap_offset - off, &len) ||
-	    len > SIZE_MAX || l->mmap_offset > (uint64_t)INT64_MAX)
+	    len > SIZE_MAX || l->mmap_offset > (uint64_t)INT64_MAX ||
+	    __builtin_add_overflow(l->mmap_offset, l->mmap_size, &end))
 		return -EINVAL;
+	/* As for guest memory: a memfd or other file, all of it there. */
+	if (fstat(q->fds[0], &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EBADF;
+	if ((uint64_t)st.st_size < end)
+		return -EINVAL;
+	if (l->mmap_size < log_needed(b, b->regions, b->nregions, b->vrings))
+		return -EFAULT;
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, q->fds[0],
 		   off);
 	if (map == MAP_FAILED)
@@ -889,6 +1022,7 @@ static int h_set_log_base(struct bridge *b, struct req *q)
 	log_drop(b);
 	b->log_map = map;
 	b->log_map_len = len;
+	b->log_size = l->mmap_size;
 	reply_u64(q, 0);
 	return 0;
 }

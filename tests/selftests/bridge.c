@@ -505,6 +505,194 @@ TEST_F(br, dirty_log)
 					&rep, 8));
 }
 
+/* SET_FEATURES as @d acked them, with VHOST_F_LOG_ALL if @log. */
+static int vu_log_all(struct vblk_dev *d, bool log)
+{
+	uint64_t f = d->features | (log ? F(VHOST_F_LOG_ALL) : 0);
+
+	if (d->vu_protocol)
+		f |= F(VHOST_USER_F_PROTOCOL_FEATURES);
+	return vhost_user_set_features(d->vu, f);
+}
+
+/* SET_VRING_ADDR of the running queue 0, logged at @log_gpa if @log. */
+static int vu_ring_log(struct vblk_dev *d, bool log, uint64_t log_gpa)
+{
+	struct vblk_vq *vq = &d->vqs[0];
+
+	return vhost_user_set_vring_addr_log(d->vu, 0, (uintptr_t)vq->desc,
+		(uintptr_t)vq->avail, (uintptr_t)vq->used,
+		log ? 1U << VHOST_VRING_F_LOG : 0, log_gpa);
+}
+
+/* The last byte of process @pid's heap (never allocated here), or 0. */
+static uint64_t heap_last_byte(pid_t pid)
+{
+	char path[64], line[512];
+	uint64_t lo, hi, last = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "[heap]") &&
+		    sscanf(line, "%" SCNx64 "-%" SCNx64, &lo, &hi) == 2)
+			last = hi - 1;
+	if (f)
+		fclose(f);
+	return last;
+}
+
+/* Byte @addr of process @pid, or -1. */
+static int peek_byte(pid_t pid, uint64_t addr)
+{
+	char path[64];
+	uint8_t v;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = pread(fd, &v, 1, addr);
+	close(fd);
+	return n == 1 ? v : -1;
+}
+
+/* A read of one page at @gpa through queue 0: its status. */
+static uint8_t read_page(struct __test_metadata *_metadata,
+			 struct vblk_dev *d, struct vblk_req *r, uint64_t gpa)
+{
+	vblk_req_reset(r, VIRTIO_BLK_T_IN, 0);
+	EXPECT_EQ(0, vblk_req_add_seg(r, gpa, 4096));
+	EXPECT_EQ(0, vblk_do(&d->vqs[0], r, 0, IO_TIMEOUT_MS));
+	return r->status;
+}
+
+/*
+ * VHOST_SET_LOG_BASE has no size: the kernel sets a bit at log base +
+ * gpa / 32768 wherever that is in the bridge. So the bridge refuses
+ * logging (LOG_ALL, F_LOG) without a log, a log shorter than guest
+ * memory or than a logged used ring needs, a log fd shorter than the log
+ * or not a file, and memory growing past the log in use; and the bytes
+ * of the bridge such a log would reach stay as they were.
+ */
+TEST_F(br, dirty_log_must_cover_what_the_kernel_writes)
+{
+	struct vhost_user_mem_reg reg = { 0 };
+	uint64_t buf, need, target, end;
+	struct vblk_req *r;
+	struct vblk_vq *vq;
+	int before, fd, pipefd[2];
+
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, 1, VBLK_MEM_ONE));
+	vq = &self->d->vqs[0];
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 4096, 4096, &buf));
+	end = self->d->regions[0].gpa + self->d->regions[0].size;
+	need = (end - 1) / 32768 + 1;
+
+	/*
+	 * No log at all: the kernel's base would be NULL, and a used ring
+	 * logged at target * 32768 would set a bit of the bridge's heap.
+	 */
+	target = heap_last_byte(self->s.pid);
+	ASSERT_NE(0, target);
+	before = peek_byte(self->s.pid, target);
+	ASSERT_LE(0, before);
+	EXPECT_EQ(-EFAULT, vu_log_all(self->d, true));
+	EXPECT_EQ(-EFAULT, vu_ring_log(self->d, true, target * 32768));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, read_page(_metadata, self->d, r, buf));
+	EXPECT_EQ(before, peek_byte(self->s.pid, target));
+	EXPECT_EQ(0, vu_log_all(self->d, false));
+	EXPECT_EQ(0, vu_ring_log(self->d, false, 0));
+
+	/* A log shorter than guest memory needs: refused (empty reply). */
+	fd = new_memfd(need);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EIO, vhost_user_set_log_base(self->d->vu, fd, 4096, 0));
+	EXPECT_EQ(-EIO, vhost_user_set_log_base(self->d->vu, fd, need - 1, 0));
+	/* A log longer than its file, at an offset or not; not a file. */
+	EXPECT_EQ(-EIO, vhost_user_set_log_base(self->d->vu, fd, need, 8));
+	ASSERT_EQ(0, ftruncate(fd, 4096));
+	EXPECT_EQ(-EIO, vhost_user_set_log_base(self->d->vu, fd, need, 0));
+	ASSERT_EQ(0, pipe(pipefd));
+	EXPECT_EQ(-EIO, vhost_user_set_log_base(self->d->vu, pipefd[0], need,
+						0));
+	close(pipefd[0]);
+	close(pipefd[1]);
+	/* None of them is a log: logging is still refused. */
+	EXPECT_EQ(-EFAULT, vu_log_all(self->d, true));
+	EXPECT_EQ(-EFAULT, vu_ring_log(self->d, true, vq->used_gpa));
+	/* Exactly what guest memory needs, at an offset: accepted. */
+	ASSERT_EQ(0, ftruncate(fd, 4096 + need));
+	EXPECT_EQ(0, vhost_user_set_log_base(self->d->vu, fd, need, 4096));
+	close(fd);
+
+	/* The library's log: logging on. */
+	ASSERT_EQ(0, vblk_dev_log_start(self->d));
+	ASSERT_LE(need, self->d->log_size);
+	/* A used ring logged past the log, or across its end. */
+	EXPECT_EQ(-EFAULT, vu_ring_log(self->d, true,
+				       self->d->log_size * 32768));
+	EXPECT_EQ(-EFAULT, vu_ring_log(self->d, true,
+				       self->d->log_size * 32768 - 8));
+	EXPECT_EQ(-EFAULT, vu_ring_log(self->d, true, target * 32768));
+	EXPECT_EQ(-EFAULT, vu_ring_log(self->d, true, ~0ULL - 7));
+	/* Memory past the log, while logging. */
+	fd = new_memfd(1 << 20);
+	ASSERT_LE(0, fd);
+	reg.region = (struct vhost_user_region){
+		.guest_phys_addr = self->d->log_size * 32768,
+		.memory_size = 1 << 20,
+		.userspace_addr = 0x7e0000000000ULL,
+	};
+	EXPECT_EQ(-EFAULT, raw_call(self->d->vu, VHOST_USER_ADD_MEM_REG, &reg,
+				    sizeof(reg), &fd, 1));
+	/* A new log too short for memory and ring: refused, the old stays. */
+	EXPECT_EQ(-EIO, vhost_user_set_log_base(self->d->vu, self->d->log_fd,
+						need - 1, 0));
+	vblk_log_clear(self->d);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, read_page(_metadata, self->d, r, buf));
+	EXPECT_TRUE(vblk_log_test(self->d, buf));
+	EXPECT_TRUE(vblk_log_test(self->d, vq->used_gpa + 2));
+	EXPECT_EQ(before, peek_byte(self->s.pid, target));
+
+	/*
+	 * Logging off: memory may grow past the log; logging again then
+	 * needs a log that covers it.
+	 */
+	ASSERT_EQ(0, vblk_dev_log_stop(self->d));
+	EXPECT_EQ(0, raw_call(self->d->vu, VHOST_USER_ADD_MEM_REG, &reg,
+			      sizeof(reg), &fd, 1));
+	EXPECT_EQ(-EFAULT, vu_log_all(self->d, true));
+	EXPECT_EQ(-EFAULT, vu_ring_log(self->d, true, vq->used_gpa));
+	EXPECT_EQ(0, raw_call(self->d->vu, VHOST_USER_REM_MEM_REG, &reg,
+			      sizeof(reg), NULL, 0));
+	close(fd);
+	ASSERT_EQ(0, vblk_dev_log_start(self->d));
+
+	/*
+	 * The log file truncated under the mapping: its pages are gone, the
+	 * kernel cannot log and fails the read; grown again, it logs.
+	 */
+	ASSERT_EQ(0, ftruncate(self->d->log_fd, 0));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR, read_page(_metadata, self->d, r, buf));
+	ASSERT_EQ(0, ftruncate(self->d->log_fd, self->d->log_size));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, read_page(_metadata, self->d, r, buf));
+	EXPECT_TRUE(vblk_log_test(self->d, buf));
+
+	/* The bridge is unharmed and serves the next frontend. */
+	EXPECT_EQ(before, peek_byte(self->s.pid, target));
+	EXPECT_TRUE(server_alive(&self->s));
+	vblk_req_free(self->d, r);
+	vblk_dev_destroy(self->d);
+	self->d = NULL;
+	serves(_metadata, self->s.sock, self->seed);
+}
+
 TEST_F(br, flush_and_get_id)
 {
 	char id[VIRTIO_BLK_ID_BYTES], want[VIRTIO_BLK_ID_BYTES] = SERIAL;
