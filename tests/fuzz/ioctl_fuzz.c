@@ -1134,6 +1134,7 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 	case O_SET_VRING_ADDR: {
 		struct vhost_vring_addr *a;
 		uint32_t flags = 0, x = rng_below(r, 100);
+		uint64_t log_addr = 0;
 		struct mvq *v;
 
 		c->idx = pick_index(r);
@@ -1156,13 +1157,13 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 			if (c->idx >= NVQ)
 				bad = 0, pre |= E(ENOBUFS);
 		} else if (!bad) {
+			log_addr = rng_pct(r, 10) ? rng_next(r) : 0;
 			*a = (struct vhost_vring_addr){
 				.index = c->idx, .flags = flags,
 				.desc_user_addr = c->a[0],
 				.avail_user_addr = c->a[1],
 				.used_user_addr = c->a[2],
-				.log_guest_addr = rng_pct(r, 10) ?
-						  rng_next(r) : 0,
+				.log_guest_addr = log_addr,
 			};
 		}
 		c->arg = a;
@@ -1187,8 +1188,9 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 					c->soft |= E(EINVAL) | E(EFAULT);
 				} else if (flags)
 					post |= E(EOPNOTSUPP) | E(EINVAL);
+				/* log_guest_addr too, flag or not, as vhost */
 				if ((c->a[0] & 15) || (c->a[1] & 1) ||
-				    (c->a[2] & 3) || !v->num)
+				    (c->a[2] & 3) || (log_addr & 3) || !v->num)
 					post |= E(EINVAL);
 				if (!(post & ~OK) &&
 				    (!M.mem_set ||
