@@ -335,6 +335,12 @@ TEST_F(dl, logging_off_leaves_bitmap_alone)
 	ASSERT_EQ(0, vblk_dev_log_start(self->d));
 	ASSERT_EQ(0, vblk_dev_log_stop(self->d));
 	vblk_log_clear(self->d);
+	/*
+	 * While logging was on, a worker run (the queues are restarted when
+	 * VHOST_F_LOG_ALL changes) may have logged the used ring's flags and
+	 * signalled; the stop waited for it.
+	 */
+	vblk_eventfd_wait(self->d->log_efd, 0);
 	fill_disk(_metadata, self, 1024, a, 2 * PAGE);
 	ASSERT_EQ(VIRTIO_BLK_S_OK,
 		  do_one(_metadata, self, VIRTIO_BLK_T_IN, 1024, a, 2 * PAGE));
