@@ -1886,6 +1886,8 @@ static bool resync(struct rng *r)
 		return false;
 	}
 	M.owned = true;
+	/* what the library acked: the same set is no change under I/O */
+	M.features = L->features;
 	n = vblk_dev_mem_regions(L, t);
 	t[n++] = (struct vhost_memory_region){
 		.guest_phys_addr = SCRATCH_GPA,
