@@ -119,6 +119,81 @@ static bool fuzz_in_region(const struct vhost_blk_mem *mem, const void *p,
 	return false;
 }
 
+/* Is the guest range [gpa, gpa + len) all guest memory, across regions? */
+static bool fuzz_covered(const struct vhost_blk_mem *mem, u64 gpa, u64 len)
+{
+	while (len) {
+		const struct vhost_blk_mem_region *r = NULL;
+		u64 n;
+		u32 i;
+
+		for (i = 0; mem && i < mem->nregions; i++)
+			if (gpa >= mem->regions[i].gpa &&
+			    gpa - mem->regions[i].gpa < mem->regions[i].size)
+				r = &mem->regions[i];
+		if (!r)
+			return false;
+		n = r->size - (gpa - r->gpa);
+		if (n >= len)
+			return true;
+		len -= n;
+		gpa += n;
+	}
+	return true;
+}
+
+/*
+ * The last descriptor of the chain at @head, found apart from the module's
+ * walker: false where the walk must fail before it gets there.
+ */
+static bool fuzz_last_desc(const struct vhost_blk_desc_ring *ring, u16 head,
+			   struct vring_desc *last)
+{
+	const struct vring_desc *t = ring->desc;
+	unsigned int i = head, n = ring->num, count = 0;
+	bool indirect = false;
+
+	if (head >= n)
+		return false;
+	for (;;) {
+		struct vring_desc dd, *d = &dd;
+		u16 flags;
+		u32 len;
+		void *u;
+
+		/* Tables may be unaligned: the module copies them too. */
+		memcpy(&dd, &t[i], sizeof(dd));
+		flags = le16_to_cpu((__force __le16)d->flags);
+		len = le32_to_cpu((__force __le32)d->len);
+
+		if (count++ >= n)
+			return false;
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (indirect || !ring->indirect ||
+			    (flags & VRING_DESC_F_NEXT) || !len ||
+			    len % sizeof(*d) ||
+			    len / sizeof(*d) > VHOST_BLK_VRING_MAX || !ring->mem ||
+			    vhost_blk_mem_translate(ring->mem,
+						    le64_to_cpu((__force __le64)d->addr),
+						    len, (void __user **)&u) != len)
+				return false;
+			t = u;
+			i = 0;
+			n = len / sizeof(*d);
+			count = 0;
+			indirect = true;
+			continue;
+		}
+		if (!(flags & VRING_DESC_F_NEXT)) {
+			*last = *d;
+			return true;
+		}
+		i = le16_to_cpu((__force __le16)d->next);
+		if (i >= n)
+			return false;
+	}
+}
+
 static u64 fuzz_iov_sum(const struct iovec *iov, unsigned int nr)
 {
 	u64 sum = 0;
@@ -391,8 +466,26 @@ int LLVMFuzzerTestOneInput(const u8 *buf, size_t size)
 	sret = vhost_blk_chain_status(&ring, head, &status);
 	fuzz_check(sret == 0 || sret == -ELOOP || sret == -EINVAL ||
 		   sret == -EFAULT || sret == -E2BIG);
-	if (!sret)
+	if (!sret) {
+		struct vring_desc d;
+		u64 gpa, len;
+		void *u;
+
+		/*
+		 * The device writes IOERR there: the last byte of a last
+		 * descriptor that is writable and all of it guest memory.
+		 */
 		fuzz_check(fuzz_in_region(ring.mem, status, 1));
+		fuzz_check(fuzz_last_desc(&ring, head, &d));
+		gpa = le64_to_cpu((__force __le64)d.addr);
+		len = le32_to_cpu((__force __le32)d.len);
+		fuzz_check(le16_to_cpu((__force __le16)d.flags) &
+			   VRING_DESC_F_WRITE);
+		fuzz_check(len && fuzz_covered(ring.mem, gpa, len));
+		fuzz_check(vhost_blk_mem_translate(ring.mem, gpa + len - 1, 1,
+						   (void __user **)&u) == 1);
+		fuzz_check((void *)status == u);
+	}
 	if (ret) {
 		free(mem);
 		return 0;
