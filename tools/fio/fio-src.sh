@@ -4,14 +4,15 @@
 # Fetch and configure the source of the installed fio, which an external
 # ioengine must be compiled against (its struct layouts are not an ABI).
 # Prints the source directory. Debian's fio package must be installed; the
-# source comes from Debian (a deb-src entry is added if apt has none).
+# source comes from Debian through apt (with a private deb-src list under
+# the cache if the system has none: the system's apt sources are not
+# edited).
 #
 # Usage: tools/fio/fio-src.sh   (cache: $VHOST_BLK_CACHE, ~/.cache/vhost-blk)
 
 set -euo pipefail
 
 CACHE=${VHOST_BLK_CACHE:-$HOME/.cache/vhost-blk}
-SRC_LIST=/etc/apt/sources.list.d/vhost-blk-src.sources
 
 die()
 {
@@ -46,19 +47,19 @@ trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$CACHE"
 cd "$TMP"
 if ! apt-get source --download-only fio >/dev/null 2>&1; then
-	if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list \
-		/etc/apt/sources.list.d/; then
-		[ "$(id -u)" -eq 0 ] || die "no deb-src entry and not root"
-		cat >"$SRC_LIST" <<EOT
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	# No deb-src entry: a private apt state in the cache that has one,
+	# so the system's sources and lists are left as they are.
+	APT=$CACHE/apt-src
+	mkdir -p "$APT/lists/partial" "$APT/parts"
+	cat >"$APT/sources.list" <<EOT
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
 EOT
-	fi
-	apt-get update >/dev/null 2>&1 || die "apt-get update failed"
-	apt-get source --download-only fio >/dev/null 2>&1 ||
+	opts=(-o "Dir::Etc::SourceList=$APT/sources.list"
+	      -o "Dir::Etc::SourceParts=$APT/parts"
+	      -o "Dir::State::Lists=$APT/lists")
+	apt-get "${opts[@]}" update >/dev/null 2>&1 ||
+		die "apt-get update of the private deb-src list failed"
+	apt-get "${opts[@]}" source --download-only fio >/dev/null 2>&1 ||
 		die "apt-get source --download-only fio failed"
 fi
 ORIG=$(ls fio_*.orig.tar.* 2>/dev/null | head -n1)
