@@ -563,4 +563,177 @@ TEST_F(vr, chain_over_1024_buffers)
 	expect_ioerr(_metadata, self, &id, 1);
 }
 
+/* ---- where a refused chain's status byte may be, across layouts ---- */
+
+struct st_ctx {
+	int bfd;
+	struct vblk_dev *d;
+	struct vblk_vq *vq;
+	uint64_t hdr, data;
+};
+
+static int st_setup(struct st_ctx *c, enum vblk_mem_layout layout,
+		    uint64_t base)
+{
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN) };
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	int ret;
+
+	c->bfd = open(test_dev(), O_RDWR | O_CLOEXEC);
+	if (c->bfd < 0)
+		return -errno;
+	o.queue_size = QSIZE;
+	o.mem_size = 16 << 20;
+	o.layout = layout;
+	o.gpa_base = base;
+	ret = vblk_dev_create(&c->d, &o, c->bfd, 0, NULL);
+	if (ret)
+		return ret;
+	c->vq = &c->d->vqs[0];
+	if (vblk_alloc_in(c->d, 0, 64, 64, &c->hdr) ||
+	    vblk_alloc_in(c->d, 0, 8192, 4096, &c->data))
+		return -ENOMEM;
+	return vblk_mem_write(c->d, c->hdr, &h, sizeof(h));
+}
+
+static void st_teardown(struct st_ctx *c)
+{
+	vblk_dev_destroy(c->d);
+	close(c->bfd);
+}
+
+/*
+ * Post [IN header][data W @daddr/4096][last W @addr/@len] and wait: its
+ * used length, and whether the err eventfd fired.
+ */
+static int st_post(struct st_ctx *c, uint64_t daddr, uint64_t addr,
+		   uint32_t len, uint32_t *used, int *err)
+{
+	struct vblk_req r = { .head = -1 };
+	uint16_t ids[3];
+	int ret;
+
+	ret = vblk_vq_alloc_desc(c->vq, 3, ids);
+	if (ret)
+		return ret;
+	vblk_vq_set_desc(c->vq, ids[0], c->hdr, 16, VRING_DESC_F_NEXT, ids[1]);
+	vblk_vq_set_desc(c->vq, ids[1], daddr, 4096,
+			 VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, ids[2]);
+	vblk_vq_set_desc(c->vq, ids[2], addr, len, VRING_DESC_F_WRITE, 0);
+	if (vblk_vq_post_raw(c->vq, ids, 3, &r) != ids[0] ||
+	    vblk_vq_kick_force(c->vq))
+		return -EIO;
+	ret = vblk_req_wait(c->vq, &r, IO_TIMEOUT_MS);
+	if (ret)
+		return ret;
+	*used = r.used_len;
+	*err = efd_fired(c->vq->err_fd, QUIET_MS);
+	return 0;
+}
+
+/*
+ * Regions adjacent in GPA, apart in the process: a last buffer across the
+ * boundary is guest memory; a refused chain (its data outside memory)
+ * gets IOERR at the buffer's last byte, in the second region, and the
+ * rest of the buffer stays as it was; a valid chain gets OK there.
+ */
+TEST(status_across_adjacent_regions)
+{
+	uint64_t b, start;
+	uint8_t *pre, *last;
+	uint32_t used;
+	struct st_ctx c;
+	int err;
+
+	ASSERT_EQ(0, st_setup(&c, VBLK_MEM_ADJACENT, VBLK_GPA_BASE));
+	b = c.d->regions[1].gpa;
+	ASSERT_EQ(b, c.d->regions[0].gpa + c.d->regions[0].size);
+	ASSERT_EQ(0, vblk_mem_reserve(c.d, b - 4096, 8192));
+	start = b - 512;
+	pre = vblk_gpa_to_hva(c.d, start, 512);
+	last = vblk_gpa_to_hva(c.d, b, 1);
+	ASSERT_NE(NULL, pre);
+	ASSERT_NE(NULL, last);
+	memset(pre, 0xff, 512);
+	*last = 0xff;
+	ASSERT_EQ(0, st_post(&c, OUTSIDE_GPA, start, 513, &used, &err));
+	EXPECT_EQ(0, used);
+	EXPECT_EQ(1, err);
+	for (int i = 0; i < 512; i++) {
+		ASSERT_EQ(0xff, pre[i]) TH_LOG("byte %d before the boundary", i);
+	}
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR, *last);
+	*last = 0xff;
+	ASSERT_EQ(0, st_post(&c, c.data, start, 513, &used, &err));
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(4096 + 513, used);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, *last);
+	st_teardown(&c);
+}
+
+/*
+ * Regions apart in GPA: a last buffer from the end of the first region to
+ * the second one runs through a hole, so it is no buffer; the byte it
+ * ends on stays as it was.
+ */
+TEST(status_across_a_hole)
+{
+	uint64_t start, end;
+	struct st_ctx c;
+	uint32_t used;
+	uint8_t *endp;
+	int err;
+
+	ASSERT_EQ(0, st_setup(&c, VBLK_MEM_SPLIT, VBLK_GPA_BASE));
+	start = c.d->regions[0].gpa + c.d->regions[0].size - 64;
+	ASSERT_EQ(0, vblk_mem_reserve(c.d, start, 64));
+	ASSERT_EQ(0, vblk_mem_reserve(c.d, c.d->regions[1].gpa, 8192));
+	end = c.d->regions[1].gpa + 4096;
+	ASSERT_GE(UINT32_MAX, end - start + 1);
+	endp = vblk_gpa_to_hva(c.d, end, 1);
+	ASSERT_NE(NULL, endp);
+	*endp = 0xff;
+	ASSERT_EQ(0, st_post(&c, OUTSIDE_GPA, start, end - start + 1, &used,
+			     &err));
+	EXPECT_EQ(0, used);
+	EXPECT_EQ(1, err);
+	EXPECT_EQ(0xff, *endp) TH_LOG("the device wrote past a hole");
+	st_teardown(&c);
+}
+
+/*
+ * Guest memory at the top of the GPA space: a last buffer ending at
+ * 2^64 - 1 takes IOERR there; one that wraps, or that ends there but
+ * starts below memory (4 GiB - 1 bytes), is no buffer; a valid chain with
+ * its status at 2^64 - 1 gets OK.
+ */
+TEST(status_at_the_top_of_guest_physical_space)
+{
+	uint64_t top = UINT64_MAX;
+	struct st_ctx c;
+	uint32_t used;
+	uint8_t *lp;
+	int err;
+
+	ASSERT_EQ(0, st_setup(&c, VBLK_MEM_ONE, 0 - (uint64_t)(16 << 20)));
+	lp = vblk_gpa_to_hva(c.d, top, 1);
+	ASSERT_NE(NULL, lp);
+	*lp = 0xff;
+	ASSERT_EQ(0, st_post(&c, OUTSIDE_GPA, top - 4095, 4096, &used, &err));
+	EXPECT_EQ(1, err);
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR, *lp);
+	*lp = 0xff;
+	ASSERT_EQ(0, st_post(&c, OUTSIDE_GPA, top - 15, 32, &used, &err));
+	EXPECT_EQ(1, err);
+	EXPECT_EQ(0xff, *lp);
+	ASSERT_EQ(0, st_post(&c, OUTSIDE_GPA, top - 0xfffffffeULL, UINT32_MAX,
+			     &used, &err));
+	EXPECT_EQ(1, err);
+	EXPECT_EQ(0xff, *lp) TH_LOG("the device wrote through a buffer that starts below memory");
+	ASSERT_EQ(0, st_post(&c, c.data, top, 1, &used, &err));
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, *lp);
+	st_teardown(&c);
+}
+
 VHOST_BLK_TEST_MAIN
