@@ -93,20 +93,6 @@ int vhost_blk_set_vring_num(int fd, unsigned int index, unsigned int num)
 	return set_state(fd, VHOST_SET_VRING_NUM, index, num);
 }
 
-int vhost_blk_set_vring_addr(int fd, unsigned int index, uint64_t desc,
-			     uint64_t avail, uint64_t used, unsigned int flags)
-{
-	struct vhost_vring_addr a = {
-		.index = index,
-		.flags = flags,
-		.desc_user_addr = desc,
-		.used_user_addr = used,
-		.avail_user_addr = avail,
-	};
-
-	return xioctl(fd, VHOST_SET_VRING_ADDR, &a);
-}
-
 int vhost_blk_set_vring_addr_log(int fd, unsigned int index, uint64_t desc,
 				 uint64_t avail, uint64_t used,
 				 unsigned int flags, uint64_t log_guest_addr)
@@ -121,6 +107,13 @@ int vhost_blk_set_vring_addr_log(int fd, unsigned int index, uint64_t desc,
 	};
 
 	return xioctl(fd, VHOST_SET_VRING_ADDR, &a);
+}
+
+int vhost_blk_set_vring_addr(int fd, unsigned int index, uint64_t desc,
+			     uint64_t avail, uint64_t used, unsigned int flags)
+{
+	return vhost_blk_set_vring_addr_log(fd, index, desc, avail, used,
+					    flags, 0);
 }
 
 int vhost_blk_set_log_base(int fd, uint64_t base)

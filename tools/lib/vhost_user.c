@@ -546,21 +546,6 @@ int vhost_user_get_vring_base(struct vhost_user_conn *c, unsigned int index,
 	return 0;
 }
 
-int vhost_user_set_vring_addr(struct vhost_user_conn *c, unsigned int index,
-			      uint64_t desc, uint64_t avail, uint64_t used,
-			      unsigned int flags)
-{
-	struct vhost_user_msg m;
-
-	msg_init(&m, VHOST_USER_SET_VRING_ADDR, sizeof(m.payload.addr));
-	m.payload.addr.index = index;
-	m.payload.addr.flags = flags;
-	m.payload.addr.desc_user_addr = desc;
-	m.payload.addr.avail_user_addr = avail;
-	m.payload.addr.used_user_addr = used;
-	return vhost_user_call(c, &m, NULL, 0, NULL, 0);
-}
-
 int vhost_user_set_vring_addr_log(struct vhost_user_conn *c,
 				  unsigned int index, uint64_t desc,
 				  uint64_t avail, uint64_t used,
@@ -576,6 +561,14 @@ int vhost_user_set_vring_addr_log(struct vhost_user_conn *c,
 	m.payload.addr.used_user_addr = used;
 	m.payload.addr.log_guest_addr = log_guest_addr;
 	return vhost_user_call(c, &m, NULL, 0, NULL, 0);
+}
+
+int vhost_user_set_vring_addr(struct vhost_user_conn *c, unsigned int index,
+			      uint64_t desc, uint64_t avail, uint64_t used,
+			      unsigned int flags)
+{
+	return vhost_user_set_vring_addr_log(c, index, desc, avail, used,
+					     flags, 0);
 }
 
 int vhost_user_set_log_base(struct vhost_user_conn *c, int fd, uint64_t size,
