@@ -837,30 +837,38 @@ static int cmd_stat(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	uint64_t pid = 0, interval = 0, count = 0, v;
+	uint64_t pid = 0, interval = 0, count = 0, shown;
 	struct stat_dev *devs;
-	unsigned int n, round = 0;
+	unsigned int n;
 	dev_t rdev;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "p:i:c:h", opts, NULL)) != -1) {
+		const char *name;
+		uint64_t *v;
+
 		switch (c) {
 		case 'p':
+			v = &pid;
+			name = "pid";
+			break;
 		case 'i':
+			v = &interval;
+			name = "interval";
+			break;
 		case 'c':
-			if (parse_u64(optarg, &v) || !v || v > INT_MAX) {
-				err("--%s takes a number from 1 to %d",
-				    c == 'p' ? "pid" : c == 'i' ? "interval" :
-				    "count", INT_MAX);
-				return 2;
-			}
-			*(c == 'p' ? &pid : c == 'i' ? &interval : &count) = v;
+			v = &count;
+			name = "count";
 			break;
 		case 'h':
 			stat_usage(stdout);
 			return 0;
 		default:
 			stat_usage(stderr);
+			return 2;
+		}
+		if (parse_u64(optarg, v) || !*v || *v > INT_MAX) {
+			err("--%s takes a number from 1 to %d", name, INT_MAX);
 			return 2;
 		}
 	}
@@ -886,13 +894,13 @@ static int cmd_stat(int argc, char **argv)
 		free(devs);
 		return pid ? 1 : 0;
 	}
-	for (;;) {
+	for (shown = 0;; shown++) {
 		for (unsigned int i = 0; i < n; i++) {
 			struct stat_sample s;
 
 			if (show_one(devs[i].pid, devs[i].fd, &s))
 				continue;
-			if (round)
+			if (shown)
 				printf("  rate:\treqs/s=%" PRIu64 " read_bytes/s=%" PRIu64 " written_bytes/s=%" PRIu64 "\n",
 				       (s.reqs - devs[i].last.reqs) / interval,
 				       (s.bytes_read - devs[i].last.bytes_read) /
@@ -902,10 +910,8 @@ static int cmd_stat(int argc, char **argv)
 			devs[i].last = s;
 		}
 		fflush(stdout);
-		if (!interval || (count && ++round >= count))
+		if (!interval || (count && shown + 1 >= count))
 			break;
-		if (!count)
-			round++;
 		sleep(interval);
 	}
 	free(devs);
