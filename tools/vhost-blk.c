@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -421,7 +422,7 @@ static int parse_u64(const char *s, uint64_t *v)
 	unsigned long long x;
 
 	/* strtoull() would take "-1" as 2^64 - 1. */
-	while (*s == ' ' || *s == '\t')
+	while (isspace((unsigned char)*s))
 		s++;
 	if (*s == '-')
 		return -EINVAL;
@@ -922,8 +923,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: %s info <blockdev>\n"
-		"       %s io {<blockdev> | --vhost-user SOCKET} [--count N] [--bs BYTES]\n"
-		"                [--qd N] [--queues N] [--seed N] [--serial STR] [--indirect]\n"
+		"       %s io {<blockdev> | --vhost-user SOCKET [--wait SEC]} [--count N]\n"
+		"                [--bs BYTES] [--qd N] [--queues N] [--seed N] [--serial STR]\n"
+		"                [--indirect]\n"
 		"       %s stat [--pid PID] [--interval SEC [--count N]]\n"
 		"       %s --version\n",
 		prog, prog, prog, prog);

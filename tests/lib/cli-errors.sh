@@ -66,7 +66,7 @@ else
 	FAILED=$((FAILED + 1))
 fi
 
-for n in -1 " -1" 18446744073709551616 17179869184G x 1q; do
+for n in -1 " -1" $'\n-1' 18446744073709551616 17179869184G x 1q; do
 	expect "io --count '$n' is refused" 2 "bad number" "$T" io /dev/null --count "$n"
 done
 expect "stat --count -1 is refused" 2 "takes a number" "$T" stat --interval 1 --count -1
