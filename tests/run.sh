@@ -70,10 +70,13 @@ pass()
 	echo "ok $NUM - $1"
 }
 
+FAIL_LIST=()
+
 fail()
 {
 	NUM=$((NUM + 1))
 	FAILED=$((FAILED + 1))
+	FAIL_LIST+=("not ok $NUM - $1")
 	echo "not ok $NUM - $1"
 }
 
@@ -88,8 +91,27 @@ check()
 	fi
 }
 
+# failure_summary: the failed results again, with the guests' FAIL
+# diagnostics, so that the end of the output says what went wrong.
+failure_summary()
+{
+	local f
+
+	[ "$FAILED" -gt 0 ] || return 0
+	say "failed:"
+	for f in "${FAIL_LIST[@]}"; do
+		say "  $f"
+	done
+	for f in "$LOGS"/vm-*/guest-output.log; do
+		[ -f "$f" ] || continue
+		grep -a '^#.*FAIL' "$f" | head -n 10 |
+			sed "s|^|# $(basename "$(dirname "$f")"): |"
+	done
+}
+
 finish()
 {
+	failure_summary
 	echo "1..$NUM"
 	say "logs: $LOGS ($(vb_elapsed "$T0")s in all)"
 	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
