@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -88,21 +89,31 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Wait until @sock has @events; 0, -ETIMEDOUT or -errno. */
-static int wait_sock(int sock, short events, int timeout_ms)
+/*
+ * Wait until @sock has @events or the deadline @end (CLOCK_MONOTONIC ms,
+ * UINT64_MAX: none) passes, with @w's signal mask; 0, -ETIMEDOUT, -EINTR (a
+ * signal came and @w's stop flag is set) or -errno.
+ */
+static int wait_sock(int sock, short events, uint64_t end,
+		     const struct vhost_user_wait *w)
 {
-	uint64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	struct pollfd p = { .fd = sock, .events = events };
 
 	for (;;) {
-		int left = -1, ret;
+		struct timespec ts, *tp = NULL;
+		int ret;
 
-		if (timeout_ms >= 0) {
-			uint64_t now = now_ms();
+		if (w && w->stop && *w->stop)
+			return -EINTR;
+		if (end != UINT64_MAX) {
+			uint64_t now = now_ms(), left;
 
-			left = now >= deadline ? 0 : (int)(deadline - now);
+			left = now >= end ? 0 : end - now;
+			ts.tv_sec = left / 1000;
+			ts.tv_nsec = (left % 1000) * 1000000;
+			tp = &ts;
 		}
-		ret = poll(&p, 1, left);
+		ret = ppoll(&p, 1, tp, w ? w->sigmask : NULL);
 		if (ret > 0)
 			return 0;
 		if (!ret)
@@ -175,7 +186,8 @@ int vhost_user_send(int sock, const struct vhost_user_msg *msg,
  * counts the bytes of the message read so far (to tell a clean EOF).
  */
 static int recv_full(int sock, void *buf, size_t len, int *fds,
-		     unsigned int *nfds, int timeout_ms, size_t *got)
+		     unsigned int *nfds, uint64_t end,
+		     const struct vhost_user_wait *w, size_t *got)
 {
 	size_t done = 0;
 
@@ -192,7 +204,7 @@ static int recv_full(int sock, void *buf, size_t len, int *fds,
 		ssize_t n;
 		int ret;
 
-		ret = wait_sock(sock, POLLIN, timeout_ms);
+		ret = wait_sock(sock, POLLIN, end, w);
 		if (ret)
 			return ret;
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
@@ -232,25 +244,37 @@ static int recv_full(int sock, void *buf, size_t len, int *fds,
 	return 0;
 }
 
-int vhost_user_recv(int sock, struct vhost_user_msg *msg, int *fds,
-		    unsigned int *nfds, int timeout_ms)
+int vhost_user_recv_wait(int sock, struct vhost_user_msg *msg, int *fds,
+			 unsigned int *nfds, const struct vhost_user_wait *w)
 {
+	uint64_t end = UINT64_MAX;
 	size_t got = 0;
 	int ret;
 
+	/* One deadline for the whole message, however it trickles in. */
+	if (w->timeout_ms >= 0)
+		end = now_ms() + w->timeout_ms;
 	*nfds = 0;
-	ret = recv_full(sock, &msg->hdr, sizeof(msg->hdr), fds, nfds,
-			timeout_ms, &got);
+	ret = recv_full(sock, &msg->hdr, sizeof(msg->hdr), fds, nfds, end, w,
+			&got);
 	if (!ret && msg->hdr.size > VHOST_USER_PAYLOAD_MAX)
 		ret = -EMSGSIZE;
 	if (!ret)
 		ret = recv_full(sock, &msg->payload, msg->hdr.size, fds, nfds,
-				timeout_ms, &got);
+				end, w, &got);
 	if (ret) {
 		close_fds(fds, *nfds);
 		*nfds = 0;
 	}
 	return ret;
+}
+
+int vhost_user_recv(int sock, struct vhost_user_msg *msg, int *fds,
+		    unsigned int *nfds, int timeout_ms)
+{
+	const struct vhost_user_wait w = { .timeout_ms = timeout_ms };
+
+	return vhost_user_recv_wait(sock, msg, fds, nfds, &w);
 }
 
 /* ---- frontend ---- */

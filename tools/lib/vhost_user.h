@@ -33,6 +33,7 @@
 #ifndef VHOST_USER_H
 #define VHOST_USER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -191,17 +192,36 @@ int vhost_user_send(int sock, const struct vhost_user_msg *msg,
 /*
  * vhost_user_recv - receive one message into @msg and up to
  * VHOST_USER_MAX_FDS descriptors into @fds (*@nfds of them; they become
- * the caller's). @timeout_ms bounds each wait for data (-1: forever).
+ * the caller's). @timeout_ms bounds the whole message, from the call to
+ * its last byte (-1: forever): a peer cannot stretch one message by
+ * sending it a byte at a time.
  *
  * Returns 0; -ECONNRESET if the peer closed the socket between
- * messages, -EPROTO if inside one; -ETIMEDOUT if it sent nothing for
- * @timeout_ms; -EMSGSIZE if the size field exceeds
+ * messages, -EPROTO if inside one; -ETIMEDOUT if the message was not
+ * complete within @timeout_ms; -EMSGSIZE if the size field exceeds
  * VHOST_USER_PAYLOAD_MAX; -EBADMSG if more descriptors came than fit.
  * The message is not read further in those cases and no descriptor is
  * left open: the stream is out of step, close it.
  */
 int vhost_user_recv(int sock, struct vhost_user_msg *msg, int *fds,
 		    unsigned int *nfds, int timeout_ms);
+
+/* How vhost_user_recv_wait() waits. */
+struct vhost_user_wait {
+	int timeout_ms;			/* the whole message; -1: forever */
+	/*
+	 * The signal mask while waiting (ppoll()), NULL: the current one.
+	 * A caller that blocks its stop signals outside the waits, and
+	 * unblocks them here, cannot miss one between a check and a wait.
+	 */
+	const sigset_t *sigmask;
+	/* If set when a wait is interrupted by a signal: -EINTR. */
+	const volatile sig_atomic_t *stop;
+};
+
+/* vhost_user_recv() that gives up with -EINTR once *@w->stop is set. */
+int vhost_user_recv_wait(int sock, struct vhost_user_msg *msg, int *fds,
+			 unsigned int *nfds, const struct vhost_user_wait *w);
 
 /* ---- frontend ---- */
 
