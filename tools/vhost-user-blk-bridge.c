@@ -60,7 +60,7 @@
 
 /* Memory slots offered with CONFIGURE_MEM_SLOTS (and kept at most). */
 #define BRIDGE_MAX_SLOTS	32
-/* How long a frontend may take to send the rest of a message. */
+/* How long a frontend may take to send a message, from its first byte. */
 #define MSG_TIMEOUT_MS		5000
 
 #define PROTOCOL_FEATURES				\
@@ -109,6 +109,12 @@ struct bridge {
 	int vfd;			/* /dev/vhost-blk */
 	int bfd;			/* the backend */
 	unsigned int max_slots;
+	/*
+	 * SIGINT and SIGTERM are blocked but while the bridge waits for the
+	 * frontend (ppoll() with this mask), so none comes between a check
+	 * of stop_requested and a wait.
+	 */
+	sigset_t waitmask;
 
 	/* Per connection. */
 	uint64_t dev_features;		/* offered, without F_PROTOCOL */
@@ -1099,15 +1105,22 @@ static int handle(struct bridge *b, struct req *q)
 static int serve_one(struct bridge *b, struct vhost_user_msg *m,
 		     struct vhost_user_msg *reply)
 {
+	const struct vhost_user_wait w = {
+		.timeout_ms = MSG_TIMEOUT_MS,
+		.sigmask = &b->waitmask,
+		.stop = &stop_requested,
+	};
 	int fds[VHOST_USER_MAX_FDS];
 	struct req q = { .m = m, .fds = fds, .reply = reply };
 	bool ack;
 	int ret;
 
-	ret = vhost_user_recv(b->conn_fd, m, fds, &q.nfds, MSG_TIMEOUT_MS);
+	ret = vhost_user_recv_wait(b->conn_fd, m, fds, &q.nfds, &w);
 	if (ret) {
 		if (ret == -ECONNRESET)
 			msg("frontend disconnected");
+		else if (ret == -EINTR)
+			msg("stopping in the middle of a message");
 		else
 			msg("bad message from the frontend (%s): disconnecting",
 			    strerror(-ret));
@@ -1174,8 +1187,13 @@ static int disconnect(struct bridge *b)
 
 static void accept_one(struct bridge *b)
 {
-	struct timeval tv = { .tv_sec = MSG_TIMEOUT_MS / 1000 };
-	int fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	/*
+	 * Non-blocking: a frontend that does not read its replies until
+	 * the socket is full is disconnected rather than blocking the
+	 * bridge (it never has more than one reply to read).
+	 */
+	int fd = accept4(b->listen_fd, NULL, NULL,
+			 SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0) {
 		if (errno != EINTR && errno != EAGAIN)
@@ -1187,8 +1205,6 @@ static void accept_one(struct bridge *b)
 		close(fd);
 		return;
 	}
-	/* A frontend that stops reading must not block the bridge. */
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	b->conn_fd = fd;
 	msg("frontend connected");
 }
@@ -1252,7 +1268,7 @@ static int serve(struct bridge *b)
 			{ .fd = b->conn_fd, .events = POLLIN },
 		};
 
-		if (poll(p, b->conn_fd >= 0 ? 2 : 1, -1) < 0) {
+		if (ppoll(p, b->conn_fd >= 0 ? 2 : 1, NULL, &b->waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			msg("poll: %s", strerror(errno));
@@ -1328,6 +1344,7 @@ int main(int argc, char **argv)
 		.bfd = -1, .serial = "",
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t stopsigs;
 	uint64_t bytes = 0;
 	char *end;
 	int c, ret, rc;
@@ -1408,6 +1425,13 @@ int main(int argc, char **argv)
 	}
 	b.max_slots = kernel_max_regions();
 
+	/* Delivered only while waiting: see bridge.waitmask. */
+	sigemptyset(&stopsigs);
+	sigaddset(&stopsigs, SIGINT);
+	sigaddset(&stopsigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stopsigs, &b.waitmask);
+	sigdelset(&b.waitmask, SIGINT);
+	sigdelset(&b.waitmask, SIGTERM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
