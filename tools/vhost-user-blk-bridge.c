@@ -49,9 +49,11 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 
 #include "vhost_blk_ctl.h"
 #include "vhost_user.h"
@@ -60,6 +62,11 @@
 
 /* Memory slots offered with CONFIGURE_MEM_SLOTS (and kept at most). */
 #define BRIDGE_MAX_SLOTS	32
+/*
+ * Guest memory mapped at most, by default (--max-memory): the kernel's
+ * workers fault it in through this process, so it is charged here.
+ */
+#define DEFAULT_MAX_MEMORY	(64ULL << 30)
 /* How long a frontend may take to send a message, from its first byte. */
 #define MSG_TIMEOUT_MS		5000
 
@@ -101,6 +108,7 @@ struct bridge {
 	const char *serial;
 	unsigned int queues;
 	unsigned int busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
+	uint64_t max_memory;		/* bytes of all regions together */
 	bool ro;
 	bool verbose;
 
@@ -256,6 +264,48 @@ static bool is_current_map(const struct bridge *b, const void *map)
 }
 
 /*
+ * May @fd be mapped as guest memory or dirty log? Only a file on tmpfs
+ * (memfd, /dev/shm) or hugetlbfs, open for reading and writing: pages of
+ * a file on FUSE, NFS, 9p or a disk can take forever to fault in, and
+ * the kernel's workers would wait for them, uninterruptibly, with a
+ * queue that cannot be stopped. An O_PATH fd maps nothing, so it may
+ * not name a region mapped already either. -EBADF if not.
+ */
+static int region_fd_check(int fd)
+{
+	struct statfs sfs;
+	struct stat st;
+	int fl;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if ((fl & O_PATH) || (fl & O_ACCMODE) != O_RDWR)
+		return -EBADF;
+	if (fstat(fd, &st) || fstatfs(fd, &sfs))
+		return -errno;
+	if (!S_ISREG(st.st_mode) ||
+	    (sfs.f_type != TMPFS_MAGIC && sfs.f_type != HUGETLBFS_MAGIC))
+		return -EBADF;
+	return 0;
+}
+
+/* @total and the size of regions @ur[0..n), above --max-memory: -E2BIG. */
+static int regions_size_check(const struct bridge *b,
+			      const struct vhost_user_region *ur,
+			      unsigned int n, uint64_t total)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (__builtin_add_overflow(total, ur[i].memory_size, &total))
+			return -E2BIG;
+	if (total <= b->max_memory)
+		return 0;
+	msg("guest memory of %" PRIu64 " bytes refused (--max-memory %"
+	    PRIu64 ")", total, b->max_memory);
+	return -E2BIG;
+}
+
+/*
  * Map region @ur from @fd into @out, or reuse the current mapping of the
  * same region of the same file (a frontend sends the whole table again
  * on every start). The fd stays the caller's.
@@ -266,16 +316,17 @@ static int region_map(struct bridge *b, const struct vhost_user_region *ur,
 	uint64_t size = ur->memory_size, off, delta;
 	struct stat st;
 	void *map;
+	int ret;
 
 	if (!size || ur->guest_phys_addr + size < ur->guest_phys_addr ||
 	    ur->userspace_addr + size < ur->userspace_addr ||
 	    ur->mmap_offset + size < ur->mmap_offset)
 		return -EINVAL;
+	ret = region_fd_check(fd);
+	if (ret)
+		return ret;
 	if (fstat(fd, &st))
 		return -errno;
-	/* memfd, hugetlbfs, tmpfs or other files: nothing else maps right. */
-	if (!S_ISREG(st.st_mode))
-		return -EBADF;
 	if ((uint64_t)st.st_size < ur->mmap_offset + size)
 		return -EINVAL;
 
@@ -729,6 +780,9 @@ static int h_set_mem_table(struct bridge *b, struct req *q)
 	if (q->m->hdr.size != hdr + n * sizeof(mem->regions[0]) ||
 	    q->nfds != n)
 		return -EINVAL;
+	ret = regions_size_check(b, mem->regions, n, 0);
+	if (ret)
+		return ret;
 	for (i = 0; i < n && !ret; i++)
 		ret = region_map(b, &mem->regions[i], q->fds[i], &regs[i]);
 	if (ret)
@@ -745,6 +799,7 @@ static int h_add_mem_reg(struct bridge *b, struct req *q)
 	struct bridge_region regs[BRIDGE_MAX_SLOTS];
 	int ret = need_size(q, sizeof(struct vhost_user_mem_reg));
 	unsigned int n = b->nregions;
+	uint64_t total = 0;
 
 	if (ret)
 		return ret;
@@ -752,6 +807,11 @@ static int h_add_mem_reg(struct bridge *b, struct req *q)
 		return -EINVAL;
 	if (n >= b->max_slots)
 		return -E2BIG;
+	for (unsigned int i = 0; i < n; i++)
+		total += b->regions[i].ur.memory_size;
+	ret = regions_size_check(b, &q->m->payload.mem_reg.region, 1, total);
+	if (ret)
+		return ret;
 	memcpy(regs, b->regions, n * sizeof(*regs));
 	ret = region_map(b, &q->m->payload.mem_reg.region, q->fds[0],
 			 &regs[n]);
@@ -1006,11 +1066,12 @@ static int h_set_log_base(struct bridge *b, struct req *q)
 	    len > SIZE_MAX || l->mmap_offset > (uint64_t)INT64_MAX ||
 	    __builtin_add_overflow(l->mmap_offset, l->mmap_size, &end))
 		return -EINVAL;
-	/* As for guest memory: a memfd or other file, all of it there. */
+	/* As for guest memory: a memfd or tmpfs file, all of it there. */
+	ret = region_fd_check(q->fds[0]);
+	if (ret)
+		return ret;
 	if (fstat(q->fds[0], &st))
 		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EBADF;
 	if ((uint64_t)st.st_size < end)
 		return -EINVAL;
 	if (l->mmap_size < log_needed(b, b->regions, b->nregions, b->vrings))
@@ -1305,12 +1366,41 @@ static unsigned int kernel_max_regions(void)
 	return n < BRIDGE_MAX_SLOTS ? n : BRIDGE_MAX_SLOTS;
 }
 
+/*
+ * A size in bytes, with an optional K, M, G or T (powers of 1024): 0 or
+ * -1 for anything else, an overflow or a sign.
+ */
+static int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *u;
+	char *end;
+
+	if (strpbrk(s, "+-") || !*s)
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	if (*end) {
+		u = strchr(units, *end);
+		if (!u || end[1])
+			return -1;
+		for (const char *p = units; p <= u; p++)
+			if (__builtin_mul_overflow(v, 1024, &v))
+				return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s --socket PATH --backend DEV_OR_FILE [--read-only]\n"
 		"          [--serial STR] [--queues N] [--busyloop-us N]\n"
-		"          [--verbose]\n"
+		"          [--max-memory SIZE] [--verbose]\n"
 		"       %s --version\n"
 		"Serve a vhost-user-blk frontend on the unix socket PATH with\n"
 		"/dev/vhost-blk, backed by a block device or a raw image file.\n"
@@ -1320,6 +1410,9 @@ static void usage(FILE *f)
 		"  --busyloop-us N\n"
 		"                a queue's worker polls its empty ring N us\n"
 		"                (0..%d, default 0) before waiting for a kick\n"
+		"  --max-memory SIZE\n"
+		"                guest memory the frontend may share, all\n"
+		"                regions together (K, M, G, T: default 64G)\n"
 		"  --verbose     log every message\n",
 		prog, prog, VHOST_BLK_SERIAL_LEN, VHOST_BLK_MAX_QUEUES,
 		VHOST_BLK_BUSYLOOP_MAX_US);
@@ -1334,6 +1427,7 @@ int main(int argc, char **argv)
 		{ "serial", required_argument, NULL, 'S' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "busyloop-us", required_argument, NULL, 'B' },
+		{ "max-memory", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1341,7 +1435,7 @@ int main(int argc, char **argv)
 	};
 	struct bridge b = {
 		.queues = 1, .listen_fd = -1, .conn_fd = -1, .vfd = -1,
-		.bfd = -1, .serial = "",
+		.bfd = -1, .serial = "", .max_memory = DEFAULT_MAX_MEMORY,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t stopsigs;
@@ -1349,7 +1443,7 @@ int main(int argc, char **argv)
 	char *end;
 	int c, ret, rc;
 
-	while ((c = getopt_long(argc, argv, "s:b:rS:q:B:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:b:rS:q:B:M:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			b.sock_path = optarg;
@@ -1386,6 +1480,13 @@ int main(int argc, char **argv)
 			b.busyloop_us = us;
 			break;
 		}
+		case 'M':
+			if (parse_size(optarg, &b.max_memory) ||
+			    !b.max_memory) {
+				msg("--max-memory takes a size in bytes, K, M, G or T");
+				return 2;
+			}
+			break;
 		case 'v':
 			b.verbose = true;
 			break;
