@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
@@ -144,10 +145,62 @@ static const char *prog = "vhost-user-blk-bridge";
 static volatile sig_atomic_t stop_requested;
 static uint64_t page_size;
 
+/*
+ * The log is rate-limited: a frontend can make the bridge log a line per
+ * message. At most LOG_BURST lines per LOG_INTERVAL_MS are written; the
+ * number left out is logged with the next line after the interval, or
+ * at exit. --verbose, which asks for a line per message, lifts the limit.
+ */
+#define LOG_BURST		20
+#define LOG_INTERVAL_MS		5000
+
+static struct {
+	uint64_t start;			/* of the interval, CLOCK_MONOTONIC ms */
+	unsigned int lines;		/* written in it */
+	unsigned long suppressed;	/* left out since the last report */
+	bool off;			/* --verbose */
+} log_rl;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_report_suppressed(void)
+{
+	if (log_rl.suppressed)
+		fprintf(stderr, "%s: %lu log lines suppressed\n", prog,
+			log_rl.suppressed);
+	log_rl.suppressed = 0;
+}
+
+/* May another line be written now? */
+static bool log_ratelimit(void)
+{
+	uint64_t now = now_ms();
+
+	if (!log_rl.start || now - log_rl.start >= LOG_INTERVAL_MS) {
+		log_report_suppressed();
+		log_rl.start = now;
+		log_rl.lines = 0;
+	}
+	if (log_rl.lines >= LOG_BURST) {
+		log_rl.suppressed++;
+		return false;
+	}
+	log_rl.lines++;
+	return true;
+}
+
 static void __printf(1, 2) msg(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!log_rl.off && !log_ratelimit())
+		return;
 	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -1489,6 +1542,7 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			b.verbose = true;
+			log_rl.off = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1559,6 +1613,7 @@ int main(int argc, char **argv)
 	close(b.bfd);
 	close(b.listen_fd);
 	unlink(b.sock_path);
+	log_report_suppressed();
 	msg("exiting");
 	return rc;
 }
