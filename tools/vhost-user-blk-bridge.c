@@ -37,24 +37,32 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
+#include <linux/seccomp.h>
 
 #include "vhost_blk_ctl.h"
 #include "vhost_user.h"
@@ -112,6 +120,12 @@ struct bridge {
 	uint64_t max_memory;		/* bytes of all regions together */
 	bool ro;
 	bool verbose;
+	/* least privilege */
+	bool drop;			/* --user given: drop to uid, gid */
+	uid_t uid;
+	gid_t gid;
+	const char *user;
+	bool seccomp;			/* not --no-seccomp */
 
 	int listen_fd;
 	int conn_fd;			/* the frontend, -1 if none */
@@ -1405,6 +1419,146 @@ out:
 	return rc;
 }
 
+/* ---- least privilege ---- */
+
+/*
+ * Switch to --user (its uid, gid and groups) once the device, the
+ * backend and the socket are open, and make sure root cannot come back.
+ */
+static int drop_privileges(const struct bridge *b)
+{
+	if (initgroups(b->user, b->gid) || setgid(b->gid) ||
+	    setuid(b->uid)) {
+		msg("dropping privileges to %s: %s", b->user, strerror(errno));
+		return -1;
+	}
+	if (b->uid && !setuid(0)) {
+		msg("dropping privileges to %s: root came back", b->user);
+		return -1;
+	}
+	return 0;
+}
+
+#if defined(__x86_64__)
+#define SECCOMP_AUDIT_ARCH	AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SECCOMP_AUDIT_ARCH	AUDIT_ARCH_AARCH64
+#endif
+
+/*
+ * The system calls the bridge makes while it serves: anything else kills
+ * it (SECCOMP_RET_KILL_PROCESS, SIGSYS). ioctl() is allowed with
+ * vhost's ioctl type (VHOST_VIRTIO) only, below. Sorted by name; a
+ * call that new code needs is one more line. A call missing here shows
+ * as a bridge killed by SIGSYS in the bridge selftests, which also run
+ * every message under the filter; the audit log (type=SECCOMP) names
+ * the call.
+ */
+static const unsigned int seccomp_allowed[] = {
+	__NR_accept4,			/* a frontend */
+	__NR_brk,			/* malloc() */
+	__NR_clock_gettime,		/* deadlines (vDSO fallback) */
+	__NR_close,
+	__NR_exit_group,
+	__NR_fcntl,			/* F_GETFL of a region's fd */
+#ifdef __NR_fstat
+	__NR_fstat,
+#endif
+	__NR_fstatfs,			/* where a region's file lives */
+	__NR_madvise,			/* free() */
+	__NR_mmap,			/* guest memory, the log, malloc() */
+	__NR_munmap,
+	__NR_newfstatat,		/* fstat() */
+	__NR_openat,			/* /dev/vhost-blk after a failed reset */
+	__NR_ppoll,			/* waiting for the frontend */
+#ifdef __NR_readlink
+	__NR_readlink,			/* is_eventfd() */
+#endif
+	__NR_readlinkat,
+	__NR_recvmsg,			/* messages and their fds */
+	__NR_restart_syscall,
+	__NR_rt_sigreturn,		/* SIGINT, SIGTERM */
+	__NR_sendmsg,			/* replies */
+#ifdef __NR_unlink
+	__NR_unlink,			/* the socket, at exit */
+#endif
+	__NR_unlinkat,
+	__NR_write,			/* the log */
+};
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define STMT(code, k)	((struct sock_filter)BPF_STMT(code, k))
+#define JUMP(code, k, jt, jf)	((struct sock_filter)BPF_JUMP(code, k, jt, jf))
+
+/* Install the filter of seccomp_allowed[] (no_new_privs is set already). */
+static int seccomp_install(void)
+{
+#ifdef SECCOMP_AUDIT_ARCH
+	struct sock_filter f[ARRAY_SIZE(seccomp_allowed) + 10];
+	struct sock_fprog prog = { .filter = f };
+	unsigned int n = 0, kill, allow;
+
+	/* Jump targets: the two returns come last. */
+	kill = ARRAY_SIZE(f) - 2;
+	allow = ARRAY_SIZE(f) - 1;
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS,
+		      offsetof(struct seccomp_data, arch));
+	f[n] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_AUDIT_ARCH, 0,
+		    kill - n - 1);
+	n++;
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS,
+		      offsetof(struct seccomp_data, nr));
+#ifdef __X32_SYSCALL_BIT
+	f[n] = JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT,
+		    kill - n - 1, 0);
+	n++;
+#else
+	f[n++] = STMT(BPF_JMP | BPF_JA, 0);
+#endif
+	/* ioctl(): the type byte of the command (low 32 bits, LE) only. */
+	f[n] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 3);
+	n++;
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS,
+		      offsetof(struct seccomp_data, args[1]));
+	f[n++] = STMT(BPF_ALU | BPF_AND | BPF_K, _IOC_TYPEMASK << _IOC_TYPESHIFT);
+	f[n] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, VHOST_VIRTIO << _IOC_TYPESHIFT,
+		    allow - n - 1, kill - n - 1);
+	n++;
+	for (unsigned int i = 0; i < ARRAY_SIZE(seccomp_allowed); i++) {
+		f[n] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_allowed[i],
+			    allow - n - 1, 0);
+		n++;
+	}
+	f[kill] = STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[allow] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	prog.len = ARRAY_SIZE(f);
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+		msg("seccomp filter: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+#else
+	msg("no seccomp filter for this architecture: use --no-seccomp");
+	return -1;
+#endif
+}
+
+/*
+ * Give up what serving does not need: root (--user), gaining privileges
+ * by exec (no_new_privs, always) and every system call but those of
+ * seccomp_allowed[] (unless --no-seccomp).
+ */
+static int restrict_self(const struct bridge *b)
+{
+	if (b->drop && drop_privileges(b))
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		msg("no_new_privs: %s", strerror(errno));
+		return -1;
+	}
+	return b->seccomp ? seccomp_install() : 0;
+}
+
 static unsigned int kernel_max_regions(void)
 {
 	FILE *f = fopen("/sys/module/vhost_blk/parameters/max_mem_regions",
@@ -1417,6 +1571,29 @@ static unsigned int kernel_max_regions(void)
 		fclose(f);
 	}
 	return n < BRIDGE_MAX_SLOTS ? n : BRIDGE_MAX_SLOTS;
+}
+
+/* @s as a user name or a number; NULL if neither. */
+static const struct passwd *lookup_user(const char *s)
+{
+	static struct passwd num;
+	const struct passwd *pw = getpwnam(s);
+	unsigned long v;
+	char *end;
+
+	if (pw || !*s || strpbrk(s, "+- "))
+		return pw;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v >= (uid_t)-1)
+		return NULL;
+	pw = getpwuid(v);
+	if (pw)
+		return pw;
+	/* A uid without a name: no groups of its own. */
+	num = (struct passwd){ .pw_name = (char *)s, .pw_uid = v,
+			       .pw_gid = v };
+	return &num;
 }
 
 /*
@@ -1453,7 +1630,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s --socket PATH --backend DEV_OR_FILE [--read-only]\n"
 		"          [--serial STR] [--queues N] [--busyloop-us N]\n"
-		"          [--max-memory SIZE] [--verbose]\n"
+		"          [--max-memory SIZE] [--user USER] [--no-seccomp]\n"
+		"          [--verbose]\n"
 		"       %s --version\n"
 		"Serve a vhost-user-blk frontend on the unix socket PATH with\n"
 		"/dev/vhost-blk, backed by a block device or a raw image file.\n"
@@ -1466,6 +1644,8 @@ static void usage(FILE *f)
 		"  --max-memory SIZE\n"
 		"                guest memory the frontend may share, all\n"
 		"                regions together (K, M, G, T: default 64G)\n"
+		"  --user USER   serve as USER (and its groups), not as root\n"
+		"  --no-seccomp  no system call filter while serving\n"
 		"  --verbose     log every message\n",
 		prog, prog, VHOST_BLK_SERIAL_LEN, VHOST_BLK_MAX_QUEUES,
 		VHOST_BLK_BUSYLOOP_MAX_US);
@@ -1481,6 +1661,8 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "busyloop-us", required_argument, NULL, 'B' },
 		{ "max-memory", required_argument, NULL, 'M' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "no-seccomp", no_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1489,6 +1671,7 @@ int main(int argc, char **argv)
 	struct bridge b = {
 		.queues = 1, .listen_fd = -1, .conn_fd = -1, .vfd = -1,
 		.bfd = -1, .serial = "", .max_memory = DEFAULT_MAX_MEMORY,
+		.seccomp = true,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t stopsigs;
@@ -1496,7 +1679,7 @@ int main(int argc, char **argv)
 	char *end;
 	int c, ret, rc;
 
-	while ((c = getopt_long(argc, argv, "s:b:rS:q:B:M:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:b:rS:q:B:M:u:Nvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			b.sock_path = optarg;
@@ -1539,6 +1722,26 @@ int main(int argc, char **argv)
 				msg("--max-memory takes a size in bytes, K, M, G or T");
 				return 2;
 			}
+			break;
+		case 'u': {
+			const struct passwd *pw = lookup_user(optarg);
+
+			if (!pw) {
+				msg("--user %s: no such user", optarg);
+				return 2;
+			}
+			b.drop = true;
+			b.uid = pw->pw_uid;
+			b.gid = pw->pw_gid;
+			b.user = strdup(pw->pw_name);
+			if (!b.user) {
+				msg("out of memory");
+				return 1;
+			}
+			break;
+		}
+		case 'N':
+			b.seccomp = false;
 			break;
 		case 'v':
 			b.verbose = true;
@@ -1599,12 +1802,16 @@ int main(int argc, char **argv)
 		if (!vhost_blk_get_config(b.vfd, &cfg, NULL, NULL))
 			bytes = le64toh(cfg.capacity) * 512;
 	}
+	if (restrict_self(&b)) {
+		rc = 1;
+		goto out;
+	}
 	msg("serving %s (%" PRIu64 " bytes%s, %u queue%s) on %s",
 	    b.backend_path, bytes, b.ro ? ", read-only" : "", b.queues,
 	    b.queues > 1 ? "s" : "", b.sock_path);
 
 	rc = serve(&b);
-
+out:
 	if (b.conn_fd >= 0)
 		close(b.conn_fd);
 	close(b.vfd);		/* stops and drains every queue */
