@@ -3,7 +3,9 @@
  * vhost-user-blk-bridge - serve a vhost-user-blk frontend from the kernel.
  *
  *   vhost-user-blk-bridge --socket PATH --backend DEV_OR_FILE
- *		[--read-only] [--serial STR] [--queues N] [--verbose]
+ *		[--read-only] [--serial STR] [--queues N] [--busyloop-us N]
+ *		[--max-memory SIZE] [--user USER] [--allow-uid USER]
+ *		[--allow-group GROUP] [--no-seccomp] [--verbose]
  *
  * A VMM that speaks vhost-user-blk (QEMU's vhost-user-blk-pci, Cloud
  * Hypervisor, crosvm, qemu-storage-daemon's test clients, ...) connects to
@@ -31,7 +33,11 @@
  * drained) and the bridge waits for the next. The frontend is not
  * trusted: a malformed message gets an error (a REPLY_ACK failure or an
  * empty reply) or, when the stream cannot be trusted any more, a
- * disconnect; the bridge carries on.
+ * disconnect; the bridge carries on. Guest memory is bounded
+ * (--max-memory) and must be on tmpfs or hugetlbfs, a message has one
+ * deadline, the log is rate-limited, and while serving the bridge runs
+ * with no_new_privs under a seccomp filter, as --user if asked, for the
+ * peers --allow-uid and --allow-group name.
  */
 #include <endian.h>
 #include <errno.h>
@@ -78,6 +84,9 @@
 #define DEFAULT_MAX_MEMORY	(64ULL << 30)
 /* How long a frontend may take to send a message, from its first byte. */
 #define MSG_TIMEOUT_MS		5000
+
+/* --allow-uid and --allow-group values, each. */
+#define MAX_ALLOWED		16
 
 #define PROTOCOL_FEATURES				\
 	((1ULL << VHOST_USER_PROTOCOL_F_MQ) |		\
@@ -126,6 +135,10 @@ struct bridge {
 	gid_t gid;
 	const char *user;
 	bool seccomp;			/* not --no-seccomp */
+	uid_t allow_uid[MAX_ALLOWED];	/* --allow-uid */
+	unsigned int n_allow_uid;
+	gid_t allow_gid[MAX_ALLOWED];	/* --allow-group */
+	unsigned int n_allow_gid;
 
 	int listen_fd;
 	int conn_fd;			/* the frontend, -1 if none */
@@ -1313,6 +1326,44 @@ static int disconnect(struct bridge *b)
 	return ret;
 }
 
+/*
+ * With --allow-uid or --allow-group, a frontend is served only if its
+ * uid is allowed, or its gid or one of its supplementary groups
+ * (SO_PEERCRED, SO_PEERGROUPS: as they were when it connected).
+ */
+static bool peer_allowed(const struct bridge *b, int fd)
+{
+	gid_t groups[256];
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	unsigned int i, j;
+
+	if (!b->n_allow_uid && !b->n_allow_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len)) {
+		msg("refusing a frontend: SO_PEERCRED: %s", strerror(errno));
+		return false;
+	}
+	for (i = 0; i < b->n_allow_uid; i++)
+		if (cr.uid == b->allow_uid[i])
+			return true;
+	for (i = 0; i < b->n_allow_gid; i++)
+		if (cr.gid == b->allow_gid[i])
+			return true;
+	/* More groups than fit: ERANGE, and those are not looked at. */
+	len = sizeof(groups);
+	if (b->n_allow_gid &&
+	    !getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len)) {
+		for (i = 0; i < len / sizeof(groups[0]); i++)
+			for (j = 0; j < b->n_allow_gid; j++)
+				if (groups[i] == b->allow_gid[j])
+					return true;
+	}
+	msg("refusing a frontend of uid %u, gid %u: not allowed",
+	    (unsigned int)cr.uid, (unsigned int)cr.gid);
+	return false;
+}
+
 static void accept_one(struct bridge *b)
 {
 	/*
@@ -1326,6 +1377,10 @@ static void accept_one(struct bridge *b)
 	if (fd < 0) {
 		if (errno != EINTR && errno != EAGAIN)
 			msg("accept: %s", strerror(errno));
+		return;
+	}
+	if (!peer_allowed(b, fd)) {
+		close(fd);
 		return;
 	}
 	if (b->conn_fd >= 0) {
@@ -1465,6 +1520,7 @@ static const unsigned int seccomp_allowed[] = {
 	__NR_fstat,
 #endif
 	__NR_fstatfs,			/* where a region's file lives */
+	__NR_getsockopt,		/* SO_PEERCRED, SO_PEERGROUPS */
 	__NR_madvise,			/* free() */
 	__NR_mmap,			/* guest memory, the log, malloc() */
 	__NR_munmap,
@@ -1596,6 +1652,24 @@ static const struct passwd *lookup_user(const char *s)
 	return &num;
 }
 
+/* @s as a group name or a number; NULL if neither. */
+static const struct group *lookup_group(const char *s)
+{
+	static struct group num;
+	const struct group *gr = getgrnam(s);
+	unsigned long v;
+	char *end;
+
+	if (gr || !*s || strpbrk(s, "+- "))
+		return gr;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v >= (gid_t)-1)
+		return NULL;
+	num = (struct group){ .gr_name = (char *)s, .gr_gid = v };
+	return &num;
+}
+
 /*
  * A size in bytes, with an optional K, M, G or T (powers of 1024): 0 or
  * -1 for anything else, an overflow or a sign.
@@ -1630,8 +1704,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s --socket PATH --backend DEV_OR_FILE [--read-only]\n"
 		"          [--serial STR] [--queues N] [--busyloop-us N]\n"
-		"          [--max-memory SIZE] [--user USER] [--no-seccomp]\n"
-		"          [--verbose]\n"
+		"          [--max-memory SIZE] [--user USER] [--allow-uid USER]\n"
+		"          [--allow-group GROUP] [--no-seccomp] [--verbose]\n"
 		"       %s --version\n"
 		"Serve a vhost-user-blk frontend on the unix socket PATH with\n"
 		"/dev/vhost-blk, backed by a block device or a raw image file.\n"
@@ -1645,10 +1719,13 @@ static void usage(FILE *f)
 		"                guest memory the frontend may share, all\n"
 		"                regions together (K, M, G, T: default 64G)\n"
 		"  --user USER   serve as USER (and its groups), not as root\n"
+		"  --allow-uid USER, --allow-group GROUP\n"
+		"                serve only frontends of these users or groups\n"
+		"                (names or numbers, each up to %d times)\n"
 		"  --no-seccomp  no system call filter while serving\n"
 		"  --verbose     log every message\n",
 		prog, prog, VHOST_BLK_SERIAL_LEN, VHOST_BLK_MAX_QUEUES,
-		VHOST_BLK_BUSYLOOP_MAX_US);
+		VHOST_BLK_BUSYLOOP_MAX_US, MAX_ALLOWED);
 }
 
 int main(int argc, char **argv)
@@ -1662,6 +1739,8 @@ int main(int argc, char **argv)
 		{ "busyloop-us", required_argument, NULL, 'B' },
 		{ "max-memory", required_argument, NULL, 'M' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "allow-uid", required_argument, NULL, 'U' },
+		{ "allow-group", required_argument, NULL, 'G' },
 		{ "no-seccomp", no_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1679,7 +1758,7 @@ int main(int argc, char **argv)
 	char *end;
 	int c, ret, rc;
 
-	while ((c = getopt_long(argc, argv, "s:b:rS:q:B:M:u:Nvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:b:rS:q:B:M:u:U:G:Nvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			b.sock_path = optarg;
@@ -1738,6 +1817,28 @@ int main(int argc, char **argv)
 				msg("out of memory");
 				return 1;
 			}
+			break;
+		}
+		case 'U': {
+			const struct passwd *pw = lookup_user(optarg);
+
+			if (!pw || b.n_allow_uid == MAX_ALLOWED) {
+				msg("--allow-uid %s: %s", optarg,
+				    pw ? "too many" : "no such user");
+				return 2;
+			}
+			b.allow_uid[b.n_allow_uid++] = pw->pw_uid;
+			break;
+		}
+		case 'G': {
+			const struct group *gr = lookup_group(optarg);
+
+			if (!gr || b.n_allow_gid == MAX_ALLOWED) {
+				msg("--allow-group %s: %s", optarg,
+				    gr ? "too many" : "no such group");
+				return 2;
+			}
+			b.allow_gid[b.n_allow_gid++] = gr->gr_gid;
 			break;
 		}
 		case 'N':
