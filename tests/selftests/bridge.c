@@ -21,6 +21,9 @@
  * VHOST_BLK_BRIDGE names the bridge binary (default: the one next to
  * this tree's tests, tools/build/vhost-user-blk-bridge).
  */
+#include <grp.h>
+#include <pwd.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/eventfd.h>
@@ -1440,6 +1443,517 @@ TEST_F_TIMEOUT(br, garbage, 300)
 }
 
 /* ---- an unmodified VMM ---- */
+
+/* ---- a hostile frontend ---- */
+
+/*
+ * Each test starts its own bridge with the options it is about, as a
+ * frontend that does not play by the rules would meet it.
+ */
+FIXTURE(hostile) {
+	struct server s;
+	uint64_t seed;
+};
+
+FIXTURE_SETUP(hostile)
+{
+	self->seed = fresh_seed();
+	if (access(bridge_bin(), X_OK))
+		SKIP(return, "%s: %s (make -C tools)", bridge_bin(),
+		     strerror(errno));
+}
+
+FIXTURE_TEARDOWN(hostile)
+{
+	server_done(_metadata, &self->s, true);
+}
+
+/*
+ * SET_MEM_TABLE of regions of @size[0..n) bytes, back to back in guest
+ * and frontend space and in the file @fd; the REPLY_ACK result.
+ */
+static int mem_table(struct vhost_user_conn *c, const uint64_t *size,
+		     unsigned int n, int fd)
+{
+	struct vhost_user_memory mem = { .nregions = n };
+	int fds[VHOST_USER_MEM_REGIONS_MAX];
+	uint64_t at = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		mem.regions[i] = (struct vhost_user_region){
+			.guest_phys_addr = at, .memory_size = size[i],
+			.userspace_addr = 0x100000000000ULL + at,
+			.mmap_offset = at,
+		};
+		fds[i] = fd;
+		at += size[i];
+	}
+	return raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem,
+			offsetof(struct vhost_user_memory, regions) +
+			n * sizeof(mem.regions[0]), fds, n);
+}
+
+/* ADD_MEM_REG (or REM_MEM_REG) of @size bytes at @at, as mem_table(). */
+static int mem_reg(struct vhost_user_conn *c, uint32_t request, uint64_t at,
+		   uint64_t size, int fd)
+{
+	struct vhost_user_mem_reg r = {
+		.region = {
+			.guest_phys_addr = at, .memory_size = size,
+			.userspace_addr = 0x100000000000ULL + at,
+			.mmap_offset = at,
+		},
+	};
+
+	return raw_call(c, request, &r, sizeof(r), &fd,
+			request == VHOST_USER_ADD_MEM_REG);
+}
+
+TEST_F(hostile, guest_memory_over_max_memory)
+{
+	static const char *const opts[] = { "--max-memory", "32M", NULL };
+	struct vhost_user_conn *c;
+	int mfd = new_memfd(64 << 20);
+	uint64_t f;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), opts));
+	c = raw_conn(self->s.sock);
+	ASSERT_NE(NULL, c);
+	/* One region, or two, over 32 MiB; then exactly 32 MiB. */
+	EXPECT_EQ(-E2BIG, mem_table(c, (uint64_t[]){ 48 << 20 }, 1, mfd));
+	EXPECT_EQ(-E2BIG, mem_table(c, (uint64_t[]){ 16 << 20, 24 << 20 },
+				    2, mfd));
+	EXPECT_EQ(-E2BIG, mem_table(c, (uint64_t[]){ 16 << 20, ~0ULL - 4095 },
+				    2, mfd));
+	EXPECT_EQ(0, mem_table(c, (uint64_t[]){ 16 << 20, 16 << 20 }, 2, mfd));
+	/* Growing past it region by region is refused too. */
+	EXPECT_EQ(-E2BIG, mem_reg(c, VHOST_USER_ADD_MEM_REG, 32 << 20, 4096,
+				  mfd));
+	EXPECT_EQ(0, mem_reg(c, VHOST_USER_REM_MEM_REG, 16 << 20, 16 << 20,
+			     -1));
+	EXPECT_EQ(-E2BIG, mem_reg(c, VHOST_USER_ADD_MEM_REG, 16 << 20,
+				  (16 << 20) + 4096, mfd));
+	EXPECT_EQ(0, mem_reg(c, VHOST_USER_ADD_MEM_REG, 16 << 20, 16 << 20,
+			     mfd));
+	EXPECT_EQ(0, vhost_user_get_features(c, &f));
+	vhost_user_disconnect(c);
+	close(mfd);
+	/* A frontend with 16 MiB of memory is served. */
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+TEST_F(hostile, default_max_memory_is_64g)
+{
+	struct vhost_user_conn *c;
+	int mfd = new_memfd(0);
+	uint64_t f;
+
+	/* A sparse 64 TiB file: no page of it is ever touched. */
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, 64ULL << 40));
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), NULL));
+	c = raw_conn(self->s.sock);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(-E2BIG, mem_table(c, (uint64_t[]){ 64ULL << 40 }, 1, mfd));
+	EXPECT_EQ(-E2BIG, mem_table(c, (uint64_t[]){ (64ULL << 30) + 4096 },
+				    1, mfd));
+	EXPECT_EQ(0, mem_table(c, (uint64_t[]){ 64ULL << 30 }, 1, mfd));
+	EXPECT_EQ(0, vhost_user_get_features(c, &f));
+	vhost_user_disconnect(c);
+	close(mfd);
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+/*
+ * Send the header of a 40-byte SET_VRING_ADDR, then a payload byte every
+ * @drip_ms, never all of it, until the bridge hangs up or @pid exits
+ * (if > 0) or @max_ms pass. The ms from the header to that; -1 if none.
+ */
+static int64_t drip(int sock, int drip_ms, int max_ms, pid_t pid,
+		    int *status)
+{
+	struct vhost_user_hdr h = {
+		.request = VHOST_USER_SET_VRING_ADDR,
+		.flags = VHOST_USER_VERSION,
+		.size = sizeof(struct vhost_vring_addr),
+	};
+	uint64_t t0 = vblk_now_ns();
+	char byte = 0;
+
+	if (raw_send(sock, &h, sizeof(h), NULL, 0))
+		return -1;
+	for (unsigned int sent = 0;
+	     vblk_now_ns() - t0 < (uint64_t)max_ms * 1000000; sent++) {
+		if (pid > 0) {
+			usleep(drip_ms * 1000);
+			if (waitpid(pid, status, WNOHANG) == pid)
+				return (vblk_now_ns() - t0) / 1000000;
+		} else if (peer_closed(sock, drip_ms)) {
+			return (vblk_now_ns() - t0) / 1000000;
+		}
+		if (sent + 1 < h.size)
+			raw_send(sock, &byte, 1, NULL, 0);
+	}
+	return -1;
+}
+
+TEST_F_TIMEOUT(hostile, slow_message_cut_off_at_the_deadline, 90)
+{
+	struct vhost_user_conn *c;
+	int64_t ms;
+
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), NULL));
+	c = raw_conn(self->s.sock);
+	ASSERT_NE(NULL, c);
+	/* A byte every 500 ms: each read is quick, the message is not. */
+	ms = drip(c->sock, 500, 40000, 0, NULL);
+	EXPECT_LE(STALL_MS - 500, ms);
+	EXPECT_GE(STALL_MS + 2000, ms);
+	TH_LOG("disconnected after %" PRId64 " ms", ms);
+	vhost_user_disconnect(c);
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+TEST_F_TIMEOUT(hostile, sigterm_in_the_middle_of_a_message, 60)
+{
+	struct vhost_user_conn *c;
+	int64_t ms;
+	int status;
+
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), NULL));
+	c = raw_conn(self->s.sock);
+	ASSERT_NE(NULL, c);
+	/* A byte every 100 ms for a second, then SIGTERM, dripping on. */
+	ASSERT_EQ(-1, drip(c->sock, 100, 1000, 0, NULL));
+	ASSERT_EQ(0, kill(self->s.pid, SIGTERM));
+	ms = drip(c->sock, 100, 10000, self->s.pid, &status);
+	ASSERT_LE(0, ms) TH_LOG("the bridge did not stop within 10 s");
+	self->s.pid = 0;
+	TH_LOG("stopped %" PRId64 " ms after SIGTERM", ms);
+	EXPECT_GE(1500, ms);
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	vhost_user_disconnect(c);
+}
+
+/*
+ * Lines of @path with @what in them, or with @sum the sum of the numbers
+ * after their first colon; all lines in *@lines.
+ */
+static unsigned long log_count(const char *path, const char *what, bool sum,
+			       unsigned long *lines)
+{
+	unsigned long n = 0;
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	*lines = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, what);
+		const char *colon = strchr(line, ':');
+
+		(*lines)++;
+		if (!p)
+			continue;
+		n += sum && colon ? strtoul(colon + 1, NULL, 10) : 1;
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+TEST_F_TIMEOUT(hostile, log_flood_is_capped, 120)
+{
+	const unsigned int count = 3000;
+	struct {
+		struct vhost_user_hdr h;
+		struct vhost_vring_state s;
+	} __attribute__((packed)) bad[100];
+	unsigned long logged, suppressed, lines;
+	struct vhost_user_conn *c;
+	uint64_t f;
+
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), NULL));
+	c = raw_conn(self->s.sock);
+	ASSERT_NE(NULL, c);
+	/* SET_VRING_NUM of a ring that is not there: a log line each. */
+	for (unsigned int i = 0; i < 100; i++) {
+		bad[i].h = (struct vhost_user_hdr){
+			.request = VHOST_USER_SET_VRING_NUM,
+			.flags = VHOST_USER_VERSION,
+			.size = sizeof(bad[i].s),
+		};
+		bad[i].s = (struct vhost_vring_state){ .index = 99, .num = 64 };
+	}
+	for (unsigned int i = 0; i < count / 100; i++)
+		ASSERT_EQ(0, raw_send(c->sock, bad, sizeof(bad), NULL, 0));
+	/* All of them were read once this is answered. */
+	EXPECT_EQ(0, vhost_user_get_features(c, &f));
+	vhost_user_disconnect(c);
+	EXPECT_EQ(0, server_stop(&self->s));
+
+	logged = log_count(self->s.log, "SET_VRING_NUM", false, &lines);
+	suppressed = log_count(self->s.log, "log lines suppressed", true,
+			       &lines);
+	TH_LOG("%lu lines, %lu of them refusals, %lu suppressed", lines,
+	       logged, suppressed);
+	EXPECT_GE(100, lines);
+	EXPECT_LE(1, logged);
+	/* Every refusal is either there or counted. */
+	EXPECT_LE(count, logged + suppressed);
+}
+
+/* A ramfs mount in a new directory under /tmp, in @dir; 0 or -errno. */
+static int ramfs_mount(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/vhost-blk-ramfs-XXXXXX");
+	if (!mkdtemp(dir))
+		return -errno;
+	if (mount("none", dir, "ramfs", 0, NULL)) {
+		int err = errno;
+
+		rmdir(dir);
+		return -err;
+	}
+	return 0;
+}
+
+/* A file of @size bytes in @dir, open read-write. */
+static int file_in(const char *dir, size_t size)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/region", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	unlink(path);
+	if (fd >= 0 && ftruncate(fd, size)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* @fd opened again through /proc with @flags. */
+static int reopen(int fd, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags | O_CLOEXEC);
+}
+
+TEST_F(hostile, regions_only_on_tmpfs)
+{
+	const uint64_t mb = 1 << 20;
+	int mfd = new_memfd(mb), pfd, rofd, ramfd, extfd = -1;
+	const char *fsdir = getenv("VHOST_BLK_TEST_FSDIR");
+	struct vhost_user_msg m, rep;
+	struct vhost_user_conn *c;
+	struct vblk_dev *d;
+	char ram[64];
+	uint64_t f;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ramfs_mount(ram, sizeof(ram)));
+	ramfd = file_in(ram, mb);
+	ASSERT_LE(0, ramfd);
+	if (fsdir && *fsdir) {
+		extfd = file_in(fsdir, mb);
+		ASSERT_LE(0, extfd);
+	} else {
+		TH_LOG("no VHOST_BLK_TEST_FSDIR: ext4 not tried");
+	}
+	pfd = reopen(mfd, O_PATH);
+	rofd = reopen(mfd, O_RDONLY);
+	ASSERT_LE(0, pfd);
+	ASSERT_LE(0, rofd);
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), NULL));
+	c = raw_conn(self->s.sock);
+	ASSERT_NE(NULL, c);
+
+	/* A file on ramfs or ext4, the bridge's own 9p root. */
+	EXPECT_EQ(-EBADF, mem_table(c, &mb, 1, ramfd));
+	if (extfd >= 0)
+		EXPECT_EQ(-EBADF, mem_table(c, &mb, 1, extfd));
+	/*
+	 * The memfd, mapped; then the same region again through an
+	 * O_PATH or read-only fd, which used to reuse the mapping.
+	 */
+	EXPECT_EQ(0, mem_table(c, &mb, 1, mfd));
+	EXPECT_EQ(-EBADF, mem_table(c, &mb, 1, pfd));
+	EXPECT_EQ(-EBADF, mem_table(c, &mb, 1, rofd));
+	EXPECT_EQ(-EBADF, mem_reg(c, VHOST_USER_ADD_MEM_REG, mb, mb, ramfd));
+	EXPECT_EQ(0, vhost_user_get_features(c, &f));
+	vhost_user_disconnect(c);
+
+	/* The dirty log, too: on ramfs refused (empty reply), memfd taken. */
+	ASSERT_EQ(0, vu_create(&d, self->s.sock, 1, VBLK_MEM_ONE));
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VHOST_USER_SET_LOG_BASE;
+	m.hdr.size = sizeof(m.payload.log);
+	m.payload.log.mmap_size = mb;
+	EXPECT_EQ(-EIO, vhost_user_call(d->vu, &m, &ramfd, 1, &rep, 8));
+	EXPECT_EQ(-EIO, vhost_user_call(d->vu, &m, &pfd, 1, &rep, 8));
+	EXPECT_EQ(0, vhost_user_call(d->vu, &m, &mfd, 1, &rep, 8));
+	vblk_dev_destroy(d);
+
+	close(pfd);
+	close(rofd);
+	close(ramfd);
+	if (extfd >= 0)
+		close(extfd);
+	close(mfd);
+	umount(ram);
+	rmdir(ram);
+	serves(_metadata, self->s.sock, self->seed);
+}
+
+/* The value of field @key ("Uid:") in /proc/@pid/status, in @out. */
+static int proc_status(pid_t pid, const char *key, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+	int ret = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)))
+			continue;
+		snprintf(out, len, "%s", line + strlen(key));
+		out[strcspn(out, "\n")] = 0;
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+TEST_F_TIMEOUT(hostile, user_no_new_privs_and_seccomp, 120)
+{
+	static const char *const opts[] = { "--user", "nobody", NULL };
+	const struct passwd *pw = getpwnam("nobody");
+	char want[64], v[128];
+	struct vblk_dev *d;
+
+	if (!pw)
+		SKIP(return, "no user nobody");
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), opts));
+	/* Verified I/O on both queues, a reset and I/O again. */
+	ASSERT_EQ(0, vu_create(&d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	round_trip(_metadata, d, test_dev(), self->seed);
+	vblk_dev_destroy(d);
+	serves(_metadata, self->s.sock, self->seed ^ 3);
+
+	snprintf(want, sizeof(want), "\t%u\t%u\t%u\t%u", pw->pw_uid,
+		 pw->pw_uid, pw->pw_uid, pw->pw_uid);
+	ASSERT_EQ(0, proc_status(self->s.pid, "Uid:", v, sizeof(v)));
+	EXPECT_STREQ(want, v);
+	snprintf(want, sizeof(want), "\t%u\t%u\t%u\t%u", pw->pw_gid,
+		 pw->pw_gid, pw->pw_gid, pw->pw_gid);
+	ASSERT_EQ(0, proc_status(self->s.pid, "Gid:", v, sizeof(v)));
+	EXPECT_STREQ(want, v);
+	ASSERT_EQ(0, proc_status(self->s.pid, "CapEff:", v, sizeof(v)));
+	EXPECT_STREQ("\t0000000000000000", v);
+	ASSERT_EQ(0, proc_status(self->s.pid, "NoNewPrivs:", v, sizeof(v)));
+	EXPECT_STREQ("\t1", v);
+	/* 2: SECCOMP_MODE_FILTER. */
+	ASSERT_EQ(0, proc_status(self->s.pid, "Seccomp:", v, sizeof(v)));
+	EXPECT_STREQ("\t2", v);
+}
+
+TEST_F(hostile, seccomp_by_default_and_no_seccomp)
+{
+	static const char *const opts[] = { "--no-seccomp", NULL };
+	char v[128];
+
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), NULL));
+	serves(_metadata, self->s.sock, self->seed);
+	ASSERT_EQ(0, proc_status(self->s.pid, "Seccomp:", v, sizeof(v)));
+	EXPECT_STREQ("\t2", v);
+	ASSERT_EQ(0, proc_status(self->s.pid, "NoNewPrivs:", v, sizeof(v)));
+	EXPECT_STREQ("\t1", v);
+	ASSERT_EQ(0, proc_status(self->s.pid, "Uid:", v, sizeof(v)));
+	EXPECT_STREQ("\t0\t0\t0\t0", v);
+	server_done(_metadata, &self->s, true);
+
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), opts));
+	serves(_metadata, self->s.sock, self->seed ^ 1);
+	ASSERT_EQ(0, proc_status(self->s.pid, "Seccomp:", v, sizeof(v)));
+	EXPECT_STREQ("\t0", v);
+	ASSERT_EQ(0, proc_status(self->s.pid, "NoNewPrivs:", v, sizeof(v)));
+	EXPECT_STREQ("\t1", v);
+}
+
+struct peer {
+	const char *sock;
+	uid_t uid;
+	gid_t gid;
+	gid_t group;			/* supplementary, if not 0 */
+	uint64_t seed;
+};
+
+/*
+ * In a child: become @arg's uid, gid and group, connect and do verified
+ * I/O. 0 if it worked, 1 if the bridge refused, 2 if the setup failed.
+ */
+static int peer_io(void *arg)
+{
+	const struct peer *p = arg;
+	struct vblk_dev *d;
+	struct vblk_req *r;
+	uint64_t gpa;
+	int ret;
+
+	if (setgroups(p->group ? 1 : 0, &p->group) || setgid(p->gid) ||
+	    setuid(p->uid))
+		return 2;
+	if (vu_create(&d, p->sock, 1, VBLK_MEM_ONE))
+		return 1;
+	r = vblk_req_alloc(d);
+	ret = !r || vblk_alloc(d, 65536, 4096, &gpa) ||
+	      write_pattern(&d->vqs[0], r, gpa, 500, 65536, p->seed) ||
+	      check_pattern(&d->vqs[0], r, gpa, 500, 65536, p->seed) ? 3 : 0;
+	vblk_dev_destroy(d);
+	return ret;
+}
+
+TEST_F_TIMEOUT(hostile, peer_credentials, 120)
+{
+	static const char *const opts[] = {
+		"--allow-uid", "12345", "--allow-group", "54321", NULL,
+	};
+	struct peer p = { .seed = self->seed };
+	struct vhost_user_conn *c;
+	unsigned long lines;
+
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), opts));
+	/* Whoever may connect: the bridge itself is to refuse. */
+	ASSERT_EQ(0, chmod(self->s.sock, 0777));
+	p.sock = self->s.sock;
+	/* Root is no exception: closed at once. */
+	ASSERT_EQ(0, vhost_user_connect(&c, self->s.sock, IO_TIMEOUT_MS));
+	EXPECT_EQ(1, peer_closed(c->sock, IO_TIMEOUT_MS));
+	vhost_user_disconnect(c);
+	EXPECT_EQ(1, log_count(self->s.log, "refusing a frontend of uid 0,",
+			       false, &lines));
+	/* The allowed uid; the allowed group as gid or supplementary. */
+	p.uid = 12345, p.gid = 100;
+	EXPECT_EQ(0, run_in_child(peer_io, &p, IO_TIMEOUT_MS * 3));
+	p.uid = 999, p.gid = 54321;
+	EXPECT_EQ(0, run_in_child(peer_io, &p, IO_TIMEOUT_MS * 3));
+	p.uid = 999, p.gid = 100, p.group = 54321;
+	EXPECT_EQ(0, run_in_child(peer_io, &p, IO_TIMEOUT_MS * 3));
+	/* Neither. */
+	p.uid = 999, p.gid = 100, p.group = 101;
+	EXPECT_EQ(1, run_in_child(peer_io, &p, IO_TIMEOUT_MS * 3));
+	EXPECT_EQ(1, log_count(self->s.log, "refusing a frontend of uid 999,",
+			       false, &lines));
+}
 
 /* Run @argv with output to @log; its exit status, or -1 after @ms. */
 static int run_for(char *const *argv, const char *log, int ms)
