@@ -1503,6 +1503,36 @@ static void learn_worker(uint32_t idx)
 	apply(&c, r);
 }
 
+/* What the driver and the device say about a load queue that failed. */
+static void load_dump(uint32_t i)
+{
+	struct vblk_vq *vq = &L->vqs[i];
+	char path[64], line[512];
+	FILE *f;
+
+	printf("# queue %u: num %u, used idx %u, driver's last used %u\n", i,
+	       vq->num, le16toh(vq->used->idx), vq->last_used);
+	for (unsigned int h = 0; h < vq->num; h++) {
+		if (!vq->slots[h].busy)
+			continue;
+		printf("#   head %u busy: %u descs, request %s\n", h,
+		       vq->slots[h].ndesc, vq->slots[h].req ?
+		       (vq->slots[h].req->done ? "done" : "pending") : "none");
+		for (unsigned int k = 0; k < vq->num; k++)
+			if (le32toh(vq->used->ring[k].id) == h)
+				printf("#   head %u in used slot %u, len %u\n",
+				       h, k, le32toh(vq->used->ring[k].len));
+	}
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", vfd);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "vq", 2) || !strncmp(line, "total", 5))
+			printf("#   %s", line);
+	fclose(f);
+}
+
 /*
  * A load queue was stopped at @base: everything it consumed must be on
  * the used ring.
@@ -1524,6 +1554,7 @@ static void load_stopped(uint32_t i, unsigned int base)
 			FAIL(P_OUTPUT, "queue %u stopped at base %u (avail "
 			     "%u): %u chains not back, want %u", i, base,
 			     vq->avail_idx, vq->inflight, unconsumed);
+		load_dump(i);
 	}
 	vq->started = false;
 }
