@@ -62,6 +62,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/audit.h>
@@ -196,11 +197,43 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Every line has a syslog priority. On the journal's stream (systemd sets
+ * JOURNAL_STREAM to the device and inode of the stderr it connects) a line
+ * starts with "<N>", which journald reads as the priority and strips; the
+ * journal names the program itself. Anywhere else it starts with the
+ * program's name, as it always did.
+ */
+static bool log_to_journal;
+
+static void log_init(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	log_to_journal = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
+			 !fstat(STDERR_FILENO, &st) && st.st_dev == dev &&
+			 st.st_ino == ino;
+}
+
+static void log_line(int prio, const char *line)
+{
+	if (log_to_journal)
+		fprintf(stderr, "<%d>%s\n", prio, line);
+	else
+		fprintf(stderr, "%s: %s\n", prog, line);
+}
+
 static void log_report_suppressed(void)
 {
-	if (log_rl.suppressed)
-		fprintf(stderr, "%s: %lu log lines suppressed\n", prog,
-			log_rl.suppressed);
+	char line[64];
+
+	if (log_rl.suppressed) {
+		snprintf(line, sizeof(line), "%lu log lines suppressed",
+			 log_rl.suppressed);
+		log_line(LOG_WARNING, line);
+	}
 	log_rl.suppressed = 0;
 }
 
@@ -222,18 +255,23 @@ static bool log_ratelimit(void)
 	return true;
 }
 
-static void __printf(1, 2) msg(const char *fmt, ...)
+static void __printf(2, 3) log_msg(int prio, const char *fmt, ...)
 {
+	char line[1024];
 	va_list ap;
 
 	if (!log_rl.off && !log_ratelimit())
 		return;
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	log_line(prio, line);
 }
+
+#define pr_err(...)	log_msg(LOG_ERR, __VA_ARGS__)
+#define pr_warn(...)	log_msg(LOG_WARNING, __VA_ARGS__)
+#define pr_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
+#define pr_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
 
 /* ---- the kernel device ---- */
 
@@ -285,8 +323,8 @@ static int dev_reset(struct bridge *b)
 	if (!ret)
 		ret = dev_attach(b);
 	if (ret) {
-		msg("resetting the device: %s; opening it again",
-		    strerror(-ret));
+		pr_warn("resetting the device: %s; opening it again",
+			strerror(-ret));
 		close(b->vfd);
 		ret = dev_open(b);
 	}
@@ -380,8 +418,8 @@ static int regions_size_check(const struct bridge *b,
 			return -E2BIG;
 	if (total <= b->max_memory)
 		return 0;
-	msg("guest memory of %" PRIu64 " bytes refused (--max-memory %"
-	    PRIu64 ")", total, b->max_memory);
+	pr_warn("guest memory of %" PRIu64 " bytes refused (--max-memory %"
+		PRIu64 ")", total, b->max_memory);
 	return -E2BIG;
 }
 
@@ -634,7 +672,7 @@ static int vring_start(struct bridge *b, unsigned int i)
 	if (!ret)
 		ret = vhost_blk_set_vring_kick(b->vfd, i, vr->kick_fd);
 	if (ret)
-		msg("starting queue %u: %s", i, strerror(-ret));
+		pr_err("starting queue %u: %s", i, strerror(-ret));
 	vr->running = !ret;
 	return ret;
 }
@@ -744,7 +782,7 @@ static int mem_commit(struct bridge *b, struct bridge_region *regs,
 	for (i = 0; i < b->queues; i++) {
 		if (!b->vrings[i].running && b->vrings[i].addr_given &&
 		    vring_set_addr(b, i))
-			msg("queue %u: ring no longer in guest memory", i);
+			pr_warn("queue %u: ring no longer in guest memory", i);
 		vring_update(b, i);
 	}
 	return 0;
@@ -1259,28 +1297,30 @@ static int serve_one(struct bridge *b, struct vhost_user_msg *m,
 	ret = vhost_user_recv_wait(b->conn_fd, m, fds, &q.nfds, &w);
 	if (ret) {
 		if (ret == -ECONNRESET)
-			msg("frontend disconnected");
+			pr_info("frontend disconnected");
 		else if (ret == -EINTR)
-			msg("stopping in the middle of a message");
+			pr_warn("stopping in the middle of a message");
 		else
-			msg("bad message from the frontend (%s): disconnecting",
-			    strerror(-ret));
+			pr_warn("bad message from the frontend (%s): disconnecting",
+				strerror(-ret));
 		return ret;
 	}
 	if ((m->hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
 	    (m->hdr.flags & VHOST_USER_FLAG_REPLY)) {
-		msg("%s: bad flags 0x%x: disconnecting",
-		    vhost_user_request_name(m->hdr.request), m->hdr.flags);
+		pr_warn("%s: bad flags 0x%x: disconnecting",
+			vhost_user_request_name(m->hdr.request), m->hdr.flags);
 		ret = -EPROTO;
 		goto out;
 	}
 
 	memset(&reply->hdr, 0, sizeof(reply->hdr));
 	ret = handle(b, &q);
-	if (b->verbose || ret)
-		msg("%s (%u)%s%s", vhost_user_request_name(m->hdr.request),
-		    m->hdr.request, ret ? ": " : "",
-		    ret ? strerror(-ret) : "");
+	if (ret)
+		pr_warn("%s (%u): %s", vhost_user_request_name(m->hdr.request),
+			m->hdr.request, strerror(-ret));
+	else if (b->verbose)
+		pr_debug("%s (%u)", vhost_user_request_name(m->hdr.request),
+			 m->hdr.request);
 
 	ack = (m->hdr.flags & VHOST_USER_FLAG_NEED_REPLY) &&
 	      (b->protocol_features &
@@ -1300,8 +1340,8 @@ static int serve_one(struct bridge *b, struct vhost_user_msg *m,
 	reply->hdr.flags = VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY;
 	ret = vhost_user_send(b->conn_fd, reply, NULL, 0);
 	if (ret)
-		msg("replying to %s: %s: disconnecting",
-		    vhost_user_request_name(m->hdr.request), strerror(-ret));
+		pr_warn("replying to %s: %s: disconnecting",
+			vhost_user_request_name(m->hdr.request), strerror(-ret));
 out:
 	for (unsigned int i = 0; i < q.nfds; i++)
 		if (fds[i] >= 0)
@@ -1341,7 +1381,7 @@ static bool peer_allowed(const struct bridge *b, int fd)
 	if (!b->n_allow_uid && !b->n_allow_gid)
 		return true;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len)) {
-		msg("refusing a frontend: SO_PEERCRED: %s", strerror(errno));
+		pr_warn("refusing a frontend: SO_PEERCRED: %s", strerror(errno));
 		return false;
 	}
 	for (i = 0; i < b->n_allow_uid; i++)
@@ -1359,9 +1399,23 @@ static bool peer_allowed(const struct bridge *b, int fd)
 				if (groups[i] == b->allow_gid[j])
 					return true;
 	}
-	msg("refusing a frontend of uid %u, gid %u: not allowed",
-	    (unsigned int)cr.uid, (unsigned int)cr.gid);
+	pr_warn("refusing a frontend of uid %u, gid %u: not allowed",
+		(unsigned int)cr.uid, (unsigned int)cr.gid);
 	return false;
+}
+
+/* "pid P uid U gid G" of the process at the other end of @fd. */
+static const char *peer_cred(int fd, char *buf, size_t len)
+{
+	struct ucred uc;
+	socklen_t n = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &n) || n != sizeof(uc))
+		snprintf(buf, len, "unknown peer (%s)", strerror(errno));
+	else
+		snprintf(buf, len, "pid %d uid %u gid %u", (int)uc.pid,
+			 (unsigned int)uc.uid, (unsigned int)uc.gid);
+	return buf;
 }
 
 static void accept_one(struct bridge *b)
@@ -1373,10 +1427,11 @@ static void accept_one(struct bridge *b)
 	 */
 	int fd = accept4(b->listen_fd, NULL, NULL,
 			 SOCK_CLOEXEC | SOCK_NONBLOCK);
+	char peer[64];
 
 	if (fd < 0) {
 		if (errno != EINTR && errno != EAGAIN)
-			msg("accept: %s", strerror(errno));
+			pr_err("accept: %s", strerror(errno));
 		return;
 	}
 	if (!peer_allowed(b, fd)) {
@@ -1384,12 +1439,13 @@ static void accept_one(struct bridge *b)
 		return;
 	}
 	if (b->conn_fd >= 0) {
-		msg("a frontend is connected already: refusing another");
+		pr_warn("a frontend is connected already: refusing another (%s)",
+			peer_cred(fd, peer, sizeof(peer)));
 		close(fd);
 		return;
 	}
 	b->conn_fd = fd;
-	msg("frontend connected");
+	pr_info("frontend connected (%s)", peer_cred(fd, peer, sizeof(peer)));
 }
 
 static int listen_on(struct bridge *b)
@@ -1399,13 +1455,13 @@ static int listen_on(struct bridge *b)
 	int fd;
 
 	if (strlen(b->sock_path) >= sizeof(sa.sun_path)) {
-		msg("%s: path too long", b->sock_path);
+		pr_err("%s: path too long", b->sock_path);
 		return -1;
 	}
 	memcpy(sa.sun_path, b->sock_path, strlen(b->sock_path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		msg("socket: %s", strerror(errno));
+		pr_err("socket: %s", strerror(errno));
 		return -1;
 	}
 	/* A socket nobody listens on is left from an earlier run. */
@@ -1420,7 +1476,7 @@ static int listen_on(struct bridge *b)
 			close(probe);
 	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4)) {
-		msg("%s: %s", b->sock_path, strerror(errno));
+		pr_err("%s: %s", b->sock_path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -1441,7 +1497,7 @@ static int serve(struct bridge *b)
 	int rc = 0;
 
 	if (!m || !reply) {
-		msg("out of memory");
+		pr_err("out of memory");
 		rc = 1;
 		goto out;
 	}
@@ -1454,14 +1510,14 @@ static int serve(struct bridge *b)
 		if (ppoll(p, b->conn_fd >= 0 ? 2 : 1, NULL, &b->waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
-			msg("poll: %s", strerror(errno));
+			pr_err("poll: %s", strerror(errno));
 			rc = 1;
 			break;
 		}
 		/* The current frontend first: its hang-up frees the slot. */
 		if (b->conn_fd >= 0 && p[1].revents &&
 		    serve_one(b, m, reply) < 0 && disconnect(b)) {
-			msg("the device cannot be set up again: exiting");
+			pr_err("the device cannot be set up again: exiting");
 			rc = 1;
 			break;
 		}
@@ -1484,11 +1540,11 @@ static int drop_privileges(const struct bridge *b)
 {
 	if (initgroups(b->user, b->gid) || setgid(b->gid) ||
 	    setuid(b->uid)) {
-		msg("dropping privileges to %s: %s", b->user, strerror(errno));
+		pr_err("dropping privileges to %s: %s", b->user, strerror(errno));
 		return -1;
 	}
 	if (b->uid && !setuid(0)) {
-		msg("dropping privileges to %s: root came back", b->user);
+		pr_err("dropping privileges to %s: root came back", b->user);
 		return -1;
 	}
 	return 0;
@@ -1589,12 +1645,12 @@ static int seccomp_install(void)
 	f[allow] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	prog.len = ARRAY_SIZE(f);
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
-		msg("seccomp filter: %s", strerror(errno));
+		pr_err("seccomp filter: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
 #else
-	msg("no seccomp filter for this architecture: use --no-seccomp");
+	pr_err("no seccomp filter for this architecture: use --no-seccomp");
 	return -1;
 #endif
 }
@@ -1609,7 +1665,7 @@ static int restrict_self(const struct bridge *b)
 	if (b->drop && drop_privileges(b))
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
-		msg("no_new_privs: %s", strerror(errno));
+		pr_err("no_new_privs: %s", strerror(errno));
 		return -1;
 	}
 	return b->seccomp ? seccomp_install() : 0;
@@ -1758,6 +1814,7 @@ int main(int argc, char **argv)
 	char *end;
 	int c, ret, rc;
 
+	log_init();
 	while ((c = getopt_long(argc, argv, "s:b:rS:q:B:M:u:U:G:Nvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -1777,7 +1834,7 @@ int main(int argc, char **argv)
 			b.queues = strtoul(optarg, &end, 0);
 			if (errno || *end || !b.queues ||
 			    b.queues > VHOST_BLK_MAX_QUEUES) {
-				msg("--queues takes 1..%d", VHOST_BLK_MAX_QUEUES);
+				pr_err("--queues takes 1..%d", VHOST_BLK_MAX_QUEUES);
 				return 2;
 			}
 			break;
@@ -1788,8 +1845,8 @@ int main(int argc, char **argv)
 			us = strtoul(optarg, &end, 0);
 			if (errno || *end || end == optarg ||
 			    us > VHOST_BLK_BUSYLOOP_MAX_US) {
-				msg("--busyloop-us takes 0..%d",
-				    VHOST_BLK_BUSYLOOP_MAX_US);
+				pr_err("--busyloop-us takes 0..%d",
+				       VHOST_BLK_BUSYLOOP_MAX_US);
 				return 2;
 			}
 			b.busyloop_us = us;
@@ -1798,7 +1855,7 @@ int main(int argc, char **argv)
 		case 'M':
 			if (parse_size(optarg, &b.max_memory) ||
 			    !b.max_memory) {
-				msg("--max-memory takes a size in bytes, K, M, G or T");
+				pr_err("--max-memory takes a size in bytes, K, M, G or T");
 				return 2;
 			}
 			break;
@@ -1806,7 +1863,7 @@ int main(int argc, char **argv)
 			const struct passwd *pw = lookup_user(optarg);
 
 			if (!pw) {
-				msg("--user %s: no such user", optarg);
+				pr_err("--user %s: no such user", optarg);
 				return 2;
 			}
 			b.drop = true;
@@ -1814,7 +1871,7 @@ int main(int argc, char **argv)
 			b.gid = pw->pw_gid;
 			b.user = strdup(pw->pw_name);
 			if (!b.user) {
-				msg("out of memory");
+				pr_err("out of memory");
 				return 1;
 			}
 			break;
@@ -1823,8 +1880,8 @@ int main(int argc, char **argv)
 			const struct passwd *pw = lookup_user(optarg);
 
 			if (!pw || b.n_allow_uid == MAX_ALLOWED) {
-				msg("--allow-uid %s: %s", optarg,
-				    pw ? "too many" : "no such user");
+				pr_err("--allow-uid %s: %s", optarg,
+				       pw ? "too many" : "no such user");
 				return 2;
 			}
 			b.allow_uid[b.n_allow_uid++] = pw->pw_uid;
@@ -1834,8 +1891,8 @@ int main(int argc, char **argv)
 			const struct group *gr = lookup_group(optarg);
 
 			if (!gr || b.n_allow_gid == MAX_ALLOWED) {
-				msg("--allow-group %s: %s", optarg,
-				    gr ? "too many" : "no such group");
+				pr_err("--allow-group %s: %s", optarg,
+				       gr ? "too many" : "no such group");
 				return 2;
 			}
 			b.allow_gid[b.n_allow_gid++] = gr->gr_gid;
@@ -1864,7 +1921,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strlen(b.serial) > VHOST_BLK_SERIAL_LEN) {
-		msg("--serial takes up to %d bytes", VHOST_BLK_SERIAL_LEN);
+		pr_err("--serial takes up to %d bytes", VHOST_BLK_SERIAL_LEN);
 		return 2;
 	}
 	page_size = sysconf(_SC_PAGESIZE);
@@ -1873,13 +1930,13 @@ int main(int argc, char **argv)
 
 	b.bfd = open(b.backend_path, (b.ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (b.bfd < 0) {
-		msg("%s: %s", b.backend_path, strerror(errno));
+		pr_err("%s: %s", b.backend_path, strerror(errno));
 		return 1;
 	}
 	ret = dev_open(&b);
 	if (ret) {
-		msg("%s with %s: %s", VHOST_BLK_DEV_PATH, b.backend_path,
-		    strerror(-ret));
+		pr_err("%s with %s: %s", VHOST_BLK_DEV_PATH, b.backend_path,
+		       strerror(-ret));
 		return 1;
 	}
 	b.max_slots = kernel_max_regions();
@@ -1907,9 +1964,9 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	msg("serving %s (%" PRIu64 " bytes%s, %u queue%s) on %s",
-	    b.backend_path, bytes, b.ro ? ", read-only" : "", b.queues,
-	    b.queues > 1 ? "s" : "", b.sock_path);
+	pr_info("serving %s (%" PRIu64 " bytes%s, %u queue%s) on %s",
+		b.backend_path, bytes, b.ro ? ", read-only" : "", b.queues,
+		b.queues > 1 ? "s" : "", b.sock_path);
 
 	rc = serve(&b);
 out:
@@ -1922,6 +1979,6 @@ out:
 	close(b.listen_fd);
 	unlink(b.sock_path);
 	log_report_suppressed();
-	msg("exiting");
+	pr_info("exiting");
 	return rc;
 }
