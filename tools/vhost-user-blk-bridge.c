@@ -2,10 +2,13 @@
 /*
  * vhost-user-blk-bridge - serve a vhost-user-blk frontend from the kernel.
  *
- *   vhost-user-blk-bridge --socket PATH --backend DEV_OR_FILE
+ *   vhost-user-blk-bridge --socket PATH [--socket-mode MODE]
+ *		[--socket-group GROUP] --backend DEV_OR_FILE
  *		[--read-only] [--serial STR] [--queues N] [--busyloop-us N]
  *		[--max-memory SIZE] [--user USER] [--allow-uid USER]
  *		[--allow-group GROUP] [--no-seccomp] [--verbose]
+ *   vhost-user-blk-bridge --fd N --backend DEV_OR_FILE [...]
+ *   vhost-user-blk-bridge --backend DEV_OR_FILE [...]  (socket activation)
  *
  * A VMM that speaks vhost-user-blk (QEMU's vhost-user-blk-pci, Cloud
  * Hypervisor, crosvm, qemu-storage-daemon's test clients, ...) connects to
@@ -140,6 +143,12 @@ struct bridge {
 	unsigned int n_allow_uid;
 	gid_t allow_gid[MAX_ALLOWED];	/* --allow-group */
 	unsigned int n_allow_gid;
+	/* The listening socket: --socket, --fd or socket activation. */
+	int passed_fd;			/* --fd, -1 if not given */
+	mode_t sock_mode;		/* --socket-mode */
+	bool sock_mode_set;
+	gid_t sock_gid;			/* --socket-group */
+	bool sock_group_set;
 
 	int listen_fd;
 	int conn_fd;			/* the frontend, -1 if none */
@@ -1448,40 +1457,244 @@ static void accept_one(struct bridge *b)
 	pr_info("frontend connected (%s)", peer_cred(fd, peer, sizeof(peer)));
 }
 
+/* ---- the listening socket ---- */
+
+/*
+ * A socket nobody listens on at @sa is left from an earlier run: remove
+ * it. One somebody listens on is another bridge's: -EADDRINUSE.
+ */
+static int remove_stale_socket(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int probe, ret = 0;
+
+	if (lstat(sa->sun_path, &st) || !S_ISSOCK(st.st_mode))
+		return 0;
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (probe < 0)
+		return -errno;
+	/* EAGAIN: it listens, with a full backlog. */
+	if (!connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) ||
+	    errno == EAGAIN)
+		ret = -EADDRINUSE;
+	else if (errno == ECONNREFUSED)
+		unlink(sa->sun_path);
+	close(probe);
+	return ret;
+}
+
+/*
+ * Listen on --socket PATH with --socket-mode and --socket-group applied
+ * before anybody can connect: the socket is bound in a private directory
+ * (0700) beside PATH, given its group and mode there, and only then moved
+ * to PATH, which must not exist by then. So PATH never has the umask's
+ * mode, nor names a socket of the wrong group. 0 or -1 (logged).
+ */
 static int listen_on(struct bridge *b)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
+	struct sockaddr_un tmp = { .sun_family = AF_UNIX };
+	char dir[sizeof(tmp.sun_path) - 2];	/* room for "/s" */
+	const char *what, *slash;
+	size_t len = strlen(b->sock_path);
+	int fd = -1, ret;
 
-	if (strlen(b->sock_path) >= sizeof(sa.sun_path)) {
+	slash = strrchr(b->sock_path, '/');
+	/* The private directory: "DIR/.vub-XXXXXX" for "DIR/NAME". */
+	if (len >= sizeof(sa.sun_path) ||
+	    snprintf(dir, sizeof(dir), "%.*s.vub-XXXXXX",
+		     slash ? (int)(slash - b->sock_path + 1) : 0,
+		     b->sock_path) >= (int)sizeof(dir)) {
 		pr_err("%s: path too long", b->sock_path);
 		return -1;
 	}
-	memcpy(sa.sun_path, b->sock_path, strlen(b->sock_path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		pr_err("socket: %s", strerror(errno));
+	memcpy(sa.sun_path, b->sock_path, len + 1);
+	ret = remove_stale_socket(&sa);
+	if (ret) {
+		pr_err("%s: %s", b->sock_path, ret == -EADDRINUSE ?
+		       "another process listens on it" : strerror(-ret));
 		return -1;
 	}
-	/* A socket nobody listens on is left from an earlier run. */
-	if (!lstat(b->sock_path, &st) && S_ISSOCK(st.st_mode)) {
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (probe >= 0 &&
-		    connect(probe, (struct sockaddr *)&sa, sizeof(sa)) &&
-		    errno == ECONNREFUSED)
-			unlink(b->sock_path);
-		if (probe >= 0)
-			close(probe);
+	if (!mkdtemp(dir)) {
+		pr_err("%s: creating a directory beside it: %s", b->sock_path,
+		       strerror(errno));
+		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4)) {
-		pr_err("%s: %s", b->sock_path, strerror(errno));
-		close(fd);
+	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s/s", dir);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	what = "socket";
+	if (fd < 0)
+		goto err_dir;
+	what = "bind";
+	if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)))
+		goto err_close;
+	what = "--socket-group";
+	if (b->sock_group_set && chown(tmp.sun_path, -1, b->sock_gid))
+		goto err_unlink;
+	what = "--socket-mode";
+	if (b->sock_mode_set && chmod(tmp.sun_path, b->sock_mode))
+		goto err_unlink;
+	what = "listen";
+	if (listen(fd, 4))
+		goto err_unlink;
+	/* Never over an existing PATH: somebody else made it meanwhile. */
+	what = "moving it into place";
+	if (renameat2(AT_FDCWD, tmp.sun_path, AT_FDCWD, b->sock_path,
+		      RENAME_NOREPLACE)) {
+		/* A filesystem without RENAME_NOREPLACE: a link fails alike. */
+		if (errno != EINVAL || link(tmp.sun_path, b->sock_path))
+			goto err_unlink;
+		unlink(tmp.sun_path);
+	}
+	rmdir(dir);
+	b->listen_fd = fd;
+	return 0;
+
+err_unlink:
+	ret = errno;
+	unlink(tmp.sun_path);
+	errno = ret;
+err_close:
+	ret = errno;
+	close(fd);
+	errno = ret;
+err_dir:
+	ret = errno;
+	rmdir(dir);
+	pr_err("%s: %s: %s", b->sock_path, what, strerror(ret));
+	return -1;
+}
+
+/*
+ * The listening socket passed as fd @fd (--fd, or socket activation): it
+ * must be a unix stream socket that listens. Made non-blocking and
+ * close-on-exec. 0 or -1 (logged).
+ */
+static int listen_fd_take(struct bridge *b, int fd, const char *from)
+{
+	int domain = -1, type = -1, acc = 0;
+	socklen_t n = sizeof(int);
+	struct stat st;
+	int fl;
+
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &n) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &n) ||
+	    domain != AF_UNIX || type != SOCK_STREAM || !acc) {
+		pr_err("%s: fd %d is not a listening unix stream socket", from,
+		       fd);
+		return -1;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC)) {
+		pr_err("%s: fd %d: %s", from, fd, strerror(errno));
 		return -1;
 	}
 	b->listen_fd = fd;
 	return 0;
+}
+
+/*
+ * Socket activation (sd_listen_fds(3)): LISTEN_PID is this process and
+ * LISTEN_FDS is 1, the socket is fd 3 (SD_LISTEN_FDS_START). The variables
+ * are removed either way. 1 if a socket was passed, 0 if none, -1 if
+ * what was passed is not one listening socket (logged).
+ */
+#define LISTEN_FDS_START	3
+
+static int listen_fds_from_env(struct bridge *b)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char *end;
+	long n;
+	int ret = 0;
+
+	if (pid && fds) {
+		errno = 0;
+		n = strtol(pid, &end, 10);
+		if (!errno && !*end && end != pid && n == getpid()) {
+			n = strtol(fds, &end, 10);
+			if (*end || end == fds || n != 1) {
+				pr_err("LISTEN_FDS=%s: one socket expected", fds);
+				ret = -1;
+			} else {
+				ret = listen_fd_take(b, LISTEN_FDS_START,
+						     "LISTEN_FDS") ? -1 : 1;
+			}
+		}
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return ret;
+}
+
+/* The socket's name for the log in @buf: its path, or "fd N". */
+static void listen_name(const struct bridge *b, char *buf, size_t len)
+{
+	struct sockaddr_un sa;
+	socklen_t n = sizeof(sa);
+
+	if (b->sock_path) {
+		snprintf(buf, len, "%s", b->sock_path);
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	if (!getsockname(b->listen_fd, (struct sockaddr *)&sa, &n) &&
+	    n > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0])
+		snprintf(buf, len, "%.*s (fd %d)", (int)sizeof(sa.sun_path),
+			 sa.sun_path, b->listen_fd);
+	else
+		snprintf(buf, len, "fd %d", b->listen_fd);
+}
+
+/* ---- the service manager ---- */
+
+/*
+ * sd_notify(3) without libsystemd: NOTIFY_SOCKET names a unix datagram
+ * socket ("/path", or "@name" in the abstract namespace). It is connected
+ * once, before the seccomp filter goes on, and each state is one write()
+ * to it. Nothing without NOTIFY_SOCKET; a failure is only logged.
+ */
+static int notify_fd = -1;
+
+static void notify_open(void)
+{
+	const char *e = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len;
+	int fd;
+
+	if (!e || !*e)
+		return;
+	len = strlen(e);
+	if ((e[0] != '/' && e[0] != '@') || len < 2 ||
+	    len >= sizeof(sa.sun_path)) {
+		pr_warn("NOTIFY_SOCKET=%s: not a unix socket address", e);
+		return;
+	}
+	memcpy(sa.sun_path, e, len);
+	if (e[0] == '@')
+		sa.sun_path[0] = 0;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    connect(fd, (struct sockaddr *)&sa,
+		    offsetof(struct sockaddr_un, sun_path) + len)) {
+		pr_warn("NOTIFY_SOCKET=%s: %s", e, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	notify_fd = fd;
+}
+
+static void notify(const char *state)
+{
+	if (notify_fd >= 0 && write(notify_fd, state, strlen(state)) < 0)
+		pr_warn("NOTIFY_SOCKET: %s", strerror(errno));
 }
 
 static void on_signal(int sig)
@@ -1595,7 +1808,7 @@ static const unsigned int seccomp_allowed[] = {
 	__NR_unlink,			/* the socket, at exit */
 #endif
 	__NR_unlinkat,
-	__NR_write,			/* the log */
+	__NR_write,			/* the log, sd_notify */
 };
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -1755,16 +1968,87 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Options without a short form. */
+enum {
+	OPT_SOCKET_MODE = 0x100,
+	OPT_SOCKET_GROUP,
+	OPT_FD,
+};
+
+/* @arg as a number in @base, 0..@max, digits only; -1 if it is not one. */
+static long parse_num(const char *arg, int base, long max)
+{
+	char *end;
+	long v;
+
+	if (*arg < '0' || *arg > '9')
+		return -1;
+	errno = 0;
+	v = strtol(arg, &end, base);
+	return errno || *end || v > max ? -1 : v;
+}
+
+/* --socket-mode, --socket-group and --fd into @b. 0, or -1 (logged). */
+static int parse_socket_opt(struct bridge *b, int c, const char *arg)
+{
+	struct group *gr;
+	long v;
+
+	switch (c) {
+	case OPT_SOCKET_MODE:
+		v = parse_num(arg, 8, 0777);
+		if (v < 0) {
+			pr_err("--socket-mode takes an octal mode, 0..0777");
+			return -1;
+		}
+		b->sock_mode = v;
+		b->sock_mode_set = true;
+		return 0;
+	case OPT_SOCKET_GROUP:
+		v = parse_num(arg, 10, INT_MAX);
+		if (v < 0) {
+			gr = getgrnam(arg);
+			if (!gr) {
+				pr_err("--socket-group %s: no such group", arg);
+				return -1;
+			}
+			v = gr->gr_gid;
+		}
+		b->sock_gid = v;
+		b->sock_group_set = true;
+		return 0;
+	default:
+		v = parse_num(arg, 10, INT_MAX);
+		if (v < 0) {
+			pr_err("--fd takes a file descriptor number");
+			return -1;
+		}
+		b->passed_fd = v;
+		return 0;
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s --socket PATH --backend DEV_OR_FILE [--read-only]\n"
-		"          [--serial STR] [--queues N] [--busyloop-us N]\n"
-		"          [--max-memory SIZE] [--user USER] [--allow-uid USER]\n"
-		"          [--allow-group GROUP] [--no-seccomp] [--verbose]\n"
+		"usage: %s --socket PATH [--socket-mode MODE]\n"
+		"          [--socket-group GROUP] --backend DEV_OR_FILE\n"
+		"          [--read-only] [--serial STR] [--queues N]\n"
+		"          [--busyloop-us N] [--max-memory SIZE] [--user USER]\n"
+		"          [--allow-uid USER] [--allow-group GROUP]\n"
+		"          [--no-seccomp] [--verbose]\n"
+		"       %s --fd N --backend DEV_OR_FILE [...]\n"
+		"       %s --backend DEV_OR_FILE [...]   (socket activation)\n"
 		"       %s --version\n"
 		"Serve a vhost-user-blk frontend on the unix socket PATH with\n"
 		"/dev/vhost-blk, backed by a block device or a raw image file.\n"
+		"  --socket-mode MODE\n"
+		"                the socket's mode, octal (default: from the umask)\n"
+		"  --socket-group GROUP\n"
+		"                the socket's group, a name or a number\n"
+		"  --fd N        listen on the listening unix socket fd N instead\n"
+		"                (without --socket and --fd: the one fd of\n"
+		"                LISTEN_FDS, as systemd passes it)\n"
 		"  --read-only   open the backend read-only, offer VIRTIO_BLK_F_RO\n"
 		"  --serial STR  the GET_ID string (up to %d bytes)\n"
 		"  --queues N    virtqueues offered, 1..%d (default 1)\n"
@@ -1780,7 +2064,8 @@ static void usage(FILE *f)
 		"                (names or numbers, each up to %d times)\n"
 		"  --no-seccomp  no system call filter while serving\n"
 		"  --verbose     log every message\n",
-		prog, prog, VHOST_BLK_SERIAL_LEN, VHOST_BLK_MAX_QUEUES,
+		prog, prog, prog, prog, VHOST_BLK_SERIAL_LEN,
+		VHOST_BLK_MAX_QUEUES,
 		VHOST_BLK_BUSYLOOP_MAX_US, MAX_ALLOWED);
 }
 
@@ -1801,14 +2086,19 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+		{ "fd", required_argument, NULL, OPT_FD },
 		{ }
 	};
 	struct bridge b = {
 		.queues = 1, .listen_fd = -1, .conn_fd = -1, .vfd = -1,
 		.bfd = -1, .serial = "", .max_memory = DEFAULT_MAX_MEMORY,
-		.seccomp = true,
+		.seccomp = true, .passed_fd = -1,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
+	char where[sizeof(((struct sockaddr_un *)0)->sun_path) + 24];
+	char status[PATH_MAX + sizeof(where) + 64];
 	sigset_t stopsigs;
 	uint64_t bytes = 0;
 	char *end;
@@ -1911,14 +2201,42 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("%s %s\n", prog, VHOST_BLK_VERSION);
 			return 0;
+		case OPT_SOCKET_MODE:
+		case OPT_SOCKET_GROUP:
+		case OPT_FD:
+			if (parse_socket_opt(&b, c, optarg))
+				return 2;
+			break;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (optind != argc || !b.sock_path || !b.backend_path) {
+	if (optind != argc || !b.backend_path) {
 		usage(stderr);
 		return 2;
+	}
+	if (b.sock_path && b.passed_fd >= 0) {
+		pr_err("--socket and --fd exclude each other");
+		return 2;
+	}
+	if (!b.sock_path && (b.sock_mode_set || b.sock_group_set)) {
+		pr_err("--socket-mode and --socket-group apply to --socket");
+		return 2;
+	}
+	/* The socket passed must be one, before anything is opened. */
+	if (b.passed_fd >= 0) {
+		if (listen_fd_take(&b, b.passed_fd, "--fd"))
+			return 2;
+	} else if (!b.sock_path) {
+		ret = listen_fds_from_env(&b);
+		if (ret < 0)
+			return 2;
+		if (!ret) {
+			pr_err("no --socket, no --fd and no LISTEN_FDS");
+			usage(stderr);
+			return 2;
+		}
 	}
 	if (strlen(b.serial) > VHOST_BLK_SERIAL_LEN) {
 		pr_err("--serial takes up to %d bytes", VHOST_BLK_SERIAL_LEN);
@@ -1951,7 +2269,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (listen_on(&b))
+	if (b.sock_path && listen_on(&b))
 		return 1;
 
 	{
@@ -1960,15 +2278,21 @@ int main(int argc, char **argv)
 		if (!vhost_blk_get_config(b.vfd, &cfg, NULL, NULL))
 			bytes = le64toh(cfg.capacity) * 512;
 	}
+	listen_name(&b, where, sizeof(where));
+	notify_open();
 	if (restrict_self(&b)) {
 		rc = 1;
 		goto out;
 	}
 	pr_info("serving %s (%" PRIu64 " bytes%s, %u queue%s) on %s",
 		b.backend_path, bytes, b.ro ? ", read-only" : "", b.queues,
-		b.queues > 1 ? "s" : "", b.sock_path);
+		b.queues > 1 ? "s" : "", where);
+	snprintf(status, sizeof(status), "READY=1\nSTATUS=serving %s on %s",
+		 b.backend_path, where);
+	notify(status);
 
 	rc = serve(&b);
+	notify("STOPPING=1");
 out:
 	if (b.conn_fd >= 0)
 		close(b.conn_fd);
@@ -1977,7 +2301,8 @@ out:
 	vrings_forget(&b);
 	close(b.bfd);
 	close(b.listen_fd);
-	unlink(b.sock_path);
+	if (b.sock_path)
+		unlink(b.sock_path);
 	log_report_suppressed();
 	pr_info("exiting");
 	return rc;

@@ -79,5 +79,35 @@ for sub in io info stat; do
 done
 expect "vhost-user-blk-bridge --help" 0 "usage" "$B" --help
 
+# The bridge's listening socket: every mistake is a usage error (2) found
+# before anything is opened.
+for m in 999 0800 -1 " -1" " 600" +600 x ""; do
+	expect "bridge --socket-mode '$m' is refused" 2 "socket-mode takes" \
+		"$B" --backend /dev/null --socket "$WORK/b.sock" --socket-mode "$m"
+done
+for g in no-such-group-vb " -1" -1; do
+	expect "bridge --socket-group '$g' is refused" 2 "no such group" \
+		"$B" --backend /dev/null --socket "$WORK/b.sock" --socket-group "$g"
+done
+for n in -1 " 3" x 2147483648; do
+	expect "bridge --fd '$n' is refused" 2 "takes a file descriptor" \
+		"$B" --backend /dev/null --fd "$n"
+done
+expect "bridge --fd naming no listening socket is refused" 2 \
+	"fd 0 is not a listening unix stream socket" \
+	"$B" --backend /dev/null --fd 0 </dev/null
+expect "bridge --socket with --fd is refused" 2 "exclude each other" \
+	"$B" --backend /dev/null --socket "$WORK/b.sock" --fd 0
+expect "bridge --socket-mode without --socket is refused" 2 "apply to --socket" \
+	"$B" --backend /dev/null --fd 0 --socket-mode 0600
+expect "bridge without --socket, --fd or LISTEN_FDS is refused" 2 \
+	"no --socket, no --fd and no LISTEN_FDS" "$B" --backend /dev/null
+expect "bridge with LISTEN_FDS=2 is refused" 2 "one socket expected" \
+	sh -c 'LISTEN_PID=$$ LISTEN_FDS=2 exec "$0" --backend /dev/null' "$B"
+expect "bridge with LISTEN_FDS=1 and no fd 3 is refused" 2 \
+	"fd 3 is not a listening unix stream socket" \
+	sh -c 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" --backend /dev/null 3<&-' "$B"
+[ -z "$(ls -A "$WORK")" ] || { echo "FAIL: files left in $WORK: $(ls -A "$WORK")"; FAILED=$((FAILED + 1)); }
+
 echo "$FAILED failed"
 [ "$FAILED" -eq 0 ]
