@@ -321,9 +321,37 @@ if [ "$TOOLS_OK" -eq 1 ]; then
 	644 share/man/man8/vhost-blk.8
 	644 share/man/man8/vhost-user-blk-bridge.8
 	644 share/man/man4/vhost_blk.4
+	644 lib/systemd/system/vhost-user-blk-bridge@.service
+	644 ../etc/vhost-user-blk-bridge/example.conf
 	LIST
-	check "host: make -C tools install puts tools, library, headers, pkg-config file and man pages under DESTDIR" \
+	grep -qx 'ExecStart=/usr/bin/vhost-user-blk-bridge .*' \
+		"$TD/usr/lib/systemd/system/vhost-user-blk-bridge@.service" &&
+		grep -qx 'EnvironmentFile=/etc/vhost-user-blk-bridge/%i.conf' \
+			"$TD/usr/lib/systemd/system/vhost-user-blk-bridge@.service" ||
+		{ echo "the unit does not name /usr/bin and /etc"; rc=1; } >>"$LOGS/tools-install.log"
+	check "host: make -C tools install puts tools, library, headers, pkg-config file, man pages, the bridge's unit and example.conf under DESTDIR" \
 		"$rc" "$LOGS/tools-install.log"
+
+	# The unit as installed, where its binary and man page really are:
+	# any output of systemd-analyze verify (also a mere warning) fails.
+	if command -v systemd-analyze >/dev/null; then
+		rc=0
+		SV=$INST/verify
+		{
+			make -C tools --no-print-directory PREFIX="$SV/usr" \
+				SYSCONFDIR="$SV/etc" install >/dev/null &&
+				MANPATH=$SV/usr/share/man systemd-analyze verify \
+				"$SV/usr/lib/systemd/system/vhost-user-blk-bridge@example.service" 2>&1
+		} >"$LOGS/unit-verify.log" 2>&1 || rc=1
+		[ -s "$LOGS/unit-verify.log" ] && rc=1
+		check "host: systemd-analyze verify vhost-user-blk-bridge@example.service ($(systemd-analyze --version | head -n 1))" \
+			"$rc" "$LOGS/unit-verify.log"
+		rm -rf "$SV"
+	else
+		NUM=$((NUM + 1))
+		SKIPPED=$((SKIPPED + 1))
+		echo "ok $NUM - host: systemd-analyze verify of the bridge's unit # SKIP no systemd-analyze"
+	fi
 
 	# A VMM built from the installed tree only, through pkg-config.
 	rc=0
