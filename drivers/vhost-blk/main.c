@@ -113,6 +113,13 @@ static void vhost_blk_vq_free_slots(struct vhost_blk_vq *vq)
 	kvfree(vq->chain);
 	kvfree(vq->data_iov);
 	kvfree(vq->segs);
+	kvfree(vq->batch);
+	kvfree(vq->resubmit);
+	vq->batch = NULL;
+	vq->resubmit = NULL;
+	vq->nr_batch = 0;
+	vq->nr_resubmit = 0;
+	vq->resubmit_pos = 0;
 	vq->segs = NULL;
 	vq->reqs = NULL;
 	vq->free_slots = NULL;
@@ -138,8 +145,12 @@ static int vhost_blk_vq_alloc_slots(struct vhost_blk_vq *vq)
 				GFP_KERNEL_ACCOUNT);
 	vq->segs = kvcalloc(VHOST_BLK_DWZ_SEG_MAX, sizeof(*vq->segs),
 			    GFP_KERNEL_ACCOUNT);
+	/* Inflight tracking: heads used but not published, to resubmit. */
+	vq->batch = kvcalloc(vq->num, sizeof(*vq->batch), GFP_KERNEL_ACCOUNT);
+	vq->resubmit = kvcalloc(vq->num, sizeof(*vq->resubmit),
+				GFP_KERNEL_ACCOUNT);
 	if (!vq->reqs || !vq->free_slots || !vq->chain || !vq->data_iov ||
-	    !vq->segs) {
+	    !vq->segs || !vq->batch || !vq->resubmit) {
 		vhost_blk_vq_free_slots(vq);
 		return -ENOMEM;
 	}
@@ -185,6 +196,11 @@ static void vhost_blk_vq_reset(struct vhost_blk_vq *vq)
 	vq->log_pending = false;
 	vq->log_base = NULL;
 	vq->log_ctx = NULL;	/* dev->log_ctx holds the reference */
+	vq->inflight_region = NULL;
+	vq->inflight_len = 0;
+	vq->inflight_counter = 0;
+	vq->inflight_batch_head = 0;
+	vq->took_resubmit = false;
 }
 
 /*
@@ -694,6 +710,55 @@ out:
 	return ret;
 }
 
+/*
+ * VHOST_BLK_SET_VRING_INFLIGHT: where a stopped queue records the chains
+ * in flight (inflight.c). Checked here against the ring size set now,
+ * and again when the queue starts.
+ */
+static long vhost_blk_set_vring_inflight(struct vhost_blk_dev *dev,
+					 struct vhost_blk_vring_inflight __user *argp)
+{
+	struct vhost_blk_vring_inflight v;
+	struct vhost_blk_vq *vq;
+	long ret;
+
+	ret = vhost_blk_copy_sized(&v, sizeof(v), argp,
+				   VHOST_BLK_VRING_INFLIGHT_SIZE_VER0);
+	if (ret)
+		return ret;
+	if (memchr_inv(v.reserved, 0, sizeof(v.reserved)))
+		return -EINVAL;
+	if (v.index >= VHOST_BLK_MAX_VQS)
+		return -ENOBUFS;
+	if (v.addr) {
+		ret = vhost_blk_inflight_check(v.addr, v.len, 0);
+		if (ret)
+			return ret;
+	}
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (ret)
+		goto out;
+	vq = &dev->vqs[array_index_nospec(v.index, VHOST_BLK_MAX_VQS)];
+	if (vq->started) {
+		ret = -EBUSY;
+		goto out;
+	}
+	if (v.addr && vq->num) {
+		ret = vhost_blk_inflight_check(v.addr, v.len, vq->num);
+		if (ret)
+			goto out;
+	}
+	vhost_blk_vq_lock(vq);
+	vq->inflight_region = v.addr ? u64_to_user_ptr(v.addr) : NULL;
+	vq->inflight_len = v.addr ? v.len : 0;
+	mutex_unlock(&vq->mutex);
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
 /* A new worker in a free id slot. Caller holds dev->mutex. */
 static struct vhost_blk_worker *vhost_blk_new_worker(struct vhost_blk_dev *dev)
 {
@@ -876,6 +941,9 @@ static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 		goto out;
 	vq->event_idx = vhost_blk_has_feature(dev, VIRTIO_RING_F_EVENT_IDX);
 	ret = vhost_blk_vq_init_access(vq);
+	if (ret)
+		goto out;
+	ret = vhost_blk_inflight_start(vq);
 	if (ret)
 		goto out;
 	if (vq->kick != kick) {
@@ -1195,6 +1263,9 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 		if (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_OPTIONS) &&
 		    _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_OPTIONS))
 			return vhost_blk_set_options(dev, argp);
+		if (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_VRING_INFLIGHT) &&
+		    _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_VRING_INFLIGHT))
+			return vhost_blk_set_vring_inflight(dev, argp);
 	}
 
 	switch (cmd) {

@@ -60,7 +60,7 @@ static void vhost_blk_req_unget(struct vhost_blk_vq *vq,
 				struct vhost_blk_req *req)
 {
 	vq->free_slots[vq->nr_free++] = req - vq->reqs;
-	vq->last_avail_idx--;
+	vhost_blk_inflight_put_back(vq, req->head);
 	if (atomic_dec_and_test(&vq->inflight))
 		wake_up(&vq->drain_wq);
 }
@@ -996,6 +996,12 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 		if (ret) {
 			vq->broken = true;
 			vhost_blk_vq_error(vq, "bad avail index");
+			break;
+		}
+		if (vhost_blk_inflight_get(vq, head)) {
+			vhost_blk_inflight_put_back(vq, head);
+			vq->broken = true;
+			vhost_blk_vq_error(vq, "cannot write inflight region");
 			break;
 		}
 

@@ -220,6 +220,22 @@ struct vhost_blk_vq {
 	struct eventfd_ctx *log_ctx;	/* dev->log_ctx holds the reference */
 	bool log_pending;		/* logged, log eventfd not signalled */
 
+	/*
+	 * Inflight region (inflight.c, VHOST_BLK_SET_VRING_INFLIGHT): in
+	 * the owner's memory, shared with other processes, so written by
+	 * the device and read back only when the queue starts. NULL: none.
+	 */
+	struct vhost_blk_inflight_split __user *inflight_region;
+	u64 inflight_len;		/* bytes at inflight */
+	u64 inflight_counter;		/* next desc[].counter */
+	u16 inflight_batch_head;	/* last_batch_head as last written */
+	u16 *batch;			/* heads used, not yet published */
+	unsigned int nr_batch;
+	u16 *resubmit;			/* heads to take before the avail ring */
+	unsigned int nr_resubmit;
+	unsigned int resubmit_pos;	/* next one to take */
+	bool took_resubmit;		/* the last head came from resubmit */
+
 	bool started;			/* kick fd set: serving the ring */
 	bool paused;			/* backend being swapped */
 	bool broken;			/* guest error: wait for a restart */
@@ -341,6 +357,14 @@ void vhost_blk_vq_signal(struct vhost_blk_vq *vq);
 void vhost_blk_vq_error(struct vhost_blk_vq *vq, const char *why);
 bool vhost_blk_vring_ok(const struct vhost_blk_mem *mem, unsigned int num,
 			u64 desc, u64 avail, u64 used);
+
+/* inflight.c */
+int vhost_blk_inflight_check(u64 addr, u64 len, unsigned int num);
+int vhost_blk_inflight_start(struct vhost_blk_vq *vq);
+int vhost_blk_inflight_get(struct vhost_blk_vq *vq, u16 head);
+void vhost_blk_inflight_put_back(struct vhost_blk_vq *vq, u16 head);
+void vhost_blk_inflight_used(struct vhost_blk_vq *vq, u16 head);
+void vhost_blk_inflight_published(struct vhost_blk_vq *vq);
 
 /* log.c */
 bool vhost_blk_log_used_ok(void __user *base, u64 log_addr, unsigned int num);

@@ -94,6 +94,9 @@ int vhost_blk_vq_init_access(struct vhost_blk_vq *vq)
  * @vq: the queue, with its mutex held
  * @head: the head index, valid on success
  *
+ * Heads an inflight region listed as in flight (vhost_blk_inflight_start())
+ * come first.
+ *
  * Return: 0; -EAGAIN when the ring is empty; -EFAULT when the ring cannot
  * be read; -EINVAL when the guest moved its index more than a ring ahead;
  * -ERANGE when it posted a head outside the ring (the entry is consumed).
@@ -101,6 +104,13 @@ int vhost_blk_vq_init_access(struct vhost_blk_vq *vq)
 int vhost_blk_vq_next_avail(struct vhost_blk_vq *vq, u16 *head)
 {
 	__virtio16 v;
+
+	/* Chains in flight when the last owner died go first. */
+	vq->took_resubmit = vq->resubmit_pos < vq->nr_resubmit;
+	if (vq->took_resubmit) {
+		*head = vq->resubmit[vq->resubmit_pos++];
+		return 0;
+	}
 
 	if (vq->avail_idx == vq->last_avail_idx) {
 		if (get_user(v, &vq->avail->idx))
@@ -262,6 +272,7 @@ int vhost_blk_vq_add_used(struct vhost_blk_vq *vq, u16 head, u32 len)
 	}
 	vhost_blk_log_used(vq, (void __user *)e - (void __user *)vq->used,
 			   sizeof(*e));
+	vhost_blk_inflight_used(vq, head);
 	vq->last_used_idx++;
 	return 0;
 }
@@ -309,6 +320,7 @@ void vhost_blk_vq_signal(struct vhost_blk_vq *vq)
 	vq->published_used = vq->last_used_idx;
 	vhost_blk_log_used(vq, offsetof(struct vring_used, idx),
 			   sizeof(vq->used->idx));
+	vhost_blk_inflight_published(vq);
 	/* The index before we read the guest's suppression state. */
 	smp_mb();
 	if (vq->call_ctx && vhost_blk_vq_need_call(vq)) {

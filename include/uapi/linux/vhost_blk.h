@@ -213,11 +213,100 @@ struct vhost_blk_options {
 #define VHOST_BLK_OPT_F_ALL		(VHOST_BLK_OPT_F_PIN_MEM)
 
 /*
+ * struct vhost_blk_vring_inflight - argument of VHOST_BLK_SET_VRING_INFLIGHT
+ * @size:	sizeof(struct vhost_blk_vring_inflight); at least
+ *		VHOST_BLK_VRING_INFLIGHT_SIZE_VER0.
+ * @index:	the virtqueue, below VHOST_BLK_MAX_QUEUES (-ENOBUFS).
+ * @addr:	user address, in the owner's memory, of the queue's inflight
+ *		region (struct vhost_blk_inflight_split), 8-byte aligned;
+ *		0 removes the region.
+ * @len:	bytes at @addr, at least VHOST_BLK_INFLIGHT_SIZE(num) for
+ *		the ring size the queue starts with.
+ * @reserved:	must be zero.
+ *
+ * The inflight region is the split-ring queue region of the vhost-user
+ * protocol (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, "Inflight I/O
+ * tracking" in QEMU's docs/interop/vhost-user.rst), usually in a memfd
+ * the VMM keeps across a restart of the process that owns the device.
+ * While a region is set the device records in it every chain it takes
+ * from the avail ring (desc[head].counter, then desc[head].inflight = 1)
+ * and clears the mark once the chain's used entry is visible to the
+ * guest, a batch at a time as the spec describes (desc[head].next and
+ * last_batch_head link the batch, then used->idx, the inflight bytes,
+ * and used_idx are written). Requests still in flight when the owner
+ * dies (SIGKILL) end with their mark set: the owner is gone, so their
+ * used entries never reach the guest.
+ *
+ * When the queue starts (VHOST_SET_VRING_KICK) with a region whose
+ * version is 0 (a fresh, zeroed region), the device initializes it
+ * (version 1, desc_num, used_idx, no descriptor in flight) and the queue
+ * starts at the VHOST_SET_VRING_BASE index. With version 1 it recovers:
+ * it finishes the last batch if used_idx differs from used->idx,
+ * resubmits every chain still marked in flight, in the order of their
+ * counters, before anything new from the avail ring, and starts the
+ * avail ring at used->idx plus the number resubmitted, whatever
+ * VHOST_SET_VRING_BASE said (as libvhost-user does). Block requests are
+ * idempotent, so a chain that had reached the disk is simply done again.
+ *
+ * The region is shared with other processes and may change at any
+ * time: the device reads it only at start, and refuses a region of
+ * another version, a desc_num other than the ring size, or an inflight
+ * byte other than 0 or 1 with -EINVAL from VHOST_SET_VRING_KICK; a last
+ * batch longer than the ring or one that names a head beyond it is not
+ * finished (its chains are resubmitted). If the region cannot be read or
+ * written (unmapped), the start fails with -EFAULT, or a running queue
+ * stops serving and signals its error eventfd.
+ *
+ * Preconditions: the caller owns the device and the queue is stopped
+ * (-EBUSY otherwise). A misaligned or non-canonical @addr, or @len too
+ * short for the ring size, gives -EINVAL (checked again at start, as
+ * the ring size may change). VHOST_RESET_OWNER removes the region.
+ */
+struct vhost_blk_vring_inflight {
+	__u32 size;
+	__u32 index;
+	__u64 addr;
+	__u64 len;
+	__u64 reserved[2];
+};
+
+#define VHOST_BLK_VRING_INFLIGHT_SIZE_VER0	40
+
+/*
+ * The inflight region of one split virtqueue, as the vhost-user spec
+ * lays it out, in host byte order: a header and one entry per descriptor
+ * of the ring. Only head descriptors' entries are used.
+ */
+struct vhost_blk_inflight_desc {
+	__u8 inflight;		/* 1: taken from avail, not yet used */
+	__u8 padding[5];
+	__u16 next;		/* the previous head of the last used batch */
+	__u64 counter;		/* order in which heads were taken */
+};
+
+struct vhost_blk_inflight_split {
+	__u64 features;
+	__u16 version;		/* 0: not initialized; 1 */
+	__u16 desc_num;		/* ring size */
+	__u16 last_batch_head;	/* last head of the last used batch */
+	__u16 used_idx;		/* used->idx once the batch is cleared */
+	struct vhost_blk_inflight_desc desc[];
+};
+
+#define VHOST_BLK_INFLIGHT_VERSION	1
+/* Bytes of the inflight region of a ring of @num descriptors. */
+#define VHOST_BLK_INFLIGHT_SIZE(num)					\
+	(sizeof(struct vhost_blk_inflight_split) +			\
+	 (__u64)(num) * sizeof(struct vhost_blk_inflight_desc))
+
+/*
  * Device-specific ioctls. VHOST_VIRTIO (0xAF) numbers 0x50-0x5f are not
  * used by <linux/vhost.h>.
  */
 #define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0x50, struct vhost_blk_backend)
 #define VHOST_BLK_GET_CONFIG	_IOWR(VHOST_VIRTIO, 0x51, struct vhost_blk_config)
 #define VHOST_BLK_SET_OPTIONS	_IOW(VHOST_VIRTIO, 0x52, struct vhost_blk_options)
+#define VHOST_BLK_SET_VRING_INFLIGHT	_IOW(VHOST_VIRTIO, 0x53,	\
+					     struct vhost_blk_vring_inflight)
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */

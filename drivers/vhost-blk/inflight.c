@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-blk inflight tracking (VHOST_BLK_SET_VRING_INFLIGHT).
+ *
+ * A queue may have an inflight region: the split-ring queue region of the
+ * vhost-user protocol (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD), in the
+ * owner's memory, usually a memfd that the VMM keeps when the owner dies.
+ * The worker marks every head it takes from the avail ring and clears the
+ * mark once the head's used entry is published, a batch at a time. A
+ * request that ends after its owner is gone cannot reach the used ring,
+ * so its mark stays: a new owner starting the queue on the same region
+ * finds it and takes it again before anything new.
+ *
+ * The region is shared: any process mapping it may write it at any time.
+ * The device writes it from the data path but reads it only when a queue
+ * starts, and checks everything it reads there.
+ */
+#define pr_fmt(fmt) "vhost-blk: " fmt
+
+#include <linux/uaccess.h>
+#include <linux/sort.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+
+#include "vhost_blk.h"
+
+/* A head found in flight at start, and when it was taken. */
+struct vhost_blk_inflight_ent {
+	u64 counter;
+	u16 head;
+};
+
+/**
+ * vhost_blk_inflight_check() - may a region at @addr of @len serve @num?
+ * @addr: owner address of the region
+ * @len: its length in bytes
+ * @num: ring size
+ *
+ * Return: 0, or -EINVAL for an address that is misaligned or not a user
+ * address, or a length that does not cover a ring of @num.
+ */
+int vhost_blk_inflight_check(u64 addr, u64 len, unsigned int num)
+{
+	if (addr & (sizeof(u64) - 1) || addr != (unsigned long)addr ||
+	    len != (unsigned long)len)
+		return -EINVAL;
+	if (len < VHOST_BLK_INFLIGHT_SIZE(num))
+		return -EINVAL;
+	if (!access_ok(u64_to_user_ptr(addr), len))
+		return -EINVAL;
+	return 0;
+}
+
+static int vhost_blk_inflight_cmp(const void *a, const void *b)
+{
+	const struct vhost_blk_inflight_ent *x = a, *y = b;
+
+	if (x->counter != y->counter)
+		return x->counter < y->counter ? -1 : 1;
+	return (int)x->head - (int)y->head;
+}
+
+/* A fresh (zeroed) region: take it over, nothing in flight. */
+static int vhost_blk_inflight_init(struct vhost_blk_vq *vq)
+{
+	struct vhost_blk_inflight_split __user *r = vq->inflight_region;
+	struct vhost_blk_inflight_split hdr = {
+		.version = VHOST_BLK_INFLIGHT_VERSION,
+		.desc_num = vq->num,
+		.used_idx = vq->last_used_idx,
+	};
+
+	if (clear_user(r->desc, array_size(vq->num, sizeof(r->desc[0]))))
+		return -EFAULT;
+	if (copy_to_user(r, &hdr, sizeof(hdr)))
+		return -EFAULT;
+	vq->inflight_batch_head = 0;
+	return 0;
+}
+
+/*
+ * The owner died between publishing a batch and clearing its marks:
+ * clear them now, walking the batch back from last_batch_head. A batch
+ * longer than the ring, or a link out of it, is not followed: those
+ * heads stay in flight and are taken again.
+ */
+static int vhost_blk_inflight_finish_batch(struct vhost_blk_vq *vq,
+					   const struct vhost_blk_inflight_split *hdr)
+{
+	struct vhost_blk_inflight_split __user *r = vq->inflight_region;
+	u16 n = vq->last_used_idx - hdr->used_idx;
+	u16 head = hdr->last_batch_head;
+	unsigned int i;
+
+	if (n <= vq->num) {
+		for (i = 0; i < n && head < vq->num; i++) {
+			if (put_user((u8)0, &r->desc[head].inflight) ||
+			    get_user(head, &r->desc[head].next))
+				return -EFAULT;
+		}
+	}
+	if (put_user(vq->last_used_idx, &r->used_idx))
+		return -EFAULT;
+	return 0;
+}
+
+/**
+ * vhost_blk_inflight_start() - pick up a queue's inflight region
+ * @vq: the queue, starting, with its mutex held, in the owner's context
+ *
+ * Called after vhost_blk_vq_init_access() read used->idx. Fills the list
+ * of heads to take again, in the order they were first taken, and sets
+ * the avail index past them (used->idx + their number).
+ *
+ * Return: 0; -EINVAL for a region that does not fit the ring or holds
+ * values the spec does not allow; -EFAULT if it cannot be accessed;
+ * -ENOMEM.
+ */
+int vhost_blk_inflight_start(struct vhost_blk_vq *vq)
+{
+	struct vhost_blk_inflight_split __user *r = vq->inflight_region;
+	struct vhost_blk_inflight_ent *ents;
+	struct vhost_blk_inflight_split hdr;
+	struct vhost_blk_inflight_desc d;
+	unsigned int i, n = 0;
+	u64 max = 0;
+	int ret;
+
+	vq->nr_resubmit = 0;
+	vq->resubmit_pos = 0;
+	vq->took_resubmit = false;
+	vq->nr_batch = 0;
+	vq->inflight_counter = 0;
+	if (!r)
+		return 0;
+	/* The ring size may have changed since the region was set. */
+	ret = vhost_blk_inflight_check((unsigned long)r, vq->inflight_len,
+				       vq->num);
+	if (ret)
+		return ret;
+	if (copy_from_user(&hdr, r, sizeof(hdr)))
+		return -EFAULT;
+	if (!hdr.version)
+		return vhost_blk_inflight_init(vq);
+	if (hdr.version != VHOST_BLK_INFLIGHT_VERSION ||
+	    hdr.desc_num != vq->num)
+		return -EINVAL;
+
+	if (hdr.used_idx != vq->last_used_idx) {
+		ret = vhost_blk_inflight_finish_batch(vq, &hdr);
+		if (ret)
+			return ret;
+	}
+	vq->inflight_batch_head = hdr.last_batch_head < vq->num ?
+				  hdr.last_batch_head : 0;
+
+	ents = kvmalloc_array(vq->num, sizeof(*ents), GFP_KERNEL_ACCOUNT);
+	if (!ents)
+		return -ENOMEM;
+	for (i = 0; i < vq->num; i++) {
+		if (copy_from_user(&d, &r->desc[i], sizeof(d))) {
+			ret = -EFAULT;
+			goto out;
+		}
+		if (d.inflight > 1) {
+			ret = -EINVAL;
+			goto out;
+		}
+		if (!d.inflight)
+			continue;
+		ents[n].counter = d.counter;
+		ents[n].head = i;
+		max = max(max, d.counter);
+		n++;
+	}
+	sort(ents, n, sizeof(*ents), vhost_blk_inflight_cmp, NULL);
+	for (i = 0; i < n; i++)
+		vq->resubmit[i] = ents[i].head;
+	vq->nr_resubmit = n;
+	vq->inflight_counter = n ? max + 1 : 0;
+	vq->last_avail_idx = vq->last_used_idx + n;
+	vq->avail_idx = vq->last_avail_idx;
+	if (n)
+		pr_debug("vq %u: resubmitting %u requests\n", vq->index, n);
+out:
+	kvfree(ents);
+	return ret;
+}
+
+/**
+ * vhost_blk_inflight_get() - mark a head taken by vhost_blk_vq_next_avail()
+ * @vq: the queue, with its mutex held
+ * @head: the head, below vq->num
+ *
+ * Return: 0, or -EFAULT when the region cannot be written (the caller
+ * puts the head back and stops serving the queue).
+ */
+int vhost_blk_inflight_get(struct vhost_blk_vq *vq, u16 head)
+{
+	struct vhost_blk_inflight_desc __user *d;
+
+	if (!vq->inflight_region)
+		return 0;
+	d = &vq->inflight_region->desc[head];
+	if (put_user(vq->inflight_counter, &d->counter) ||
+	    put_user((u8)1, &d->inflight))
+		return -EFAULT;
+	vq->inflight_counter++;
+	return 0;
+}
+
+/**
+ * vhost_blk_inflight_put_back() - give back the head just taken
+ * @vq: the queue, with its mutex held
+ * @head: the head vhost_blk_vq_next_avail() returned last
+ *
+ * It is taken again next time. A head taken again from the resubmit list
+ * keeps its mark: the avail index counts it already.
+ */
+void vhost_blk_inflight_put_back(struct vhost_blk_vq *vq, u16 head)
+{
+	if (vq->took_resubmit) {
+		vq->resubmit_pos--;
+		return;
+	}
+	vq->last_avail_idx--;
+	if (vq->inflight_region &&
+	    put_user((u8)0, &vq->inflight_region->desc[head].inflight))
+		vhost_blk_vq_error(vq, "cannot write inflight region");
+}
+
+/**
+ * vhost_blk_inflight_used() - link a head just put on the used ring
+ * @vq: the queue, with its mutex held
+ * @head: the head
+ *
+ * The head joins the batch that the next vhost_blk_vq_signal() publishes.
+ */
+void vhost_blk_inflight_used(struct vhost_blk_vq *vq, u16 head)
+{
+	struct vhost_blk_inflight_split __user *r = vq->inflight_region;
+
+	if (!r)
+		return;
+	if (put_user(vq->inflight_batch_head, &r->desc[head].next) ||
+	    put_user(head, &r->last_batch_head)) {
+		vhost_blk_vq_error(vq, "cannot write inflight region");
+		return;
+	}
+	vq->inflight_batch_head = head;
+	/*
+	 * Only when used->idx cannot be written does the batch outgrow the
+	 * ring; heads left out then stay marked, to be taken again.
+	 */
+	if (vq->nr_batch < vq->num)
+		vq->batch[vq->nr_batch++] = head;
+}
+
+/**
+ * vhost_blk_inflight_published() - clear the marks of a published batch
+ * @vq: the queue, with its mutex held, its used->idx just written
+ */
+void vhost_blk_inflight_published(struct vhost_blk_vq *vq)
+{
+	struct vhost_blk_inflight_split __user *r = vq->inflight_region;
+	unsigned int i;
+
+	if (!r)
+		return;
+	/* The used index before the marks: no mark gone, entry unseen. */
+	smp_wmb();
+	for (i = 0; i < vq->nr_batch; i++) {
+		if (put_user((u8)0, &r->desc[vq->batch[i]].inflight))
+			goto fault;
+	}
+	vq->nr_batch = 0;
+	/* The marks before used_idx, which says the batch is cleared. */
+	smp_wmb();
+	if (put_user(vq->last_used_idx, &r->used_idx))
+		goto fault;
+	return;
+fault:
+	vhost_blk_vq_error(vq, "cannot write inflight region");
+}
