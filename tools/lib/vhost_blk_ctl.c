@@ -252,3 +252,16 @@ int vhost_blk_set_options(int fd, uint64_t flags)
 	o.flags = flags;
 	return xioctl(fd, VHOST_BLK_SET_OPTIONS, &o);
 }
+
+int vhost_blk_set_vring_inflight(int fd, unsigned int index, uint64_t addr,
+				 uint64_t len)
+{
+	struct vhost_blk_vring_inflight v;
+
+	memset(&v, 0, sizeof(v));
+	v.size = sizeof(v);
+	v.index = index;
+	v.addr = addr;
+	v.len = len;
+	return xioctl(fd, VHOST_BLK_SET_VRING_INFLIGHT, &v);
+}

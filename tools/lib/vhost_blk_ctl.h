@@ -167,4 +167,15 @@ int vhost_blk_get_config(int fd, struct virtio_blk_config *cfg,
  */
 int vhost_blk_set_options(int fd, uint64_t flags);
 
+/*
+ * vhost_blk_set_vring_inflight - VHOST_BLK_SET_VRING_INFLIGHT
+ * @addr:	the queue's inflight region (struct vhost_blk_inflight_split)
+ *		in this process, 0 for none
+ * @len:	its bytes, at least VHOST_BLK_INFLIGHT_SIZE(ring size)
+ *
+ * The queue must be stopped; it picks the region up when it starts.
+ */
+int vhost_blk_set_vring_inflight(int fd, unsigned int index, uint64_t addr,
+				 uint64_t len);
+
 #endif /* VHOST_BLK_CTL_H */

@@ -333,9 +333,10 @@ void vhost_user_disconnect(struct vhost_user_conn *c)
 	free(c);
 }
 
-int vhost_user_call(struct vhost_user_conn *c, struct vhost_user_msg *msg,
-		    const int *fds, unsigned int nfds,
-		    struct vhost_user_msg *reply, uint32_t reply_size)
+/* vhost_user_call(), keeping the reply's one fd in *@rfd if not NULL. */
+static int call_fd(struct vhost_user_conn *c, struct vhost_user_msg *msg,
+		   const int *fds, unsigned int nfds,
+		   struct vhost_user_msg *reply, uint32_t reply_size, int *rfd)
 {
 	bool has_reply = vhost_user_has_reply(msg->hdr.request);
 	bool ack = !has_reply && (c->protocol_features &
@@ -359,6 +360,10 @@ int vhost_user_call(struct vhost_user_conn *c, struct vhost_user_msg *msg,
 	ret = vhost_user_recv(c->sock, r, rfds, &nr, c->timeout_ms);
 	if (ret)
 		goto out;
+	if (rfd && nr == 1 && r->hdr.size == reply_size) {
+		*rfd = rfds[0];
+		nr = 0;
+	}
 	close_fds(rfds, nr);
 	if (r->hdr.request != msg->hdr.request ||
 	    (r->hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
@@ -387,6 +392,13 @@ int vhost_user_call(struct vhost_user_conn *c, struct vhost_user_msg *msg,
 out:
 	free(r);
 	return ret;
+}
+
+int vhost_user_call(struct vhost_user_conn *c, struct vhost_user_msg *msg,
+		    const int *fds, unsigned int nfds,
+		    struct vhost_user_msg *reply, uint32_t reply_size)
+{
+	return call_fd(c, msg, fds, nfds, reply, reply_size, NULL);
 }
 
 static void msg_init(struct vhost_user_msg *m, uint32_t request, uint32_t size)
@@ -604,6 +616,45 @@ int vhost_user_set_log_base(struct vhost_user_conn *c, int fd, uint64_t size,
 	m.payload.log.mmap_size = size;
 	m.payload.log.mmap_offset = offset;
 	return vhost_user_call(c, &m, &fd, 1, &r, sizeof(r.payload.u64));
+}
+
+int vhost_user_get_inflight_fd(struct vhost_user_conn *c,
+			       unsigned int num_queues, unsigned int queue_size,
+			       int *fd, uint64_t *size, uint64_t *offset)
+{
+	struct vhost_user_msg m, r;
+	int ret;
+
+	*fd = -1;
+	msg_init(&m, VHOST_USER_GET_INFLIGHT_FD, sizeof(m.payload.inflight));
+	m.payload.inflight.num_queues = num_queues;
+	m.payload.inflight.queue_size = queue_size;
+	ret = call_fd(c, &m, NULL, 0, &r, sizeof(r.payload.inflight), fd);
+	if (!ret && *fd < 0)
+		ret = -EPROTO;
+	if (ret) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return ret;
+	}
+	*size = r.payload.inflight.mmap_size;
+	*offset = r.payload.inflight.mmap_offset;
+	return 0;
+}
+
+int vhost_user_set_inflight_fd(struct vhost_user_conn *c, int fd,
+			       uint64_t size, uint64_t offset,
+			       unsigned int num_queues, unsigned int queue_size)
+{
+	struct vhost_user_msg m;
+
+	msg_init(&m, VHOST_USER_SET_INFLIGHT_FD, sizeof(m.payload.inflight));
+	m.payload.inflight.mmap_size = size;
+	m.payload.inflight.mmap_offset = offset;
+	m.payload.inflight.num_queues = num_queues;
+	m.payload.inflight.queue_size = queue_size;
+	return vhost_user_call(c, &m, &fd, 1, NULL, 0);
 }
 
 int vhost_user_set_log_fd(struct vhost_user_conn *c, int fd)

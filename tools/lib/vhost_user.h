@@ -148,6 +148,18 @@ struct vhost_user_log {
 	uint64_t mmap_offset;
 };
 
+/*
+ * GET_INFLIGHT_FD / SET_INFLIGHT_FD payload (INFLIGHT_SHMFD): the shared
+ * region where the backend tracks requests in flight, @num_queues
+ * regions for rings of @queue_size. Not packed: QEMU sends 24 bytes.
+ */
+struct vhost_user_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+};
+
 struct vhost_user_config {
 	uint32_t offset;
 	uint32_t size;
@@ -169,6 +181,7 @@ struct vhost_user_msg {
 		struct vhost_user_mem_reg mem_reg;
 		struct vhost_user_config config;
 		struct vhost_user_log log;
+		struct vhost_user_inflight inflight;
 		uint8_t raw[VHOST_USER_PAYLOAD_MAX];
 	} payload;
 };
@@ -304,6 +317,19 @@ int vhost_user_set_vring_addr_log(struct vhost_user_conn *c,
  */
 int vhost_user_set_log_base(struct vhost_user_conn *c, int fd, uint64_t size,
 			    uint64_t offset);
+/*
+ * GET_INFLIGHT_FD (INFLIGHT_SHMFD): the backend allocates the inflight
+ * regions of @num_queues rings of @queue_size and returns its fd (the
+ * caller's to close) and where they are in it. A VMM keeps the fd for
+ * as long as the device lives, across backend restarts.
+ */
+int vhost_user_get_inflight_fd(struct vhost_user_conn *c,
+			       unsigned int num_queues, unsigned int queue_size,
+			       int *fd, uint64_t *size, uint64_t *offset);
+/* SET_INFLIGHT_FD: hand the (new) backend the inflight regions of @fd. */
+int vhost_user_set_inflight_fd(struct vhost_user_conn *c, int fd,
+			       uint64_t size, uint64_t offset,
+			       unsigned int num_queues, unsigned int queue_size);
 /* SET_LOG_FD: the eventfd the backend signals after logging (-1: none). */
 int vhost_user_set_log_fd(struct vhost_user_conn *c, int fd);
 /* @fd < 0 sends the no-fd flag. */

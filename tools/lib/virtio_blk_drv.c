@@ -388,6 +388,7 @@ int vblk_dev_open(struct vblk_dev **dp, const struct vblk_opts *opts)
 	d->fd = -1;
 	d->mem_fd = -1;
 	d->log_fd = -1;
+	d->inflight_fd = -1;
 	d->log_efd = -1;
 	d->max_queues = VHOST_BLK_MAX_QUEUES;
 	d->num_queues = opts->num_queues;
@@ -465,9 +466,44 @@ int vblk_dev_set_mem_table(struct vblk_dev *d)
 	 (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) |		\
 	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |		\
 	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |		\
-	 (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD))
+	 (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD) |		\
+	 (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 
-static int vu_setup(struct vblk_dev *d, uint64_t features_clear)
+/*
+ * INFLIGHT_SHMFD, as QEMU's vhost-user-blk does before it starts the
+ * rings: the backend's regions for our queues, asked for once (again
+ * after a reset), handed back to every backend with SET_INFLIGHT_FD.
+ */
+static int vu_inflight(struct vblk_dev *d, bool keep)
+{
+	struct vhost_user_conn *c = d->vu;
+	unsigned int nq = d->num_queues ? d->num_queues : 1;
+	int ret;
+
+	if (!(c->protocol_features &
+	      (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
+		return 0;
+	if (!keep || d->inflight_fd < 0) {
+		if (d->inflight_fd >= 0)
+			close(d->inflight_fd);
+		if (nq > d->max_queues)
+			nq = d->max_queues;
+		d->inflight_nq = nq;
+		ret = vhost_user_get_inflight_fd(c, nq, d->queue_size,
+						 &d->inflight_fd,
+						 &d->inflight_size,
+						 &d->inflight_offset);
+		if (ret)
+			return ret;
+	}
+	return vhost_user_set_inflight_fd(c, d->inflight_fd, d->inflight_size,
+					  d->inflight_offset, d->inflight_nq,
+					  d->queue_size);
+}
+
+/* @reconnect: a new backend for the device as it is; keep the features. */
+static int vu_setup(struct vblk_dev *d, uint64_t features_clear,
+		    bool reconnect)
 {
 	const uint64_t proto = 1ULL << VHOST_USER_F_PROTOCOL_FEATURES;
 	struct vhost_user_conn *c = d->vu;
@@ -489,16 +525,22 @@ static int vu_setup(struct vblk_dev *d, uint64_t features_clear)
 		if (ret)
 			return ret;
 	}
+	if (reconnect && (d->features & ~d->features_offered ||
+			  n < d->max_queues))
+		return -EPROTO;
 	d->max_queues = n < VHOST_BLK_MAX_QUEUES ? n : VHOST_BLK_MAX_QUEUES;
 	ret = vhost_user_set_owner(c);
 	if (ret)
 		return ret;
-	d->features = d->features_offered & VBLK_DRV_FEATURES &
-		      ~features_clear;
+	if (!reconnect)
+		d->features = d->features_offered & VBLK_DRV_FEATURES &
+			      ~features_clear;
 	ret = vhost_user_set_features(c, d->features | (f & proto));
-	if (ret)
-		return ret;
-	return vblk_dev_set_mem_table(d);
+	if (!ret)
+		ret = vblk_dev_set_mem_table(d);
+	if (!ret)
+		ret = vu_inflight(d, reconnect);
+	return ret;
 }
 
 int vblk_dev_setup(struct vblk_dev *d, uint64_t features_clear)
@@ -506,7 +548,7 @@ int vblk_dev_setup(struct vblk_dev *d, uint64_t features_clear)
 	int ret;
 
 	if (d->vu)
-		return vu_setup(d, features_clear);
+		return vu_setup(d, features_clear, false);
 	ret = vhost_blk_set_owner(d->fd);
 	if (ret)
 		return ret;
@@ -636,6 +678,7 @@ void vblk_dev_destroy(struct vblk_dev *d)
 	if (d->log)
 		munmap(d->log, d->log_size);
 	close_fd(&d->log_fd);
+	close_fd(&d->inflight_fd);
 	close_fd(&d->log_efd);
 	for (unsigned int i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vblk_vq *vq = &d->vqs[i];
@@ -890,6 +933,29 @@ int vblk_vq_restart(struct vblk_vq *vq, unsigned int base)
 	int ret = start_ioctls(vq, base);
 
 	vq->started = !ret;
+	return ret;
+}
+
+int vblk_dev_reconnect(struct vblk_dev *d, const char *path, int wait_ms)
+{
+	int ret;
+
+	if (!d->vu)
+		return -EOPNOTSUPP;
+	vhost_user_disconnect(d->vu);
+	d->vu = NULL;
+	ret = vhost_user_connect_wait(&d->vu, path, wait_ms,
+				      VBLK_VU_TIMEOUT_MS);
+	if (!ret)
+		ret = vu_setup(d, 0, true);
+	for (unsigned int i = 0; !ret && i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vblk_vq *vq = &d->vqs[i];
+
+		if (!vq->started)
+			continue;
+		/* What QEMU restores when GET_VRING_BASE cannot be asked. */
+		ret = vu_start(vq, le16toh(vq->used->idx));
+	}
 	return ret;
 }
 

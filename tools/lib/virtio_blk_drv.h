@@ -215,6 +215,15 @@ struct vblk_dev {
 	int log_fd;			/* memfd holding it (vhost-user), -1 */
 	int log_efd;			/* eventfd the device signals, -1 */
 	bool log_on;			/* VHOST_F_LOG_ALL acked */
+
+	/*
+	 * vhost-user INFLIGHT_SHMFD: the regions the backend allocated
+	 * (GET_INFLIGHT_FD), kept for the backend that replaces it.
+	 */
+	int inflight_fd;		/* -1: none */
+	uint64_t inflight_size;
+	uint64_t inflight_offset;
+	unsigned int inflight_nq;	/* queues it has regions for */
 };
 
 /*
@@ -345,6 +354,19 @@ int vblk_mem_write(struct vblk_dev *d, uint64_t gpa, const void *src,
 		   size_t len);
 int vblk_mem_read(const struct vblk_dev *d, uint64_t gpa, void *dst,
 		  size_t len);
+
+/*
+ * vblk_dev_reconnect - vhost-user: the backend went away (killed, say);
+ * connect to @path (waiting up to @wait_ms for it to listen), set the
+ * device up again with the same features, memory and inflight regions
+ * (SET_INFLIGHT_FD with the fd GET_INFLIGHT_FD returned before), and
+ * start every queue that was started, as QEMU does after a backend
+ * crash: the avail index each queue resumes at is its used index, and
+ * a backend with the inflight regions resubmits what was in flight.
+ * Requests in flight stay the caller's to reap. The dirty log is not
+ * restored. 0 or -errno (-EPROTO: features or queues lost).
+ */
+int vblk_dev_reconnect(struct vblk_dev *d, const char *path, int wait_ms);
 
 /* ---- virtqueues ---- */
 
