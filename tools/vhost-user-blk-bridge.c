@@ -31,6 +31,16 @@
  * whenever either side changes, and passes on VHOST_F_LOG_ALL and
  * VHOST_VRING_F_LOG only with such a log mapped.
  *
+ * Inflight tracking (INFLIGHT_SHMFD): GET_INFLIGHT_FD allocates a sealed
+ * memfd with one inflight region per queue (the vhost-user spec's split
+ * layout, each region 64-byte aligned, as libvhost-user lays them out);
+ * the frontend keeps it and hands it to every bridge it connects to with
+ * SET_INFLIGHT_FD. The bridge maps it and gives the kernel each queue's
+ * region (VHOST_BLK_SET_VRING_INFLIGHT) before the queue starts; the
+ * kernel marks in it what it takes from the avail ring. If the bridge is
+ * killed, the requests it had in flight stay marked, and the kernel
+ * serving the next bridge resubmits them when their queue starts.
+ *
  * One frontend at a time; a second connection is closed at once. When
  * the frontend goes away the device is reset (every queue stopped and
  * drained) and the bridge waits for the next. The frontend is not
@@ -98,7 +108,11 @@
 	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |	\
 	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |	\
 	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |	\
-	 (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD))
+	 (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD) |	\
+	 (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+
+/* Each queue's inflight region starts on this boundary (libvhost-user's). */
+#define INFLIGHT_ALIGN	64
 
 #define F_PROTOCOL	(1ULL << VHOST_USER_F_PROTOCOL_FEATURES)
 
@@ -176,6 +190,15 @@ struct bridge {
 	void *log_map;
 	size_t log_map_len;
 	uint64_t log_size;
+	/*
+	 * The inflight regions (SET_INFLIGHT_FD), the kernel writes them:
+	 * inflight_nq regions of inflight_qsize bytes from inflight_base.
+	 */
+	void *inflight_map;
+	size_t inflight_map_len;
+	uint8_t *inflight_base;
+	unsigned int inflight_nq;
+	uint64_t inflight_qsize;
 };
 
 static const char *prog = "vhost-user-blk-bridge";
@@ -348,6 +371,18 @@ static void log_drop(struct bridge *b)
 	b->log_map = NULL;
 	b->log_map_len = 0;
 	b->log_size = 0;
+}
+
+/* Unmap the inflight regions, once the kernel no longer has them. */
+static void inflight_drop(struct bridge *b)
+{
+	if (b->inflight_map)
+		munmap(b->inflight_map, b->inflight_map_len);
+	b->inflight_map = NULL;
+	b->inflight_map_len = 0;
+	b->inflight_base = NULL;
+	b->inflight_nq = 0;
+	b->inflight_qsize = 0;
 }
 
 /* The config space the frontend sees: the kernel's, with our queues. */
@@ -678,6 +713,11 @@ static int vring_start(struct bridge *b, unsigned int i)
 	if (b->busyloop_us)
 		ret = vhost_blk_set_vring_busyloop_timeout(b->vfd, i,
 							   b->busyloop_us);
+	/* Only with regions: a module without them refuses the call. */
+	if (!ret && b->inflight_base && i < b->inflight_nq)
+		ret = vhost_blk_set_vring_inflight(b->vfd, i,
+				(uintptr_t)b->inflight_base +
+				i * b->inflight_qsize, b->inflight_qsize);
 	if (!ret)
 		ret = vhost_blk_set_vring_kick(b->vfd, i, vr->kick_fd);
 	if (ret)
@@ -811,6 +851,7 @@ struct req {
 	int *fds;			/* taken ones are set to -1 */
 	unsigned int nfds;
 	struct vhost_user_msg *reply;	/* payload and size of a reply */
+	int reply_fd;			/* sent with the reply, then closed */
 };
 
 static int need_size(const struct req *q, uint32_t size)
@@ -884,6 +925,7 @@ static int h_reset_device(struct bridge *b)
 
 	/* The kernel forgot the log: nothing writes it now. */
 	log_drop(b);
+	inflight_drop(b);
 	vrings_forget(b);
 	b->acked_features = 0;
 	if (!ret && b->nregions)
@@ -1231,6 +1273,145 @@ static int h_set_log_fd(struct bridge *b, struct req *q)
 	return vhost_blk_set_log_fd(b->vfd, fd);
 }
 
+/*
+ * The bytes of one queue's inflight region for rings of @queue_size, or
+ * 0 for a size no ring can have.
+ */
+static uint64_t inflight_queue_size(uint32_t queue_size)
+{
+	if (!queue_size || queue_size > 32768 ||
+	    (queue_size & (queue_size - 1)))
+		return 0;
+	return (VHOST_BLK_INFLIGHT_SIZE(queue_size) + INFLIGHT_ALIGN - 1) &
+	       ~(uint64_t)(INFLIGHT_ALIGN - 1);
+}
+
+/* Map @size bytes of @fd from @offset as the inflight regions. */
+static int inflight_install(struct bridge *b, int fd, uint64_t size,
+			uint64_t offset, unsigned int nq, uint64_t qsize)
+{
+	uint64_t off = offset & ~(page_size - 1), len, end;
+	struct stat st;
+	void *map;
+
+	int ret;
+
+	if (__builtin_add_overflow(size, offset - off, &len) ||
+	    len > SIZE_MAX || offset > (uint64_t)INT64_MAX ||
+	    __builtin_add_overflow(offset, size, &end))
+		return -EINVAL;
+	/* The kernel's workers write it: as for guest memory, tmpfs only. */
+	ret = region_fd_check(fd);
+	if (ret)
+		return ret;
+	if (fstat(fd, &st))
+		return -errno;
+	if ((uint64_t)st.st_size < end)
+		return -EINVAL;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	if (map == MAP_FAILED)
+		return -errno;
+	/* No queue may keep the old regions: each gets the new at start. */
+	for (unsigned int i = 0; i < b->queues; i++)
+		vhost_blk_set_vring_inflight(b->vfd, i, 0, 0);
+	inflight_drop(b);
+	b->inflight_map = map;
+	b->inflight_map_len = len;
+	b->inflight_base = (uint8_t *)map + (offset - off);
+	b->inflight_nq = nq;
+	b->inflight_qsize = qsize;
+	return 0;
+}
+
+/* Any queue served? Its inflight region cannot change then. */
+static bool any_running(const struct bridge *b)
+{
+	for (unsigned int i = 0; i < b->queues; i++)
+		if (b->vrings[i].running)
+			return true;
+	return false;
+}
+
+/* Check GET/SET_INFLIGHT_FD's payload; the size of one queue's region. */
+static int inflight_check(struct bridge *b, struct req *q, uint64_t *qsize)
+{
+	const struct vhost_user_inflight *in = &q->m->payload.inflight;
+	int ret = need_size(q, sizeof(*in));
+
+	if (ret)
+		return ret;
+	if (!(b->protocol_features &
+	      (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
+		return -EOPNOTSUPP;
+	*qsize = inflight_queue_size(in->queue_size);
+	if (!*qsize || !in->num_queues || in->num_queues > b->queues)
+		return -EINVAL;
+	if (any_running(b))
+		return -EBUSY;
+	return 0;
+}
+
+/*
+ * GET_INFLIGHT_FD: a new zeroed memfd for the regions, sealed so that
+ * nobody can shrink it under the kernel's writes (they would fail, not
+ * corrupt, but the frontend would lose what it was to keep); mapped here
+ * as if SET_INFLIGHT_FD had come with it.
+ */
+static int h_get_inflight_fd(struct bridge *b, struct req *q)
+{
+	const struct vhost_user_inflight *in = &q->m->payload.inflight;
+	uint64_t qsize, size;
+	int fd, ret;
+
+	ret = inflight_check(b, q, &qsize);
+	if (ret)
+		return ret;
+	size = qsize * in->num_queues;
+	fd = memfd_create("vhost-user-blk-inflight",
+			  MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, size) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)) {
+		ret = -errno;
+		goto err;
+	}
+	ret = inflight_install(b, fd, size, 0, in->num_queues, qsize);
+	if (ret)
+		goto err;
+	q->reply->hdr.size = sizeof(q->reply->payload.inflight);
+	q->reply->payload.inflight = *in;
+	q->reply->payload.inflight.mmap_size = size;
+	q->reply->payload.inflight.mmap_offset = 0;
+	q->reply_fd = fd;
+	return 0;
+err:
+	close(fd);
+	return ret;
+}
+
+/*
+ * SET_INFLIGHT_FD: the frontend's regions, from GET_INFLIGHT_FD to this
+ * bridge or an earlier one. Their content is checked by the kernel when
+ * each queue starts; here only that the file holds what it claims.
+ */
+static int h_set_inflight_fd(struct bridge *b, struct req *q)
+{
+	const struct vhost_user_inflight *in = &q->m->payload.inflight;
+	uint64_t qsize;
+	int ret;
+
+	ret = inflight_check(b, q, &qsize);
+	if (ret)
+		return ret;
+	if (q->nfds != 1)
+		return -EBADF;
+	if (in->mmap_size < qsize * in->num_queues)
+		return -EINVAL;
+	return inflight_install(b, q->fds[0], in->mmap_size, in->mmap_offset,
+			    in->num_queues, qsize);
+}
+
 static int handle(struct bridge *b, struct req *q)
 {
 	switch (q->m->hdr.request) {
@@ -1280,8 +1461,12 @@ static int handle(struct bridge *b, struct req *q)
 		return h_set_log_base(b, q);
 	case VHOST_USER_SET_LOG_FD:
 		return h_set_log_fd(b, q);
+	case VHOST_USER_GET_INFLIGHT_FD:
+		return h_get_inflight_fd(b, q);
+	case VHOST_USER_SET_INFLIGHT_FD:
+		return h_set_inflight_fd(b, q);
 	default:
-		/* Inflight tracking, ...: not offered. */
+		/* Postcopy, status, ...: not offered. */
 		return -EOPNOTSUPP;
 	}
 }
@@ -1299,7 +1484,7 @@ static int serve_one(struct bridge *b, struct vhost_user_msg *m,
 		.stop = &stop_requested,
 	};
 	int fds[VHOST_USER_MAX_FDS];
-	struct req q = { .m = m, .fds = fds, .reply = reply };
+	struct req q = { .m = m, .fds = fds, .reply = reply, .reply_fd = -1 };
 	bool ack;
 	int ret;
 
@@ -1347,7 +1532,8 @@ static int serve_one(struct bridge *b, struct vhost_user_msg *m,
 	}
 	reply->hdr.request = m->hdr.request;
 	reply->hdr.flags = VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY;
-	ret = vhost_user_send(b->conn_fd, reply, NULL, 0);
+	ret = vhost_user_send(b->conn_fd, reply, &q.reply_fd,
+			      q.reply_fd >= 0 ? 1 : 0);
 	if (ret)
 		pr_warn("replying to %s: %s: disconnecting",
 			vhost_user_request_name(m->hdr.request), strerror(-ret));
@@ -1355,6 +1541,8 @@ out:
 	for (unsigned int i = 0; i < q.nfds; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	if (q.reply_fd >= 0)
+		close(q.reply_fd);
 	return ret;
 }
 
@@ -1369,6 +1557,7 @@ static int disconnect(struct bridge *b)
 	ret = dev_reset(b);
 	regions_drop(b);
 	log_drop(b);
+	inflight_drop(b);
 	vrings_forget(b);
 	b->acked_features = 0;
 	b->protocol_features = 0;
@@ -1789,8 +1978,10 @@ static const unsigned int seccomp_allowed[] = {
 	__NR_fstat,
 #endif
 	__NR_fstatfs,			/* where a region's file lives */
+	__NR_ftruncate,			/* the inflight memfd */
 	__NR_getsockopt,		/* SO_PEERCRED, SO_PEERGROUPS */
 	__NR_madvise,			/* free() */
+	__NR_memfd_create,		/* GET_INFLIGHT_FD */
 	__NR_mmap,			/* guest memory, the log, malloc() */
 	__NR_munmap,
 	__NR_newfstatat,		/* fstat() */
