@@ -24,7 +24,7 @@ TOOL=$DIR/../../tools/build/vhost-blk
 BRIDGE=$DIR/../../tools/build/vhost-user-blk-bridge
 QSD=/usr/bin/qemu-storage-daemon
 TESTS=(ioctl backend data file vring giant teardown bridge pin faults owner
-       devnode stats dirtylog service)
+       devnode stats dirtylog service inflight)
 # The bridge and stats selftests run these binaries.
 export VHOST_BLK_BRIDGE=${VHOST_BLK_BRIDGE:-$BRIDGE}
 export VHOST_BLK_CLI=${VHOST_BLK_CLI:-$TOOL}
