@@ -999,6 +999,336 @@ TEST_F(br, disconnect_and_reconnect)
 				     self->seed + round));
 }
 
+/* ---- a bridge killed with requests in flight ---- */
+
+/* A null_blk that holds every request for a second. */
+#define NULLB_INFLIGHT		"vhost-blk-inflight"
+#define INFLIGHT_WRITES		32	/* per queue, 4 KiB each */
+#define INFLIGHT_IDS		8	/* GET_ID per queue, done at once */
+
+static int nullb_slowest(char *path, size_t len)
+{
+	static const char *const attrs[] = {
+		"size=64", "blocksize=512", "memory_backed=1", "irqmode=2",
+		"completion_nsec=1000000000", "hw_queue_depth=1024",
+		"submit_queues=1", NULL,
+	};
+
+	return nullb_get(NULLB_INFLIGHT, attrs, path, len);
+}
+
+/*
+ * Heads marked in flight in queue @q's region of @d's inflight fd, laid
+ * out as the bridge does (64-byte aligned regions); -1 if unreadable.
+ */
+static int inflight_marked(const struct vblk_dev *d, unsigned int q)
+{
+	uint64_t qsize = (VHOST_BLK_INFLIGHT_SIZE(d->queue_size) + 63) & ~63ULL;
+	const struct vhost_blk_inflight_split *r;
+	uint8_t *map;
+	int n = 0;
+
+	if (d->inflight_fd < 0 || d->inflight_offset ||
+	    d->inflight_size < (q + 1) * qsize)
+		return -1;
+	map = mmap(NULL, d->inflight_size, PROT_READ, MAP_SHARED,
+		   d->inflight_fd, 0);
+	if (map == MAP_FAILED)
+		return -1;
+	r = (const void *)(map + q * qsize);
+	for (unsigned int i = 0; i < d->queue_size; i++)
+		n += r->desc[i].inflight == 1;
+	munmap(map, d->inflight_size);
+	return n;
+}
+
+static uint64_t inflight_sector(unsigned int q, unsigned int k)
+{
+	return 8192 + (q * INFLIGHT_WRITES + k) * 8;
+}
+
+/*
+ * SIGKILL the bridge while the kernel holds writes on both queues, after
+ * GET_ID requests posted behind them completed (so the used ring is out
+ * of order and its index alone would lose or repeat requests). A new
+ * bridge on the same inflight regions, reconnected as QEMU does after a
+ * backend crash, resubmits them: every write completes once, OK, with
+ * its data on the backend, and nothing else appears on the used rings.
+ */
+FIXTURE(inflight) {
+	int unused;
+};
+
+FIXTURE_SETUP(inflight)
+{
+}
+
+FIXTURE_TEARDOWN(inflight)
+{
+}
+
+TEST_F_TIMEOUT(inflight, bridge_killed_with_requests_in_flight, 120)
+{
+	struct vblk_req *w[QUEUES][INFLIGHT_WRITES], *ids[QUEUES][INFLIGHT_IDS];
+	struct server s1 = { 0 }, s2 = { 0 };
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	uint64_t seed = fresh_seed(), gpa, idgpa, gpa0;
+	struct vblk_used u[256];
+	unsigned int invalid = 0;
+	uint64_t deadline, t0;
+	struct vblk_dev *d;
+	uint8_t *buf;
+	size_t all;
+	struct vblk_req *r;
+	char dev[PATH_MAX];
+	int ret, status;
+
+	if (access(bridge_bin(), X_OK))
+		SKIP(return, "%s: %s (make -C tools)", bridge_bin(),
+		     strerror(errno));
+	ret = nullb_slowest(dev, sizeof(dev));
+	if (ret)
+		SKIP(return, "no configfs null_blk: %s", strerror(-ret));
+	ASSERT_EQ(0, bridge_start(&s1, dev, NULL));
+	/* The socket may exist a moment before the bridge listens. */
+	o.vhost_user = s1.sock;
+	o.vhost_user_wait_ms = IO_TIMEOUT_MS;
+	o.num_queues = QUEUES;
+	o.mem_size = 16 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, -1, 0, NULL));
+	ASSERT_LE(0, d->inflight_fd) TH_LOG("INFLIGHT_SHMFD not negotiated");
+
+	/* Acknowledged before the kill. */
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(d, 65536, 4096, &gpa0));
+	ASSERT_EQ(VIRTIO_BLK_S_OK, write_pattern(&d->vqs[0], r, gpa0, 100,
+						 65536, seed));
+
+	ASSERT_EQ(0, vblk_alloc(d, QUEUES * INFLIGHT_WRITES * 4096, 4096,
+				&gpa));
+	ASSERT_EQ(0, vblk_alloc(d, 4096, 4096, &idgpa));
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		for (unsigned int k = 0; k < INFLIGHT_WRITES; k++) {
+			uint64_t a = gpa + (q * INFLIGHT_WRITES + k) * 4096;
+
+			w[q][k] = vblk_req_alloc(d);
+			ASSERT_NE(NULL, w[q][k]);
+			vblk_pattern_fill(vblk_gpa_to_hva(d, a, 4096), 4096,
+					  inflight_sector(q, k), seed);
+			vblk_req_reset(w[q][k], VIRTIO_BLK_T_OUT,
+				       inflight_sector(q, k));
+			vblk_req_add_data(d, w[q][k], a, 4096);
+			ASSERT_LE(0, vblk_req_submit(&d->vqs[q], w[q][k],
+					k % 2 ? VBLK_ADD_INDIRECT : 0));
+		}
+		for (unsigned int k = 0; k < INFLIGHT_IDS; k++) {
+			ids[q][k] = vblk_req_alloc(d);
+			ASSERT_NE(NULL, ids[q][k]);
+			vblk_req_reset(ids[q][k], VIRTIO_BLK_T_GET_ID, 0);
+			vblk_req_add_data(d, ids[q][k],
+					  idgpa + (q * INFLIGHT_IDS + k) * 64,
+					  VIRTIO_BLK_ID_BYTES);
+			ASSERT_LE(0, vblk_req_submit(&d->vqs[q], ids[q][k], 0));
+		}
+		ASSERT_EQ(0, vblk_vq_kick(&d->vqs[q]));
+	}
+	for (unsigned int q = 0; q < QUEUES; q++)
+		for (unsigned int k = 0; k < INFLIGHT_IDS; k++) {
+			ASSERT_EQ(0, vblk_req_wait(&d->vqs[q], ids[q][k],
+						   IO_TIMEOUT_MS));
+			EXPECT_EQ(VIRTIO_BLK_S_OK, ids[q][k]->status);
+		}
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		int n = inflight_marked(d, q), done = 0;
+
+		for (unsigned int k = 0; k < INFLIGHT_WRITES; k++)
+			done += w[q][k]->done;
+		TH_LOG("queue %u: %d writes marked in flight, %d done before the kill",
+		       q, n, done);
+		/* The point of the test: writes the used ring never saw. */
+		ASSERT_LT(0, n);
+		EXPECT_EQ(INFLIGHT_WRITES - done, n);
+	}
+
+	t0 = vblk_now_ns();
+	ASSERT_EQ(0, kill(s1.pid, SIGKILL));
+	ASSERT_EQ(s1.pid, waitpid(s1.pid, &status, 0));
+	TH_LOG("bridge gone %" PRIu64 " ms after SIGKILL",
+	       (vblk_now_ns() - t0) / 1000000);
+	s1.pid = 0;
+	unlink(s1.sock);
+	/*
+	 * The kernel drained them. Each write is now either on the used
+	 * ring or still marked: a vhost_task worker dies with the bridge
+	 * and leaves them all marked; a kthread worker (before Linux 6.4)
+	 * holds the bridge's mm and may still publish some.
+	 */
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		struct vblk_vq *vq = &d->vqs[q];
+		uint16_t published = le16toh(vq->used->idx) - vq->last_used;
+
+		TH_LOG("queue %u: %u writes published after the kill", q,
+		       published);
+		EXPECT_EQ(INFLIGHT_WRITES - published, inflight_marked(d, q));
+	}
+
+	t0 = vblk_now_ns();
+	ASSERT_EQ(0, bridge_start(&s2, dev, NULL));
+	ASSERT_EQ(0, vblk_dev_reconnect(d, s2.sock, IO_TIMEOUT_MS));
+	TH_LOG("new bridge serving %" PRIu64 " ms later",
+	       (vblk_now_ns() - t0) / 1000000);
+	/* One deadline for all: a lost write must not cost one each. */
+	deadline = vblk_now_ns() / 1000000 + IO_TIMEOUT_MS;
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		for (unsigned int k = 0; k < INFLIGHT_WRITES; k++) {
+			uint64_t now = vblk_now_ns() / 1000000;
+
+			EXPECT_EQ(0, vblk_req_wait(&d->vqs[q], w[q][k],
+					now < deadline ? deadline - now : 0))
+				TH_LOG("queue %u write %u", q, k);
+			EXPECT_EQ(VIRTIO_BLK_S_OK, w[q][k]->status);
+		}
+	}
+	TH_LOG("every write done %" PRIu64 " ms after the new bridge started",
+	       (vblk_now_ns() - t0) / 1000000);
+	/* Nothing twice, nothing we did not post. */
+	usleep(200000);
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		int n = vblk_vq_reap(&d->vqs[q], u, 256);
+
+		for (int i = 0; i < n; i++)
+			invalid++;
+		EXPECT_EQ(0, d->vqs[q].inflight);
+		EXPECT_EQ(0, inflight_marked(d, q));
+	}
+	EXPECT_EQ(0, invalid);
+	/* On the disk: one read, as each takes a second on this device. */
+	all = QUEUES * INFLIGHT_WRITES * 4096;
+	buf = aligned_alloc(4096, all);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, blk_direct_io(dev, false, inflight_sector(0, 0) * 512,
+				   buf, all));
+	for (unsigned int i = 0; i < QUEUES * INFLIGHT_WRITES; i++) {
+		EXPECT_EQ(-1, vblk_pattern_check(buf + i * 4096, 4096,
+				inflight_sector(0, 0) + i * 8, seed))
+			TH_LOG("write %u not on the disk", i);
+	}
+	free(buf);
+	EXPECT_EQ(0, disk_check_pattern(dev, 100, 65536, seed));
+	/* The new bridge serves both queues. */
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(&d->vqs[q], r, gpa0, 200 + 128 * q,
+					4096, seed + 1));
+		EXPECT_EQ(0, check_pattern(&d->vqs[(q + 1) % QUEUES], r, gpa0,
+					   200 + 128 * q, 4096, seed + 1));
+	}
+	vblk_dev_destroy(d);
+	server_done(_metadata, &s2, true);
+	server_done(_metadata, &s1, false);
+}
+
+/*
+ * GET_INFLIGHT_FD and SET_INFLIGHT_FD: refused before INFLIGHT_SHMFD is
+ * negotiated, for ring sizes and queue counts the bridge cannot have,
+ * for payloads of the wrong size, fds that are no file or shorter than
+ * claimed, and while rings run; GET_INFLIGHT_FD returns a sealed, zeroed
+ * memfd holding a 64-byte aligned region per queue.
+ */
+TEST_F(br, inflight_fd_messages)
+{
+	const uint64_t qsize = (VHOST_BLK_INFLIGHT_SIZE(128) + 63) & ~63ULL;
+	struct vhost_user_conn *c = raw_conn(self->s.sock);
+	struct vhost_user_inflight in = { 0 };
+	struct vhost_user_msg m, rep;
+	uint64_t size = 0, off = 1;
+	int fd = -1, pfd[2], nonzero = 0;
+	struct stat st;
+	uint8_t *p;
+
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(-EIO, vhost_user_get_inflight_fd(c, 2, 128, &fd, &size,
+						   &off));
+	EXPECT_EQ(-1, fd);
+	in.num_queues = 2;
+	in.queue_size = 128;
+	in.mmap_size = 2 * qsize;
+	ASSERT_EQ(0, pipe(pfd));
+	EXPECT_EQ(-EOPNOTSUPP, raw_call(c, VHOST_USER_SET_INFLIGHT_FD, &in,
+					sizeof(in), pfd, 1));
+	ASSERT_EQ(0, vhost_user_set_protocol_features(c,
+		c->protocol_features | F(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)));
+
+	/* Ring sizes no ring has; no queue, more than offered. */
+	EXPECT_EQ(-EIO, vhost_user_get_inflight_fd(c, 2, 100, &fd, &size,
+						   &off));
+	EXPECT_EQ(-EIO, vhost_user_get_inflight_fd(c, 2, 0, &fd, &size, &off));
+	EXPECT_EQ(-EIO, vhost_user_get_inflight_fd(c, 0, 128, &fd, &size,
+						   &off));
+	EXPECT_EQ(-EIO, vhost_user_get_inflight_fd(c, QUEUES + 1, 128, &fd,
+						   &size, &off));
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VHOST_USER_GET_INFLIGHT_FD;
+	m.hdr.size = 20;
+	m.payload.inflight = in;
+	EXPECT_EQ(-EIO, vhost_user_call(c, &m, NULL, 0, &rep,
+					sizeof(rep.payload.inflight)));
+
+	ASSERT_EQ(0, vhost_user_get_inflight_fd(c, 2, 128, &fd, &size, &off));
+	EXPECT_EQ(0, off);
+	EXPECT_EQ(2 * qsize, size);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ((off_t)size, st.st_size);
+	EXPECT_EQ(F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL,
+		  fcntl(fd, F_GET_SEALS));
+	EXPECT_EQ(-1, ftruncate(fd, 0));
+	p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (uint64_t i = 0; i < size; i++)
+		nonzero += !!p[i];
+	EXPECT_EQ(0, nonzero);
+	munmap(p, size);
+
+	/* No fd, a pipe, too short, past the file, wrapping, bad size. */
+	EXPECT_EQ(-EBADF, raw_call(c, VHOST_USER_SET_INFLIGHT_FD, &in,
+				   sizeof(in), NULL, 0));
+	EXPECT_EQ(-EBADF, raw_call(c, VHOST_USER_SET_INFLIGHT_FD, &in,
+				   sizeof(in), pfd, 1));
+	in.mmap_size = 2 * qsize - 1;
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_INFLIGHT_FD, &in,
+				    sizeof(in), &fd, 1));
+	in.mmap_size = 2 * qsize;
+	in.mmap_offset = 64;
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_INFLIGHT_FD, &in,
+				    sizeof(in), &fd, 1));
+	in.mmap_offset = UINT64_MAX - 64;
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_INFLIGHT_FD, &in,
+				    sizeof(in), &fd, 1));
+	in.mmap_offset = 0;
+	in.queue_size = 96;
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_INFLIGHT_FD, &in,
+				    sizeof(in), &fd, 1));
+	in.queue_size = 128;
+	EXPECT_EQ(-EINVAL, raw_call(c, VHOST_USER_SET_INFLIGHT_FD, &in, 16,
+				    &fd, 1));
+	EXPECT_EQ(0, raw_call(c, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in),
+			      &fd, 1));
+	close(pfd[0]);
+	close(pfd[1]);
+	close(fd);
+	vhost_user_disconnect(c);
+
+	/* A driver negotiates it; its regions stay while rings run. */
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	ASSERT_LE(0, self->d->inflight_fd);
+	EXPECT_EQ(-EBUSY, vhost_user_set_inflight_fd(self->d->vu,
+						     self->d->inflight_fd,
+						     self->d->inflight_size, 0,
+						     QUEUES, 128));
+	round_trip(_metadata, self->d, test_dev(), self->seed);
+}
+
 TEST_F(br, second_frontend_is_refused)
 {
 	struct vhost_user_conn *c;
@@ -1355,7 +1685,7 @@ TEST_F(br, bad_payloads_and_indexes)
 	/* Features never offered. */
 	EXPECT_EQ(-EINVAL, vhost_user_set_features(c, f | F(63)));
 	EXPECT_EQ(-EINVAL, vhost_user_set_protocol_features(c,
-		c->protocol_features | F(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)));
+		c->protocol_features | F(VHOST_USER_PROTOCOL_F_BACKEND_REQ)));
 	/* Config: sizes that do not add up, offsets past the space. */
 	memset(&m, 0, sizeof(m));
 	m.hdr.request = VHOST_USER_GET_CONFIG;
