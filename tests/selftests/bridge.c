@@ -206,6 +206,8 @@ static int vu_create(struct vblk_dev **d, const char *sock, unsigned int nq,
 	struct vblk_opts o = VBLK_OPTS_DEFAULT;
 
 	o.vhost_user = sock;
+	/* bridge_start() sees the socket once bound, maybe not listening. */
+	o.vhost_user_wait_ms = IO_TIMEOUT_MS;
 	o.num_queues = nq;
 	o.layout = layout;
 	o.mem_size = 16 << 20;
