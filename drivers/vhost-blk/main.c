@@ -52,6 +52,7 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 	if (!dev)
 		return -ENOMEM;
 	mutex_init(&dev->mutex);
+	vhost_blk_resize_init(dev);
 	dev->id = atomic_inc_return(&ids);
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
 		vhost_blk_vq_init(dev, i);
@@ -210,6 +211,7 @@ static void vhost_blk_vq_reset(struct vhost_blk_vq *vq)
  */
 static void vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 {
+	struct eventfd_ctx *config_ctx;
 	struct vhost_blk_mem *mem;
 	unsigned int i;
 
@@ -247,6 +249,11 @@ static void vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 	dev->bdev = NULL;
 	dev->ro = false;
 	memset(dev->serial, 0, sizeof(dev->serial));
+	vhost_blk_capacity_reset(dev);
+	/* The periodic size check stops by itself without it. */
+	config_ctx = vhost_blk_set_config_ctx(dev, NULL);
+	if (config_ctx)
+		eventfd_ctx_put(config_ctx);
 	dev->acked_features = 0;
 	dev->log_base = NULL;
 	if (dev->log_ctx)
@@ -265,6 +272,8 @@ static int vhost_blk_release(struct inode *inode, struct file *f)
 	mutex_lock(&dev->mutex);
 	vhost_blk_dev_cleanup(dev);
 	mutex_unlock(&dev->mutex);
+	/* Not under dev->mutex: the size check takes it. */
+	vhost_blk_resize_stop(dev);
 	kvfree(dev);
 	return 0;
 }
@@ -619,6 +628,8 @@ static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 			   !(file->f_mode & FMODE_WRITE) ||
 			   (dev->bdev && bdev_read_only(dev->bdev)));
 	memcpy(dev->serial, b.serial, sizeof(dev->serial));
+	/* The owner chose the new size: no change to signal. */
+	vhost_blk_capacity_reset(dev);
 	file = old;
 
 	vhost_blk_unpause(dev);
@@ -1241,6 +1252,36 @@ out:
 	return ret;
 }
 
+/*
+ * VHOST_BLK_SET_CONFIG_CALL: the eventfd signalled when the backend
+ * changes size, or -1.
+ */
+static long vhost_blk_set_config_call(struct vhost_blk_dev *dev,
+				      int __user *argp)
+{
+	struct eventfd_ctx *ctx = NULL;
+	long ret;
+	int fd;
+
+	if (get_user(fd, argp))
+		return -EFAULT;
+	if (fd != -1) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_blk_check_owner(dev);
+	if (!ret)
+		ctx = vhost_blk_set_config_ctx(dev, ctx);
+	mutex_unlock(&dev->mutex);
+	/* The old one, or the new one refused. */
+	if (ctx)
+		eventfd_ctx_put(ctx);
+	return ret;
+}
+
 static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 			    unsigned long arg)
 {
@@ -1288,6 +1329,8 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 		return vhost_blk_set_log_base(dev, argp);
 	case VHOST_SET_LOG_FD:
 		return vhost_blk_set_log_fd(dev, argp);
+	case VHOST_BLK_SET_CONFIG_CALL:
+		return vhost_blk_set_config_call(dev, argp);
 	case VHOST_SET_VRING_NUM:
 	case VHOST_SET_VRING_ADDR:
 	case VHOST_SET_VRING_BASE:

@@ -553,19 +553,6 @@ static bool vhost_blk_iov_aligned(const struct iovec *iov, unsigned int nr,
 }
 
 /**
- * vhost_blk_capacity() - size of the backend in 512-byte sectors
- * @dev: the device, with a backend
- *
- * Read for every request, so a resized backend is seen at once.
- */
-u64 vhost_blk_capacity(struct vhost_blk_dev *dev)
-{
-	if (dev->bdev)
-		return bdev_nr_sectors(dev->bdev);
-	return i_size_read(file_inode(dev->bfile)) >> SECTOR_SHIFT;
-}
-
-/**
  * vhost_blk_lbs() - logical block size the device presents
  * @dev: the device, with a backend
  *
@@ -824,7 +811,12 @@ static void vhost_blk_limits(struct vhost_blk_dev *dev,
 	lim->features = vhost_blk_features_of(dev, lim->max_discard,
 					      lim->max_secure_erase) &
 			dev->acked_features;
-	lim->capacity = vhost_blk_capacity(dev);
+	/*
+	 * The live size, read for every request: a resized backend is seen
+	 * at once (and signalled), a shrunk one refuses what is past its
+	 * new end instead of letting a write extend a file again.
+	 */
+	lim->capacity = vhost_blk_capacity_check(dev);
 	lim->lbs = vhost_blk_lbs(dev);
 	lim->ro = vhost_blk_ro(dev);
 }
@@ -1070,7 +1062,8 @@ void vhost_blk_fill_config(struct vhost_blk_dev *dev,
 
 	vhost_blk_features(dev, features);
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->capacity = (__force __virtio64)cpu_to_le64(vhost_blk_capacity(dev));
+	cfg->capacity = (__force __virtio64)
+		cpu_to_le64(vhost_blk_capacity_check(dev));
 	cfg->size_max = vhost_blk_cfg32(VHOST_BLK_SIZE_MAX);
 	cfg->seg_max = vhost_blk_cfg32(VHOST_BLK_SEG_MAX);
 	cfg->blk_size = vhost_blk_cfg32(lbs);

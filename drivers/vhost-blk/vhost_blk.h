@@ -7,6 +7,8 @@
  *   vhost_blk_dev.mutex -> vhost_blk_pin_mutex (pin.c, module-wide)
  *   vhost_blk_vq.mutex -> vhost_blk_budget_lock (budget.c, a spinlock,
  *   module-wide, innermost)
+ *   vhost_blk_dev.mutex or vhost_blk_vq.mutex -> vhost_blk_dev.config_lock
+ *   (resize.c, a spinlock, innermost)
  * A worker takes only vq mutexes, one at a time. Completion (bio end_io)
  * takes no lock: it pushes onto lock-free lists and wakes the worker.
  */
@@ -19,6 +21,8 @@
 #include <linux/llist.h>
 #include <linux/poll.h>
 #include <linux/wait.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <linux/uio.h>
 #include <linux/bio.h>
 #include <linux/virtio_blk.h>
@@ -315,6 +319,19 @@ struct vhost_blk_dev {
 	bool ro;
 	u8 serial[VHOST_BLK_SERIAL_LEN];
 
+	/*
+	 * Resize (resize.c). capacity is the backend's size as last seen,
+	 * in 512-byte sectors: written under config_lock, read under it or
+	 * with READ_ONCE() to compare. config_ctx, the eventfd signalled
+	 * when it changes, is written under mutex and config_lock, read
+	 * under either. resize_work checks the size while config_ctx is
+	 * set; it takes mutex with a trylock, release cancels it.
+	 */
+	spinlock_t config_lock;
+	u64 capacity;
+	struct eventfd_ctx *config_ctx;
+	struct delayed_work resize_work;
+
 	struct vhost_blk_worker *workers[VHOST_BLK_MAX_WORKERS];
 	struct vhost_blk_vq vqs[VHOST_BLK_MAX_VQS];
 };
@@ -388,10 +405,18 @@ void vhost_blk_fill_config(struct vhost_blk_dev *dev,
 			   struct virtio_blk_config *cfg, u64 *features);
 void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features);
 void vhost_blk_req_put(struct vhost_blk_req *req);
-u64 vhost_blk_capacity(struct vhost_blk_dev *dev);
 unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev);
 int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 			   const struct iovec *iov, unsigned int nr, u64 len);
+
+/* resize.c */
+u64 vhost_blk_capacity(struct vhost_blk_dev *dev);
+u64 vhost_blk_capacity_check(struct vhost_blk_dev *dev);
+void vhost_blk_capacity_reset(struct vhost_blk_dev *dev);
+void vhost_blk_resize_init(struct vhost_blk_dev *dev);
+struct eventfd_ctx *vhost_blk_set_config_ctx(struct vhost_blk_dev *dev,
+					     struct eventfd_ctx *ctx);
+void vhost_blk_resize_stop(struct vhost_blk_dev *dev);
 
 /* budget.c */
 bool vhost_blk_pages_charge(unsigned long n);

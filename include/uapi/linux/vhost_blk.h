@@ -147,7 +147,8 @@ struct vhost_blk_backend {
  * @reserved:	must be zero.
  *
  * Requires an attached backend (-ENODEV otherwise). The config follows
- * the backend: call again after a resize or a new VHOST_BLK_SET_BACKEND.
+ * the backend: call again after a resize (VHOST_BLK_SET_CONFIG_CALL
+ * signals one) or a new VHOST_BLK_SET_BACKEND.
  */
 struct vhost_blk_config {
 	__u32 size;
@@ -300,6 +301,38 @@ struct vhost_blk_inflight_split {
 	 (__u64)(num) * sizeof(struct vhost_blk_inflight_desc))
 
 /*
+ * VHOST_BLK_SET_CONFIG_CALL - argument: an int, an eventfd or -1
+ *
+ * The eventfd the device signals when the backend changes size, as
+ * VHOST_VDPA_SET_CONFIG_CALL does for a vDPA device's config space: the
+ * owner then reads VHOST_BLK_GET_CONFIG, whose capacity is the new size,
+ * and tells the guest (a virtio config change interrupt). -1 removes it;
+ * so does VHOST_RESET_OWNER. Errors: -EPERM if the caller is not the
+ * owner, -EBADF for an fd that is not open, -EINVAL for one that is not
+ * an eventfd, -EFAULT for a bad argument pointer.
+ *
+ * The size is the backend's own: the capacity of a block device (a
+ * device-mapper table reloaded with more sectors, a loop device after
+ * LOOP_SET_CAPACITY) or the size of a regular file (ftruncate()),
+ * rounded down to 512-byte sectors. No kernel interface tells the module
+ * of a change, so the device reads the size for every request it takes,
+ * for every VHOST_BLK_GET_CONFIG and, while the eventfd is set, every
+ * resize_poll_ms milliseconds (module parameter, default 1000; 0 leaves
+ * only the first two). Whichever sees a size other than the last one seen
+ * signals the eventfd, once per change; changes closer together than
+ * that may be signalled once. A new backend (VHOST_BLK_SET_BACKEND) is
+ * not a change: the owner knows its size.
+ *
+ * Each request is checked against the size when the device takes it:
+ * the grown part serves at once, requests past a new end fail with
+ * VIRTIO_BLK_S_IOERR. A request in flight while the backend shrinks
+ * fails at the backend (a block device ends I/O past its end with an
+ * error, a read past the end of a file comes back short), except a
+ * write to a regular file, which extends the file again: shrink a file
+ * only with the queues stopped (VHOST_GET_VRING_BASE).
+ */
+
+/*
  * Device-specific ioctls. VHOST_VIRTIO (0xAF) numbers 0x50-0x5f are not
  * used by <linux/vhost.h>.
  */
@@ -308,5 +341,6 @@ struct vhost_blk_inflight_split {
 #define VHOST_BLK_SET_OPTIONS	_IOW(VHOST_VIRTIO, 0x52, struct vhost_blk_options)
 #define VHOST_BLK_SET_VRING_INFLIGHT	_IOW(VHOST_VIRTIO, 0x53,	\
 					     struct vhost_blk_vring_inflight)
+#define VHOST_BLK_SET_CONFIG_CALL _IOW(VHOST_VIRTIO, 0x54, int)
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */
