@@ -126,6 +126,11 @@ int vhost_blk_set_log_fd(int fd, int efd)
 	return xioctl(fd, VHOST_SET_LOG_FD, &efd);
 }
 
+int vhost_blk_set_config_call(int fd, int efd)
+{
+	return xioctl(fd, VHOST_BLK_SET_CONFIG_CALL, &efd);
+}
+
 int vhost_blk_set_vring_base(int fd, unsigned int index, unsigned int base)
 {
 	return set_state(fd, VHOST_SET_VRING_BASE, index, base);

@@ -11,6 +11,7 @@
  *   vhost_blk_set_mem_table()      guest-physical to user address map
  *   vhost_blk_set_backend()        the host block device
  *   vhost_blk_get_config()         struct virtio_blk_config for the guest
+ *   vhost_blk_set_config_call()    an eventfd for resizes (optional)
  *
  * and for every virtqueue:
  *
@@ -159,6 +160,13 @@ int vhost_blk_set_backend(int fd, int backend_fd, uint64_t flags,
  */
 int vhost_blk_get_config(int fd, struct virtio_blk_config *cfg,
 			 uint64_t *features, uint32_t *len);
+
+/*
+ * VHOST_BLK_SET_CONFIG_CALL: an eventfd the device signals when the
+ * backend changes size (then vhost_blk_get_config() has the new
+ * capacity), or -1 to remove it.
+ */
+int vhost_blk_set_config_call(int fd, int efd);
 
 /*
  * vhost_blk_set_options - VHOST_BLK_SET_OPTIONS
