@@ -13,8 +13,9 @@
 # Usage: tests/selftests/run_guest.sh [binary...]   (default: all)
 # Environment: VHOST_BLK_TEST_DEV / VHOST_BLK_TEST_DEV2 (default /dev/ram0,
 # /dev/ram1) are overwritten by the tests; null_blk devices the tests make
-# through configfs (vhost-blk-*) and the faults test's device-mapper disk
-# are removed at the end, and fault injection it left on is turned off.
+# through configfs (vhost-blk-*) and the faults and resize tests'
+# device-mapper disks are removed at the end, and fault injection the
+# faults test left on is turned off.
 
 set -u
 
@@ -24,7 +25,7 @@ TOOL=$DIR/../../tools/build/vhost-blk
 BRIDGE=$DIR/../../tools/build/vhost-user-blk-bridge
 QSD=/usr/bin/qemu-storage-daemon
 TESTS=(ioctl backend data file vring giant teardown bridge pin faults owner
-       devnode stats dirtylog service inflight)
+       devnode stats dirtylog service inflight resize)
 # The bridge and stats selftests run these binaries.
 export VHOST_BLK_BRIDGE=${VHOST_BLK_BRIDGE:-$BRIDGE}
 export VHOST_BLK_CLI=${VHOST_BLK_CLI:-$TOOL}
@@ -85,8 +86,10 @@ cleanup()
 		 /sys/kernel/debug/{fail_make_request,failslab}/probability; do
 		[ -w "$f" ] && echo 0 >"$f"
 	done
-	grep -qsx vhost-blk-faults /sys/block/dm-*/dm/name &&
-		/usr/sbin/dmsetup --noudevsync remove --retry vhost-blk-faults >/dev/null 2>&1
+	for d in vhost-blk-faults vhost-blk-resize; do
+		grep -qsx "$d" /sys/block/dm-*/dm/name &&
+			/usr/sbin/dmsetup --noudevsync remove --retry "$d" >/dev/null 2>&1
+	done
 	for d in /sys/kernel/config/nullb/vhost-blk-*; do
 		[ -d "$d" ] || continue
 		echo 0 >"$d/power" 2>/dev/null
