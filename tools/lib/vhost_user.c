@@ -725,3 +725,11 @@ int vhost_user_set_config(struct vhost_user_conn *c, uint32_t offset,
 	memcpy(m.payload.config.region, buf, len);
 	return vhost_user_call(c, &m, NULL, 0, NULL, 0);
 }
+
+int vhost_user_set_backend_req_fd(struct vhost_user_conn *c, int fd)
+{
+	struct vhost_user_msg m;
+
+	msg_init(&m, VHOST_USER_SET_BACKEND_REQ_FD, 0);
+	return vhost_user_call(c, &m, &fd, 1, NULL, 0);
+}

@@ -77,6 +77,19 @@ enum vhost_user_request {
 	VHOST_USER_GET_STATUS = 40,
 };
 
+/*
+ * Requests a backend sends on the backend channel (SET_BACKEND_REQ_FD,
+ * VHOST_USER_PROTOCOL_F_BACKEND_REQ). CONFIG_CHANGE_MSG has no payload:
+ * the frontend reads GET_CONFIG again (VHOST_USER_PROTOCOL_F_CONFIG) and
+ * raises a config interrupt in the guest. With REPLY_ACK negotiated the
+ * backend sets NEED_REPLY and the frontend answers with a u64, 0 for
+ * success.
+ */
+enum vhost_user_backend_request {
+	VHOST_USER_BACKEND_IOTLB_MSG = 1,
+	VHOST_USER_BACKEND_CONFIG_CHANGE_MSG = 2,
+};
+
 /* Virtio feature bit 30: the backend speaks the protocol feature set. */
 #define VHOST_USER_F_PROTOCOL_FEATURES		30
 
@@ -350,5 +363,13 @@ int vhost_user_get_config(struct vhost_user_conn *c, uint32_t offset,
 			  void *buf, uint32_t len);
 int vhost_user_set_config(struct vhost_user_conn *c, uint32_t offset,
 			  const void *buf, uint32_t len, uint32_t flags);
+
+/*
+ * SET_BACKEND_REQ_FD (VHOST_USER_PROTOCOL_F_BACKEND_REQ): @fd, one end of
+ * a unix socket pair, becomes the backend's channel for its own requests;
+ * the caller reads them from the other end (vhost_user_recv()) and
+ * closes @fd afterwards.
+ */
+int vhost_user_set_backend_req_fd(struct vhost_user_conn *c, int fd);
 
 #endif /* VHOST_USER_H */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -390,6 +391,8 @@ int vblk_dev_open(struct vblk_dev **dp, const struct vblk_opts *opts)
 	d->log_fd = -1;
 	d->inflight_fd = -1;
 	d->log_efd = -1;
+	d->backend_req_fd = -1;
+	d->want_backend_req = opts->vhost_user_backend_req;
 	d->max_queues = VHOST_BLK_MAX_QUEUES;
 	d->num_queues = opts->num_queues;
 	d->queue_size = opts->queue_size;
@@ -470,6 +473,28 @@ int vblk_dev_set_mem_table(struct vblk_dev *d)
 	 (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 
 /*
+ * SET_BACKEND_REQ_FD: one end of a socket pair to the backend, the other
+ * kept in d->backend_req_fd.
+ */
+static int vu_backend_channel(struct vblk_dev *d)
+{
+	int sv[2], ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	ret = vhost_user_set_backend_req_fd(d->vu, sv[1]);
+	close(sv[1]);
+	if (ret) {
+		close(sv[0]);
+		return ret;
+	}
+	if (d->backend_req_fd >= 0)
+		close(d->backend_req_fd);
+	d->backend_req_fd = sv[0];
+	return 0;
+}
+
+/*
  * INFLIGHT_SHMFD, as QEMU's vhost-user-blk does before it starts the
  * rings: the backend's regions for our queues, asked for once (again
  * after a reset), handed back to every backend with SET_INFLIGHT_FD.
@@ -506,6 +531,7 @@ static int vu_setup(struct vblk_dev *d, uint64_t features_clear,
 		    bool reconnect)
 {
 	const uint64_t proto = 1ULL << VHOST_USER_F_PROTOCOL_FEATURES;
+	const uint64_t breq = 1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ;
 	struct vhost_user_conn *c = d->vu;
 	uint64_t f, pf = 0, n = 1;
 	int ret;
@@ -517,9 +543,13 @@ static int vu_setup(struct vblk_dev *d, uint64_t features_clear,
 	d->features_offered = f & ~proto;
 	if (d->vu_protocol) {
 		ret = vhost_user_get_protocol_features(c, &pf);
+		if (!d->want_backend_req)
+			pf &= ~breq;
 		if (!ret)
 			ret = vhost_user_set_protocol_features(c, pf &
-						VBLK_VU_PROTOCOL_FEATURES);
+					(VBLK_VU_PROTOCOL_FEATURES | breq));
+		if (!ret && (pf & breq))
+			ret = vu_backend_channel(d);
 		if (!ret && (pf & (1ULL << VHOST_USER_PROTOCOL_F_MQ)))
 			ret = vhost_user_get_queue_num(c, &n);
 		if (ret)
@@ -680,6 +710,7 @@ void vblk_dev_destroy(struct vblk_dev *d)
 	close_fd(&d->log_fd);
 	close_fd(&d->inflight_fd);
 	close_fd(&d->log_efd);
+	close_fd(&d->backend_req_fd);
 	for (unsigned int i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vblk_vq *vq = &d->vqs[i];
 

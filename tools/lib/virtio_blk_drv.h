@@ -112,6 +112,11 @@ struct vblk_opts {
 	const char *vhost_user;
 	/* ms to wait for @vhost_user to appear and accept; 0: fail at once */
 	int vhost_user_wait_ms;
+	/*
+	 * vhost-user: negotiate VHOST_USER_PROTOCOL_F_BACKEND_REQ if offered
+	 * and open the backend channel (vblk_dev.backend_req_fd).
+	 */
+	bool vhost_user_backend_req;
 };
 
 #define VBLK_OPTS_DEFAULT {					\
@@ -224,6 +229,14 @@ struct vblk_dev {
 	uint64_t inflight_size;
 	uint64_t inflight_offset;
 	unsigned int inflight_nq;	/* queues it has regions for */
+
+	/*
+	 * vhost-user backend channel (opts->vhost_user_backend_req): our
+	 * end, where the backend's requests (CONFIG_CHANGE_MSG) arrive; the
+	 * caller reads and answers them. -1 if not negotiated.
+	 */
+	int backend_req_fd;
+	bool want_backend_req;
 };
 
 /*
@@ -266,8 +279,9 @@ int vblk_dev_open(struct vblk_dev **dp, const struct vblk_opts *opts);
  * VHOST_SET_OWNER, GET/SET_FEATURES (offered & VBLK_DRV_FEATURES &
  * ~features_clear) and SET_MEM_TABLE for the device's guest memory.
  * vhost-user: GET_FEATURES, GET/SET_PROTOCOL_FEATURES (MQ, REPLY_ACK,
- * CONFIG, RESET_DEVICE as far as offered), GET_QUEUE_NUM, SET_OWNER,
- * SET_FEATURES, SET_MEM_TABLE.
+ * CONFIG, RESET_DEVICE, LOG_SHMFD as far as offered; BACKEND_REQ if asked,
+ * then SET_BACKEND_REQ_FD), GET_QUEUE_NUM, SET_OWNER, SET_FEATURES,
+ * SET_MEM_TABLE.
  */
 int vblk_dev_setup(struct vblk_dev *d, uint64_t features_clear);
 
