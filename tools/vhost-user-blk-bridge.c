@@ -41,6 +41,18 @@
  * killed, the requests it had in flight stay marked, and the kernel
  * serving the next bridge resubmits them when their queue starts.
  *
+ * Resize: the kernel signals an eventfd (VHOST_BLK_SET_CONFIG_CALL) when
+ * the backend changes size (a file grown with ftruncate, a block device
+ * whose capacity changed). A frontend that negotiated
+ * VHOST_USER_PROTOCOL_F_CONFIG and _BACKEND_REQ and sent
+ * SET_BACKEND_REQ_FD then gets CONFIG_CHANGE_MSG on that channel, reads
+ * GET_CONFIG and tells its guest. The channel never blocks the bridge: the
+ * socket is non-blocking, and with REPLY_ACK one message at a time waits
+ * for its ack while the bridge goes on serving (the frontend reads
+ * GET_CONFIG before it acks). A frontend that does not ack within
+ * ACK_TIMEOUT_MS, or whose socket is full, loses its channel, not its
+ * device.
+ *
  * One frontend at a time; a second connection is closed at once. When
  * the frontend goes away the device is reset (every queue stopped and
  * drained) and the bridge waits for the next. The frontend is not
@@ -67,6 +79,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -98,6 +111,8 @@
 #define DEFAULT_MAX_MEMORY	(64ULL << 30)
 /* How long a frontend may take to send a message, from its first byte. */
 #define MSG_TIMEOUT_MS		5000
+/* How long a frontend may take to ack a message on the backend channel. */
+#define ACK_TIMEOUT_MS		5000
 
 /* --allow-uid and --allow-group values, each. */
 #define MAX_ALLOWED		16
@@ -109,7 +124,13 @@
 	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |	\
 	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |	\
 	 (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD) |	\
-	 (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+	 (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |	\
+	 (1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ))
+
+/* What CONFIG_CHANGE_MSG needs. */
+#define CONFIG_CHANGE_FEATURES				\
+	((1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |	\
+	 (1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ))
 
 /* Each queue's inflight region starts on this boundary (libvhost-user's). */
 #define INFLIGHT_ALIGN	64
@@ -168,6 +189,7 @@ struct bridge {
 	int conn_fd;			/* the frontend, -1 if none */
 	int vfd;			/* /dev/vhost-blk */
 	int bfd;			/* the backend */
+	int cfg_efd;			/* signalled by the kernel on a resize */
 	unsigned int max_slots;
 	/*
 	 * SIGINT and SIGTERM are blocked but while the bridge waits for the
@@ -199,6 +221,15 @@ struct bridge {
 	uint8_t *inflight_base;
 	unsigned int inflight_nq;
 	uint64_t inflight_qsize;
+	/*
+	 * The backend channel (SET_BACKEND_REQ_FD), non-blocking, or -1.
+	 * ack_deadline: CONFIG_CHANGE_MSG sent, its ack due then (ms of
+	 * now_ms()), 0 if none awaited; change_pending: another change came
+	 * meanwhile, to send once the ack is in.
+	 */
+	int backend_fd;
+	uint64_t ack_deadline;
+	bool change_pending;
 };
 
 static const char *prog = "vhost-user-blk-bridge";
@@ -325,6 +356,11 @@ static int dev_attach(struct bridge *b)
 		ret = vhost_blk_get_config(b->vfd, &cfg, &cf, NULL);
 	if (ret)
 		return ret;
+	/* A module without it still serves; resizes just go unnoticed. */
+	ret = vhost_blk_set_config_call(b->vfd, b->cfg_efd);
+	if (ret)
+		pr_warn("no resize notification from the kernel: %s",
+			strerror(-ret));
 	/*
 	 * What holds for this backend, as the ABI asks a VMM to offer:
 	 * GET_CONFIG's bits, which add VIRTIO_BLK_F_RO where it applies.
@@ -1412,6 +1448,155 @@ static int h_set_inflight_fd(struct bridge *b, struct req *q)
 			    in->num_queues, qsize);
 }
 
+/* ---- the backend channel ---- */
+
+static void backend_close(struct bridge *b)
+{
+	if (b->backend_fd >= 0)
+		close(b->backend_fd);
+	b->backend_fd = -1;
+	b->ack_deadline = 0;
+	b->change_pending = false;
+}
+
+/*
+ * SET_BACKEND_REQ_FD: the socket the bridge sends its own requests on
+ * (CONFIG_CHANGE_MSG). Replaces an earlier one.
+ */
+static int h_set_backend_req_fd(struct bridge *b, struct req *q)
+{
+	struct stat st;
+	int fl, ret = need_size(q, 0);
+
+	if (ret)
+		return ret;
+	if (!(b->protocol_features &
+	      (1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ)))
+		return -EOPNOTSUPP;
+	if (q->nfds != 1)
+		return -EINVAL;
+	if (fstat(q->fds[0], &st))
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	/* Sending must never wait for a frontend that does not read. */
+	fl = fcntl(q->fds[0], F_GETFL);
+	if (fl < 0 || fcntl(q->fds[0], F_SETFL, fl | O_NONBLOCK))
+		return -errno;
+	backend_close(b);
+	b->backend_fd = q->fds[0];
+	q->fds[0] = -1;
+	return 0;
+}
+
+/*
+ * Tell the frontend its config changed. With REPLY_ACK the ack is read
+ * by backend_reply() as it comes; until then a new change only waits.
+ */
+static void backend_config_change(struct bridge *b)
+{
+	struct vhost_user_msg m = {
+		.hdr = {
+			.request = VHOST_USER_BACKEND_CONFIG_CHANGE_MSG,
+			.flags = VHOST_USER_VERSION,
+		},
+	};
+	bool ack = b->protocol_features &
+		   (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK);
+	int ret;
+
+	if (b->backend_fd < 0 ||
+	    (b->protocol_features & CONFIG_CHANGE_FEATURES) !=
+	    CONFIG_CHANGE_FEATURES) {
+		pr_info("the frontend takes no CONFIG_CHANGE_MSG: its guest is not told");
+		return;
+	}
+	if (b->ack_deadline) {
+		b->change_pending = true;
+		return;
+	}
+	if (ack)
+		m.hdr.flags |= VHOST_USER_FLAG_NEED_REPLY;
+	ret = vhost_user_send(b->backend_fd, &m, NULL, 0);
+	if (ret) {
+		pr_warn("CONFIG_CHANGE_MSG: %s: closing the backend channel",
+			strerror(-ret));
+		backend_close(b);
+		return;
+	}
+	if (b->verbose)
+		pr_debug("CONFIG_CHANGE_MSG sent");
+	if (ack)
+		b->ack_deadline = now_ms() + ACK_TIMEOUT_MS;
+}
+
+/*
+ * Something on the backend channel: the ack of CONFIG_CHANGE_MSG, and
+ * nothing else. Anything else, or a hang-up, closes the channel.
+ */
+static void backend_reply(struct bridge *b, struct vhost_user_msg *m)
+{
+	int fds[VHOST_USER_MAX_FDS];
+	unsigned int nfds;
+	int ret;
+
+	ret = vhost_user_recv(b->backend_fd, m, fds, &nfds, MSG_TIMEOUT_MS);
+	if (ret) {
+		pr_warn("backend channel: %s: closing it",
+			ret == -ECONNRESET ? "closed by the frontend" :
+			strerror(-ret));
+		backend_close(b);
+		return;
+	}
+	for (unsigned int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (!b->ack_deadline || nfds ||
+	    m->hdr.request != VHOST_USER_BACKEND_CONFIG_CHANGE_MSG ||
+	    (m->hdr.flags & ~VHOST_USER_VERSION_MASK) !=
+	    VHOST_USER_FLAG_REPLY ||
+	    m->hdr.size != sizeof(m->payload.u64)) {
+		pr_warn("backend channel: unexpected message %u: closing it",
+			m->hdr.request);
+		backend_close(b);
+		return;
+	}
+	if (m->payload.u64)
+		pr_warn("the frontend failed CONFIG_CHANGE_MSG (%" PRIu64 ")",
+			m->payload.u64);
+	else if (b->verbose)
+		pr_debug("CONFIG_CHANGE_MSG acked");
+	b->ack_deadline = 0;
+	if (b->change_pending) {
+		b->change_pending = false;
+		backend_config_change(b);
+	}
+}
+
+/* No ack in time: the frontend does not read the channel. */
+static void backend_timeout(struct bridge *b)
+{
+	if (!b->ack_deadline || now_ms() < b->ack_deadline)
+		return;
+	pr_warn("no ack of CONFIG_CHANGE_MSG in %d ms: closing the backend channel",
+		ACK_TIMEOUT_MS);
+	backend_close(b);
+}
+
+/* The kernel saw the backend change size. */
+static void config_changed(struct bridge *b)
+{
+	struct virtio_blk_config cfg;
+	uint64_t v;
+
+	if (read(b->cfg_efd, &v, sizeof(v)) != sizeof(v))
+		return;
+	if (!vhost_blk_get_config(b->vfd, &cfg, NULL, NULL))
+		pr_info("backend resized: %" PRIu64 " bytes",
+			(uint64_t)le64toh(cfg.capacity) * 512);
+	if (b->conn_fd >= 0)
+		backend_config_change(b);
+}
+
 static int handle(struct bridge *b, struct req *q)
 {
 	switch (q->m->hdr.request) {
@@ -1465,6 +1650,8 @@ static int handle(struct bridge *b, struct req *q)
 		return h_get_inflight_fd(b, q);
 	case VHOST_USER_SET_INFLIGHT_FD:
 		return h_set_inflight_fd(b, q);
+	case VHOST_USER_SET_BACKEND_REQ_FD:
+		return h_set_backend_req_fd(b, q);
 	default:
 		/* Postcopy, status, ...: not offered. */
 		return -EOPNOTSUPP;
@@ -1553,6 +1740,7 @@ static int disconnect(struct bridge *b)
 
 	close(b->conn_fd);
 	b->conn_fd = -1;
+	backend_close(b);
 	/* The kernel lets go of guest memory before it is unmapped. */
 	ret = dev_reset(b);
 	regions_drop(b);
@@ -1904,12 +2092,24 @@ static int serve(struct bridge *b)
 		goto out;
 	}
 	while (!stop_requested) {
-		struct pollfd p[2] = {
+		/* Closed fds (-1) are left out by poll(). */
+		struct pollfd p[4] = {
 			{ .fd = b->listen_fd, .events = POLLIN },
+			{ .fd = b->cfg_efd, .events = POLLIN },
 			{ .fd = b->conn_fd, .events = POLLIN },
+			{ .fd = b->backend_fd, .events = POLLIN },
 		};
+		struct timespec ts;
 
-		if (ppoll(p, b->conn_fd >= 0 ? 2 : 1, NULL, &b->waitmask) < 0) {
+		if (b->ack_deadline) {
+			uint64_t now = now_ms(), left;
+
+			left = now >= b->ack_deadline ? 0 : b->ack_deadline - now;
+			ts.tv_sec = left / 1000;
+			ts.tv_nsec = left % 1000 * 1000000;
+		}
+		if (ppoll(p, 4, b->ack_deadline ? &ts : NULL,
+			  &b->waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			pr_err("poll: %s", strerror(errno));
@@ -1917,12 +2117,19 @@ static int serve(struct bridge *b)
 			break;
 		}
 		/* The current frontend first: its hang-up frees the slot. */
-		if (b->conn_fd >= 0 && p[1].revents &&
+		if (b->conn_fd >= 0 && p[2].revents &&
 		    serve_one(b, m, reply) < 0 && disconnect(b)) {
 			pr_err("the device cannot be set up again: exiting");
 			rc = 1;
 			break;
 		}
+		/* Not a channel that replaced the one polled. */
+		if (b->backend_fd >= 0 && b->backend_fd == p[3].fd &&
+		    p[3].revents)
+			backend_reply(b, m);
+		backend_timeout(b);
+		if (p[1].revents)
+			config_changed(b);
 		if (p[0].revents)
 			accept_one(b);
 	}
@@ -1987,6 +2194,7 @@ static const unsigned int seccomp_allowed[] = {
 	__NR_newfstatat,		/* fstat() */
 	__NR_openat,			/* /dev/vhost-blk after a failed reset */
 	__NR_ppoll,			/* waiting for the frontend */
+	__NR_read,			/* the config eventfd */
 #ifdef __NR_readlink
 	__NR_readlink,			/* is_eventfd() */
 #endif
@@ -2285,7 +2493,8 @@ int main(int argc, char **argv)
 	struct bridge b = {
 		.queues = 1, .listen_fd = -1, .conn_fd = -1, .vfd = -1,
 		.bfd = -1, .serial = "", .max_memory = DEFAULT_MAX_MEMORY,
-		.seccomp = true, .passed_fd = -1,
+		.seccomp = true, .passed_fd = -1, .cfg_efd = -1,
+		.backend_fd = -1,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	char where[sizeof(((struct sockaddr_un *)0)->sun_path) + 24];
@@ -2442,6 +2651,11 @@ int main(int argc, char **argv)
 		pr_err("%s: %s", b.backend_path, strerror(errno));
 		return 1;
 	}
+	b.cfg_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b.cfg_efd < 0) {
+		pr_err("eventfd: %s", strerror(errno));
+		return 1;
+	}
 	ret = dev_open(&b);
 	if (ret) {
 		pr_err("%s with %s: %s", VHOST_BLK_DEV_PATH, b.backend_path,
@@ -2491,6 +2705,8 @@ out:
 	regions_drop(&b);
 	vrings_forget(&b);
 	close(b.bfd);
+	close(b.cfg_efd);
+	backend_close(&b);
 	close(b.listen_fd);
 	if (b.sock_path)
 		unlink(b.sock_path);

@@ -1687,7 +1687,7 @@ TEST_F(br, bad_payloads_and_indexes)
 	/* Features never offered. */
 	EXPECT_EQ(-EINVAL, vhost_user_set_features(c, f | F(63)));
 	EXPECT_EQ(-EINVAL, vhost_user_set_protocol_features(c,
-		c->protocol_features | F(VHOST_USER_PROTOCOL_F_BACKEND_REQ)));
+		c->protocol_features | F(VHOST_USER_PROTOCOL_F_STATUS)));
 	/* Config: sizes that do not add up, offsets past the space. */
 	memset(&m, 0, sizeof(m));
 	m.hdr.request = VHOST_USER_GET_CONFIG;
