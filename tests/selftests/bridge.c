@@ -2420,6 +2420,147 @@ TEST_F(br, file_backend)
 	unlink(path);
 }
 
+/* ---- resize: CONFIG_CHANGE_MSG on the backend channel ---- */
+
+/* The bridge waits this long for the ack of CONFIG_CHANGE_MSG. */
+#define ACK_MS		5000
+
+/* The next message on the backend channel @fd within @ms: 0 or -errno. */
+static int backend_msg(int fd, struct vhost_user_msg *m, int ms)
+{
+	int fds[VHOST_USER_MAX_FDS];
+	unsigned int nfds;
+	int ret = vhost_user_recv(fd, m, fds, &nfds, ms);
+
+	for (unsigned int i = 0; !ret && i < nfds; i++)
+		close(fds[i]);
+	return ret ? ret : nfds ? -EBADMSG : 0;
+}
+
+static int backend_ack(int fd, const struct vhost_user_msg *m)
+{
+	struct vhost_user_msg r = {
+		.hdr = {
+			.request = m->hdr.request,
+			.flags = VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY,
+			.size = sizeof(r.payload.u64),
+		},
+	};
+
+	r.payload.u64 = 0;
+	return vhost_user_send(fd, &r, NULL, 0);
+}
+
+/* 0 if @len bytes at @sector of file @fd hold the pattern. */
+static int file_check(int fd, uint64_t sector, size_t len, uint64_t seed)
+{
+	uint8_t *b = malloc(len);
+	int ret = -1;
+
+	if (b && pread(fd, b, len, sector * 512) == (ssize_t)len)
+		ret = vblk_pattern_check(b, len, sector, seed) == -1 ? 0 : 1;
+	free(b);
+	return ret;
+}
+
+/*
+ * A file backend grows under a frontend that negotiated CONFIG,
+ * BACKEND_REQ and REPLY_ACK: one CONFIG_CHANGE_MSG per change, asking
+ * for an ack; while the ack is awaited the bridge serves GET_CONFIG (with
+ * the new capacity, as QEMU reads it before acking) and I/O to the grown
+ * part. A frontend that never acks loses the channel after ACK_MS and
+ * keeps its device.
+ */
+TEST_F_TIMEOUT(br, resize_sends_config_change, 120)
+{
+	const uint64_t proto = F(VHOST_USER_PROTOCOL_F_CONFIG) |
+			       F(VHOST_USER_PROTOCOL_F_BACKEND_REQ) |
+			       F(VHOST_USER_PROTOCOL_F_REPLY_ACK);
+	const uint64_t mib = 2048;	/* sectors */
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct vhost_user_msg m;
+	char path[PATH_MAX];
+	struct server s2;
+	struct vblk_req *r;
+	struct vblk_vq *q0, *q1;
+	uint64_t gpa;
+	int fd, bfd;
+
+	snprintf(path, sizeof(path), "/tmp/bridge-resize-%d.img", getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 16 * mib * 512));
+	ASSERT_EQ(0, bridge_start(&s2, path, NULL));
+	o.vhost_user = s2.sock;
+	o.vhost_user_wait_ms = IO_TIMEOUT_MS;
+	o.num_queues = QUEUES;
+	o.mem_size = 16 << 20;
+	o.vhost_user_backend_req = true;
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, -1, 0, NULL));
+	EXPECT_EQ(proto, self->d->vu->protocol_features & proto);
+	bfd = self->d->backend_req_fd;
+	ASSERT_LE(0, bfd);
+	q0 = &self->d->vqs[0];
+	q1 = &self->d->vqs[1];
+	EXPECT_EQ(16 * mib, vblk_dev_capacity(self->d));
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 65536, 4096, &gpa));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  write_pattern(q0, r, gpa, 16 * mib, 65536, self->seed));
+	EXPECT_EQ(-ETIMEDOUT, backend_msg(bfd, &m, QUIET_MS));
+
+	ASSERT_EQ(0, ftruncate(fd, 24 * mib * 512));
+	ASSERT_EQ(0, backend_msg(bfd, &m, 5000));
+	EXPECT_EQ(VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, m.hdr.request);
+	EXPECT_EQ(VHOST_USER_VERSION | VHOST_USER_FLAG_NEED_REPLY,
+		  m.hdr.flags);
+	EXPECT_EQ(0, m.hdr.size);
+	ASSERT_EQ(0, vblk_dev_read_config(self->d));
+	EXPECT_EQ(24 * mib, vblk_dev_capacity(self->d));
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  write_pattern(q1, r, gpa, 16 * mib, 65536, self->seed));
+	EXPECT_EQ(0, check_pattern(q0, r, gpa, 16 * mib, 65536, self->seed));
+	EXPECT_EQ(0, file_check(fd, 16 * mib, 65536, self->seed));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  do_io(q0, r, VIRTIO_BLK_T_IN, 24 * mib, gpa, 512, 0));
+	ASSERT_EQ(0, backend_ack(bfd, &m));
+	/* Once per change. */
+	EXPECT_EQ(-ETIMEDOUT, backend_msg(bfd, &m, 1500));
+
+	/* No ack: served all the same; a change meanwhile waits for it. */
+	ASSERT_EQ(0, ftruncate(fd, 32 * mib * 512));
+	ASSERT_EQ(0, backend_msg(bfd, &m, 5000));
+	EXPECT_EQ(VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, m.hdr.request);
+	ASSERT_EQ(0, ftruncate(fd, 40 * mib * 512));
+	EXPECT_EQ(0, check_pattern(q1, r, gpa, 16 * mib, 65536, self->seed));
+	ASSERT_EQ(0, vblk_dev_read_config(self->d));
+	EXPECT_EQ(40 * mib, vblk_dev_capacity(self->d));
+	/* The channel is closed with nothing more on it. */
+	EXPECT_EQ(-ECONNRESET, backend_msg(bfd, &m, ACK_MS + 5000));
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  write_pattern(q0, r, gpa, 40 * mib - 128, 65536,
+				self->seed));
+	EXPECT_EQ(0, file_check(fd, 40 * mib - 128, 65536, self->seed));
+	vblk_req_free(self->d, r);
+	vblk_dev_destroy(self->d);
+	self->d = NULL;
+	/* The next frontend gets its channel and the next change. */
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, -1, 0, NULL));
+	EXPECT_EQ(40 * mib, vblk_dev_capacity(self->d));
+	ASSERT_EQ(0, ftruncate(fd, 48 * mib * 512));
+	ASSERT_EQ(0, backend_msg(self->d->backend_req_fd, &m, 5000));
+	EXPECT_EQ(VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, m.hdr.request);
+	ASSERT_EQ(0, vblk_dev_read_config(self->d));
+	EXPECT_EQ(48 * mib, vblk_dev_capacity(self->d));
+	EXPECT_EQ(0, backend_ack(self->d->backend_req_fd, &m));
+	vblk_dev_destroy(self->d);
+	self->d = NULL;
+	server_done(_metadata, &s2, true);
+	close(fd);
+	unlink(path);
+}
+
 /* ---- the same driver against qemu-storage-daemon ---- */
 
 FIXTURE(qsd) {
