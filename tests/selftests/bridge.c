@@ -18,6 +18,9 @@
  * the boot sector of bridge_boot.S from the disk, which reads, writes
  * and resets the machine once (skipped without qemu-system-x86_64).
  *
+ * qemu_rereads_config_on_resize grows the bridge's file under QEMU
+ * and sees QEMU take CONFIG_CHANGE_MSG: it reads GET_CONFIG and acks.
+ *
  * VHOST_BLK_BRIDGE names the bridge binary (default: the one next to
  * this tree's tests, tools/build/vhost-user-blk-bridge).
  */
@@ -2556,6 +2559,93 @@ TEST_F_TIMEOUT(br, resize_sends_config_change, 120)
 	EXPECT_EQ(0, backend_ack(self->d->backend_req_fd, &m));
 	vblk_dev_destroy(self->d);
 	self->d = NULL;
+	server_done(_metadata, &s2, true);
+	close(fd);
+	unlink(path);
+}
+
+/*
+ * True once the log of @s has @needle after the first @after (NULL: the
+ * start), within @ms.
+ */
+static bool log_wait(struct server *s, const char *after, const char *needle,
+		     int ms)
+{
+	static char buf[1 << 16];
+
+	for (int i = 0; i <= ms / 50; i++) {
+		int fd = open(s->log, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		const char *p;
+
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = 0;
+			p = after ? strstr(buf, after) : buf;
+			if (p && strstr(p, needle))
+				return true;
+		}
+		usleep(50000);
+	}
+	return false;
+}
+
+/*
+ * QEMU's vhost-user-blk-pci on a file that grows while SeaBIOS has the
+ * device started (the disk is blank: SeaBIOS finds nothing to boot and
+ * waits): QEMU takes the backend channel and answers CONFIG_CHANGE_MSG
+ * by reading GET_CONFIG, then acks; it handles the message only with
+ * CONFIG and BACKEND_REQ negotiated (QEMU 7.2 as well).
+ */
+TEST_F_TIMEOUT(br, qemu_rereads_config_on_resize, 300)
+{
+	const char *const verbose[] = { "--verbose", NULL };
+	char chardev[160], path[PATH_MAX];
+	char *argv[] = {
+		QEMU, "-accel", "kvm", "-accel", "tcg", "-M", "pc", "-m", "64",
+		"-nodefaults", "-no-user-config", "-display", "none",
+		"-object", "memory-backend-memfd,id=mem,size=64M,share=on",
+		"-numa", "node,memdev=mem",
+		"-chardev", chardev,
+		"-device", "vhost-user-blk-pci,chardev=c,num-queues=2",
+		"-boot", "c", NULL,
+	};
+	struct server s2;
+	pid_t qemu;
+	int fd, status;
+
+	if (access(QEMU, X_OK))
+		SKIP(return, "%s not installed", QEMU);
+	snprintf(path, sizeof(path), "/tmp/bridge-qemu-resize-%d.img",
+		 getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 16 << 20));
+	ASSERT_EQ(0, bridge_start(&s2, path, verbose));
+	snprintf(chardev, sizeof(chardev), "socket,id=c,path=%s", s2.sock);
+	qemu = fork();
+	ASSERT_LE(0, qemu);
+	if (!qemu) {
+		int null = open("/dev/null", O_RDWR);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	/* SeaBIOS's driver set DRIVER_OK: QEMU started the rings. */
+	EXPECT_TRUE(log_wait(&s2, NULL, "SET_BACKEND_REQ_FD", 120000));
+	EXPECT_TRUE(log_wait(&s2, NULL, "SET_VRING_KICK", 120000));
+	ASSERT_EQ(0, ftruncate(fd, 32 << 20));
+	EXPECT_TRUE(log_wait(&s2, "CONFIG_CHANGE_MSG sent", "GET_CONFIG",
+			     30000));
+	EXPECT_TRUE(log_wait(&s2, "CONFIG_CHANGE_MSG sent",
+			     "CONFIG_CHANGE_MSG acked", 30000));
+	EXPECT_FALSE(log_wait(&s2, NULL, "closing the backend channel", 0));
+	kill(qemu, SIGTERM);
+	waitpid(qemu, &status, 0);
 	server_done(_metadata, &s2, true);
 	close(fd);
 	unlink(path);
