@@ -884,7 +884,7 @@ static const unsigned long known_cmds[] = {
 	VHOST_NEW_WORKER, VHOST_FREE_WORKER, VHOST_ATTACH_VRING_WORKER,
 	VHOST_GET_VRING_WORKER, VHOST_BLK_SET_BACKEND, VHOST_BLK_GET_CONFIG,
 	VHOST_SET_VRING_BUSYLOOP_TIMEOUT, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
-	VHOST_BLK_SET_CONFIG_CALL,
+	VHOST_BLK_SET_CONFIG_CALL, VHOST_SET_LOG_BASE, VHOST_SET_LOG_FD,
 };
 
 /* vhost ioctls of other devices, and near misses of ours. */
@@ -900,7 +900,8 @@ static unsigned long unknown_cmd(struct rng *r)
 		_IOW(VHOST_VIRTIO, 0x60, __u64),	/* VSOCK_SET_GUEST_CID */
 		_IOR(VHOST_VIRTIO, 0x70, __u32),	/* VDPA_GET_DEVICE_ID */
 		_IO(VHOST_VIRTIO, 0x7D),		/* VDPA_SUSPEND */
-		_IOW(VHOST_VIRTIO, 0x53, struct vhost_blk_backend),
+		_IOR(VHOST_VIRTIO, 0x53, struct vhost_blk_backend),
+		_IOW(VHOST_VIRTIO, 0x5e, struct vhost_blk_backend),
 		_IOWR(VHOST_VIRTIO, 0x5f, struct vhost_blk_config),
 	};
 	unsigned long cmd;
@@ -923,14 +924,18 @@ static unsigned long unknown_cmd(struct rng *r)
 		known = false;
 		for (unsigned int i = 0; i < ARRAY_SIZE(known_cmds); i++)
 			known |= cmd == known_cmds[i];
-		/* these three are matched whatever size the command encodes */
+		/* these four are matched whatever size the command encodes */
 		known |= _IOC_TYPE(cmd) == VHOST_VIRTIO &&
 			 ((_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_BACKEND) &&
 			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_BACKEND)) ||
 			  (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_GET_CONFIG) &&
 			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_GET_CONFIG)) ||
 			  (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_OPTIONS) &&
-			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_OPTIONS)));
+			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_OPTIONS)) ||
+			  (_IOC_NR(cmd) ==
+			   _IOC_NR(VHOST_BLK_SET_VRING_INFLIGHT) &&
+			   _IOC_DIR(cmd) ==
+			   _IOC_DIR(VHOST_BLK_SET_VRING_INFLIGHT)));
 	} while (known);
 	return cmd;
 }
