@@ -1529,6 +1529,16 @@ static void load_dump(uint32_t i)
 				printf("#   head %u in used slot %u, len %u\n",
 				       h, k, le32toh(vq->used->ring[k].len));
 	}
+	f = fopen("/sys/kernel/tracing/trace", "r");
+	if (f) {
+		char want[32];
+
+		snprintf(want, sizeof(want), " vq=%u ", i);
+		while (fgets(line, sizeof(line), f))
+			if (strstr(line, want))
+				printf("#   trace: %s", line);
+		fclose(f);
+	}
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", vfd);
 	f = fopen(path, "r");
 	if (!f)
