@@ -1536,11 +1536,29 @@ static void backend_config_change(struct bridge *b)
  */
 static void backend_reply(struct bridge *b, struct vhost_user_msg *m)
 {
+	int64_t left = (int64_t)b->ack_deadline - (int64_t)now_ms();
+	struct vhost_user_wait w = {
+		.sigmask = &b->waitmask,
+		.stop = &stop_requested,
+	};
 	int fds[VHOST_USER_MAX_FDS];
 	unsigned int nfds;
 	int ret;
 
-	ret = vhost_user_recv(b->backend_fd, m, fds, &nfds, MSG_TIMEOUT_MS);
+	/*
+	 * Nothing is due: do not wait for the rest of whatever came. An ack
+	 * is read within what is left of its deadline, and a stop request
+	 * ends the wait, so the main channel waits at most that long.
+	 */
+	if (!b->ack_deadline || left <= 0) {
+		pr_warn("backend channel: %s: closing it",
+			b->ack_deadline ? "no ack in time" :
+			"input while no ack is due");
+		backend_close(b);
+		return;
+	}
+	w.timeout_ms = left;
+	ret = vhost_user_recv_wait(b->backend_fd, m, fds, &nfds, &w);
 	if (ret) {
 		pr_warn("backend channel: %s: closing it",
 			ret == -ECONNRESET ? "closed by the frontend" :

@@ -2565,6 +2565,64 @@ TEST_F_TIMEOUT(br, resize_sends_config_change, 120)
 }
 
 /*
+ * A byte on the backend channel while no ack is due: the bridge closes
+ * the channel at once instead of waiting for the rest of a message, so
+ * the frontend's own requests and a SIGTERM are not held up.
+ */
+TEST_F_TIMEOUT(br, backend_channel_input_holds_nothing_up, 60)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct vhost_user_msg m;
+	struct server s2;
+	uint64_t t0, ms;
+	char byte = 0;
+	int bfd, status;
+
+	ASSERT_EQ(0, bridge_start(&s2, test_dev(), NULL));
+	o.vhost_user = s2.sock;
+	o.vhost_user_wait_ms = IO_TIMEOUT_MS;
+	o.num_queues = QUEUES;
+	o.mem_size = 16 << 20;
+	o.vhost_user_backend_req = true;
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, -1, 0, NULL));
+	bfd = self->d->backend_req_fd;
+	ASSERT_LE(0, bfd);
+	ASSERT_EQ(1, write(bfd, &byte, 1));
+	usleep(100000);
+	t0 = vblk_now_ns();
+	EXPECT_EQ(0, vblk_dev_read_config(self->d));
+	ms = (vblk_now_ns() - t0) / 1000000;
+	TH_LOG("GET_CONFIG answered after %" PRIu64 " ms", ms);
+	EXPECT_GE(1000, ms);
+	EXPECT_EQ(-ECONNRESET, backend_msg(bfd, &m, 2000));
+	vblk_dev_destroy(self->d);
+	self->d = NULL;
+	serves(_metadata, s2.sock, self->seed);
+
+	/* Once more, then SIGTERM: it stops at once. */
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, -1, 0, NULL));
+	bfd = self->d->backend_req_fd;
+	ASSERT_LE(0, bfd);
+	ASSERT_EQ(1, write(bfd, &byte, 1));
+	t0 = vblk_now_ns();
+	ASSERT_EQ(0, kill(s2.pid, SIGTERM));
+	while (waitpid(s2.pid, &status, WNOHANG) != s2.pid &&
+	       vblk_now_ns() - t0 < 10000000000ULL)
+		usleep(20000);
+	ms = (vblk_now_ns() - t0) / 1000000;
+	TH_LOG("stopped %" PRIu64 " ms after SIGTERM", ms);
+	EXPECT_GE(1500, ms);
+	if (ms < 10000) {
+		s2.pid = 0;
+		EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	}
+	vblk_dev_destroy(self->d);
+	self->d = NULL;
+	server_done(_metadata, &s2, false);
+	unlink(s2.sock);
+}
+
+/*
  * True once the log of @s has @needle after the first @after (NULL: the
  * start), within @ms.
  */
