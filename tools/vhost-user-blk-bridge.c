@@ -145,6 +145,7 @@ struct bridge_region {
 	size_t map_len;
 	dev_t dev;			/* the file mapped, to reuse mappings */
 	ino_t ino;
+	uint64_t cost;			/* region_cost(), for --max-memory */
 };
 
 struct bridge_vring {
@@ -488,14 +489,40 @@ static int region_fd_check(int fd)
 	return 0;
 }
 
-/* @total and the size of regions @ur[0..n), above --max-memory: -E2BIG. */
+/*
+ * What region @ur of the file @fd costs: the pages that hold it, in the
+ * file's page size (a huge page on hugetlbfs); UINT64_MAX if that does
+ * not fit. Where the region lies is region_map()'s to check.
+ */
+static uint64_t region_cost(const struct vhost_user_region *ur, int fd)
+{
+	uint64_t ps = page_size, end;
+	struct statfs sfs;
+
+	if (fd >= 0 && !fstatfs(fd, &sfs) && sfs.f_type == HUGETLBFS_MAGIC &&
+	    sfs.f_bsize > 0 && !(sfs.f_bsize & (sfs.f_bsize - 1)))
+		ps = sfs.f_bsize;
+	if (__builtin_add_overflow(ur->mmap_offset & (ps - 1),
+				   ur->memory_size, &end) ||
+	    __builtin_add_overflow(end, ps - 1, &end))
+		return UINT64_MAX;
+	return end & ~(ps - 1);
+}
+
+/*
+ * @total and the cost of regions @ur[0..n) of the files @fds, above
+ * --max-memory: -E2BIG.
+ */
 static int regions_size_check(const struct bridge *b,
 			      const struct vhost_user_region *ur,
-			      unsigned int n, uint64_t total)
+			      const int *fds, unsigned int n, uint64_t total)
 {
-	for (unsigned int i = 0; i < n; i++)
-		if (__builtin_add_overflow(total, ur[i].memory_size, &total))
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t cost = region_cost(&ur[i], fds[i]);
+
+		if (__builtin_add_overflow(total, cost, &total))
 			return -E2BIG;
+	}
 	if (total <= b->max_memory)
 		return 0;
 	pr_warn("guest memory of %" PRIu64 " bytes refused (--max-memory %"
@@ -554,6 +581,7 @@ static int region_map(struct bridge *b, const struct vhost_user_region *ur,
 		.map_len = size + delta,
 		.dev = st.st_dev,
 		.ino = st.st_ino,
+		.cost = region_cost(ur, fd),
 	};
 	return 0;
 }
@@ -985,7 +1013,7 @@ static int h_set_mem_table(struct bridge *b, struct req *q)
 	if (q->m->hdr.size != hdr + n * sizeof(mem->regions[0]) ||
 	    q->nfds != n)
 		return -EINVAL;
-	ret = regions_size_check(b, mem->regions, n, 0);
+	ret = regions_size_check(b, mem->regions, q->fds, n, 0);
 	if (ret)
 		return ret;
 	for (i = 0; i < n && !ret; i++)
@@ -1013,8 +1041,9 @@ static int h_add_mem_reg(struct bridge *b, struct req *q)
 	if (n >= b->max_slots)
 		return -E2BIG;
 	for (unsigned int i = 0; i < n; i++)
-		total += b->regions[i].ur.memory_size;
-	ret = regions_size_check(b, &q->m->payload.mem_reg.region, 1, total);
+		total += b->regions[i].cost;
+	ret = regions_size_check(b, &q->m->payload.mem_reg.region, q->fds, 1,
+				 total);
 	if (ret)
 		return ret;
 	memcpy(regs, b->regions, n * sizeof(*regs));
