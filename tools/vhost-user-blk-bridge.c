@@ -2127,6 +2127,19 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+/* SIGINT or SIGTERM came while blocked: the stop flag was not set. */
+static bool stop_signal_pending(void)
+{
+	sigset_t set;
+
+	if (sigpending(&set))
+		return false;
+	if (!sigismember(&set, SIGINT) && !sigismember(&set, SIGTERM))
+		return false;
+	stop_requested = 1;
+	return true;
+}
+
 static int serve(struct bridge *b)
 {
 	struct vhost_user_msg *m = malloc(sizeof(*m));
@@ -2163,6 +2176,13 @@ static int serve(struct bridge *b)
 			rc = 1;
 			break;
 		}
+		/*
+		 * ppoll() that finds a descriptor ready returns without
+		 * delivering a stop signal that is pending: a frontend that
+		 * keeps its socket busy would hold it off for ever.
+		 */
+		if (stop_signal_pending())
+			break;
 		/* The current frontend first: its hang-up frees the slot. */
 		if (b->conn_fd >= 0 && p[2].revents &&
 		    serve_one(b, m, reply) < 0 && disconnect(b)) {
@@ -2248,6 +2268,7 @@ static const unsigned int seccomp_allowed[] = {
 	__NR_readlinkat,
 	__NR_recvmsg,			/* messages and their fds */
 	__NR_restart_syscall,
+	__NR_rt_sigpending,		/* a stop signal held off by ppoll() */
 	__NR_rt_sigreturn,		/* SIGINT, SIGTERM */
 	__NR_sendmsg,			/* replies */
 #ifdef __NR_unlink

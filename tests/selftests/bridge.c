@@ -1973,6 +1973,110 @@ TEST_F_TIMEOUT(hostile, sigterm_in_the_middle_of_a_message, 60)
 }
 
 /*
+ * A frontend that keeps the socket busy (SET_OWNER again and again, no
+ * reply asked) cannot hold off SIGTERM: ppoll() that finds the socket
+ * ready does not deliver it.
+ */
+TEST_F_TIMEOUT(hostile, sigterm_during_a_message_flood, 60)
+{
+	const struct vhost_user_hdr h = {
+		.request = VHOST_USER_SET_OWNER,
+		.flags = VHOST_USER_VERSION,
+	};
+	struct vhost_user_conn *c;
+	uint64_t t0, ms;
+	int status = 0;
+	pid_t flood;
+
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), NULL));
+	c = raw_conn(self->s.sock);
+	ASSERT_NE(NULL, c);
+	flood = fork();
+	ASSERT_LE(0, flood);
+	if (!flood) {
+		static struct vhost_user_hdr burst[512];
+
+		/* Whole bursts: the socket is never found empty. */
+		for (unsigned int i = 0; i < ARRAY_SIZE(burst); i++)
+			burst[i] = h;
+		t0 = vblk_now_ns();
+		while (vblk_now_ns() - t0 < 15000000000ULL &&
+		       write(c->sock, burst, sizeof(burst)) > 0)
+			;
+		_exit(0);
+	}
+	usleep(500000);
+	t0 = vblk_now_ns();
+	ASSERT_EQ(0, kill(self->s.pid, SIGTERM));
+	while (waitpid(self->s.pid, &status, WNOHANG) != self->s.pid &&
+	       vblk_now_ns() - t0 < 10000000000ULL)
+		usleep(20000);
+	ms = (vblk_now_ns() - t0) / 1000000;
+	kill(flood, SIGKILL);
+	waitpid(flood, NULL, 0);
+	TH_LOG("stopped %" PRIu64 " ms after SIGTERM", ms);
+	EXPECT_GE(1500, ms);
+	if (ms < 10000) {
+		self->s.pid = 0;
+		EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	}
+	vhost_user_disconnect(c);
+}
+
+/*
+ * A region of a hugetlbfs file maps, and the kernel faults, whole huge
+ * pages: --max-memory counts those, not the region's bytes.
+ */
+TEST_F(hostile, hugetlb_regions_count_whole_huge_pages)
+{
+	static const char *const opts[] = { "--max-memory", "4M", NULL };
+	struct vhost_user_memory mem = { .nregions = 3 };
+	const uint64_t huge = 2 << 20;
+	struct vhost_user_conn *c;
+	int fds[3], hfd;
+	uint64_t f;
+	FILE *nr;
+
+	nr = fopen("/proc/sys/vm/nr_hugepages", "w");
+	if (nr) {
+		fputs("8", nr);
+		fclose(nr);
+	}
+	hfd = memfd_create("hostile-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	if (hfd < 0)
+		SKIP(return, "no hugetlb memfd: %s", strerror(errno));
+	ASSERT_EQ(0, ftruncate(hfd, 4 * huge));
+	ASSERT_EQ(0, bridge_start(&self->s, test_dev(), opts));
+	c = raw_conn(self->s.sock);
+	ASSERT_NE(NULL, c);
+	/* 4 KiB in each of three huge pages: 6 MiB mapped, not 12 KiB. */
+	for (unsigned int i = 0; i < 3; i++) {
+		mem.regions[i] = (struct vhost_user_region){
+			.guest_phys_addr = i * huge, .memory_size = 4096,
+			.userspace_addr = 0x100000000000ULL + i * huge,
+			.mmap_offset = i * huge,
+		};
+		fds[i] = hfd;
+	}
+	EXPECT_EQ(-E2BIG, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem,
+				   offsetof(struct vhost_user_memory, regions) +
+				   3 * sizeof(mem.regions[0]), fds, 3));
+	/* Two of them are 4 MiB: accepted. */
+	mem.nregions = 2;
+	EXPECT_EQ(0, raw_call(c, VHOST_USER_SET_MEM_TABLE, &mem,
+			      offsetof(struct vhost_user_memory, regions) +
+			      2 * sizeof(mem.regions[0]), fds, 2));
+	/* A third by ADD_MEM_REG is not. */
+	EXPECT_EQ(-E2BIG, raw_call(c, VHOST_USER_ADD_MEM_REG,
+				   &(struct vhost_user_mem_reg){
+					.region = mem.regions[2] },
+				   sizeof(struct vhost_user_mem_reg), fds, 1));
+	EXPECT_EQ(0, vhost_user_get_features(c, &f));
+	vhost_user_disconnect(c);
+	close(hfd);
+}
+
+/*
  * Lines of @path with @what in them, or with @sum the sum of the numbers
  * after their first colon; all lines in *@lines.
  */
