@@ -328,8 +328,9 @@ struct vhost_blk_inflight_split {
  * VIRTIO_BLK_S_IOERR. A request in flight while the backend shrinks
  * fails at the backend (a block device ends I/O past its end with an
  * error, a read past the end of a file comes back short), except a
- * write to a regular file, which extends the file again: shrink a file
- * only with the queues stopped (VHOST_GET_VRING_BASE).
+ * write to a regular file, which extends the file again, to a size
+ * that is then signalled as a change: shrink a file only with the
+ * queues stopped (VHOST_GET_VRING_BASE).
  */
 
 /*
