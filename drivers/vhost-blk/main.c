@@ -1006,17 +1006,20 @@ static long vhost_blk_set_vring_kick(struct vhost_blk_dev *dev,
 	return ret;
 }
 
+/* The eventfd context of @fd, NULL for -1, or an ERR_PTR. */
+static struct eventfd_ctx *vhost_blk_eventfd_get(int fd)
+{
+	return fd == -1 ? NULL : eventfd_ctx_fdget(fd);
+}
+
 /* Replace an eventfd context of @vq under its mutex. */
 static long vhost_blk_set_vring_ctx(struct vhost_blk_vq *vq,
 				    struct eventfd_ctx **slot, int fd)
 {
-	struct eventfd_ctx *ctx = NULL, *old;
+	struct eventfd_ctx *ctx = vhost_blk_eventfd_get(fd), *old;
 
-	if (fd != -1) {
-		ctx = eventfd_ctx_fdget(fd);
-		if (IS_ERR(ctx))
-			return PTR_ERR(ctx);
-	}
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
 	vhost_blk_vq_lock(vq);
 	old = *slot;
 	*slot = ctx;
@@ -1222,18 +1225,16 @@ out:
 /* VHOST_SET_LOG_FD: the eventfd signalled after bits are set, or -1. */
 static long vhost_blk_set_log_fd(struct vhost_blk_dev *dev, int __user *argp)
 {
-	struct eventfd_ctx *ctx = NULL;
+	struct eventfd_ctx *ctx;
 	unsigned int i;
 	long ret;
 	int fd;
 
 	if (get_user(fd, argp))
 		return -EFAULT;
-	if (fd != -1) {
-		ctx = eventfd_ctx_fdget(fd);
-		if (IS_ERR(ctx))
-			return PTR_ERR(ctx);
-	}
+	ctx = vhost_blk_eventfd_get(fd);
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
 
 	mutex_lock(&dev->mutex);
 	ret = vhost_blk_check_owner(dev);
@@ -1259,17 +1260,15 @@ out:
 static long vhost_blk_set_config_call(struct vhost_blk_dev *dev,
 				      int __user *argp)
 {
-	struct eventfd_ctx *ctx = NULL;
+	struct eventfd_ctx *ctx;
 	long ret;
 	int fd;
 
 	if (get_user(fd, argp))
 		return -EFAULT;
-	if (fd != -1) {
-		ctx = eventfd_ctx_fdget(fd);
-		if (IS_ERR(ctx))
-			return PTR_ERR(ctx);
-	}
+	ctx = vhost_blk_eventfd_get(fd);
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
 
 	mutex_lock(&dev->mutex);
 	ret = vhost_blk_check_owner(dev);
