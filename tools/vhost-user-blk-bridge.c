@@ -2518,7 +2518,7 @@ static void usage(FILE *f)
 		"                LISTEN_FDS, as systemd passes it)\n"
 		"  --read-only   open the backend read-only, offer VIRTIO_BLK_F_RO\n"
 		"  --serial STR  the GET_ID string (up to %d bytes)\n"
-		"  --queues N    virtqueues offered, 1..%d (default 1)\n"
+		"  --queues N    virtqueues offered, 1..%d (default: all)\n"
 		"  --busyloop-us N\n"
 		"                a queue's worker polls its empty ring N us\n"
 		"                (0..%d, default 0) before waiting for a kick\n"
@@ -2558,11 +2558,18 @@ int main(int argc, char **argv)
 		{ "fd", required_argument, NULL, OPT_FD },
 		{ }
 	};
+	/*
+	 * Every queue the kernel can serve by default: QEMU's
+	 * vhost-user-blk-pci asks for as many queues as the guest has vCPUs
+	 * unless told num-queues, and refuses a backend that offers fewer
+	 * (GET_QUEUE_NUM). A frontend uses the queues it asked for; the
+	 * others cost nothing until they are started.
+	 */
 	struct bridge b = {
-		.queues = 1, .listen_fd = -1, .conn_fd = -1, .vfd = -1,
-		.bfd = -1, .serial = "", .max_memory = DEFAULT_MAX_MEMORY,
-		.seccomp = true, .passed_fd = -1, .cfg_efd = -1,
-		.backend_fd = -1,
+		.queues = VHOST_BLK_MAX_QUEUES, .listen_fd = -1, .conn_fd = -1,
+		.vfd = -1, .bfd = -1, .serial = "",
+		.max_memory = DEFAULT_MAX_MEMORY, .seccomp = true,
+		.passed_fd = -1, .cfg_efd = -1, .backend_fd = -1,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	char where[sizeof(((struct sockaddr_un *)0)->sun_path) + 24];
