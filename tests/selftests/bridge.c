@@ -124,20 +124,34 @@ static void sock_name(struct server *s, const char *what)
 	unlink(s->sock);
 }
 
-/* A bridge on @backend with @extra options (NULL terminated, or NULL). */
-static int bridge_start(struct server *s, const char *backend,
-			const char *const *extra)
+/*
+ * A bridge on @backend offering @queues queues (NULL: its default) with
+ * @extra options (NULL terminated, or NULL).
+ */
+static int bridge_start_queues(struct server *s, const char *backend,
+			       const char *queues, const char *const *extra)
 {
 	char *argv[16] = {
 		(char *)bridge_bin(), "--socket", s->sock, "--backend",
-		(char *)backend, "--serial", SERIAL, "--queues", "2",
+		(char *)backend, "--serial", SERIAL,
 	};
-	int n = 9;
+	int n = 7;
 
 	sock_name(s, "bridge");
+	if (queues) {
+		argv[n++] = "--queues";
+		argv[n++] = (char *)queues;
+	}
 	for (int i = 0; extra && extra[i] && n < 15; i++)
 		argv[n++] = (char *)extra[i];
 	return server_start(s, argv);
+}
+
+/* A bridge on @backend, 2 queues, with @extra options. */
+static int bridge_start(struct server *s, const char *backend,
+			const char *const *extra)
+{
+	return bridge_start_queues(s, backend, "2", extra);
 }
 
 static bool server_alive(struct server *s)
@@ -2437,16 +2451,23 @@ static void show_file(const char *what, const char *path)
 	fclose(f);
 }
 
-TEST_F_TIMEOUT(br, qemu_boots_through_bridge, 600)
+/*
+ * QEMU with @smp vCPUs boots the boot sector through the bridge on @sock
+ * as vhost-user-blk-pci @device, reboots once, and what the guest wrote
+ * is on the disk.
+ */
+static void qemu_boots(struct __test_metadata *_metadata, const char *sock,
+		       const char *device, const char *smp)
 {
 	char chardev[160], serial[128], log[128], out[4096] = "";
 	char *argv[] = {
 		QEMU, "-accel", "kvm", "-accel", "tcg", "-M", "pc", "-m", "64",
+		"-smp", (char *)smp,
 		"-nodefaults", "-no-user-config", "-display", "none",
 		"-object", "memory-backend-memfd,id=mem,size=64M,share=on",
 		"-numa", "node,memdev=mem",
 		"-chardev", chardev,
-		"-device", "vhost-user-blk-pci,chardev=c,num-queues=2",
+		"-device", (char *)device,
 		"-serial", serial,
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=4",
 		"-boot", "c", NULL,
@@ -2455,8 +2476,6 @@ TEST_F_TIMEOUT(br, qemu_boots_through_bridge, 600)
 	int fd, status, bad;
 	ssize_t n;
 
-	if (access(QEMU, X_OK))
-		SKIP(return, "%s not installed", QEMU);
 	fd = open(beside_me("bridge_boot.bin"), O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, fd) TH_LOG("bridge_boot.bin: %s (make -C tests/selftests)",
 				strerror(errno));
@@ -2466,7 +2485,7 @@ TEST_F_TIMEOUT(br, qemu_boots_through_bridge, 600)
 		memset(img + k * 512, k ^ 0x5a, 512);
 	ASSERT_EQ(0, blk_direct_io(test_dev(), true, 0, img, sizeof(img)));
 
-	snprintf(chardev, sizeof(chardev), "socket,id=c,path=%s", self->s.sock);
+	snprintf(chardev, sizeof(chardev), "socket,id=c,path=%s", sock);
 	snprintf(serial, sizeof(serial), "file:/tmp/vhost-blk-qemu-%d.serial",
 		 getpid());
 	snprintf(log, sizeof(log), "/tmp/vhost-blk-qemu-%d.log", getpid());
@@ -2498,8 +2517,32 @@ TEST_F_TIMEOUT(br, qemu_boots_through_bridge, 600)
 		if (sec[i] != ((i & 0xff) ^ 0xa5))
 			bad = i;
 	EXPECT_EQ(-1, bad);
+}
+
+TEST_F_TIMEOUT(br, qemu_boots_through_bridge, 600)
+{
+	if (access(QEMU, X_OK))
+		SKIP(return, "%s not installed", QEMU);
+	qemu_boots(_metadata, self->s.sock,
+		   "vhost-user-blk-pci,chardev=c,num-queues=2", "1");
 	/* QEMU has gone; the next frontend is served. */
 	serves(_metadata, self->s.sock, self->seed);
+}
+
+/*
+ * vhost-user-blk-pci asks for a queue per vCPU unless told, and refuses
+ * a backend that offers fewer: a bridge with its defaults must take the
+ * plain command line of a guest with several vCPUs.
+ */
+TEST_F_TIMEOUT(br, qemu_default_queues_with_four_vcpus, 600)
+{
+	struct server s2;
+
+	if (access(QEMU, X_OK))
+		SKIP(return, "%s not installed", QEMU);
+	ASSERT_EQ(0, bridge_start_queues(&s2, test_dev(), NULL, NULL));
+	qemu_boots(_metadata, s2.sock, "vhost-user-blk-pci,chardev=c", "4");
+	server_done(_metadata, &s2, true);
 }
 
 /* ---- a file as the backend ---- */
