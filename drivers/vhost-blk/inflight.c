@@ -21,8 +21,27 @@
 #include <linux/sort.h>
 #include <linux/slab.h>
 #include <linux/mm.h>
+#include <linux/jiffies.h>
+#include <linux/wait.h>
 
 #include "vhost_blk.h"
+
+/*
+ * How long a queue starting on a region waits for another device's queue
+ * to let go of it, in milliseconds: the device of a killed owner drains
+ * its requests in the final release of its file, which the new owner may
+ * overtake by as long as the disk takes to end them.
+ */
+#define VHOST_BLK_INFLIGHT_CLAIM_MS	10000
+
+/*
+ * Regions claimed by a started queue, by their first page and offset in
+ * it: one device at a time writes a region. The list is short (one entry
+ * per started queue with a region).
+ */
+static DEFINE_SPINLOCK(vhost_blk_claims_lock);
+static LIST_HEAD(vhost_blk_claims);	/* vq->inflight_claim; claims_lock */
+static DECLARE_WAIT_QUEUE_HEAD(vhost_blk_claims_wq);	/* claim dropped */
 
 /* A head found in flight at start, and when it was taken. */
 struct vhost_blk_inflight_ent {
@@ -76,6 +95,115 @@ static int vhost_blk_inflight_init(struct vhost_blk_vq *vq)
 		return -EFAULT;
 	vq->inflight_batch_head = 0;
 	return 0;
+}
+
+/* The queue holding a claim on (@page, @off), or NULL. claims_lock held. */
+static struct vhost_blk_vq *vhost_blk_inflight_holder(struct page *page,
+						      unsigned int off)
+{
+	struct vhost_blk_vq *vq;
+
+	list_for_each_entry(vq, &vhost_blk_claims, inflight_claim)
+		if (vq->inflight_page == page && vq->inflight_off == off)
+			return vq;
+	return NULL;
+}
+
+static bool vhost_blk_inflight_claimed(struct page *page, unsigned int off)
+{
+	bool ret;
+
+	spin_lock(&vhost_blk_claims_lock);
+	ret = vhost_blk_inflight_holder(page, off);
+	spin_unlock(&vhost_blk_claims_lock);
+	return ret;
+}
+
+/**
+ * vhost_blk_inflight_claim() - make @vq the only writer of its region
+ * @vq: the queue, starting, in the owner's context, dev->mutex held
+ *
+ * The region is known by its first page, pinned while claimed, so two
+ * mappings of one memfd, in one process or two, are one region. While a
+ * queue of another device holds it (the device of a killed owner still
+ * draining in its final release), wait up to VHOST_BLK_INFLIGHT_CLAIM_MS
+ * for it to let go: starting now would take again requests that device
+ * still has in flight, and on kernels whose worker keeps the owner's mm
+ * it would still publish them to the used ring.
+ *
+ * Return: 0 (also without a region); -EBUSY if another queue of this
+ * device holds the region, or another device still does at the end of
+ * the wait; -EINTR on a signal; -EFAULT if the region is not mapped.
+ */
+int vhost_blk_inflight_claim(struct vhost_blk_vq *vq)
+{
+	unsigned long addr = (unsigned long)vq->inflight_region;
+	unsigned long deadline, left;
+	unsigned int off = offset_in_page(addr);
+	struct vhost_blk_vq *holder;
+	struct page *page;
+	bool same;
+	long ret;
+
+	if (!vq->inflight_region)
+		return 0;
+	/* FOLL_WRITE: the page the device writes, after any copy-on-write. */
+	ret = pin_user_pages_fast(addr & PAGE_MASK, 1, FOLL_WRITE, &page);
+	if (ret != 1)
+		return ret < 0 ? ret : -EFAULT;
+
+	deadline = jiffies + msecs_to_jiffies(VHOST_BLK_INFLIGHT_CLAIM_MS);
+	for (;;) {
+		spin_lock(&vhost_blk_claims_lock);
+		holder = vhost_blk_inflight_holder(page, off);
+		if (!holder) {
+			vq->inflight_page = page;
+			vq->inflight_off = off;
+			list_add(&vq->inflight_claim, &vhost_blk_claims);
+			spin_unlock(&vhost_blk_claims_lock);
+			return 0;
+		}
+		same = holder->dev == vq->dev;
+		spin_unlock(&vhost_blk_claims_lock);
+		if (same) {
+			ret = -EBUSY;
+			break;
+		}
+		left = time_after(deadline, jiffies) ? deadline - jiffies : 0;
+		if (!left) {
+			pr_warn_ratelimited("%s: vq %u: inflight region still in use by another device\n",
+					    __func__, vq->index);
+			ret = -EBUSY;
+			break;
+		}
+		ret = wait_event_interruptible_timeout(vhost_blk_claims_wq,
+						       !vhost_blk_inflight_claimed(page, off),
+						       left);
+		if (ret < 0) {
+			ret = -EINTR;
+			break;
+		}
+	}
+	unpin_user_page(page);
+	return ret;
+}
+
+/**
+ * vhost_blk_inflight_unclaim() - let another queue take @vq's region
+ * @vq: the queue, stopped and drained, dev->mutex held
+ */
+void vhost_blk_inflight_unclaim(struct vhost_blk_vq *vq)
+{
+	struct page *page = vq->inflight_page;
+
+	if (!page)
+		return;
+	spin_lock(&vhost_blk_claims_lock);
+	list_del_init(&vq->inflight_claim);
+	vq->inflight_page = NULL;
+	spin_unlock(&vhost_blk_claims_lock);
+	unpin_user_page(page);
+	wake_up_all(&vhost_blk_claims_wq);
 }
 
 /*

@@ -38,6 +38,7 @@ static void vhost_blk_vq_init(struct vhost_blk_dev *dev, unsigned int index)
 	atomic_set(&vq->inflight, 0);
 	init_waitqueue_head(&vq->drain_wq);
 	INIT_LIST_HEAD(&vq->budget_node);
+	INIT_LIST_HEAD(&vq->inflight_claim);
 	atomic64_set(&vq->kicks, 0);
 	u64_stats_init(&vq->stats.syncp);
 }
@@ -105,6 +106,8 @@ static void vhost_blk_vq_stop(struct vhost_blk_vq *vq)
 	vhost_blk_poll_stop(&vq->poll);
 	vhost_blk_vq_budget_cancel(vq);
 	vhost_blk_vq_drain(vq);
+	/* Nothing of ours reaches the region now: another device may. */
+	vhost_blk_inflight_unclaim(vq);
 }
 
 static void vhost_blk_vq_free_slots(struct vhost_blk_vq *vq)
@@ -945,18 +948,22 @@ static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 	w = vhost_blk_vq_worker(dev, vq);
 	if (IS_ERR(w))
 		return PTR_ERR(w);
+	/* May wait for a device of a dead owner to drain the same region. */
+	ret = vhost_blk_inflight_claim(vq);
+	if (ret)
+		return ret;
 
 	vhost_blk_vq_lock(vq);
 	ret = vhost_blk_vq_alloc_slots(vq);
 	if (ret)
-		goto out;
+		goto unclaim;
 	vq->event_idx = vhost_blk_has_feature(dev, VIRTIO_RING_F_EVENT_IDX);
 	ret = vhost_blk_vq_init_access(vq);
 	if (ret)
-		goto out;
+		goto unclaim;
 	ret = vhost_blk_inflight_start(vq);
 	if (ret)
-		goto out;
+		goto unclaim;
 	if (vq->kick != kick) {
 		if (vq->kick)
 			fput(vq->kick);
@@ -977,8 +984,9 @@ static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 	 */
 	vhost_blk_vq_queue_work(vq, &vq->kick_work);
 	return 0;
-out:
+unclaim:
 	mutex_unlock(&vq->mutex);
+	vhost_blk_inflight_unclaim(vq);
 	return ret;
 }
 

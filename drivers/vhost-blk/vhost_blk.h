@@ -5,6 +5,8 @@
  * Lock order (outermost first):
  *   vhost_blk_dev.mutex -> vhost_blk_worker.mutex -> vhost_blk_vq.mutex
  *   vhost_blk_dev.mutex -> vhost_blk_pin_mutex (pin.c, module-wide)
+ *   vhost_blk_dev.mutex -> vhost_blk_claims_lock (inflight.c, a spinlock,
+ *   module-wide, innermost)
  *   vhost_blk_vq.mutex -> vhost_blk_budget_lock (budget.c, a spinlock,
  *   module-wide, innermost)
  *   vhost_blk_dev.mutex or vhost_blk_vq.mutex -> vhost_blk_dev.config_lock
@@ -233,6 +235,15 @@ struct vhost_blk_vq {
 	u64 inflight_len;		/* bytes at inflight */
 	u64 inflight_counter;		/* next desc[].counter */
 	u16 inflight_batch_head;	/* last_batch_head as last written */
+	/*
+	 * The claim on the region while the queue may write it: its first
+	 * page, pinned, and the offset in it (vhost_blk_inflight_claim()).
+	 * Set and cleared under dev->mutex; the node is on the module-wide
+	 * list under vhost_blk_claims_lock. NULL: no claim.
+	 */
+	struct page *inflight_page;
+	unsigned int inflight_off;
+	struct list_head inflight_claim;
 	u16 *batch;			/* heads used, not yet published */
 	unsigned int nr_batch;
 	u16 *resubmit;			/* heads to take before the avail ring */
@@ -377,6 +388,8 @@ bool vhost_blk_vring_ok(const struct vhost_blk_mem *mem, unsigned int num,
 
 /* inflight.c */
 int vhost_blk_inflight_check(u64 addr, u64 len, unsigned int num);
+int vhost_blk_inflight_claim(struct vhost_blk_vq *vq);
+void vhost_blk_inflight_unclaim(struct vhost_blk_vq *vq);
 int vhost_blk_inflight_start(struct vhost_blk_vq *vq);
 int vhost_blk_inflight_get(struct vhost_blk_vq *vq, u16 head);
 void vhost_blk_inflight_put_back(struct vhost_blk_vq *vq, u16 head);
