@@ -208,12 +208,14 @@ void vhost_blk_inflight_unclaim(struct vhost_blk_vq *vq)
 
 /*
  * The owner died between publishing a batch and clearing its marks:
- * clear them now, walking the batch back from last_batch_head. A batch
- * longer than the ring, or a link out of it, is not followed: those
- * heads stay in flight and are taken again.
+ * clear them now, walking the batch back from last_batch_head in @descs,
+ * the region's entries as read at start. A batch longer than the ring,
+ * or a link out of it, is not followed: those heads stay in flight and
+ * are taken again.
  */
 static int vhost_blk_inflight_finish_batch(struct vhost_blk_vq *vq,
-					   const struct vhost_blk_inflight_split *hdr)
+					   const struct vhost_blk_inflight_split *hdr,
+					   struct vhost_blk_inflight_desc *descs)
 {
 	struct vhost_blk_inflight_split __user *r = vq->inflight_region;
 	u16 n = vq->last_used_idx - hdr->used_idx;
@@ -222,9 +224,10 @@ static int vhost_blk_inflight_finish_batch(struct vhost_blk_vq *vq,
 
 	if (n <= vq->num) {
 		for (i = 0; i < n && head < vq->num; i++) {
-			if (put_user((u8)0, &r->desc[head].inflight) ||
-			    get_user(head, &r->desc[head].next))
+			descs[head].inflight = 0;
+			if (put_user((u8)0, &r->desc[head].inflight))
 				return -EFAULT;
+			head = descs[head].next;
 		}
 	}
 	if (put_user(vq->last_used_idx, &r->used_idx))
@@ -236,9 +239,14 @@ static int vhost_blk_inflight_finish_batch(struct vhost_blk_vq *vq,
  * vhost_blk_inflight_start() - pick up a queue's inflight region
  * @vq: the queue, starting, with its mutex held, in the owner's context
  *
- * Called after vhost_blk_vq_init_access() read used->idx. Fills the list
- * of heads to take again, in the order they were first taken, and sets
- * the avail index past them (used->idx + their number).
+ * Called after vhost_blk_vq_init_access() read used->idx. The region is
+ * read once and checked whole before anything is written to it. Then,
+ * when it shows a dead owner's state (heads in flight, or a used_idx
+ * other than used->idx), fills the list of heads to take again, in the
+ * order they were first taken, and sets the avail index past them
+ * (used->idx + their number); otherwise the queue starts at the
+ * VHOST_SET_VRING_BASE index, or at used->idx if that index is behind
+ * it.
  *
  * Return: 0; -EINVAL for a region that does not fit the ring or holds
  * values the spec does not allow; -EFAULT if it cannot be accessed;
@@ -247,10 +255,11 @@ static int vhost_blk_inflight_finish_batch(struct vhost_blk_vq *vq,
 int vhost_blk_inflight_start(struct vhost_blk_vq *vq)
 {
 	struct vhost_blk_inflight_split __user *r = vq->inflight_region;
+	struct vhost_blk_inflight_desc *descs;
 	struct vhost_blk_inflight_ent *ents;
 	struct vhost_blk_inflight_split hdr;
-	struct vhost_blk_inflight_desc d;
 	unsigned int i, n = 0;
+	bool recover;
 	u64 max = 0;
 	int ret;
 
@@ -274,31 +283,39 @@ int vhost_blk_inflight_start(struct vhost_blk_vq *vq)
 	    hdr.desc_num != vq->num)
 		return -EINVAL;
 
-	if (hdr.used_idx != vq->last_used_idx) {
-		ret = vhost_blk_inflight_finish_batch(vq, &hdr);
+	descs = kvmalloc_array(vq->num, sizeof(*descs), GFP_KERNEL_ACCOUNT);
+	ents = kvmalloc_array(vq->num, sizeof(*ents), GFP_KERNEL_ACCOUNT);
+	if (!descs || !ents) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (copy_from_user(descs, r->desc, array_size(vq->num, sizeof(*descs)))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	for (i = 0; i < vq->num; i++) {
+		if (descs[i].inflight > 1) {
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+
+	/* All checked: only now may the region be written. */
+	recover = hdr.used_idx != vq->last_used_idx;
+	if (recover) {
+		ret = vhost_blk_inflight_finish_batch(vq, &hdr, descs);
 		if (ret)
-			return ret;
+			goto out;
 	}
 	vq->inflight_batch_head = hdr.last_batch_head < vq->num ?
 				  hdr.last_batch_head : 0;
 
-	ents = kvmalloc_array(vq->num, sizeof(*ents), GFP_KERNEL_ACCOUNT);
-	if (!ents)
-		return -ENOMEM;
 	for (i = 0; i < vq->num; i++) {
-		if (copy_from_user(&d, &r->desc[i], sizeof(d))) {
-			ret = -EFAULT;
-			goto out;
-		}
-		if (d.inflight > 1) {
-			ret = -EINVAL;
-			goto out;
-		}
-		if (!d.inflight)
+		if (!descs[i].inflight)
 			continue;
-		ents[n].counter = d.counter;
+		ents[n].counter = descs[i].counter;
 		ents[n].head = i;
-		max = max(max, d.counter);
+		max = max(max, descs[i].counter);
 		n++;
 	}
 	sort(ents, n, sizeof(*ents), vhost_blk_inflight_cmp, NULL);
@@ -306,12 +323,23 @@ int vhost_blk_inflight_start(struct vhost_blk_vq *vq)
 		vq->resubmit[i] = ents[i].head;
 	vq->nr_resubmit = n;
 	vq->inflight_counter = n ? max + 1 : 0;
-	vq->last_avail_idx = vq->last_used_idx + n;
-	vq->avail_idx = vq->last_avail_idx;
+	/*
+	 * An ordinary stop and start (nothing in flight, the batch
+	 * published) keeps the VHOST_SET_VRING_BASE index, unless that is
+	 * behind used->idx: a frontend's used index from before a device
+	 * it lost finished its requests, taking them again would serve
+	 * them twice.
+	 */
+	if (recover || n ||
+	    (u16)(vq->last_avail_idx - vq->last_used_idx) > vq->num) {
+		vq->last_avail_idx = vq->last_used_idx + n;
+		vq->avail_idx = vq->last_avail_idx;
+	}
 	if (n)
 		pr_debug("vq %u: resubmitting %u requests\n", vq->index, n);
 out:
 	kvfree(ents);
+	kvfree(descs);
 	return ret;
 }
 

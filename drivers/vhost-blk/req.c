@@ -980,6 +980,16 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 			}
 			break;
 		}
+		if (ret == -ERANGE && vq->inflight_region) {
+			/*
+			 * The entry is consumed with no mark and no used
+			 * entry: a restart could not tell where the avail
+			 * ring stands. Stop serving, as libvhost-user does.
+			 */
+			vq->broken = true;
+			vhost_blk_vq_error(vq, "avail head out of range");
+			break;
+		}
 		if (ret == -ERANGE) {
 			vhost_blk_vq_error(vq, "avail head out of range");
 			vhost_blk_chain_refused(vq, head, ret);
