@@ -748,6 +748,8 @@ static long vhost_blk_set_vring_inflight(struct vhost_blk_dev *dev,
 		ret = vhost_blk_inflight_check(v.addr, v.len, 0);
 		if (ret)
 			return ret;
+	} else if (v.len) {
+		return -EINVAL;
 	}
 
 	mutex_lock(&dev->mutex);
