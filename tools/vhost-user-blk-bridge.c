@@ -213,6 +213,8 @@ struct bridge {
 	void *log_map;
 	size_t log_map_len;
 	uint64_t log_size;
+	dev_t log_dev;			/* the log's file, if log_map */
+	ino_t log_ino;
 	/*
 	 * The inflight regions (SET_INFLIGHT_FD), the kernel writes them:
 	 * inflight_nq regions of inflight_qsize bytes from inflight_base.
@@ -222,6 +224,8 @@ struct bridge {
 	uint8_t *inflight_base;
 	unsigned int inflight_nq;
 	uint64_t inflight_qsize;
+	dev_t inflight_dev;		/* their file, if inflight_map */
+	ino_t inflight_ino;
 	/*
 	 * The backend channel (SET_BACKEND_REQ_FD), non-blocking, or -1.
 	 * ack_deadline: CONFIG_CHANGE_MSG sent, its ack due then (ms of
@@ -531,6 +535,17 @@ static int regions_size_check(const struct bridge *b,
 }
 
 /*
+ * Is @st the file of the inflight regions? The kernel writes them: in
+ * guest memory or the log, the guest would read and write what the
+ * device trusts at start, and the device would write guest RAM.
+ */
+static bool is_inflight_file(const struct bridge *b, const struct stat *st)
+{
+	return b->inflight_map && b->inflight_dev == st->st_dev &&
+	       b->inflight_ino == st->st_ino;
+}
+
+/*
  * Map region @ur from @fd into @out, or reuse the current mapping of the
  * same region of the same file (a frontend sends the whole table again
  * on every start). The fd stays the caller's.
@@ -553,6 +568,8 @@ static int region_map(struct bridge *b, const struct vhost_user_region *ur,
 	if (fstat(fd, &st))
 		return -errno;
 	if ((uint64_t)st.st_size < ur->mmap_offset + size)
+		return -EINVAL;
+	if (is_inflight_file(b, &st))
 		return -EINVAL;
 
 	for (unsigned int i = 0; i < b->nregions; i++) {
@@ -1306,7 +1323,7 @@ static int h_set_log_base(struct bridge *b, struct req *q)
 		return ret;
 	if (fstat(q->fds[0], &st))
 		return -errno;
-	if ((uint64_t)st.st_size < end)
+	if ((uint64_t)st.st_size < end || is_inflight_file(b, &st))
 		return -EINVAL;
 	if (l->mmap_size < log_needed(b, b->regions, b->nregions, b->vrings))
 		return -EFAULT;
@@ -1324,6 +1341,8 @@ static int h_set_log_base(struct bridge *b, struct req *q)
 	b->log_map = map;
 	b->log_map_len = len;
 	b->log_size = l->mmap_size;
+	b->log_dev = st.st_dev;
+	b->log_ino = st.st_ino;
 	reply_u64(q, 0);
 	return 0;
 }
@@ -1373,6 +1392,13 @@ static int inflight_install(struct bridge *b, int fd, uint64_t size,
 		return -errno;
 	if ((uint64_t)st.st_size < end)
 		return -EINVAL;
+	/* Not guest memory nor the log: see is_inflight_file(). */
+	if (b->log_map && b->log_dev == st.st_dev && b->log_ino == st.st_ino)
+		return -EINVAL;
+	for (unsigned int i = 0; i < b->nregions; i++)
+		if (b->regions[i].dev == st.st_dev &&
+		    b->regions[i].ino == st.st_ino)
+			return -EINVAL;
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
 	if (map == MAP_FAILED)
 		return -errno;
@@ -1385,6 +1411,8 @@ static int inflight_install(struct bridge *b, int fd, uint64_t size,
 	b->inflight_base = (uint8_t *)map + (offset - off);
 	b->inflight_nq = nq;
 	b->inflight_qsize = qsize;
+	b->inflight_dev = st.st_dev;
+	b->inflight_ino = st.st_ino;
 	return 0;
 }
 
