@@ -220,7 +220,7 @@ struct vhost_blk_options {
  * @index:	the virtqueue, below VHOST_BLK_MAX_QUEUES (-ENOBUFS).
  * @addr:	user address, in the owner's memory, of the queue's inflight
  *		region (struct vhost_blk_inflight_split), 8-byte aligned;
- *		0 removes the region.
+ *		0 removes the region (@len must then be 0: -EINVAL).
  * @len:	bytes at @addr, at least VHOST_BLK_INFLIGHT_SIZE(num) for
  *		the ring size the queue starts with.
  * @reserved:	must be zero.
@@ -241,13 +241,25 @@ struct vhost_blk_options {
  * When the queue starts (VHOST_SET_VRING_KICK) with a region whose
  * version is 0 (a fresh, zeroed region), the device initializes it
  * (version 1, desc_num, used_idx, no descriptor in flight) and the queue
- * starts at the VHOST_SET_VRING_BASE index. With version 1 it recovers:
- * it finishes the last batch if used_idx differs from used->idx,
- * resubmits every chain still marked in flight, in the order of their
- * counters, before anything new from the avail ring, and starts the
- * avail ring at used->idx plus the number resubmitted, whatever
- * VHOST_SET_VRING_BASE said (as libvhost-user does). Block requests are
- * idempotent, so a chain that had reached the disk is simply done again.
+ * starts at the VHOST_SET_VRING_BASE index, as it does with version 1,
+ * used_idx equal to used->idx and nothing marked (a clean stop; an index
+ * behind used->idx is taken as used->idx). With
+ * version 1 and anything else it recovers: it finishes the last batch if
+ * used_idx differs from used->idx, resubmits every chain still marked in
+ * flight, in the order of their counters, before anything new from the
+ * avail ring, and starts the avail ring at used->idx plus the number
+ * resubmitted, whatever VHOST_SET_VRING_BASE said (as libvhost-user
+ * does). Block requests are idempotent, so a chain that had reached the
+ * disk is simply done again. A guest that moves used->idx while the
+ * queue is stopped can so replay or skip only its own requests. With a
+ * region, an avail head beyond the ring breaks the queue (error eventfd).
+ *
+ * One device at a time writes a region: a queue starting on it claims it
+ * (by its first page and offset) until the queue has stopped and
+ * drained. VHOST_SET_VRING_KICK waits, interruptibly (-EINTR), up to 10
+ * seconds for a queue of another device (that of a killed owner, whose
+ * release is still draining) to let go, then fails with -EBUSY; it fails
+ * at once with -EBUSY if another queue of the same device holds it.
  *
  * The region is shared with other processes and may change at any
  * time: the device reads it only at start, and refuses a region of
