@@ -2915,4 +2915,287 @@ TEST_F_TIMEOUT(qsd, data_two_queues, 120)
 			VIRTIO_BLK_ID_BYTES, 0));
 }
 
+/*
+ * A disk slow enough (4 s a request) that a new bridge is up before the
+ * killed one's device has drained in its final release.
+ */
+#define NULLB_SLOWDRAIN	"vhost-blk-slowdrain"
+
+static int nullb_slowdrain(char *path, size_t len)
+{
+	static const char *const attrs[] = {
+		"size=64", "blocksize=512", "memory_backed=1", "irqmode=2",
+		"completion_nsec=4000000000", "hw_queue_depth=1024",
+		"submit_queues=1", NULL,
+	};
+
+	return nullb_get(NULLB_SLOWDRAIN, attrs, path, len);
+}
+
+/*
+ * Is @pid (killed) reaped within @ms? Its device drains in the final
+ * release of its fd, in its exit: a new device waits for that before it
+ * starts on the same region, so the old bridge is gone (or all but)
+ * when the reconnect returns.
+ */
+static bool reaped_within(pid_t pid, int ms)
+{
+	int status;
+
+	for (int i = 0; i <= ms / 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * A bridge killed with writes in flight on a slow disk and a new one
+ * started at once (no waitpid(), as a supervisor restarts it): the new
+ * device must not take the region until the old one has drained, so each
+ * write completes exactly once and no used entry names a chain not in
+ * flight.
+ */
+TEST_F_TIMEOUT(inflight, reconnect_waits_for_old_device_to_drain, 120)
+{
+	struct vblk_req *w[QUEUES][INFLIGHT_WRITES];
+	struct server s1 = { 0 }, s2 = { 0 };
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	uint64_t seed = fresh_seed(), gpa, deadline, t0;
+	uint16_t start_used[QUEUES];
+	struct vblk_used u[256];
+	unsigned int invalid = 0, notdone = 0;
+	struct vblk_dev *d;
+	char dev[PATH_MAX];
+	int ret, status;
+	bool old_alive;
+
+	ret = nullb_slowdrain(dev, sizeof(dev));
+	if (ret)
+		SKIP(return, "no configfs null_blk: %s", strerror(-ret));
+	ASSERT_EQ(0, bridge_start(&s1, dev, NULL));
+	o.vhost_user = s1.sock;
+	o.vhost_user_wait_ms = IO_TIMEOUT_MS;
+	o.num_queues = QUEUES;
+	o.mem_size = 16 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, -1, 0, NULL));
+	ASSERT_LE(0, d->inflight_fd);
+	ASSERT_EQ(0, vblk_alloc(d, QUEUES * INFLIGHT_WRITES * 4096, 4096, &gpa));
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		for (unsigned int k = 0; k < INFLIGHT_WRITES; k++) {
+			uint64_t a = gpa + (q * INFLIGHT_WRITES + k) * 4096;
+
+			w[q][k] = vblk_req_alloc(d);
+			ASSERT_NE(NULL, w[q][k]);
+			vblk_pattern_fill(vblk_gpa_to_hva(d, a, 4096), 4096,
+					  inflight_sector(q, k), seed);
+			vblk_req_reset(w[q][k], VIRTIO_BLK_T_OUT,
+				       inflight_sector(q, k));
+			vblk_req_add_data(d, w[q][k], a, 4096);
+			ASSERT_LE(0, vblk_req_submit(&d->vqs[q], w[q][k], 0));
+		}
+		ASSERT_EQ(0, vblk_vq_kick(&d->vqs[q]));
+	}
+	/* Let the kernel take them all. */
+	for (int i = 0; i < 200 && (inflight_marked(d, 0) < INFLIGHT_WRITES ||
+				    inflight_marked(d, 1) < INFLIGHT_WRITES); i++)
+		usleep(10000);
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		start_used[q] = d->vqs[q].last_used;
+		TH_LOG("queue %u: %d marked before the kill, used %u", q,
+		       inflight_marked(d, q), start_used[q]);
+	}
+	t0 = vblk_now_ns();
+	ASSERT_EQ(0, kill(s1.pid, SIGKILL));
+	/* No waitpid(): a supervisor/VMM reconnects as soon as it can. */
+	ASSERT_EQ(0, bridge_start(&s2, dev, NULL));
+	ASSERT_EQ(0, vblk_dev_reconnect(d, s2.sock, IO_TIMEOUT_MS));
+	old_alive = !reaped_within(s1.pid, 500);
+	TH_LOG("new bridge serving %" PRIu64 " ms after SIGKILL; old bridge %s",
+	       (vblk_now_ns() - t0) / 1000000,
+	       old_alive ? "NOT yet reaped (its device still draining)" : "gone");
+	for (unsigned int q = 0; q < QUEUES; q++)
+		TH_LOG("queue %u: %d marked right after reconnect", q,
+		       inflight_marked(d, q));
+	deadline = vblk_now_ns() / 1000000 + 30000;
+	for (unsigned int q = 0; q < QUEUES; q++)
+		for (unsigned int k = 0; k < INFLIGHT_WRITES; k++) {
+			uint64_t now = vblk_now_ns() / 1000000;
+
+			if (vblk_req_wait(&d->vqs[q], w[q][k],
+					  now < deadline ? deadline - now : 0))
+				notdone++;
+		}
+	if (old_alive)
+		ASSERT_EQ(s1.pid, waitpid(s1.pid, &status, 0));
+	TH_LOG("old bridge reaped %" PRIu64 " ms after SIGKILL",
+	       (vblk_now_ns() - t0) / 1000000);
+	s1.pid = 0;
+	usleep(6000000);
+	for (unsigned int q = 0; q < QUEUES; q++) {
+		int n = vblk_vq_reap(&d->vqs[q], u, 256);
+
+		for (int i = 0; i < n; i++)
+			if (!u[i].valid) {
+				invalid++;
+				TH_LOG("queue %u: used entry id %u for no chain in flight",
+				       q, u[i].id);
+			}
+		TH_LOG("queue %u: %u used entries since the kill for %u writes, device used->idx %u, driver inflight %u, marked %d",
+		       q, (uint16_t)(d->vqs[q].last_used - start_used[q]),
+		       INFLIGHT_WRITES, le16toh(d->vqs[q].used->idx),
+		       d->vqs[q].inflight, inflight_marked(d, q));
+		EXPECT_EQ(INFLIGHT_WRITES,
+			  (uint16_t)(d->vqs[q].last_used - start_used[q]));
+	}
+	TH_LOG("writes not completed: %u, invalid used entries: %u", notdone,
+	       invalid);
+	EXPECT_EQ(0, notdone);
+	EXPECT_EQ(0, invalid);
+	/* The new device started only once the old one had drained. */
+	EXPECT_FALSE(old_alive);
+	vblk_dev_destroy(d);
+	server_stop(&s2);
+}
+
+/*
+ * As above, and a GET_ID posted as soon as the first write completes:
+ * it must complete too, after the writes, and the used ring must hold
+ * nothing else (before the fix the old device's completions on 6.1 and
+ * the new device's resubmitted copies moved used->idx 32 -> 1 -> 33).
+ */
+TEST_F_TIMEOUT(inflight, reconnect_then_new_request_completes_once, 120)
+{
+	struct vblk_req *w[QUEUES][INFLIGHT_WRITES], *id;
+	struct server s1 = { 0 }, s2 = { 0 };
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	uint64_t seed = fresh_seed(), gpa, idgpa, t0;
+	struct vblk_used u[256];
+	unsigned int invalid = 0, total = 0;
+	struct vblk_dev *d;
+	char dev[PATH_MAX];
+	int ret, status, got;
+	bool old_alive;
+
+	ret = nullb_slowdrain(dev, sizeof(dev));
+	if (ret)
+		SKIP(return, "no configfs null_blk: %s", strerror(-ret));
+	ASSERT_EQ(0, bridge_start(&s1, dev, NULL));
+	o.vhost_user = s1.sock;
+	o.vhost_user_wait_ms = IO_TIMEOUT_MS;
+	o.num_queues = QUEUES;
+	o.mem_size = 16 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, -1, 0, NULL));
+	ASSERT_LE(0, d->inflight_fd);
+	ASSERT_EQ(0, vblk_alloc(d, INFLIGHT_WRITES * 4096, 4096, &gpa));
+	ASSERT_EQ(0, vblk_alloc(d, 4096, 4096, &idgpa));
+	for (unsigned int k = 0; k < INFLIGHT_WRITES; k++) {
+		uint64_t a = gpa + k * 4096;
+
+		w[0][k] = vblk_req_alloc(d);
+		ASSERT_NE(NULL, w[0][k]);
+		vblk_pattern_fill(vblk_gpa_to_hva(d, a, 4096), 4096,
+				  inflight_sector(0, k), seed);
+		vblk_req_reset(w[0][k], VIRTIO_BLK_T_OUT, inflight_sector(0, k));
+		vblk_req_add_data(d, w[0][k], a, 4096);
+		ASSERT_LE(0, vblk_req_submit(&d->vqs[0], w[0][k], 0));
+	}
+	ASSERT_EQ(0, vblk_vq_kick(&d->vqs[0]));
+	for (int i = 0; i < 200 && inflight_marked(d, 0) < INFLIGHT_WRITES; i++)
+		usleep(10000);
+	t0 = vblk_now_ns();
+	ASSERT_EQ(0, kill(s1.pid, SIGKILL));
+	ASSERT_EQ(0, bridge_start(&s2, dev, NULL));
+	ASSERT_EQ(0, vblk_dev_reconnect(d, s2.sock, IO_TIMEOUT_MS));
+	old_alive = !reaped_within(s1.pid, 500);
+	TH_LOG("new bridge serving %" PRIu64 " ms after SIGKILL, old %s",
+	       (vblk_now_ns() - t0) / 1000000,
+	       old_alive ? "still draining" : "gone");
+	/* The first completions, from whichever device. */
+	ASSERT_EQ(0, vblk_req_wait(&d->vqs[0], w[0][0], 20000));
+	TH_LOG("first write done %" PRIu64 " ms after SIGKILL; driver last_used %u, used->idx %u",
+	       (vblk_now_ns() - t0) / 1000000, d->vqs[0].last_used,
+	       le16toh(d->vqs[0].used->idx));
+	id = vblk_req_alloc(d);
+	ASSERT_NE(NULL, id);
+	vblk_req_reset(id, VIRTIO_BLK_T_GET_ID, 0);
+	vblk_req_add_data(d, id, idgpa, VIRTIO_BLK_ID_BYTES);
+	ASSERT_LE(0, vblk_req_submit(&d->vqs[0], id, 0));
+	ASSERT_EQ(0, vblk_vq_kick(&d->vqs[0]));
+	usleep(100000);
+	TH_LOG("after GET_ID: used->idx %u, driver last_used %u",
+	       le16toh(d->vqs[0].used->idx), d->vqs[0].last_used);
+	if (old_alive)
+		waitpid(s1.pid, &status, 0);
+	s1.pid = 0;
+	usleep(6000000);
+	TH_LOG("later: used->idx %u, driver last_used %u",
+	       le16toh(d->vqs[0].used->idx), d->vqs[0].last_used);
+	while ((got = vblk_vq_reap(&d->vqs[0], u, 256)) > 0 && total < 4096) {
+		for (int i = 0; i < got; i++)
+			invalid += !u[i].valid;
+		total += got;
+	}
+	TH_LOG("GET_ID done %d; entries reaped at the end %u, of them for no chain in flight %u; not done writes:",
+	       id->done, total, invalid);
+	for (unsigned int k = 0; k < INFLIGHT_WRITES; k++)
+		if (!w[0][k]->done)
+			TH_LOG("  write %u (head %d) never completed", k, w[0][k]->head);
+	EXPECT_TRUE(id->done);
+	EXPECT_EQ(0, invalid);
+	EXPECT_FALSE(old_alive);
+	EXPECT_EQ(0, d->vqs[0].inflight);
+	for (unsigned int k = 0; k < INFLIGHT_WRITES; k++)
+		EXPECT_TRUE(w[0][k]->done);
+	vblk_dev_destroy(d);
+	server_stop(&s2);
+}
+
+/*
+ * SET_INFLIGHT_FD naming the guest memory memfd is refused: the kernel
+ * would write the region's header and marks into guest RAM, and the
+ * guest could write marks the next start resubmits. The queue then
+ * starts without a region, leaving the guest page untouched.
+ */
+TEST_F_TIMEOUT(inflight, set_inflight_fd_of_guest_memory_is_einval, 60)
+{
+	struct server s1 = { 0 };
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	const struct vblk_region *reg;
+	uint64_t qsize, gpa, off;
+	struct vhost_blk_inflight_split *r;
+	struct vblk_dev *d;
+	unsigned int base;
+	char dev[PATH_MAX];
+	int ret;
+
+	ret = nullb_slowdrain(dev, sizeof(dev));
+	if (ret)
+		SKIP(return, "no configfs null_blk: %s", strerror(-ret));
+	ASSERT_EQ(0, bridge_start(&s1, dev, NULL));
+	o.vhost_user = s1.sock;
+	o.vhost_user_wait_ms = IO_TIMEOUT_MS;
+	o.num_queues = QUEUES;
+	o.mem_size = 16 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, -1, 0, NULL));
+	qsize = (VHOST_BLK_INFLIGHT_SIZE(d->queue_size) + 63) & ~63ULL;
+	ASSERT_EQ(0, vblk_alloc(d, QUEUES * qsize, 4096, &gpa));
+	reg = &d->regions[0];
+	off = reg->fd_offset + (gpa - reg->gpa);
+	r = vblk_gpa_to_hva(d, gpa, QUEUES * qsize);
+	memset(r, 0xab, QUEUES * qsize);
+	for (unsigned int q = 0; q < QUEUES; q++)
+		ASSERT_EQ(0, vblk_vq_stop(&d->vqs[q], &base));
+	ret = vhost_user_set_inflight_fd(d->vu, d->mem_fd, QUEUES * qsize, off,
+					 QUEUES, d->queue_size);
+	memset(r, 0, QUEUES * qsize);
+	ASSERT_EQ(0, vblk_vq_restart(&d->vqs[0], base));
+	EXPECT_EQ(-EINVAL, ret);
+	EXPECT_EQ(0, r->version);
+	EXPECT_EQ(0, r->desc_num);
+	vblk_dev_destroy(d);
+	server_stop(&s1);
+}
+
 VHOST_BLK_TEST_MAIN

@@ -353,4 +353,57 @@ TEST_F(inf, unmapped_region)
 	/* Only what is still mapped is unmapped at teardown. */
 	self->map_len = 4096;
 }
+
+/*
+ * With a region, a head out of the ring breaks the queue (error eventfd,
+ * nothing served after it): consuming the entry with no mark and no used
+ * entry would leave a restart unable to tell where the avail ring stands.
+ * The VMM that restarts the queue at the index VHOST_GET_VRING_BASE gave
+ * (past the bad entry; nothing in flight, so no recovery) gets the write
+ * behind it served, once.
+ */
+TEST_F(inf, head_out_of_range_breaks_queue_restart_keeps_vring_base)
+{
+	uint32_t ids[4];
+	struct vblk_req *w;
+	unsigned int base;
+	int h;
+
+	memset(self->r, 0, REGION_LEN);
+	ASSERT_EQ(0, set_region(self, self->r, REGION_LEN));
+	ASSERT_EQ(0, vblk_vq_start(self->d, 0, 0));
+	vblk_eventfd_wait(self->vq->err_fd, 0);
+	vblk_vq_push_avail(self->vq, 0xffff);	/* out of the ring */
+	h = post_write(_metadata, self, &w, 800);
+	ASSERT_LE(0, h);
+	ASSERT_EQ(0, vblk_vq_kick(self->vq));
+	EXPECT_EQ(1, vblk_eventfd_wait(self->vq->err_fd, IO_TIMEOUT_MS));
+	EXPECT_EQ(0, reap_ids(self->vq, ids, 4, 300));
+	EXPECT_EQ(0, vblk_vq_used_idx(self->vq));
+	EXPECT_EQ(0, marked(self->r));
+	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	/* The bad entry was consumed, the write behind it not. */
+	ASSERT_EQ(1, base);
+
+	ASSERT_EQ(0, vblk_vq_restart(self->vq, base));
+	ASSERT_EQ(0, vblk_vq_kick(self->vq));
+	ASSERT_EQ(0, vblk_req_wait(self->vq, w, IO_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, w->status);
+	EXPECT_EQ(0, disk_check_pattern(test_dev(), 800, 4096, self->seed));
+	EXPECT_EQ(0, reap_ids(self->vq, ids, 4, 300));
+	ASSERT_EQ(0, vblk_vq_stop(self->vq, &base));
+	EXPECT_EQ(2, base);
+	EXPECT_EQ(1, vblk_vq_used_idx(self->vq));
+	EXPECT_EQ(0, marked(self->r));
+	vblk_req_free(self->d, w);
+}
+
+/* Strict argument: no region (addr 0) has no length. */
+TEST_F(inf, no_region_with_length_is_einval)
+{
+	EXPECT_EQ(-EINVAL, vhost_blk_set_vring_inflight(self->d->fd, 0, 0,
+							REGION_LEN));
+	EXPECT_EQ(0, vhost_blk_set_vring_inflight(self->d->fd, 0, 0, 0));
+}
+
 VHOST_BLK_TEST_MAIN
