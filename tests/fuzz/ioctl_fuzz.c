@@ -1531,13 +1531,19 @@ static void load_dump(uint32_t i)
 	}
 	f = fopen("/sys/kernel/tracing/trace", "r");
 	if (f) {
+		static char last[16][512];
+		unsigned int n = 0;
 		char want[32];
 
+		/* The queue's last 16 refusals. */
 		snprintf(want, sizeof(want), " vq=%u ", i);
 		while (fgets(line, sizeof(line), f))
 			if (strstr(line, want))
-				printf("#   trace: %s", line);
+				snprintf(last[n++ % 16], sizeof(last[0]), "%s",
+					 line);
 		fclose(f);
+		for (unsigned int k = n > 16 ? n - 16 : 0; k < n; k++)
+			printf("#   trace: %s", last[k % 16]);
 	}
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", vfd);
 	f = fopen(path, "r");

@@ -91,6 +91,22 @@ slow_nullb()
 }
 
 # run_fuzzer NAME BINARY ARGS...: run it and merge its TAP into ours.
+# refused_trace on|off: the vhost_blk_chain_refused event, if tracefs has it.
+refused_trace()
+{
+	local t=/sys/kernel/tracing
+	local ev=$t/events/vhost_blk/vhost_blk_chain_refused/enable
+
+	[ -d "$t/events" ] || mount -t tracefs nodev "$t" 2>/dev/null
+	[ -w "$ev" ] || return 0
+	if [ "$1" = on ]; then
+		: >"$t/trace"
+		echo 1 >"$ev"
+	else
+		echo 0 >"$ev"
+	fi
+}
+
 run_fuzzer()
 {
 	local name=$1 bin=$BUILD/$2 out=$WORK/$1.out rc=0 start
@@ -168,8 +184,12 @@ for step in "${STEPS[@]}"; do
 		fi
 		;;
 	ioctl)
+		# Why a load chain was refused, should one ever be: the
+		# fuzzer shows its queue's refusals from the trace.
+		refused_trace on
 		run_fuzzer ioctl ioctl_fuzz --seed "$SEED" \
 			--calls "$IOCTL_CALLS" --dev /dev/ram1
+		refused_trace off
 		n=$(sed -n 's/^# seed [0-9]*: \([0-9]*\) calls .*/\1/p' "$LAST_OUT" | tail -n 1)
 		echo "# fuzz total: ioctl: ${n:-0} ioctl calls"
 		if [ "${n:-0}" -ge "$IOCTL_CALLS" ]; then
