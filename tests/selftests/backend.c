@@ -542,8 +542,8 @@ static void *set_backend_thread(void *arg)
  * kicked for.
  *
  * Queue 1 submits 64 reads, not adjacent so none merge, to a null_blk
- * that takes one request at a time, 20 ms each: its worker holds the
- * queue for over a second, and SET_BACKEND waits for it with queue 0
+ * that takes one request at a time, 50 ms each: its worker holds the
+ * queue for over three seconds, and SET_BACKEND waits for it with queue 0
  * paused. Queue 0 gets its write and kick meanwhile.
  */
 TEST_F(bk, set_backend_busy_keeps_kick_of_paused_queue)
@@ -582,10 +582,18 @@ TEST_F(bk, set_backend_busy_keeps_kick_of_paused_queue)
 		ASSERT_LE(0, vblk_req_submit(vq1, r[i], VBLK_ADD_INDIRECT));
 	}
 	ASSERT_EQ(0, vblk_vq_kick(vq1));
-	/* Its worker is submitting them. */
-	for (int i = 0; i < 1000 && blk_inflight(path) <= 0; i++)
+	/*
+	 * Its worker is submitting them. A loaded debug guest can keep this
+	 * thread off a CPU for a while, so wait up to 5 s, and tell a lost
+	 * kick from reads that all completed before we looked.
+	 */
+	for (int i = 0; i < 5000 && blk_inflight(path) <= 0; i++)
 		usleep(1000);
-	ASSERT_LT(0, blk_inflight(path));
+	ret = blk_inflight(path);
+	if (ret <= 0)
+		TH_LOG("inflight %d, vq1 used %u of %d", ret,
+		       vblk_vq_used_idx(vq1), N);
+	ASSERT_LT(0, ret);
 
 	ASSERT_EQ(0, pthread_create(&thread, NULL, set_backend_thread, &call));
 	/* SET_BACKEND has paused queue 0 and waits for queue 1. */

@@ -229,7 +229,7 @@ static inline int nullb_slow_qd1(char *path, size_t len)
 {
 	static const char *const attrs[] = {
 		"size=64", "blocksize=512", "memory_backed=1", "irqmode=2",
-		"completion_nsec=20000000", "hw_queue_depth=1",
+		"completion_nsec=50000000", "hw_queue_depth=1",
 		"submit_queues=1", NULL,
 	};
 
