@@ -104,7 +104,7 @@ failure_summary()
 	done
 	for f in "$LOGS"/vm-*/guest-output.log; do
 		[ -f "$f" ] || continue
-		grep -a '^#.*FAIL' "$f" | head -n 10 |
+		grep -aE '^#.*(\<FAIL\>|FAILED:)' "$f" | head -n 10 |
 			sed "s|^|# $(basename "$(dirname "$f")"): |"
 	done
 }
@@ -678,6 +678,7 @@ vm_suite()
 			else
 				FAILED=$((FAILED + 1))
 				guest_failed=$((guest_failed + 1))
+				FAIL_LIST+=("not ok $NUM - $gp: $desc")
 				echo "not ok $NUM - $gp: $desc"
 				[ ${#recent[@]} -eq 0 ] || printf '#   %s\n' "${recent[@]}"
 			fi
