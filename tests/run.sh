@@ -18,7 +18,10 @@
 #  4. one VM per kernel, stock, debug, then Debian's 6.1 (tests/vm/run.sh;
 #     on 6.1 the workers are kthreads, not vhost_tasks), that loads
 #     brd, null_blk and the module and runs tests/selftests/run_guest.sh
-#     and tests/fuzz/run_guest.sh; their top-level "ok"/"not ok" lines are
+#     and tests/fuzz/run_guest.sh, and on the stock kernel then
+#     tests/guest/run_guest.sh (a Linux guest booted by QEMU on the
+#     bridge, with the initramfs tests/guest/initramfs.sh builds and
+#     caches on the host); their top-level "ok"/"not ok" lines are
 #     renumbered into this stream, followed by the VM checks: setup, exit
 #     status, rmmod vhost_blk, kmemleak (debug), kernel console clean, end
 #     marker reached.
@@ -565,15 +568,31 @@ if [ "${VHOST_BLK_DEBUG_KERNEL:-1}" != 0 ]; then
 	fi
 fi
 
+# --- the Linux guest's initramfs ----------------------------------------------
+# For the Linux guest that tests/guest/run_guest.sh boots on the bridge in
+# the stock VM: busybox, e2fsprogs and a static fio (built once, about
+# three minutes), cached under $VB_CACHE.
+say "Linux guest initramfs (tests/guest/initramfs.sh)"
+rc=0
+GUEST_INITRD=$(tests/guest/initramfs.sh 2>"$LOGS/guest-initramfs.log") || rc=$?
+check "setup: Linux guest initramfs (busybox, e2fsprogs, static fio) cached" \
+	"$rc" "$LOGS/guest-initramfs.log"
+[ "$rc" -eq 0 ] || GUEST_INITRD=
+
 # --- the VMs ------------------------------------------------------------------
 GUEST=tests/selftests/run_guest.sh
+LINUX_GUEST=tests/guest/run_guest.sh
 guest_name=$GUEST
+guest_cmd_stock=
 if [ -n "${VHOST_BLK_GUEST_CMD:-}" ]; then
 	guest_cmd=$VHOST_BLK_GUEST_CMD
 	guest_name=$guest_cmd
 elif [ -x "$GUEST" ]; then
-	# The selftests, then the seeded fuzzers; both always run.
+	# The selftests, then the seeded fuzzers; both always run. On the
+	# stock kernel only (a nested TCG guest is slow enough there), a
+	# Linux guest on the bridge after them.
 	guest_cmd="$GUEST; r=\$?; tests/fuzz/run_guest.sh || r=1; exit \$r"
+	guest_cmd_stock="$GUEST; r=\$?; tests/fuzz/run_guest.sh || r=1; $LINUX_GUEST || r=1; exit \$r"
 	guest_name="$GUEST + tests/fuzz/run_guest.sh"
 else
 	guest_cmd="echo '$GUEST is missing or not executable' >&2; exit 1"
@@ -590,12 +609,17 @@ vm_suite()
 	local results=0 guest_failed=0 recent=() status desc t_vm
 	local VM_REACHED_END=0 VM_SETUP=none VM_CMD_RC='' VM_RMMOD=missing
 	local VM_CONSOLE=unknown VM_BOOT_SECONDS='' VM_ACCEL= VM_KMEMLEAK=
+	local cmd=$guest_cmd name=$guest_name
 
 	local env=()
 
 	gp="guest"
 	vp="vm"
-	if [ "$kernel" = debug ]; then
+	if [ "$kernel" = stock ] && [ -n "$guest_cmd_stock" ]; then
+		cmd=$guest_cmd_stock
+		name="$guest_name + $LINUX_GUEST"
+		[ -z "$GUEST_INITRD" ] || env=(-e "VHOST_BLK_GUEST_INITRD=$GUEST_INITRD")
+	elif [ "$kernel" = debug ]; then
 		gp="debug guest"
 		vp="debug vm"
 		# A third of the stock rate: the ring fuzzer's million hostile
@@ -609,7 +633,7 @@ vm_suite()
 		env=(-e "RING_HOSTILE=${K61_RING_HOSTILE:-200000}"
 		     -e "IOCTL_CALLS=${K61_IOCTL_CALLS:-20000}")
 	fi
-	say "booting the $kernel kernel for $guest_name (output in $out/guest-output.log)"
+	say "booting the $kernel kernel for $name (output in $out/guest-output.log)"
 	t_vm=$SECONDS
 	# A guest that dies, or finds its kernel tainted, before its set-up
 	# (before vhost_blk.ko is loaded) is booted once more: emulated SMP
@@ -621,7 +645,7 @@ vm_suite()
 		mkdir -p "$out"
 		VHOST_BLK_KERNEL=$kernel VM_TIMEOUT=${VM_TIMEOUT:-2700} \
 			"$VB_REPO/tests/vm/run.sh" --module "$module" ${env[@]+"${env[@]}"} \
-			--log-dir "$out/vm" -- "$guest_cmd" \
+			--log-dir "$out/vm" -- "$cmd" \
 			>"$out/guest-output.log" 2>"$out/vm.log" || rc=$?
 		[ "$attempt" -eq 1 ] || break
 		if [ -f "$out/vm/result" ] && grep -q '^VM_SETUP=none' "$out/vm/result" &&
@@ -690,9 +714,9 @@ vm_suite()
 
 	if [ "$VM_SETUP" = ok ]; then
 		if [ "$VM_CMD_RC" = 0 ]; then
-			pass "$vp: $guest_name exited 0"
+			pass "$vp: $name exited 0"
 		else
-			fail "$vp: $guest_name exited ${VM_CMD_RC:-never (no end marker)}"
+			fail "$vp: $name exited ${VM_CMD_RC:-never (no end marker)}"
 			[ "$guest_failed" -gt 0 ] || diag "$out/guest-output.log" 15
 		fi
 		if [ "$results" -gt 0 ]; then
