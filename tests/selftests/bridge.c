@@ -1387,6 +1387,129 @@ TEST_F(br, reset_device_and_set_up_again)
 	round_trip(_metadata, self->d, test_dev(), self->seed);
 }
 
+/* QEMU's vhost_dev_stop(): every ring disabled, the started ones stopped. */
+static int qemu_stop(struct vblk_dev *d, unsigned int nq)
+{
+	unsigned int base;
+	int ret = 0;
+
+	for (unsigned int q = 0; !ret && q < nq; q++)
+		ret = vblk_vq_set_enable(&d->vqs[q], false);
+	for (unsigned int q = 0; !ret && q < nq; q++) {
+		struct vblk_vq *vq = &d->vqs[q];
+
+		if (!vq->started)
+			continue;
+		ret = vblk_vq_stop(vq, &base);
+		/* Every request taken is on the used ring. */
+		if (!ret && base != vblk_vq_used_idx(vq))
+			ret = -ERANGE;
+	}
+	return ret;
+}
+
+/*
+ * QEMU's vhost_user_blk_start() for a driver that set up @used of the @nq
+ * queues, rings of @size entries: a fresh inflight region (QEMU frees its
+ * own at every reset, and asks for one for rings of its queue-size
+ * property, 128, whatever size the driver chose), features, the call
+ * eventfds, features again, the rings (from 0) and every ring enabled.
+ */
+static int qemu_start(struct vblk_dev *d, unsigned int nq, unsigned int used,
+		      unsigned int size)
+{
+	uint64_t f = d->features | F(VHOST_USER_F_PROTOCOL_FEATURES);
+	int ret = 0;
+
+	if (d->vu->protocol_features &
+	    F(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) {
+		if (d->inflight_fd >= 0)
+			close(d->inflight_fd);
+		d->inflight_fd = -1;
+		d->inflight_nq = nq;
+		ret = vhost_user_get_inflight_fd(d->vu, nq, 128,
+						 &d->inflight_fd,
+						 &d->inflight_size,
+						 &d->inflight_offset);
+		if (!ret)
+			ret = vhost_user_set_inflight_fd(d->vu, d->inflight_fd,
+							 d->inflight_size,
+							 d->inflight_offset,
+							 nq, 128);
+	}
+	if (!ret)
+		ret = vhost_user_set_features(d->vu, f);
+	for (unsigned int q = 0; !ret && q < nq; q++)
+		ret = vhost_user_set_vring_call(d->vu, q, d->vqs[q].call_fd);
+	if (!ret)
+		ret = vhost_user_set_features(d->vu, f);
+	d->queue_size = size;
+	for (unsigned int q = 0; !ret && q < used; q++)
+		ret = vblk_vq_start(d, q, 0);
+	for (unsigned int q = used; !ret && q < nq; q++)
+		ret = vblk_vq_set_enable(&d->vqs[q], true);
+	return ret;
+}
+
+TEST_F(br, machine_reset_as_qemu_does_it)
+{
+	const unsigned int per_q = 16;
+	struct vblk_req *r, *w[QUEUES][16];
+	uint64_t gpa, big;
+	uint8_t *p;
+
+	ASSERT_EQ(0, vu_create(&self->d, self->s.sock, QUEUES, VBLK_MEM_ONE));
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 65536, 4096, &gpa));
+	ASSERT_EQ(0, vblk_alloc(self->d, QUEUES * per_q * 4096, 4096, &big));
+	p = vblk_gpa_to_hva(self->d, big, QUEUES * per_q * 4096);
+	ASSERT_NE(NULL, p);
+	for (unsigned int q = 0; q < QUEUES; q++)
+		for (unsigned int k = 0; k < per_q; k++) {
+			w[q][k] = vblk_req_alloc(self->d);
+			ASSERT_NE(NULL, w[q][k]);
+		}
+
+	for (int round = 0; round < 8; round++) {
+		uint64_t seed = self->seed + round;
+
+		/* The guest kernel's I/O, some of it in flight at the reset. */
+		for (unsigned int q = 0; q < QUEUES; q++) {
+			ASSERT_EQ(VIRTIO_BLK_S_OK,
+				  write_pattern(&self->d->vqs[q], r, gpa,
+						4096 + q * 128, 65536, seed));
+			for (unsigned int k = 0; k < per_q; k++) {
+				unsigned int i = q * per_q + k;
+
+				vblk_pattern_fill(p + i * 4096, 4096, 8192 + i * 8,
+						  seed);
+				vblk_req_reset(w[q][k], VIRTIO_BLK_T_OUT,
+					       8192 + i * 8);
+				vblk_req_add_seg(w[q][k], big + i * 4096, 4096);
+				ASSERT_LE(0, vblk_req_submit(&self->d->vqs[q],
+							     w[q][k], 0));
+			}
+			ASSERT_EQ(0, vblk_vq_kick(&self->d->vqs[q]));
+		}
+		ASSERT_EQ(0, qemu_stop(self->d, QUEUES)) TH_LOG("round %d", round);
+
+		/* The firmware: queue 0 only, a small ring, polled. */
+		ASSERT_EQ(0, qemu_start(self->d, QUEUES, 1, 16));
+		EXPECT_EQ(0, check_pattern(&self->d->vqs[0], r, gpa, 4096,
+					   65536, seed));
+		ASSERT_EQ(0, qemu_stop(self->d, QUEUES));
+
+		/* The guest kernel: both queues. */
+		ASSERT_EQ(0, qemu_start(self->d, QUEUES, QUEUES, 128));
+		for (unsigned int q = 0; q < QUEUES; q++) {
+			EXPECT_EQ(0, check_pattern(&self->d->vqs[q], r, gpa,
+						   4096 + q * 128, 65536, seed))
+				TH_LOG("round %d, queue %u", round, q);
+		}
+	}
+}
+
 TEST_F(br, memory_table_changes_while_serving)
 {
 	const uint64_t slots = F(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
