@@ -37,6 +37,7 @@ BRIDGE=$REPO/tools/build/vhost-user-blk-bridge
 QEMU=/usr/bin/qemu-system-x86_64
 TIMEOUT=${GUEST_TIMEOUT:-1800}
 BOOT_TIMEOUT=${GUEST_BOOT_TIMEOUT:-900}
+MIGRATE=${GUEST_MIGRATE:-1}
 P="linux guest"
 
 NUM=0
@@ -224,6 +225,8 @@ d0=$(awk '{ print $14 }' "/sys/block/${RW_DEV#/dev/}/stat")
 APPEND="console=ttyS0,115200 loglevel=5 panic=-1 no_timer_check mitigations=off nokaslr"
 APPEND="$APPEND vbg.nonce=$NONCE vbg.rw=vbg-rw vbg.ro=vbg-ro vbg.rosum=$ROSUM"
 
+[ "$MIGRATE" -eq 0 ] || APPEND="$APPEND vbg.migrate=1"
+
 # disk_args SUFFIX: DISK_ARGS, the two disks on the bridges' sockets
 # rwSUFFIX.sock and roSUFFIX.sock, and the kernel.
 disk_args()
@@ -235,22 +238,103 @@ disk_args()
 	)
 }
 
-# run_qemu: boot the guest and wait for it. Sets rc. A guest
+# mark_backend TEXT: TEXT in the block before the guest's reboot mark, on
+# the read-write disk's backend, which the migration workload polls.
+mark_backend()
+{
+	local blk=$(($(blockdev --getsz "$RW_DEV") / 8 - 2))
+
+	printf '%s\n' "$1" | dd of="$RW_DEV" bs=4096 seek="$blk" count=1 \
+		conv=sync oflag=direct 2>/dev/null
+}
+
+# monitor CMD: an HMP command to the source QEMU; its answer goes to
+# qemu.log.
+monitor() { echo "$*" >&"$MON"; }
+
+# migrate_guest: a destination QEMU with its own two bridges on the same
+# backends, waiting on a unix socket; the source migrates to it while the
+# guest's workload runs, and quits. Sets MIGRATED (1 when the guest runs
+# on the destination, whose QEMU is DPID), MIG_SECS, MIG_WRITES (writes
+# the backend completed while the migration ran) and MIG_MSG.
+migrate_guest()
+{
+	local st t0 w0 i
+
+	MIG_MSG=
+	if ! bridge "$WORK/bridge-rw2.log" --socket "$WORK/rw2.sock" --backend "$RW_DEV" \
+		--serial vbg-rw ||
+	   ! bridge "$WORK/bridge-ro2.log" --socket "$WORK/ro2.sock" --backend "$RO_DEV" \
+		--serial vbg-ro --read-only --queues 2; then
+		MIG_MSG="the destination's bridges did not start"
+		mark_backend "ABORT $NONCE"
+		return
+	fi
+	rm -f "$WORK/mig.sock"
+	disk_args 2
+	timeout -k 10 "$TIMEOUT" "$QEMU" "${QEMU_ARGS[@]}" "${DISK_ARGS[@]}" \
+		-serial "file:$WORK/console-dst.log" -serial "file:$WORK/results-dst.log" \
+		-incoming "unix:$WORK/mig.sock" </dev/null >"$WORK/qemu-dst.log" 2>&1 &
+	DPID=$!
+	for ((i = 0; i < 600; i++)); do
+		[ -S "$WORK/mig.sock" ] || ! kill -0 "$DPID" 2>/dev/null && break
+		sleep 0.1
+	done
+	if [ ! -S "$WORK/mig.sock" ]; then
+		MIG_MSG="the destination QEMU did not listen: $(tail -n 3 "$WORK/qemu-dst.log")"
+		mark_backend "ABORT $NONCE"
+		return
+	fi
+	w0=$(awk '{ print $5 }' "/sys/block/${RW_DEV#/dev/}/stat")
+	t0=$SECONDS
+	monitor "migrate_set_parameter max-bandwidth 1G"
+	monitor "migrate -d unix:$WORK/mig.sock"
+	st=
+	for ((i = 0; i < 300; i++)); do
+		sleep 2
+		monitor "info migrate"
+		sleep 0.2
+		st=$(grep -ao 'Migration status: [a-z-]*' "$WORK/qemu.log" | tail -n 1)
+		case $st in
+		*completed | *failed | *cancelled) break ;;
+		esac
+		kill -0 "$DPID" 2>/dev/null || break
+	done
+	MIG_SECS=$((SECONDS - t0))
+	MIG_WRITES=$(($(awk '{ print $5 }' "/sys/block/${RW_DEV#/dev/}/stat") - w0))
+	if [ "$st" = "Migration status: completed" ]; then
+		MIGRATED=1
+		monitor quit
+		mark_backend "MIGRATED $NONCE"
+	else
+		MIG_MSG="${st:-no migration status} after ${MIG_SECS}s: $(grep -a -i 'error' "$WORK/qemu.log" "$WORK/qemu-dst.log" | tail -n 2)"
+		monitor "migrate_cancel"
+		mark_backend "ABORT $NONCE"
+		kill "$DPID" 2>/dev/null
+		wait "$DPID"
+	fi
+}
+
+# run_qemu: boot the guest and wait for it; with MIGRATE, migrate it when
+# its workload starts and wait for the destination. Sets rc. A guest
 # whose kernel oopses or panics before its init said "first boot", or
 # whose init has not said so within BOOT_TIMEOUT seconds, is stopped:
 # nested TCG occasionally dies or hangs in early boot (text patching
 # under emulated SMP), before anything of the device is used.
 run_qemu()
 {
-	local qpid wpid
+	local qpid wpid tpid
 
 	rc=0
 	: >"$WORK/results.log"
 	: >"$WORK/console.log"
+	rm -f "$WORK/mon"
+	mkfifo "$WORK/mon"
+	exec {MON}<>"$WORK/mon"
 	disk_args ""
 	timeout -k 10 "$TIMEOUT" "$QEMU" "${QEMU_ARGS[@]}" "${DISK_ARGS[@]}" \
 		-serial "file:$WORK/console.log" -serial "file:$WORK/results.log" \
-		</dev/null >"$WORK/qemu.log" 2>&1 &
+		-monitor stdio <"$WORK/mon" >"$WORK/qemu.log" 2>&1 &
 	qpid=$!
 	(
 		for ((i = 0; i < BOOT_TIMEOUT; i++)); do
@@ -269,13 +353,38 @@ run_qemu()
 	wpid=$!
 	# The guest's diagnostics as they come (until QEMU exits), so a slow
 	# or stuck run shows how far it got.
-	tail -n +1 -f --pid="$qpid" "$WORK/results.log" 2>/dev/null | sed -u -n 's/\r$//; /^#/p'
+	tail -n +1 -f --pid="$qpid" "$WORK/results.log" 2>/dev/null |
+		sed -u -n 's/\r$//; /^#/p' &
+	tpid=$!
+	if [ "$MIGRATE" -eq 1 ]; then
+		while kill -0 "$qpid" 2>/dev/null &&
+		      ! grep -q '^@@migrate=ready' "$WORK/results.log"; do
+			sleep 1
+		done
+		if grep -q '^@@migrate=ready' "$WORK/results.log"; then
+			echo "# migrating the guest to a second QEMU"
+			migrate_guest
+			echo "# migration: ${MIG_SECS}s, $MIG_WRITES writes completed meanwhile${MIG_MSG:+: $MIG_MSG}"
+		fi
+	fi
 	wait "$qpid" || rc=$?
-	wait "$wpid"
+	wait "$wpid" "$tpid"
+	exec {MON}>&-
+	if [ "$MIGRATED" -eq 1 ]; then
+		# QEMU's "quit" on the source exits 0; the rest is the destination's.
+		tail -n +1 -f --pid="$DPID" "$WORK/results-dst.log" 2>/dev/null |
+			sed -u -n 's/\r$//; /^#/p'
+		rc=0
+		wait "$DPID" || rc=$?
+	fi
 }
 
 echo "# booting $KREL in QEMU on the bridge (2 vCPUs, TCG)"
 T_QEMU=$SECONDS
+MIGRATED=0
+MIG_MSG=
+MIG_SECS=0
+MIG_WRITES=0
 run_qemu
 if ! grep -q '^# first boot' "$WORK/results.log"; then
 	# Nothing was written to the disks yet: boot once more.
@@ -287,8 +396,9 @@ if ! grep -q '^# first boot' "$WORK/results.log"; then
 fi
 T_QEMU=$((SECONDS - T_QEMU))
 d1=$(awk '{ print $14 }' "/sys/block/${RW_DEV#/dev/}/stat")
-tr -d '\r' <"$WORK/results.log" >"$WORK/results.txt"
-tr -d '\r' <"$WORK/console.log" >"$WORK/console.txt"
+# A migrated guest's output continues in the destination's files.
+cat "$WORK/results.log" "$WORK/results-dst.log" 2>/dev/null | tr -d '\r' >"$WORK/results.txt"
+cat "$WORK/console.log" "$WORK/console-dst.log" 2>/dev/null | tr -d '\r' >"$WORK/console.txt"
 
 # The guest's results, renumbered (its diagnostics are out already).
 guest_results=0
@@ -302,6 +412,8 @@ done <"$WORK/results.txt"
 # How each boot ended: the kernel says so at KERN_EMERG, which loglevel=5
 # lets through (its "Linux version" banner, a notice, never reaches the
 # console). A panic ends a boot without either line, and is caught below.
+MIG_WHERE=
+[ "$MIGRATED" -eq 0 ] || MIG_WHERE=" after the migration"
 restarts=$(grep -c 'reboot: Restarting system' "$WORK/console.txt")
 poweroffs=$(grep -c 'reboot: Power down' "$WORK/console.txt")
 init_at=$(grep -m1 -o 'init after [0-9.]* s' "$WORK/results.txt")
@@ -309,11 +421,21 @@ echo "# QEMU ran ${T_QEMU}s (exit $rc), first boot's ${init_at:-init not reached
 if [ "$rc" -eq 0 ] && [ "$restarts" -eq 1 ] && [ "$poweroffs" -eq 1 ] &&
    grep -q '^@@boot1=done' "$WORK/results.txt" &&
    grep -q '^@@boot2=done' "$WORK/results.txt"; then
-	ok "booted, rebooted once in the same QEMU (reboot -f) and powered off ($guest_results guest results)"
+	ok "booted, rebooted once in the same QEMU (reboot -f) and powered off${MIG_WHERE} ($guest_results guest results)"
 else
 	not_ok "booted, rebooted once in the same QEMU and powered off (QEMU exit $rc, $restarts restarts, $poweroffs power-offs, $guest_results guest results)"
 	diag_file "$WORK/qemu.log" 5
 	diag_file "$WORK/console.txt" 30
+fi
+
+if [ "$MIGRATE" -eq 1 ]; then
+	if [ "$MIGRATED" -eq 1 ] && [ "$MIG_WRITES" -gt 0 ]; then
+		ok "live migration over a unix socket to a second QEMU with its own bridges on the same backends (${MIG_SECS}s, the guest's I/O went on: $MIG_WRITES writes completed meanwhile)"
+	else
+		not_ok "live migration over a unix socket to a second QEMU with its own bridges (migrated: $MIGRATED, $MIG_WRITES writes meanwhile${MIG_MSG:+, $MIG_MSG})"
+		diag_file "$WORK/qemu.log" 10
+		diag_file "$WORK/qemu-dst.log" 10
+	fi
 fi
 
 sent=$(sed -n 's/^@@discard_sectors=//p' "$WORK/results.txt")
