@@ -210,11 +210,16 @@ else
 fi
 
 # --- the guest ----------------------------------------------------------------
-bridge "$WORK/bridge-rw.log" --socket "$WORK/rw.sock" --backend "$RW_DEV" \
-	--serial vbg-rw || { not_ok "bridge with its defaults starts"; finish; }
-bridge "$WORK/bridge-ro.log" --socket "$WORK/ro.sock" --backend "$RO_DEV" \
-	--serial vbg-ro --read-only --queues 2 ||
-	{ not_ok "bridge --read-only --queues 2 starts"; finish; }
+# start_bridges: the guest's two bridges (the only ones in PIDS).
+start_bridges()
+{
+	bridge "$WORK/bridge-rw.log" --socket "$WORK/rw.sock" --backend "$RW_DEV" \
+		--serial vbg-rw || { not_ok "bridge with its defaults starts"; finish; }
+	bridge "$WORK/bridge-ro.log" --socket "$WORK/ro.sock" --backend "$RO_DEV" \
+		--serial vbg-ro --read-only --queues 2 ||
+		{ not_ok "bridge --read-only --queues 2 starts"; finish; }
+}
+start_bridges
 NONCE=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 d0=$(awk '{ print $14 }' "/sys/block/${RW_DEV#/dev/}/stat")
 # loglevel=5: only warnings and worse reach the console (each byte is a
@@ -385,10 +390,17 @@ MIG_WRITES=0
 EARLY_DEATHS=0
 run_qemu
 while ! grep -q '^# first boot' "$WORK/results.log" && [ "$EARLY_DEATHS" -lt 2 ]; do
-	# Nothing was written to the disks yet: boot once more.
+	# Nothing was written to the disks yet: boot once more, on fresh
+	# bridges, so that the retry starts as the first boot did.
 	EARLY_DEATHS=$((EARLY_DEATHS + 1))
 	echo "# the guest died before its checks (QEMU exit $rc); console:"
 	tr -d '\r' <"$WORK/console.log" | grep -a -m 5 -E 'Oops|panic|BUG:|WARNING:|RIP:' | sed 's/^/#   /'
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p"
+	done
+	PIDS=()
+	start_bridges
 	echo "# booting again"
 	run_qemu
 done
