@@ -4,18 +4,23 @@
 # A real Linux guest on the device: in a machine where vhost_blk.ko is
 # loaded (the test VM of tests/vm/run.sh), an unmodified QEMU boots
 # Debian's kernel with the initramfs of tests/guest/initramfs.sh, whose
-# own virtio_blk driver uses two disks through vhost-user-blk-bridge:
+# own virtio_blk driver uses three disks through vhost-user-blk-bridge:
 #
 #  - read-write: a memory-backed null_blk with discard, the bridge with
 #    its defaults, vhost-user-blk-pci without num-queues on 2 vCPUs (so
-#    QEMU asks for 2 queues and the bridge must offer at least that);
+#    QEMU asks for 2 queues and the bridge must offer at least that),
+#    its chardev with reconnect=1;
 #  - read-only: an ext4 on another null_blk, bridge --read-only
-#    --queues 2, num-queues=2.
+#    --queues 2, num-queues=2;
+#  - a 16 MiB file, one queue, which the host grows to 24 MiB.
 #
 # The guest (tests/guest/init) runs its checks, reboots once inside the
 # same QEMU (a machine reset, so a device reset) and checks again; its
-# results come back on a second serial port. Here: QEMU refuses a bridge
-# with --queues 1 for 2 vCPUs (what the bridge's old default did), the
+# results come back on a second serial port. In the second boot the host
+# grows the file when the guest asks, and SIGKILLs the read-write disk's
+# bridge while the guest writes and checks on both queues, then starts
+# another. Here: QEMU refuses a bridge with --queues 1 for 2 vCPUs (what
+# the bridge's old default did), QEMU connected to the new bridge, the
 # guest restarted exactly once and powered off, the backend counted the
 # discarded sectors the guest sent, the read-only backend is unchanged,
 # and the guest kernel logged no warning.
@@ -28,8 +33,7 @@
 # --no-build), KREL and MODROOT (set by tests/vm/run.sh), GUEST_TIMEOUT
 # (seconds for the whole QEMU run, default 1800), GUEST_BOOT_TIMEOUT
 # (seconds until the guest's init must have started, default 900),
-# GUEST_MIGRATE=1 (live-migrate the guest in its second boot; not yet
-# seen passing, so off by default).
+# GUEST_MIGRATE=0 (leave out the live migration of the second boot).
 
 set -u
 
@@ -39,7 +43,7 @@ BRIDGE=$REPO/tools/build/vhost-user-blk-bridge
 QEMU=/usr/bin/qemu-system-x86_64
 TIMEOUT=${GUEST_TIMEOUT:-1800}
 BOOT_TIMEOUT=${GUEST_BOOT_TIMEOUT:-900}
-MIGRATE=${GUEST_MIGRATE:-0}
+MIGRATE=${GUEST_MIGRATE:-1}
 P="linux guest"
 
 NUM=0
@@ -212,14 +216,24 @@ else
 fi
 
 # --- the guest ----------------------------------------------------------------
-# start_bridges: the guest's two bridges (the only ones in PIDS).
+# start_bridges: the guest's three bridges (the only ones in PIDS), the
+# read-write one's pid in RW_PID; the file the third one serves, and the
+# guest sees grow, made anew at GROW_FROM bytes.
+GROW_FROM=$((16 << 20))
+GROW_TO=$((24 << 20))
 start_bridges()
 {
 	bridge "$WORK/bridge-rw.log" --socket "$WORK/rw.sock" --backend "$RW_DEV" \
 		--serial vbg-rw || { not_ok "bridge with its defaults starts"; finish; }
+	RW_PID=${PIDS[-1]}
 	bridge "$WORK/bridge-ro.log" --socket "$WORK/ro.sock" --backend "$RO_DEV" \
 		--serial vbg-ro --read-only --queues 2 ||
 		{ not_ok "bridge --read-only --queues 2 starts"; finish; }
+	rm -f "$WORK/grow.img"
+	truncate -s "$GROW_FROM" "$WORK/grow.img"
+	bridge "$WORK/bridge-grow.log" --socket "$WORK/grow.sock" \
+		--backend "$WORK/grow.img" --serial vbg-grow --queues 1 ||
+		{ not_ok "bridge on a file starts"; finish; }
 }
 start_bridges
 NONCE=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
@@ -228,22 +242,27 @@ d0=$(awk '{ print $14 }' "/sys/block/${RW_DEV#/dev/}/stat")
 # write to an emulated UART, and the console is checked for warnings).
 APPEND="console=ttyS0,115200 loglevel=5 panic=-1 no_timer_check"
 APPEND="$APPEND vbg.nonce=$NONCE vbg.rw=vbg-rw vbg.ro=vbg-ro vbg.rosum=$ROSUM"
+APPEND="$APPEND vbg.grow=vbg-grow vbg.growto=$((GROW_TO / 512))"
 
 [ "$MIGRATE" -eq 0 ] || APPEND="$APPEND vbg.migrate=1"
 
-# disk_args SUFFIX: DISK_ARGS, the two disks on the bridges' sockets
-# rwSUFFIX.sock and roSUFFIX.sock, and the kernel.
+# disk_args SUFFIX: DISK_ARGS, the three disks on the bridges' sockets
+# rwSUFFIX.sock, roSUFFIX.sock and growSUFFIX.sock, and the kernel.
+# QEMU connects to the read-write disk's bridge again when it goes away
+# (reconnect=1: every second).
 disk_args()
 {
 	DISK_ARGS=(
-		-chardev "socket,id=rw,path=$WORK/rw$1.sock" -device vhost-user-blk-pci,chardev=rw
+		-chardev "socket,id=rw,path=$WORK/rw$1.sock,reconnect=1"
+		-device vhost-user-blk-pci,chardev=rw
 		-chardev "socket,id=ro,path=$WORK/ro$1.sock" -device vhost-user-blk-pci,chardev=ro,num-queues=2
+		-chardev "socket,id=grow,path=$WORK/grow$1.sock" -device vhost-user-blk-pci,chardev=grow,num-queues=1
 		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND"
 	)
 }
 
 # mark_backend TEXT: TEXT in the block before the guest's reboot mark, on
-# the read-write disk's backend, which the migration workload polls.
+# the read-write disk's backend, which the checked workloads poll.
 mark_backend()
 {
 	local blk=$(($(blockdev --getsz "$RW_DEV") / 8 - 2))
@@ -256,7 +275,7 @@ mark_backend()
 # qemu.log.
 monitor() { echo "$*" >&"$MON"; }
 
-# migrate_guest: a destination QEMU with its own two bridges on the same
+# migrate_guest: a destination QEMU with its own three bridges on the same
 # backends, waiting on a unix socket; the source migrates to it while the
 # guest's workload runs, and quits. Sets MIGRATED (1 when the guest runs
 # on the destination, whose QEMU is DPID), MIG_SECS, MIG_WRITES (writes
@@ -269,7 +288,9 @@ migrate_guest()
 	if ! bridge "$WORK/bridge-rw2.log" --socket "$WORK/rw2.sock" --backend "$RW_DEV" \
 		--serial vbg-rw ||
 	   ! bridge "$WORK/bridge-ro2.log" --socket "$WORK/ro2.sock" --backend "$RO_DEV" \
-		--serial vbg-ro --read-only --queues 2; then
+		--serial vbg-ro --read-only --queues 2 ||
+	   ! bridge "$WORK/bridge-grow2.log" --socket "$WORK/grow2.sock" \
+		--backend "$WORK/grow.img" --serial vbg-grow --queues 1; then
 		MIG_MSG="the destination's bridges did not start"
 		mark_backend "ABORT $NONCE"
 		return
@@ -319,6 +340,46 @@ migrate_guest()
 	fi
 }
 
+# reconnect_bridge: with the guest's writes in flight, SIGKILL the
+# read-write disk's bridge and start another on the same socket; QEMU
+# connects again by itself, and the kernel takes again what was in flight
+# from the inflight region QEMU hands over. Then the mark, which the
+# guest can only read once the disk works again. Sets RECONNECT_MSG.
+reconnect_bridge()
+{
+	local t0 i p keep=()
+
+	sleep 3
+	kill -KILL "$RW_PID"
+	wait "$RW_PID" 2>/dev/null
+	for p in "${PIDS[@]}"; do
+		[ "$p" = "$RW_PID" ] || keep+=("$p")
+	done
+	PIDS=("${keep[@]}")
+	t0=$SECONDS
+	if ! bridge "$WORK/bridge-rw-again.log" --socket "$WORK/rw.sock" --backend "$RW_DEV" \
+		--serial vbg-rw; then
+		RECONNECT_MSG="the new bridge did not start"
+		mark_backend "ABORT $NONCE"
+		return
+	fi
+	RW_PID=${PIDS[-1]}
+	for ((i = 0; i < 60; i++)); do
+		grep -q 'frontend connected' "$WORK/bridge-rw-again.log" && break
+		sleep 1
+	done
+	if [ "$i" -eq 60 ]; then
+		# The guest's I/O cannot go on: stop it rather than wait.
+		RECONNECT_MSG="QEMU did not connect to the new bridge within 60 s"
+		kill "$qpid"
+		return
+	fi
+	RECONNECTED=1
+	RECONNECT_MSG="bridge killed with SIGKILL; QEMU connected to the new one after $((SECONDS - t0)) s"
+	echo "# $RECONNECT_MSG"
+	mark_backend "RECONNECTED $NONCE"
+}
+
 # run_qemu: boot the guest and wait for it; with MIGRATE, migrate it when
 # its workload starts and wait for the destination. Sets rc. A guest
 # whose kernel oopses or panics before its init said "first boot", or
@@ -360,17 +421,27 @@ run_qemu()
 	tail -n +1 -f --pid="$qpid" "$WORK/results.log" 2>/dev/null |
 		sed -u -n 's/\r$//; /^#/p' &
 	tpid=$!
-	if [ "$MIGRATE" -eq 1 ]; then
-		while kill -0 "$qpid" 2>/dev/null &&
-		      ! grep -q '^@@migrate=ready' "$WORK/results.log"; do
-			sleep 1
-		done
-		if grep -q '^@@migrate=ready' "$WORK/results.log"; then
+	# What the guest asks of the host, each once, in its order.
+	resized=0
+	reconnected=0
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 1
+		if [ "$resized" -eq 0 ] && grep -q '^@@resize=ready' "$WORK/results.log"; then
+			resized=1
+			truncate -s "$GROW_TO" "$WORK/grow.img"
+			echo "# grew $WORK/grow.img to $GROW_TO bytes"
+		fi
+		if [ "$reconnected" -eq 0 ] && grep -q '^@@reconnect=ready' "$WORK/results.log"; then
+			reconnected=1
+			reconnect_bridge
+		fi
+		if [ "$MIGRATE" -eq 1 ] && grep -q '^@@migrate=ready' "$WORK/results.log"; then
 			echo "# migrating the guest to a second QEMU"
 			migrate_guest
 			echo "# migration: ${MIG_SECS}s, $MIG_WRITES writes completed meanwhile${MIG_MSG:+: $MIG_MSG}"
+			break
 		fi
-	fi
+	done
 	wait "$qpid" || rc=$?
 	wait "$wpid" "$tpid"
 	exec {MON}>&-
@@ -389,6 +460,8 @@ MIGRATED=0
 MIG_MSG=
 MIG_SECS=0
 MIG_WRITES=0
+RECONNECTED=0
+RECONNECT_MSG="the guest never asked for it"
 EARLY_DEATHS=0
 run_qemu
 while ! grep -q '^# first boot' "$WORK/results.log" && [ "$EARLY_DEATHS" -lt 2 ]; do
@@ -448,6 +521,13 @@ if [ "$MIGRATE" -eq 1 ]; then
 		diag_file "$WORK/qemu.log" 10
 		diag_file "$WORK/qemu-dst.log" 10
 	fi
+fi
+
+if [ "$RECONNECTED" -eq 1 ]; then
+	ok "bridge killed with SIGKILL and started again: QEMU (reconnect=1) connected to it and the guest's I/O went on ($RECONNECT_MSG)"
+else
+	not_ok "bridge killed with SIGKILL and started again: QEMU connected to it ($RECONNECT_MSG)"
+	diag_file "$WORK/bridge-rw-again.log" 10
 fi
 
 sent=$(sed -n 's/^@@discard_sectors=//p' "$WORK/results.txt")
