@@ -52,12 +52,11 @@
 
 #include "vhost_blk_ctl.h"
 #include "virtio_blk_drv.h"
+#include "util.h"
 
 #define IO_TIMEOUT_MS	30000
 
 static const char *prog = "vhost-blk";
-
-#define __printf(a, b)	__attribute__((format(printf, a, b)))
 
 static void __printf(1, 2) err(const char *fmt, ...)
 {
@@ -412,43 +411,6 @@ static int check_flush_and_id(struct io_job *j, const char *serial,
 		err("GET_ID returned '%.20s', expected '%.20s'", id, want);
 		return -EIO;
 	}
-	return 0;
-}
-
-static int parse_u64(const char *s, uint64_t *v)
-{
-	unsigned int shift = 0;
-	char *end;
-	unsigned long long x;
-
-	/* strtoull() would take "-1" as 2^64 - 1. */
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '-')
-		return -EINVAL;
-	errno = 0;
-	x = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'm': case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'g': case 'G':
-		shift = 30;
-		end++;
-		break;
-	}
-	if (*end)
-		return -EINVAL;
-	if (x > ULLONG_MAX >> shift)
-		return -ERANGE;
-	*v = x << shift;
 	return 0;
 }
 

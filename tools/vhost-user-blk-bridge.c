@@ -99,8 +99,7 @@
 
 #include "vhost_blk_ctl.h"
 #include "vhost_user.h"
-
-#define __printf(a, b)	__attribute__((format(printf, a, b)))
+#include "util.h"
 
 /* Memory slots offered with CONFIGURE_MEM_SLOTS (and kept at most). */
 #define BRIDGE_MAX_SLOTS	32
@@ -2306,7 +2305,6 @@ static const unsigned int seccomp_allowed[] = {
 	__NR_write,			/* the log, sd_notify */
 };
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define STMT(code, k)	((struct sock_filter)BPF_STMT(code, k))
 #define JUMP(code, k, jt, jf)	((struct sock_filter)BPF_JUMP(code, k, jt, jf))
 
@@ -2432,35 +2430,6 @@ static const struct group *lookup_group(const char *s)
 		return NULL;
 	num = (struct group){ .gr_name = (char *)s, .gr_gid = v };
 	return &num;
-}
-
-/*
- * A size in bytes, with an optional K, M, G or T (powers of 1024): 0 or
- * -1 for anything else, an overflow or a sign.
- */
-static int parse_size(const char *s, uint64_t *out)
-{
-	static const char units[] = "KMGT";
-	unsigned long long v;
-	const char *u;
-	char *end;
-
-	if (strpbrk(s, "+-") || !*s)
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -1;
-	if (*end) {
-		u = strchr(units, *end);
-		if (!u || end[1])
-			return -1;
-		for (const char *p = units; p <= u; p++)
-			if (__builtin_mul_overflow(v, 1024, &v))
-				return -1;
-	}
-	*out = v;
-	return 0;
 }
 
 /* Options without a short form. */
@@ -2646,7 +2615,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'M':
-			if (parse_size(optarg, &b.max_memory) ||
+			if (parse_u64(optarg, &b.max_memory) ||
 			    !b.max_memory) {
 				pr_err("--max-memory takes a size in bytes, K, M, G or T");
 				return 2;

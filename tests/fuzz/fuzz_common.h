@@ -22,7 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#include "util.h"
+
 /* Each argument evaluated once, in their common type. */
 #define MIN(a, b)	({ __typeof__((a) + (b)) _a = (a), _b = (b);	\
 			   _a < _b ? _a : _b; })
@@ -157,7 +158,7 @@ static inline void tap_header(unsigned int plan)
 }
 
 static inline void tap_result(struct tap *t, bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	__printf(3, 4);
 static inline void tap_result(struct tap *t, bool ok, const char *fmt, ...)
 {
 	va_list ap;
@@ -176,7 +177,7 @@ static inline void tap_result(struct tap *t, bool ok, const char *fmt, ...)
 }
 
 static inline void diag(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+	__printf(1, 2);
 static inline void diag(const char *fmt, ...)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -198,7 +199,7 @@ static inline void diag(const char *fmt, ...)
  * write "return fail(...)".
  */
 static inline bool tap_fail_msg(struct tap *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	__printf(2, 3);
 static inline bool tap_fail_msg(struct tap *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -227,17 +228,6 @@ static inline bool tap_fail_msg(struct tap *t, const char *fmt, ...)
 }
 
 /* ---- small utilities ---- */
-
-static inline int parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	if (errno || end == s || *end)
-		return -EINVAL;
-	return 0;
-}
 
 static inline int write_file(const char *path, const char *val)
 {

@@ -44,7 +44,6 @@
 #include "virtio_blk_drv.h"
 #include "fuzz_common.h"
 
-#define PAGE_SZ		4096UL
 #define NVQ		VHOST_BLK_MAX_QUEUES
 #define NWORKERS	VHOST_BLK_MAX_WORKERS
 #define LOADQ		2		/* queues 0 and 1 carry I/O */
@@ -592,7 +591,7 @@ static size_t readable(const void *p, int bad, size_t len)
 }
 
 static void set_what(struct call *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	__printf(2, 3);
 static void set_what(struct call *c, const char *fmt, ...)
 {
 	va_list ap;

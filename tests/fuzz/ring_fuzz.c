@@ -65,7 +65,6 @@
 #include "virtio_blk_drv.h"
 #include "fuzz_common.h"
 
-#define PAGE_SZ		4096UL
 
 /* ---- arenas: memory the hostile chains of one queue point at ---- */
 
@@ -1032,15 +1031,6 @@ static uint16_t next_value(const struct fq *q, const uint16_t *ids, int i,
 	if (next <= -1000)
 		return table ? -1000 - next : ids[(-1000 - next) % n];
 	return next;
-}
-
-static void write_desc(struct vring_desc *d, uint64_t addr, uint32_t len,
-		       uint16_t flags, uint16_t next)
-{
-	d->addr = htole64(addr);
-	d->len = htole32(len);
-	d->flags = htole16(flags);
-	d->next = htole16(next);
 }
 
 /*

@@ -21,8 +21,6 @@
 #include "kselftest_harness.h"
 #include "vhost_blk_test.h"
 
-#define __printf(a, b)	__attribute__((format(printf, a, b)))
-
 #define OLD		(8ULL << 11)	/* sectors: 8 MiB */
 #define NEW		(16ULL << 11)
 #define POLL_PARAM	"/sys/module/vhost_blk/parameters/resize_poll_ms"

@@ -36,6 +36,7 @@
 
 #include "vhost_blk_ctl.h"
 #include "virtio_blk_drv.h"
+#include "util.h"
 
 /* Generous: the tests run under TCG. */
 #define IO_TIMEOUT_MS		10000

@@ -240,24 +240,15 @@ static struct vring_desc *indirect(FIXTURE_DATA(vr) *self, uint16_t id,
 	return t;
 }
 
-static void set_tdesc(struct vring_desc *t, uint64_t addr, uint32_t len,
-		      uint16_t flags, uint16_t next)
-{
-	t->addr = htole64(addr);
-	t->len = htole32(len);
-	t->flags = htole16(flags);
-	t->next = htole16(next);
-}
-
 /* A valid IN table: [hdr][data 4096][status]. */
 static struct vring_desc *good_table(FIXTURE_DATA(vr) *self, uint16_t id)
 {
 	struct vring_desc *t = indirect(self, id, 3);
 
-	set_tdesc(&t[0], self->hdr, 16, VRING_DESC_F_NEXT, 1);
-	set_tdesc(&t[1], self->data, 4096,
-		  VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	set_tdesc(&t[2], self->status, 1, VRING_DESC_F_WRITE, 0);
+	write_desc(&t[0], self->hdr, 16, VRING_DESC_F_NEXT, 1);
+	write_desc(&t[1], self->data, 4096,
+		   VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	write_desc(&t[2], self->status, 1, VRING_DESC_F_WRITE, 0);
 	return t;
 }
 
@@ -315,8 +306,8 @@ TEST_F(vr, indirect_inside_indirect)
 	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
 	t = good_table(self, id);
 	/* The data entry is itself an indirect table. */
-	set_tdesc(&t[1], self->table + 2048, 48,
-		  VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 2);
+	write_desc(&t[1], self->table + 2048, 48,
+		   VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 2);
 	expect_rejected(_metadata, self, &id, 1);
 }
 
@@ -327,22 +318,22 @@ TEST_F(vr, indirect_loop_and_bad_next)
 
 	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
 	t = good_table(self, id);
-	set_tdesc(&t[2], self->status, 1,
-		  VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);
+	write_desc(&t[2], self->status, 1,
+		   VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);
 	expect_rejected(_metadata, self, &id, 1);
 
 	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
 	t = good_table(self, id);
 	/* next beyond the 3 entries of the table. */
-	set_tdesc(&t[1], self->data, 4096,
-		  VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 3);
+	write_desc(&t[1], self->data, 4096,
+		   VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 3);
 	expect_rejected(_metadata, self, &id, 1);
 
 	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
 	t = good_table(self, id);
 	/* An entry outside guest memory. */
-	set_tdesc(&t[1], OUTSIDE_GPA, 4096,
-		  VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	write_desc(&t[1], OUTSIDE_GPA, 4096,
+		   VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
 	expect_ioerr(_metadata, self, &id, 1);
 }
 
@@ -552,11 +543,11 @@ TEST_F(vr, chain_over_1024_buffers)
 
 	ASSERT_EQ(0, vblk_alloc(self->d, N * sizeof(*t), 16, &tgpa));
 	t = vblk_gpa_to_hva(self->d, tgpa, N * sizeof(*t));
-	set_tdesc(&t[0], self->hdr, 16, VRING_DESC_F_NEXT, 1);
+	write_desc(&t[0], self->hdr, 16, VRING_DESC_F_NEXT, 1);
 	for (int i = 1; i < N - 1; i++)
-		set_tdesc(&t[i], self->data + (i % 64) * 512, 512,
-			  VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, i + 1);
-	set_tdesc(&t[N - 1], self->status, 1, VRING_DESC_F_WRITE, 0);
+		write_desc(&t[i], self->data + (i % 64) * 512, 512,
+			   VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, i + 1);
+	write_desc(&t[N - 1], self->status, 1, VRING_DESC_F_WRITE, 0);
 	ASSERT_EQ(0, vblk_vq_alloc_desc(self->vq, 1, &id));
 	vblk_vq_set_desc(self->vq, id, tgpa, N * sizeof(*t),
 			 VRING_DESC_F_INDIRECT, 0);

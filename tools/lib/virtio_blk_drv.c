@@ -22,8 +22,8 @@
 #include "vhost_blk_ctl.h"
 #include "vhost_user.h"
 #include "virtio_blk_drv.h"
+#include "util.h"
 
-#define PAGE_SZ		4096UL
 /* Buffers of a chain handled without a heap allocation. */
 #define VBLK_STACK_BUFS	32
 #define BITS_PER_U64	64
@@ -1035,15 +1035,6 @@ static void push_desc(struct vblk_vq *vq, uint16_t head, unsigned int n)
 	vq->next[last] = vq->free_head;
 	vq->free_head = head;
 	vq->num_free += n;
-}
-
-static void write_desc(struct vring_desc *desc, uint64_t addr, uint32_t len,
-		       uint16_t flags, uint16_t next)
-{
-	desc->addr = htole64(addr);
-	desc->len = htole32(len);
-	desc->flags = htole16(flags);
-	desc->next = htole16(next);
 }
 
 void vblk_vq_set_desc(struct vblk_vq *vq, uint16_t id, uint64_t addr,
