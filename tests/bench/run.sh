@@ -70,7 +70,12 @@ while [ $# -gt 0 ]; do
 		PIN=1 ;;
 	--variants) VARIANTS=1; PIN=1 ;;
 	--runtime) RUNTIME=$2; shift ;;
-	-h | --help) sed -n '14,42s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help)
+		# shellcheck source=../lib/common.sh
+		. "$REPO/tests/lib/common.sh"
+		vb_usage "$0"
+		exit 0
+		;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift

@@ -62,7 +62,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	-h | --help)
-		sed -n '4,/^$/s/^#\( \|$\)//p' "$0"
+		vb_usage "$0"
 		exit 0
 		;;
 	*) vb_die "unknown option: $1" ;;

@@ -39,6 +39,21 @@ vb_die()
 	exit 1
 }
 
+# What a script's --help prints: its header comment, from the first line
+# after the SPDX tag down to the end of the paragraph that begins with
+# "Usage:", without the comment marks. Script: $1 (default $0).
+vb_usage()
+{
+	awk '
+		NR == 1 && /^#!/ || /SPDX-License-Identifier/ { next }
+		!/^#( |$)/ { exit }
+		!text && /^#$/ { next }
+		/^# Usage:/ { usage = 1 }
+		usage && /^#$/ { exit }
+		{ text = 1; sub(/^# ?/, ""); print }
+	' "${1:-$0}"
+}
+
 vb_is_root()
 {
 	[ "$(id -u)" -eq 0 ]

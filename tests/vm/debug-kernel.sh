@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
 	--jobs) JOBS=$2; shift ;;
 	--print) PRINT=1 ;;
 	-h | --help)
-		sed -n '4,14s/^# \{0,1\}//p' "$0"
+		vb_usage "$0"
 		exit 0
 		;;
 	*) vb_die "unknown option: $1" ;;

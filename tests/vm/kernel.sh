@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--no-source) FETCH_SOURCE=0 ;;
 	--print) PRINT=1 ;;
 	-h | --help)
-		sed -n '4,12s/^# \{0,1\}//p' "$0"
+		vb_usage "$0"
 		exit 0
 		;;
 	*) vb_die "unknown option: $1" ;;
