@@ -15,7 +15,7 @@
 # /dev/ram1) are overwritten by the tests; null_blk devices the tests make
 # through configfs (vhost-blk-*) and the faults and resize tests'
 # device-mapper disks are removed at the end, and fault injection the
-# faults test left on is turned off.
+# faults_* tests left on is turned off.
 
 set -u
 
@@ -24,8 +24,9 @@ BUILD=${VHOST_BLK_SELFTEST_BUILD:-$DIR/build}
 TOOL=$DIR/../../tools/build/vhost-blk
 BRIDGE=$DIR/../../tools/build/vhost-user-blk-bridge
 QSD=/usr/bin/qemu-storage-daemon
-TESTS=(ioctl backend data file vring giant teardown bridge pin faults owner
-       devnode stats dirtylog service inflight resize)
+TESTS=(ioctl backend data file vring giant teardown bridge pin
+       faults_dm faults_fmr faults_fslab faults_flood owner devnode stats
+       dirtylog service inflight resize)
 # The bridge and stats selftests run these binaries.
 export VHOST_BLK_BRIDGE=${VHOST_BLK_BRIDGE:-$BRIDGE}
 export VHOST_BLK_CLI=${VHOST_BLK_CLI:-$TOOL}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * faults_dm: backend I/O errors. A device-mapper disk: its first half
+ * linear onto VHOST_BLK_TEST_DEV2, its second half the error target.
+ * Requests on both halves at once, on several queues.
+ *
+ * Every request must end VIRTIO_BLK_S_OK with correct data or
+ * VIRTIO_BLK_S_IOERR; nothing may hang.
+ */
+#include "faults.h"
+
+#define DMSETUP			"/usr/sbin/dmsetup"
+#define DM_NAME			"vhost-blk-faults"
+
+/* The dm-N node of device-mapper device @name. */
+static int dm_node(const char *name, char *node, size_t len)
+{
+	char dir[PATH_MAX], buf[128];
+	struct dirent *e;
+	DIR *sys;
+	int ret = -ENOENT;
+
+	sys = opendir("/sys/block");
+	if (!sys)
+		return -errno;
+	while (ret && (e = readdir(sys))) {
+		if (strncmp(e->d_name, "dm-", 3))
+			continue;
+		snprintf(dir, sizeof(dir), "/sys/block/%s/dm", e->d_name);
+		if (read_attr(dir, "name", buf, sizeof(buf)) ||
+		    strcmp(buf, name))
+			continue;
+		snprintf(node, len, "/dev/%.32s", e->d_name);
+		ret = EVENTUALLY(!access(node, F_OK), 2000) ? 0 : -ENOENT;
+	}
+	closedir(sys);
+	return ret;
+}
+
+static void dm_remove(const char *name)
+{
+	run_cmd(NULL, 0, DMSETUP " --noudevsync remove --retry %s", name);
+}
+
+/*
+ * Device-mapper device @name: @half sectors linear onto @backing, then
+ * @half sectors of the error target. Loads dm-mod if needed. 0; 1 when
+ * device-mapper is not available here, -1 when dmsetup create failed;
+ * the reason in @why.
+ */
+static int dm_create(const char *name, const char *backing, uint64_t half,
+		     char *why, size_t len)
+{
+	char table[] = "/tmp/vhost-blk-dm.XXXXXX";
+	FILE *f;
+	int fd, st;
+
+	if (access(DMSETUP, X_OK)) {
+		snprintf(why, len, "%s: %s", DMSETUP, strerror(errno));
+		return 1;
+	}
+	if (access("/dev/mapper/control", F_OK))
+		run_cmd(why, len, "modprobe dm-mod || modprobe -d \"$MODROOT\" dm-mod");
+	if (!EVENTUALLY(!access("/dev/mapper/control", F_OK), 2000)) {
+		snprintf(why + strlen(why), len - strlen(why),
+			 " (no /dev/mapper/control)");
+		return 1;
+	}
+	dm_remove(name);
+
+	fd = mkstemp(table);
+	if (fd < 0) {
+		snprintf(why, len, "mkstemp: %s", strerror(errno));
+		return 1;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(table);
+		return 1;
+	}
+	fprintf(f, "0 %llu linear %s 0\n", (unsigned long long)half, backing);
+	fprintf(f, "%llu %llu error\n", (unsigned long long)half,
+		(unsigned long long)half);
+	fclose(f);
+	st = run_cmd(why, len, DMSETUP " --noudevsync create %s %s", name,
+		     table);
+	unlink(table);
+	return st ? -1 : 0;
+}
+
+FIXTURE(dm) {
+	char node[64];
+	int fd;
+	struct vblk_dev *d;
+	uint64_t half;		/* sectors on each side of the boundary */
+	uint64_t seed;
+};
+
+FIXTURE_SETUP(dm)
+{
+	char why[512] = "";
+	int fd, ret;
+
+	self->fd = -1;
+	self->seed = fresh_seed();
+	fd = open(test_dev2(), O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", test_dev2(), strerror(errno));
+	self->half = blk_bytes(fd) / 512 / 2 & ~7ULL;
+	close(fd);
+	ASSERT_LE(8192, self->half);
+	ret = dm_create(DM_NAME, test_dev2(), self->half, why, sizeof(why));
+	if (ret > 0)
+		SKIP(return, "no device-mapper: %s", why);
+	ASSERT_EQ(0, ret) TH_LOG("dmsetup create: %s", why);
+	ret = dm_node(DM_NAME, self->node, sizeof(self->node));
+	if (!ret)
+		self->fd = open(self->node, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0) {
+		/* No teardown after a failed setup: clean up here. */
+		dm_remove(DM_NAME);
+		ASSERT_LE(0, self->fd) TH_LOG("no node for %s", DM_NAME);
+	}
+}
+
+FIXTURE_TEARDOWN(dm)
+{
+	vblk_dev_destroy(self->d);
+	if (self->fd >= 0)
+		close(self->fd);
+	dm_remove(DM_NAME);
+}
+
+/* Slot @i of a side: 64 sectors each, so requests up to 32 KiB fit. */
+#define SLOT(i)		(64ULL * (i))
+
+TEST_F_TIMEOUT(dm, errors_on_the_failing_half_only, 120)
+{
+	enum { NQ = 4, PER_Q = 48, N = NQ * PER_Q };
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	uint64_t half = self->half, gpa;
+	struct op *ops = calloc(N, sizeof(*ops));
+	struct vblk_req *r;
+	unsigned int i;
+
+	ASSERT_NE(NULL, ops);
+	o.num_queues = NQ;
+	o.queue_size = 256;
+	o.mem_size = 32 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&self->d, &o, self->fd, 0, "dm"));
+	ASSERT_EQ(2 * half, vblk_dev_capacity(self->d));
+
+	/* What the reads of the working half must find, written directly. */
+	for (i = 3; i < N; i += 4)
+		ASSERT_EQ(0, fill_direct(test_dev2(), SLOT(i), 1, 0,
+					 4096 << (i % 3), self->seed + 1));
+
+	/*
+	 * Everything at once, interleaved over the queues: writes and reads
+	 * on the working half, writes and reads on the failing half.
+	 */
+	for (i = 0; i < N; i++) {
+		struct op *op = &ops[i];
+
+		op->q = i % NQ;
+		op->len = 4096 << (i % 3);
+		/* Some buffers off their page, some through bounce pages. */
+		op->skew = i % 5 == 4 ? 64 : i % 5 == 3 ? 512 : 0;
+		op->seed = self->seed;
+		op->type = i % 4 == 0 || i % 4 == 1 ? VIRTIO_BLK_T_OUT :
+						      VIRTIO_BLK_T_IN;
+		op->sector = i % 4 == 1 || i % 4 == 2 ? half + SLOT(i) :
+							SLOT(i);
+	}
+	ASSERT_EQ(0, run_ops(self->d, ops, N, IO_TIMEOUT_MS));
+	for (i = 0; i < N; i++) {
+		struct op *op = &ops[i];
+
+		if (op->sector >= half) {
+			EXPECT_EQ(VIRTIO_BLK_S_IOERR, op->status)
+				TH_LOG("request %u (%s at %llu)", i,
+				       op->type == VIRTIO_BLK_T_OUT ? "write" :
+				       "read", (unsigned long long)op->sector);
+			continue;
+		}
+		EXPECT_EQ(VIRTIO_BLK_S_OK, op->status) TH_LOG("request %u", i);
+		if (op->type == VIRTIO_BLK_T_IN) {
+			EXPECT_EQ(-1, vblk_pattern_check(op_buf(self->d, op),
+							 op->len, op->sector,
+							 self->seed + 1))
+				TH_LOG("read %u", i);
+		} else {
+			EXPECT_EQ(0, disk_check_pattern(test_dev2(), op->sector, op->len,
+					   self->seed)) TH_LOG("write %u", i);
+		}
+	}
+	/* Backend errors are not the guest's: no error eventfd. */
+	for (i = 0; i < NQ; i++)
+		EXPECT_EQ(0, efd_fired(self->d->vqs[i].err_fd, 0));
+	free_ops(self->d, ops, N);
+
+	/* A request across the boundary fails (its first part may be written). */
+	r = vblk_req_alloc(self->d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(self->d, 65536, 4096, &gpa));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  write_pattern(&self->d->vqs[1], r, gpa, half - 8, 8192,
+				self->seed));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
+		  do_io(&self->d->vqs[2], r, VIRTIO_BLK_T_IN, half - 8, gpa,
+			8192, 0));
+	/* The last sector before the boundary works alone. */
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  write_pattern(&self->d->vqs[3], r, gpa, half - 1, 512,
+				self->seed));
+	EXPECT_EQ(0, check_pattern(&self->d->vqs[0], r, gpa, half - 1, 512,
+				   self->seed));
+
+	/*
+	 * After all those errors the working half reads back through the
+	 * device, while the failing half still fails, all at once again.
+	 */
+	for (i = 0; i < N; i++) {
+		struct op *op = &ops[i];
+		bool good = i % 4 == 0;
+
+		op->q = (i + 1) % NQ;
+		op->len = 4096 << (i % 3);
+		op->skew = 0;
+		op->type = VIRTIO_BLK_T_IN;
+		op->sector = good ? SLOT(i) : half + SLOT(i);
+	}
+	ASSERT_EQ(0, run_ops(self->d, ops, N, IO_TIMEOUT_MS));
+	for (i = 0; i < N; i++) {
+		struct op *op = &ops[i];
+
+		if (i % 4) {
+			EXPECT_EQ(VIRTIO_BLK_S_IOERR, op->status)
+				TH_LOG("read %u", i);
+			continue;
+		}
+		EXPECT_EQ(VIRTIO_BLK_S_OK, op->status) TH_LOG("read %u", i);
+		EXPECT_EQ(-1, vblk_pattern_check(op_buf(self->d, op), op->len,
+						 op->sector, self->seed))
+			TH_LOG("read %u", i);
+	}
+	free_ops(self->d, ops, N);
+	free(ops);
+}
+
+VHOST_BLK_TEST_MAIN
