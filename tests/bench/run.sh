@@ -85,28 +85,10 @@ done
 # ---- in the guest ----
 
 # fio_json FILE: "iops MiB/s p50_us p99_us" of a group_reporting run,
-# read and write summed (one of them is zero). The percentiles are of the
-# total latency (lat_percentiles=1: from fio preparing the request to its
-# completion), as clat leaves the submission out and io_uring on null_blk
-# completes within the submitting call.
+# read and write summed; tests/bench/report.py says which latency.
 fio_json()
 {
-	python3 - "$1" <<'EOF'
-import json, sys
-j = json.load(open(sys.argv[1]))["jobs"][0]
-iops = bw = 0.0
-p50 = p99 = 0.0
-for d in ("read", "write"):
-    s = j[d]
-    if s["total_ios"] == 0:
-        continue
-    iops += s["iops"]
-    bw += s["bw_bytes"] / 1048576.0
-    pc = s["lat_ns"].get("percentile", {})
-    p50 = max(p50, pc.get("50.000000", 0) / 1000.0)
-    p99 = max(p99, pc.get("99.000000", 0) / 1000.0)
-print("%.0f %.1f %.1f %.1f" % (iops, bw, p50, p99))
-EOF
+	python3 "$DIR/report.py" fio-json "$1"
 }
 
 QSD_PID=
@@ -398,78 +380,17 @@ fi
 INFO=$(grep -m1 '^BENCH-INFO|' "$OUT/guest.log" | cut -d'|' -f2-)
 
 # results.md: one row per job, queue count and transport.
-python3 - "$OUT/results.tsv" "$INFO" >"$OUT/results.md" <<'EOF'
-import sys, datetime
-rows = [l.rstrip("\n").split("|") for l in open(sys.argv[1]) if l.strip()]
-info = sys.argv[2].split("|") + [""] * 6
-res = {}
-order = []
-for dev, job, nq, tr, iops, bw, p50, p99 in rows:
-    k = (dev, job, nq)
-    if k not in res:
-        res[k] = {}
-        order.append(k)
-    res[k][tr] = (float(iops), float(bw), float(p50), float(p99))
-print("Date %s; guest kernel %s, %s vCPUs (QEMU TCG); %s; %s; %s s per job; %s."
-      % (datetime.date.today().isoformat(), info[0], info[1], info[2],
-         info[3] or "no qemu-storage-daemon", info[4],
-         info[5] or "jobs not pinned"))
-print()
-print("| device | job | queues | path | IOPS | MiB/s | p50 us | p99 us | vs io_uring | vs qsd |")
-print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-# Paths in the order they ran.
-paths = list(dict.fromkeys(r[3] for r in rows))
-for k in order:
-    for tr in paths:
-        if tr not in res[k]:
-            continue
-        iops, bw, p50, p99 = res[k][tr]
-        def ratio(base):
-            b = res[k].get(base)
-            return "%.2f" % (iops / b[0]) if b and b[0] else "-"
-        print("| %s | %s | %s | %s | %.0f | %.1f | %.0f | %.0f | %s | %s |"
-              % (k[0], k[1], k[2], tr, iops, bw, p50, p99,
-                 ratio("io_uring"), ratio("qsd")))
-EOF
+python3 "$DIR/report.py" markdown "$OUT/results.tsv" "$INFO" >"$OUT/results.md"
 
 # results.rst: the same table as an RST grid table for Documentation/.
-python3 - "$OUT/results.md" >"$OUT/results.rst" <<'EOF'
-import sys
-lines = [l.rstrip("\n") for l in open(sys.argv[1])]
-rows = [[c.strip() for c in l.strip("|").split("|")]
-        for l in lines if l.startswith("|")]
-rows = [rows[0]] + rows[2:]
-w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-sep = "+" + "+".join("-" * (x + 2) for x in w) + "+"
-print(lines[0])
-print()
-print(sep)
-for n, r in enumerate(rows):
-    print("| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(r)) + " |")
-    print(sep.replace("-", "=") if n == 0 else sep)
-EOF
+python3 "$DIR/report.py" rst "$OUT/results.md" >"$OUT/results.rst"
 
 if [ "$SMOKE" -eq 0 ]; then
 	if ! command -v gnuplot >/dev/null; then
 		vb_ensure_packages gnuplot-nox || vb_log "no gnuplot: no chart"
 	fi
 	if command -v gnuplot >/dev/null; then
-		python3 - "$OUT/results.tsv" >"$OUT/chart.dat" <<'EOF'
-import sys
-rows = [l.rstrip("\n").split("|") for l in open(sys.argv[1]) if l.strip()]
-res = {}
-order = []
-for dev, job, nq, tr, iops, bw, p50, p99 in rows:
-    k = "%s q%s" % (job, nq) if dev == "nullb0" else "%s %s q%s" % (dev, job, nq)
-    if k not in res:
-        res[k] = {}
-        order.append(k)
-    res[k][tr] = float(iops) / 1000
-paths = list(dict.fromkeys(r[3] for r in rows))
-print("job " + " ".join(paths))
-for k in order:
-    print('"%s" %s' % (k, " ".join("%.2f" % res[k].get(t, 0) for t in paths)))
-EOF
+		python3 "$DIR/report.py" chart "$OUT/results.tsv" >"$OUT/chart.dat"
 		# One series per path in chart.dat (columns 2..N).
 		ncol=$(head -n1 "$OUT/chart.dat" | wc -w)
 		series="\"$OUT/chart.dat\" using 2:xtic(1) title columnheader(2)"
