@@ -2573,7 +2573,6 @@ int main(int argc, char **argv)
 	char status[PATH_MAX + sizeof(where) + 64];
 	sigset_t stopsigs;
 	uint64_t bytes = 0;
-	char *end;
 	int c, ret, rc;
 
 	log_init();
@@ -2591,21 +2590,21 @@ int main(int argc, char **argv)
 		case 'S':
 			b.serial = optarg;
 			break;
-		case 'q':
-			errno = 0;
-			b.queues = strtoul(optarg, &end, 0);
-			if (errno || *end || !b.queues ||
-			    b.queues > VHOST_BLK_MAX_QUEUES) {
+		case 'q': {
+			uint64_t n;
+
+			if (parse_u64(optarg, &n) || !n ||
+			    n > VHOST_BLK_MAX_QUEUES) {
 				pr_err("--queues takes 1..%d", VHOST_BLK_MAX_QUEUES);
 				return 2;
 			}
+			b.queues = n;
 			break;
+		}
 		case 'B': {
-			unsigned long us;
+			uint64_t us;
 
-			errno = 0;
-			us = strtoul(optarg, &end, 0);
-			if (errno || *end || end == optarg ||
+			if (parse_u64(optarg, &us) ||
 			    us > VHOST_BLK_BUSYLOOP_MAX_US) {
 				pr_err("--busyloop-us takes 0..%d",
 				       VHOST_BLK_BUSYLOOP_MAX_US);

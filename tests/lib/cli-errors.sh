@@ -93,6 +93,15 @@ for n in -1 " 3" x 2147483648; do
 	expect "bridge --fd '$n' is refused" 2 "takes a file descriptor" \
 		"$B" --backend /dev/null --fd "$n"
 done
+# strtoul() would wrap a minus sign into range: -4294967295 is 1 queue.
+for n in 0 17 -4294967295 " -1" 1x ""; do
+	expect "bridge --queues '$n' is refused" 2 "queues takes 1..16" \
+		"$B" --backend /dev/null --fd 0 --queues "$n"
+done
+for n in 10001 -18446744073709551615 " -1" 5x ""; do
+	expect "bridge --busyloop-us '$n' is refused" 2 "busyloop-us takes 0..10000" \
+		"$B" --backend /dev/null --fd 0 --busyloop-us "$n"
+done
 expect "bridge --fd naming no listening socket is refused" 2 \
 	"fd 0 is not a listening unix stream socket" \
 	"$B" --backend /dev/null --fd 0 </dev/null
