@@ -9,7 +9,10 @@
 #              exporting the device (vhost-user-blk, io_uring, 1 iothread)
 # Jobs: 4k randread/randwrite at QD1 and QD32, 64k sequential read/write
 # at QD16, each with 1 and 2 queues (fio jobs; the engine gives each its
-# own queue of one shared device).
+# own queue of one shared device). Besides IOPS and latency, each job
+# reports the guest's CPU time and context switches per I/O: /proc/stat
+# deltas over the measured part of the job (after the ramp), whole guest,
+# so the kernel worker and qemu-storage-daemon count too.
 #
 # Usage: tests/bench/run.sh [--smoke] [--file] [--pin] [--pin-mem] [--poll [US]]
 #                           [--variants] [--runtime SEC] [--guest]
@@ -40,7 +43,8 @@
 # build/bench/results.md (Markdown table), results.rst (the same for
 # Documentation/benchmarks.rst), results.tsv and results.png
 # (gnuplot), and prints the table. --smoke only prints. Exit status 0 if
-# every job ran.
+# every job ran and measured a positive CPU time and context switch count
+# per I/O.
 
 set -uo pipefail
 
@@ -56,6 +60,7 @@ PINMEM=0
 POLL=0
 VARIANTS=0
 RUNTIME=6
+RAMP=1
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -84,11 +89,13 @@ done
 
 # ---- in the guest ----
 
-# fio_json FILE: "iops MiB/s p50_us p99_us" of a group_reporting run,
-# read and write summed; tests/bench/report.py says which latency.
+# fio_json FILE STAT: "iops MiB/s p50_us p99_us cpu_us cs vcpus" of a
+# group_reporting run, read and write summed, CPU time (us) and context
+# switches per I/O and busy vCPUs from the /proc/stat snapshots in STAT;
+# tests/bench/report.py says which latency and which window.
 fio_json()
 {
-	python3 "$DIR/report.py" fio-json "$1"
+	python3 "$DIR/report.py" fio-json "$1" "$2" "$(getconf CLK_TCK)" "$RAMP"
 }
 
 QSD_PID=
@@ -185,10 +192,15 @@ run_fio()
 	esac
 	# Engine options only parse after the engine is named.
 	poll_args "$tr" "$nq"
+	# The guest's CPU and context switches over nine tenths of the
+	# measured part of the job, from the end of the ramp (fio runs this
+	# in its working directory, where it writes its output).
+	rm -f "$WORK/stat"
+	args+=(--exec_prerun="sh $DIR/stat-snap.sh $WORK/stat $RAMP $((RUNTIME * 9 / 10)).$((RUNTIME * 9 % 10))")
 	out=$WORK/$tr-$name-$nq.json
-	if timeout -k 5 $((RUNTIME * 4 + 60)) fio "${args[@]}" \
-		--output="$out" >"$WORK/fio.err" 2>&1 &&
-	   res=$(fio_json "$out" 2>>"$WORK/fio.err"); then
+	if (cd "$WORK" && timeout -k 5 $((RUNTIME * 4 + 60)) fio "${args[@]}" \
+		--output="$out") >"$WORK/fio.err" 2>&1 &&
+	   res=$(fio_json "$out" "$WORK/stat" 2>>"$WORK/fio.err"); then
 		echo "BENCH|$(basename "$dev")|$name|$nq|$tr|${res// /|}"
 	else
 		FAILED=$((FAILED + 1))
@@ -247,7 +259,7 @@ bench_target()
 				# Each queue (fio job) its own part of the device.
 				run_fio "$tr" "$dev" "$nq" "$name" "$rw" "$bs" \
 					"$qd" --runtime="$RUNTIME" --time_based=1 \
-					--ramp_time=1 --size=$((size / nq))M \
+					--ramp_time="$RAMP" --size=$((size / nq))M \
 					--offset_increment=$((size / nq))M
 			done
 		done
