@@ -108,8 +108,8 @@ def markdown(tsv, info_line):
     print()
     # Paths in the order they ran; the baselines each row is compared with.
     paths = list(dict.fromkeys(r[3] for r in rows))
-    bases = [b for b in ("io_uring", "qsd") if b in paths]
-    name = {}
+    bases = [b for b in ("io_uring", "io_uring+sqpoll", "qsd") if b in paths]
+    name = {"io_uring+sqpoll": "sqpoll"}
     print("| device | job | queues | path | IOPS | MiB/s | p50 us | p99 us"
           " | CPU us/IO | cs/IO | busy vCPUs | "
           + " | ".join("vs " + name.get(b, b) for b in bases) + " |")

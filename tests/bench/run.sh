@@ -7,6 +7,8 @@
 #   vhost-blk  tools/fio/build/vhost-blk-engine.so on /dev/vhost-blk
 #   qsd        the same engine over vhost-user to qemu-storage-daemon
 #              exporting the device (vhost-user-blk, io_uring, 1 iothread)
+#   io_uring+sqpoll  with --poll: io_uring with a polling SQ thread
+#              (sqthread_poll=1) on the vCPU a polling worker gets
 # Jobs: 4k randread/randwrite at QD1 and QD32, 64k sequential read/write
 # at QD16, each with 1 and 2 queues (fio jobs; the engine gives each its
 # own queue of one shared device). Besides IOPS and latency, each job
@@ -30,8 +32,11 @@
 #                  200) before it sleeps; a vhost-blk queue's worker runs
 #                  on the next vCPU and polls its empty ring US us
 #                  (VHOST_SET_VRING_BUSYLOOP_TIMEOUT); qemu-storage-daemon
-#                  polls with its iothread's own default. Only where there
-#                  are two vCPUs per queue; other jobs run as with --pin
+#                  polls with its iothread's own default; one more path,
+#                  io_uring+sqpoll, polls on the bare device with an SQ
+#                  thread on that vCPU and fio spinning on its CQ. Only
+#                  where there are two vCPUs per queue (sqpoll: one queue);
+#                  other jobs run as with --pin
 #   --variants     instead of the jobs above: 4k random read at QD1 and
 #                  QD32, one queue, job on vCPU 0, through the polling
 #                  variants of vhost-blk side by side (worker with the job;
@@ -135,12 +140,27 @@ qsd_start()
 
 FAILED=0
 
+# poll_ok QUEUES: whether --poll polls with QUEUES queues. A poller needs
+# a CPU to itself: with fewer than two vCPUs per queue (a job and its
+# worker) the job runs as with --pin, worker with it.
+poll_ok()
+{
+	[ "$POLL" -gt 0 ] && [ $((2 * $1)) -le "$(nproc)" ]
+}
+
+# sqpoll_ok QUEUES: whether the io_uring+sqpoll path runs with QUEUES
+# queues: where --poll polls, and with one queue only, as fio gives every
+# job of a section the same sqthread_poll_cpu.
+sqpoll_ok()
+{
+	poll_ok "$1" && [ "$1" -eq 1 ]
+}
+
 # poll_args TRANSPORT QUEUES: add the engine's polling options of --poll
-# to args. A poller needs a CPU to itself: with fewer than two vCPUs per
-# queue (a job and its worker) the job runs as with --pin, worker with it.
+# to args, where poll_ok.
 poll_args()
 {
-	[ "$POLL" -gt 0 ] && [ $((2 * $2)) -le "$(nproc)" ] || return 0
+	poll_ok "$2" || return 0
 	case $1 in
 	vhost-blk*) args+=(--poll_us="$POLL" --busyloop_us="$POLL"
 			   --worker_cpu=1) ;;
@@ -184,6 +204,12 @@ run_fio()
 				   --cpus_allowed_policy=split)
 	case $tr in
 	io_uring) args+=(--ioengine=io_uring --direct=1 --filename="$dev") ;;
+	# The SQ thread polls on the vCPU where worker_cpu=1 puts a polling
+	# vhost-blk worker (queue 0's: the second CPU); fio spins on its CQ
+	# the way the engine spins on its used ring.
+	io_uring+sqpoll) args+=(--ioengine=io_uring --direct=1
+				--filename="$dev" --sqthread_poll=1
+				--sqthread_poll_cpu=1) ;;
 	vhost-blk*) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
 			   --queues="$nq")
 		    variant_args "$tr" ;;
@@ -256,6 +282,8 @@ bench_target()
 			read -r name rw bs qd <<<"$job"
 			for tr in "${transports[@]}"; do
 				[ "$tr" = qsd ] && [ -z "$QSD_PID" ] && continue
+				[ "$tr" = io_uring+sqpoll ] &&
+					! sqpoll_ok "$nq" && continue
 				# Each queue (fio job) its own part of the device.
 				run_fio "$tr" "$dev" "$nq" "$name" "$rw" "$bs" \
 					"$qd" --runtime="$RUNTIME" --time_based=1 \
@@ -290,7 +318,9 @@ guest_main()
 	WORK=$(mktemp -d /tmp/vhost-blk-bench.XXXXXX) || return 1
 	trap 'qsd_stop; mountpoint -q "$WORK/ext4" && umount "$WORK/ext4"; rm -rf "$WORK"' EXIT
 
-	transports=(io_uring vhost-blk)
+	transports=(io_uring)
+	[ "$POLL" -gt 0 ] && transports+=(io_uring+sqpoll)
+	transports+=(vhost-blk)
 	[ "$PINMEM" -eq 1 ] && transports+=(vhost-blk+pin)
 	if [ -x "$QSD" ]; then
 		transports+=(qsd)
@@ -321,7 +351,7 @@ guest_main()
 	local place="jobs not pinned"
 
 	[ "$PIN" -eq 1 ] && place="fio job N pinned to vCPU N"
-	[ "$POLL" -gt 0 ] && place="$place; with 2 vCPUs per queue the engine polls the used ring ${POLL} us and vhost-blk queue N's worker runs on vCPU N+1 and busy-polls ${POLL} us"
+	[ "$POLL" -gt 0 ] && place="$place; with 2 vCPUs per queue the engine polls the used ring ${POLL} us and vhost-blk queue N's worker runs on vCPU N+1 and busy-polls ${POLL} us; io_uring+sqpoll (one queue): SQ thread on vCPU 1, fio spinning on the CQ"
 	echo "BENCH-INFO|$(uname -r)|$(nproc)|$(fio --version)|$("$QSD" --version 2>/dev/null | head -n1)|$RUNTIME|$place"
 
 	if [ "$SMOKE" -eq 1 ]; then
