@@ -15,6 +15,9 @@
 #   rst MARKDOWN           results.rst: results.md as an RST grid table
 #   chart TSV              chart.dat: kIOPS per job (rows) and path
 #                          (columns), for gnuplot
+#   scatter TSV            scatter.dat: one block per path (in the order
+#                          of chart.dat's columns) of "CPU-us-per-I/O
+#                          kIOPS job" lines, for gnuplot's index
 #
 # results.tsv holds one "device|job|queues|path|iops|MiB/s|p50|p99|cpu_us|
 # cs|vcpus" line per job run (the guest's BENCH| lines); INFO is "kernel|vCPUs|fio|qsd|
@@ -161,11 +164,25 @@ def chart(tsv):
         print('"%s" %s' % (k, " ".join("%.2f" % res[k].get(t, 0) for t in paths)))
 
 
+def scatter(tsv):
+    rows = read_tsv(tsv)
+    paths = list(dict.fromkeys(r[3] for r in rows))
+    for t in paths:
+        for dev, job, nq, tr, iops, bw, p50, p99, cpu, *_ in rows:
+            if tr != t:
+                continue
+            k = "%s q%s" % (job, nq) if dev == "nullb0" else "%s %s q%s" % (dev, job, nq)
+            print('%s %.2f "%s"' % (cpu, float(iops) / 1000, k))
+        print()
+        print()
+
+
 COMMANDS = {
     "fio-json": (fio_json, 4),
     "markdown": (markdown, 2),
     "rst": (rst, 1),
     "chart": (chart, 1),
+    "scatter": (scatter, 1),
 }
 
 
@@ -173,7 +190,7 @@ def main(argv):
     cmd = COMMANDS.get(argv[1]) if len(argv) > 1 else None
     if not cmd or len(argv) - 2 != cmd[1]:
         sys.stderr.write("usage: report.py {fio-json FILE STAT HZ RAMP | markdown TSV INFO"
-                         " | rst MARKDOWN | chart TSV}\n")
+                         " | rst MARKDOWN | chart TSV | scatter TSV}\n")
         return 2
     cmd[0](*argv[2:])
     return 0

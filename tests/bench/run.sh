@@ -47,7 +47,8 @@
 # On the host: builds the module and the engine, boots the VM once, writes
 # build/bench/results.md (Markdown table), results.rst (the same for
 # Documentation/benchmarks.rst), results.tsv and results.png
-# (gnuplot), and prints the table. --smoke only prints. Exit status 0 if
+# (gnuplot: kIOPS per job, and kIOPS against CPU per I/O), and prints the
+# table. --smoke only prints. Exit status 0 if
 # every job ran and measured a positive CPU time and context switch count
 # per I/O.
 
@@ -433,17 +434,23 @@ if [ "$SMOKE" -eq 0 ]; then
 	fi
 	if command -v gnuplot >/dev/null; then
 		python3 "$DIR/report.py" chart "$OUT/results.tsv" >"$OUT/chart.dat"
+		python3 "$DIR/report.py" scatter "$OUT/results.tsv" \
+			>"$OUT/scatter.dat"
 		# One series per path in chart.dat (columns 2..N).
 		ncol=$(head -n1 "$OUT/chart.dat" | wc -w)
 		series="\"$OUT/chart.dat\" using 2:xtic(1) title columnheader(2)"
 		for ((c = 3; c <= ncol; c++)); do
 			series="$series, '' using $c title columnheader($c)"
 		done
+		# Below the bars: a point per job and path, kIOPS against CPU
+		# time per I/O, one scatter.dat block per path.
+		paths=$(head -n1 "$OUT/chart.dat" | cut -d' ' -f2-)
 		gnuplot <<EOF || vb_log "gnuplot failed"
-set terminal pngcairo size 1200,600 noenhanced
+set terminal pngcairo size 1200,1300 noenhanced
+set output "$OUT/results.png"
+set multiplot layout 2,1
 set rmargin 10
 set bmargin 7
-set output "$OUT/results.png"
 set title "fio on null_blk in a TCG guest: kIOPS (only ratios mean anything)"
 set style data histogram
 set style histogram cluster gap 1
@@ -454,6 +461,19 @@ set ylabel "kIOPS"
 set key top right
 set grid ytics
 plot $series
+paths = "$paths"
+set bmargin 4
+set xtics norotate
+set title "kIOPS against guest CPU time per I/O (up and left is better)"
+set xlabel "guest CPU us per I/O (/proc/stat, whole guest)"
+set logscale x
+set yrange [0:*]
+set grid xtics ytics
+plot for [i=1:words(paths)] "$OUT/scatter.dat" index (i - 1) using 1:2 \\
+	with points pt 7 ps 1.2 lc i title word(paths, i), \\
+     for [i=1:words(paths)] "$OUT/scatter.dat" index (i - 1) using 1:2:3 \\
+	with labels font ",7" offset 0.6,0.4 left tc lt i notitle
+unset multiplot
 EOF
 	fi
 fi
