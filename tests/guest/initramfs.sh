@@ -13,6 +13,8 @@
 #  - a static fio (Debian's links 80 MB of libraries), built from the
 #    source of the installed fio version that tools/fio/fio-src.sh fetches,
 #    cached under $VHOST_BLK_CACHE/fio-VERSION-static/;
+#  - vbg-memcheck (tests/guest/memcheck.c, static), which checks that a
+#    live migration carries what the device wrote into guest memory;
 #  - /payload: 1 MiB of random data and a copy of busybox, with
 #    their SHA-256 sums in /payload.sha256, for the guest to write to its
 #    disk and check after remounts and reboots.
@@ -46,6 +48,7 @@ fi
 [ "$BUILD" -eq 0 ] || vb_ensure_packages busybox-static e2fsprogs fio cpio xz-utils zstd >&2
 BUSYBOX=$(command -v busybox) || vb_die "busybox missing (apt-get install busybox-static)"
 INIT=$VB_REPO/tests/guest/init
+MEMCHECK=$VB_REPO/tests/guest/memcheck.c
 BINS=(/sbin/mke2fs /sbin/e2fsck /usr/sbin/filefrag)
 FIO_VER=$(fio --version 2>/dev/null | sed 's/^fio-//') || FIO_VER=
 [ -n "$FIO_VER" ] || vb_die "fio is not installed (apt-get install fio)"
@@ -95,7 +98,7 @@ build_fio()
 
 build_fio
 mods=$(guest_modules)
-key=$( (cat "$0" "$INIT" "$BUSYBOX" "$FIO" "${BINS[@]}" /etc/mke2fs.conf
+key=$( (cat "$0" "$INIT" "$MEMCHECK" "$BUSYBOX" "$FIO" "${BINS[@]}" /etc/mke2fs.conf
 	echo "$mods") | sha256sum | cut -c1-16)
 OUT=$VB_CACHE/linux-guest/$KREL-$key.cpio.gz
 if [ -s "$OUT" ]; then
@@ -136,6 +139,8 @@ done
 ln -s mke2fs "$stage/sbin/mkfs.ext4"
 cp /etc/mke2fs.conf "$stage/etc/"
 cp "$FIO" "$stage/bin/fio"
+gcc -static -O2 -Wall -Wextra -Werror -o "$stage/bin/vbg-memcheck" "$MEMCHECK" ||
+	vb_die "could not build $MEMCHECK (static glibc from libc6-dev)"
 
 head -c 1M /dev/urandom >"$stage/payload/random.bin"
 cp "$BUSYBOX" "$stage/payload/busybox"
