@@ -45,7 +45,8 @@ if [ -z "${KREL:-}" ] || [ -z "${MODROOT:-}" ]; then
 	# shellcheck source=/dev/null
 	. "$VB_CACHE/env"
 fi
-[ "$BUILD" -eq 0 ] || vb_ensure_packages busybox-static e2fsprogs fio cpio xz-utils zstd >&2
+[ "$BUILD" -eq 0 ] || vb_ensure_packages busybox-static e2fsprogs fio cpio xz-utils zstd \
+	gcc libc6-dev >&2
 BUSYBOX=$(command -v busybox) || vb_die "busybox missing (apt-get install busybox-static)"
 INIT=$VB_REPO/tests/guest/init
 MEMCHECK=$VB_REPO/tests/guest/memcheck.c
