@@ -115,18 +115,8 @@ cp "$BUSYBOX" "$stage/bin/busybox"
 "$BUSYBOX" --list | while read -r a; do
 	[ "$a" = busybox ] || ln -s busybox "$stage/bin/$a"
 done
-: >"$stage/lib/modules/order"
-for ko in $mods; do
-	m=${ko##*/}
-	m=${m%%.ko*}
-	case $ko in
-	*.ko.xz) xz -dc "$ko" >"$stage/lib/modules/$m.ko" ;;
-	*.ko.zst) zstd -qdc "$ko" >"$stage/lib/modules/$m.ko" ;;
-	*.ko) cp "$ko" "$stage/lib/modules/$m.ko" ;;
-	*) vb_die "module $ko: unknown format" ;;
-	esac
-	echo "$m" >>"$stage/lib/modules/order"
-done
+# shellcheck disable=SC2086 # one path a word
+vb_stage_modules "$stage" $mods || vb_die "cannot stage the modules"
 
 # The e2fsprogs binaries and the libraries ldd finds for them, at the
 # same paths (the dynamic loader's search path is compiled in).

@@ -131,6 +131,30 @@ vb_build_module()
 	make -C "$out" --no-print-directory KDIR="$KDIR" "$@" 2>&1
 }
 
+# vb_stage_modules STAGE KO...: the modules KO (.ko, .ko.xz or .ko.zst)
+# decompressed into STAGE/lib/modules/NAME.ko (busybox insmod wants plain
+# files), their names in load order in STAGE/lib/modules/order. Returns
+# 1 at a module of another format.
+vb_stage_modules()
+{
+	local stage=$1 ko m
+
+	shift
+	mkdir -p "$stage/lib/modules"
+	: >"$stage/lib/modules/order"
+	for ko in "$@"; do
+		m=${ko##*/}
+		m=${m%%.ko*}
+		case $ko in
+		*.ko.xz) xz -dc "$ko" >"$stage/lib/modules/$m.ko" ;;
+		*.ko.zst) zstd -qdc "$ko" >"$stage/lib/modules/$m.ko" ;;
+		*.ko) cp "$ko" "$stage/lib/modules/$m.ko" ;;
+		*) vb_log "module $ko: unknown format"; return 1 ;;
+		esac || return 1
+		echo "$m" >>"$stage/lib/modules/order"
+	done
+}
+
 # vb_elapsed START: seconds since START (from $SECONDS)
 vb_elapsed()
 {

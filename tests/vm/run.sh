@@ -134,7 +134,7 @@ initramfs_modules()
 # cached per kernel and content. Prints its path.
 build_initramfs()
 {
-	local init=$VB_REPO/tests/vm/initramfs-init key out stage m ko a mods
+	local init=$VB_REPO/tests/vm/initramfs-init key out stage m a mods
 	local moddir=$MODROOT/lib/modules/$KREL
 
 	mods=$(initramfs_modules) || exit 1
@@ -152,18 +152,8 @@ build_initramfs()
 	for a in sh mount umount insmod mkdir switch_root poweroff sleep echo cat ls; do
 		ln -s busybox "$stage/bin/$a"
 	done
-	: >"$stage/lib/modules/order"
-	for ko in $mods; do
-		m=${ko##*/}
-		m=${m%%.ko*}
-		case $ko in
-		*.ko.xz) xz -dc "$ko" >"$stage/lib/modules/$m.ko" ;;
-		*.ko.zst) zstd -qdc "$ko" >"$stage/lib/modules/$m.ko" ;;
-		*.ko) cp "$ko" "$stage/lib/modules/$m.ko" ;;
-		*) rm -rf "$stage"; vb_die "module $ko: unknown format" ;;
-		esac
-		echo "$m" >>"$stage/lib/modules/order"
-	done
+	# shellcheck disable=SC2086 # one path a word
+	vb_stage_modules "$stage" $mods || { rm -rf "$stage"; vb_die "cannot stage the modules"; }
 	install -m 755 "$init" "$stage/init"
 	(cd "$stage" && find . -print0 | LC_ALL=C sort -z |
 		cpio --null -o -H newc -R 0:0 --quiet) | gzip -6n >"$out.tmp.$$"
