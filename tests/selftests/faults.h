@@ -18,28 +18,6 @@
 
 /* ---- files, counters, tasks ---- */
 
-static inline int read_attr(const char *dir, const char *attr, char *buf,
-			    size_t len)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, attr) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 /*
  * Run a shell command; its output goes to @out, on one line. The exit
  * status, or -1.

@@ -141,19 +141,47 @@ static inline int blk_direct_io(const char *path, bool write, uint64_t off,
 	return ret;
 }
 
-static inline int write_attr(const char *dir, const char *attr,
-			     const char *val)
+/* Open the attribute file @dir/@attr; the fd, or -errno. */
+static inline int open_attr(const char *dir, const char *attr, int flags)
 {
 	char path[PATH_MAX];
-	ssize_t n;
 	int fd;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, attr) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* @dir/@attr's first line, without its newline, in @buf; 0 or -errno. */
+static inline int read_attr(const char *dir, const char *attr, char *buf,
+			    size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open_attr(dir, attr, O_RDONLY);
 	if (fd < 0)
+		return fd;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
 		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static inline int write_attr(const char *dir, const char *attr,
+			     const char *val)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open_attr(dir, attr, O_WRONLY);
+	if (fd < 0)
+		return fd;
 	n = write(fd, val, strlen(val));
 	close(fd);
 	return n == (ssize_t)strlen(val) ? 0 : -errno;
