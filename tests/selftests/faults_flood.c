@@ -209,6 +209,25 @@ static void flood_gone(struct __test_metadata *_metadata,
 		TH_LOG("module refcnt %ld, expected %ld", module_refs(), refs);
 }
 
+/*
+ * The flood on self->d, from this process: posted, every request taken
+ * and checked in flight. When the last one was taken.
+ */
+static uint64_t flood_fill(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(flood) *self)
+{
+	uint64_t t0, taken = 0;
+	int ret;
+
+	ASSERT_EQ(0, flood_post(&self->d, self->bfd));
+	t0 = vblk_now_ns();
+	ret = flood_taken(self->d, &taken);
+	ASSERT_EQ(0, ret) TH_LOG("%s", flood_why(ret));
+	TH_LOG("all in flight %ld ms after the kicks", ms_between(t0, taken));
+	flood_in_flight(_metadata, self, getpid());
+	return taken;
+}
+
 TEST_F_TIMEOUT(flood, owner_killed, 120)
 {
 	uint64_t t[2] = { 0, 0 }, t0;	/* kicked, all taken */
@@ -254,14 +273,8 @@ TEST_F_TIMEOUT(flood, owner_killed, 120)
 TEST_F_TIMEOUT(flood, close_in_flight, 120)
 {
 	uint64_t t0, taken;
-	int ret;
 
-	ASSERT_EQ(0, flood_post(&self->d, self->bfd));
-	t0 = vblk_now_ns();
-	ret = flood_taken(self->d, &taken);
-	ASSERT_EQ(0, ret) TH_LOG("%s", flood_why(ret));
-	TH_LOG("all in flight %ld ms after the kicks", ms_between(t0, taken));
-	flood_in_flight(_metadata, self, getpid());
+	taken = flood_fill(_metadata, self);
 	t0 = vblk_now_ns();
 	vblk_dev_close_fd(self->d);
 	flood_prompt(_metadata, "close()", taken, t0);
@@ -276,14 +289,8 @@ TEST_F_TIMEOUT(flood, reset_owner_in_flight, 120)
 {
 	struct vblk_req *r;
 	uint64_t t0, taken, gpa;
-	int ret;
 
-	ASSERT_EQ(0, flood_post(&self->d, self->bfd));
-	t0 = vblk_now_ns();
-	ret = flood_taken(self->d, &taken);
-	ASSERT_EQ(0, ret) TH_LOG("%s", flood_why(ret));
-	TH_LOG("all in flight %ld ms after the kicks", ms_between(t0, taken));
-	flood_in_flight(_metadata, self, getpid());
+	taken = flood_fill(_metadata, self);
 	t0 = vblk_now_ns();
 	ASSERT_EQ(0, vblk_dev_reset_owner(self->d));
 	flood_prompt(_metadata, "RESET_OWNER", taken, t0);
