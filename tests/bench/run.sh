@@ -16,12 +16,19 @@
 # deltas over the measured part of the job (after the ramp), whole guest,
 # so the kernel worker and qemu-storage-daemon count too.
 #
-# Usage: tests/bench/run.sh [--smoke] [--file] [--pin] [--pin-mem] [--poll [US]]
-#                           [--variants] [--runtime SEC] [--guest]
+# Usage: tests/bench/run.sh [--smoke] [--file] [--timed] [--pin] [--pin-mem]
+#                           [--poll [US]] [--variants] [--runtime SEC]
+#                           [--guest]
 #   --smoke        1 s per job, a few jobs, plus fio verify=crc32c through
 #                  the engine (on /dev/vhost-blk and over vhost-user)
 #   --runtime SEC  seconds per job (default 6; ramp 1 s extra)
 #   --file         also a 48 MiB file on ext4 on /dev/ram1 (brd) as backend
+#   --timed        also a null_blk device that completes each request from
+#                  a timer 10 us after it arrives (irqmode=2,
+#                  completion_nsec=10000, memory-backed), about the service
+#                  time of a fast NVMe drive, so that a request's
+#                  completion comes later than its submission as on real
+#                  hardware, and QD1 latency ratios mean something
 #   --pin          every path: fio job N runs on vCPU N (cpus_allowed_policy=
 #                  split); a vhost-blk queue's worker, created by its job,
 #                  shares that vCPU
@@ -60,6 +67,7 @@ ENGINE=$REPO/tools/fio/build/vhost-blk-engine.so
 QSD=/usr/bin/qemu-storage-daemon
 SMOKE=0
 FILE=0
+TIMED=0
 GUEST=0
 PIN=0
 PINMEM=0
@@ -72,6 +80,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) SMOKE=1 ;;
 	--file) FILE=1 ;;
+	--timed) TIMED=1 ;;
 	--guest) GUEST=1 ;;
 	--pin) PIN=1 ;;
 	--pin-mem) PINMEM=1 ;;
@@ -308,6 +317,30 @@ setup_file()
 		conv=fsync status=none
 }
 
+# setup_timed: print the node of a new 512 MiB memory-backed null_blk
+# device (configfs) whose requests complete from a timer after 10 us.
+setup_timed()
+{
+	local cfs=/sys/kernel/config d i n
+
+	mountpoint -q "$cfs" || mount -t configfs none "$cfs" || return 1
+	[ -d "$cfs/nullb" ] || return 1
+	d=$cfs/nullb/nullb_timed
+	[ -d "$d" ] || mkdir "$d" || return 1
+	echo 512 >"$d/size" && echo 1 >"$d/memory_backed" &&
+		echo 2 >"$d/irqmode" && echo 10000 >"$d/completion_nsec" &&
+		echo 1 >"$d/power" || return 1
+	# The disk is named after the configfs item since Linux 6.5 (nullbN,
+	# N its index, before); devtmpfs creates the node a moment later.
+	for ((i = 0; i < 50; i++)); do
+		for n in "/dev/${d##*/}" "/dev/nullb$(cat "$d/index")"; do
+			[ -b "$n" ] && { echo "$n"; return 0; }
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
 guest_main()
 {
 	local dev=/dev/nullb0 nq tr job name rw bs qd
@@ -370,6 +403,16 @@ guest_main()
 	fi
 
 	bench_target "$dev" 512
+	if [ "$TIMED" -eq 1 ]; then
+		local timed
+
+		if timed=$(setup_timed) && [ -b "$timed" ]; then
+			bench_target "$timed" 512
+		else
+			FAILED=$((FAILED + 1))
+			echo "BENCH-FAIL|timed|*|*|* (no timed null_blk device)"
+		fi
+	fi
 	if [ "$FILE" -eq 1 ]; then
 		if setup_file; then
 			bench_target "$WORK/ext4/bench.img" 48
@@ -408,6 +451,7 @@ GUEST_ARGS="--guest --runtime $RUNTIME"
 [ "$PINMEM" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --pin-mem"
 [ "$POLL" -gt 0 ] && GUEST_ARGS="$GUEST_ARGS --poll $POLL"
 [ "$FILE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --file"
+[ "$TIMED" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --timed"
 [ "$SMOKE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --smoke"
 [ "$VARIANTS" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --variants"
 rc=0
