@@ -689,13 +689,36 @@ static uint64_t field(const char *line, const char *key)
 }
 
 /* Print the fdinfo of one device; its totals in @smp. */
+/*
+ * Print @s, which ends in a newline, after @prefix, with every byte that
+ * is not printable ASCII (or a tab) as \ooo: fdinfo shows the backend's
+ * path as the owner named it, and an owner is not trusted to choose what
+ * reaches the terminal of whoever runs stat.
+ */
+static void put_escaped(const char *prefix, const char *s)
+{
+	fputs(prefix, stdout);
+	for (; *s && *s != '\n'; s++) {
+		unsigned char c = *s;
+
+		if (c == '\\')
+			fputs("\\\\", stdout);
+		else if (c == '\t' || (c >= 0x20 && c < 0x7f))
+			putchar(c);
+		else
+			printf("\\%03o", c);
+	}
+	putchar('\n');
+}
+
 static int show_one(int pid, int fd, struct stat_sample *smp)
 {
 	static const char *const types[] = {
 		"in", "out", "flush", "get_id", "discard", "write_zeroes",
 		"secure_erase", "other",
 	};
-	char path[64], line[1024];
+	char path[64], head[64], *line = NULL;
+	size_t cap = 0;
 	bool ours = false;
 	FILE *f;
 
@@ -704,18 +727,20 @@ static int show_one(int pid, int fd, struct stat_sample *smp)
 	if (!f)
 		return -errno;
 	memset(smp, 0, sizeof(*smp));
-	while (fgets(line, sizeof(line), f)) {
+	/* getline(): a long backend path stays one line, never two. */
+	while (getline(&line, &cap, f) > 0) {
 		if (!strncmp(line, "vhost-blk-id:", 13)) {
 			ours = true;
-			printf("pid %d fd %d device %s", pid, fd,
-			       line + 13 + strspn(line + 13, " \t"));
+			snprintf(head, sizeof(head), "pid %d fd %d device ",
+				 pid, fd);
+			put_escaped(head, line + 13 + strspn(line + 13, " \t"));
 			continue;
 		}
 		if (!ours || !strncmp(line, "pos:", 4) ||
 		    !strncmp(line, "flags:", 6) ||
 		    !strncmp(line, "mnt_id:", 7) || !strncmp(line, "ino:", 4))
 			continue;
-		printf("  %s", line);
+		put_escaped("  ", line);
 		if (!strncmp(line, "total:", 6)) {
 			for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
 				smp->reqs += field(line, types[i]);
@@ -723,6 +748,7 @@ static int show_one(int pid, int fd, struct stat_sample *smp)
 			smp->bytes_written = field(line, "bytes_written");
 		}
 	}
+	free(line);
 	fclose(f);
 	return ours ? 0 : -ENODEV;
 }

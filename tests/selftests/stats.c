@@ -275,4 +275,65 @@ TEST_F(stats, cli_stat_shows_the_device)
 	EXPECT_NE(NULL, strstr(out, "has no /dev/vhost-blk open"));
 }
 
+/*
+ * fdinfo names the backend as its owner did: `vhost-blk stat` prints its
+ * path with control bytes escaped, and a path longer than any fixed line
+ * buffer as one line.
+ */
+TEST(cli_stat_escapes_the_backend_path)
+{
+	char dir[PATH_MAX], file[PATH_MAX], cmd[PATH_MAX + 64];
+	const char *tool = getenv("VHOST_BLK_CLI");
+	static char out[65536];
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct vblk_dev *d;
+	size_t n, len;
+	char *b;
+	FILE *p;
+	int fd;
+
+	if (!tool || access(tool, X_OK))
+		SKIP(return, "VHOST_BLK_CLI not set");
+	/* Six directories of 200 bytes: a path of more than 1200 bytes. */
+	snprintf(dir, sizeof(dir), "/tmp/stat-esc.%d", getpid());
+	ASSERT_EQ(0, mkdir(dir, 0700));
+	for (int i = 0; i < 6; i++) {
+		len = strlen(dir);
+		dir[len++] = '/';
+		memset(dir + len, 'a' + i, 200);
+		dir[len + 200] = 0;
+		ASSERT_EQ(0, mkdir(dir, 0700)) TH_LOG("%s", strerror(errno));
+	}
+	snprintf(file, sizeof(file), "%s/\033[2J\033[HFORGED\001end", dir);
+	fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 1 << 20));
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, fd, 0, "stat-esc"));
+
+	snprintf(cmd, sizeof(cmd), "%s stat --pid %d", tool, getpid());
+	p = popen(cmd, "r");
+	ASSERT_NE(NULL, p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	EXPECT_EQ(0, pclose(p));
+	vblk_dev_destroy(d);
+	close(fd);
+	unlink(file);
+	for (int i = 0; i < 7; i++) {
+		rmdir(dir);
+		*strrchr(dir, '/') = 0;
+	}
+
+	EXPECT_EQ(NULL, memchr(out, 033, n)) TH_LOG("an ESC byte reached the terminal");
+	EXPECT_EQ(NULL, memchr(out, 001, n));
+	/* One line: the escaped name follows the last directory. */
+	memset(cmd, 'f', 200);
+	strcpy(cmd + 200, "/\\033[2J\\033[HFORGED\\001end\n");
+	EXPECT_NE(NULL, strstr(out, cmd)) TH_LOG("%s", out);
+	/* No piece of the path was taken for a line of its own. */
+	b = strstr(out, "backend:\t/tmp/stat-esc.");
+	ASSERT_NE(NULL, b) TH_LOG("%s", out);
+	EXPECT_LT(strstr(b, "FORGED"), strchr(b, '\n')) TH_LOG("%s", out);
+}
+
 TEST_HARNESS_MAIN
