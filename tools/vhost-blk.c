@@ -28,7 +28,7 @@
  *	--serial is given. OVERWRITES the backend's disk.
  *
  * The process plays the guest with the userspace driver of
- * tools/lib/virtio_blk_drv.c.
+ * tools/lib/virtio_blk_drv.h.
  */
 #include <errno.h>
 #include <fcntl.h>

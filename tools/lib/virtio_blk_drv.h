@@ -164,6 +164,7 @@ struct vblk_used {
 };
 
 struct vblk_dev;
+struct vblk_transport_ops;
 struct vhost_user_conn;
 
 struct vblk_vq {
@@ -196,6 +197,8 @@ struct vblk_vq {
 };
 
 struct vblk_dev {
+	/* vhost-kernel or vhost-user (the library's own, not the caller's) */
+	const struct vblk_transport_ops *ops;
 	int fd;				/* /dev/vhost-blk, -1 with vhost-user */
 	struct vhost_user_conn *vu;	/* the vhost-user connection or NULL */
 	uint64_t features_offered;	/* VHOST_GET_FEATURES */
