@@ -136,58 +136,6 @@ enum kind {
 /* The chain kinds the verified queues pick from. */
 #define K_CHAIN_LAST	K_GIANT
 
-static const char *const kind_name[NKINDS] = {
-	[K_RANDOM] = "random descriptor table",
-	[K_LOOP] = "looping chain",
-	[K_LONG] = "chain longer than the ring",
-	[K_NEXT_OOR] = "next out of range",
-	[K_ADDR_OUT] = "address outside the memory table",
-	[K_RUN_OFF] = "buffer running off its region",
-	[K_WRAP] = "wrapping address",
-	[K_IND_NESTED] = "nested indirect table",
-	[K_IND_ZERO] = "zero-length indirect table",
-	[K_IND_MISALIGN] = "indirect length not a multiple of 16",
-	[K_IND_LOOP] = "looping indirect table",
-	[K_IND_NEXT] = "indirect descriptor with NEXT",
-	[K_IND_OUT] = "indirect table outside memory",
-	[K_IND_E2BIG] = "more than 1024 buffers",
-	[K_IND_LONG] = "indirect table longer than the ring (valid)",
-	[K_RAW] = "readable after writable",
-	[K_NO_STATUS] = "no writable buffer",
-	[K_HEAD_OOR] = "avail head >= num",
-	[K_BAD_TYPE] = "garbage request type",
-	[K_SHORT_HDR] = "short header",
-	[K_BAD_LEN] = "length not a multiple of 512",
-	[K_PAST_END] = "sector past the end",
-	[K_TOO_BIG] = "request above seg_max * size_max",
-	[K_BOUNCE_BIG] = "misaligned request above 1 MiB",
-	[K_DWZ] = "DISCARD/WRITE_ZEROES/SECURE_ERASE garbage table",
-	[K_DWZ_ATOMIC] = "segment table partly invalid (all or nothing)",
-	[K_BAD_DATA] = "data in read-only or unmapped memory",
-	[K_STATUS_RO] = "status byte unwritable",
-	[K_HDR_FAULT] = "header in unmapped memory",
-	[K_GETID] = "GET_ID with odd buffer sizes",
-	[K_FLUSH_DATA] = "FLUSH with garbage payload",
-	[K_ODD_IO] = "odd framing I/O to scratch (not hostile)",
-	[K_GIANT] = "aliased chain of 2^32 bytes or more (or just below)",
-	[K_AVAIL_JUMP] = "avail index jump (queue restarted)",
-	[K_STOP_LOAD] = "queue stopped with requests in flight",
-	[C_RANDOM] = "chaos: random chain",
-	[C_HEAD] = "chaos: random head (in flight or free)",
-	[C_HEAD_OOR] = "chaos: head >= num",
-	[C_JUMP] = "chaos: avail index jump",
-	[C_GOOD] = "chaos: well-formed request",
-	[C_STOP] = "chaos: stop/restart under load",
-	[C_SCRIBBLE] = "chaos: descriptor rewritten while posted",
-};
-
-/* Kinds that are not hostile input: counted apart. */
-static bool kind_hostile(int k)
-{
-	return k != K_ODD_IO && k != K_IND_LONG && k != C_GOOD &&
-	       k != K_STOP_LOAD && k != C_STOP;
-}
-
 /* ---- configuration ---- */
 
 static struct {
@@ -1720,457 +1668,799 @@ static uint32_t k_giant(struct fq *q, struct chain *c, int hs)
 }
 
 /*
- * Build hostile chain of kind @k in hostile slot @hs and post it.
+ * struct hostile_slot - where a hostile chain is built: hostile slot @hs of
+ * the queue, its header area (@hdr, at @hdrp in this process), its table
+ * area (@tab) and its sink (@sk, at @skp).
+ */
+struct hostile_slot {
+	int kind;
+	int hs;
+	struct item *it;
+	uint64_t hdr, tab, sk;		/* GPAs */
+	uint8_t *hdrp, *skp;
+	uint32_t giant_type;		/* set by build_giant() */
+};
+
+/* A builder's return: it published on the avail ring itself, no chain. */
+#define HB_POSTED	1
+
+static int build_random(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	k_random(q, c, s->hs);
+	return 0;
+}
+
+static int build_loop(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint32_t i;
+
+	good_read(q, c, s->hs, 1);
+	i = rng_below(&q->rng, 3);
+	c->d[2].flags |= VRING_DESC_F_NEXT;
+	c->d[2].next = NX_OWN(i);
+	if (rng_pct(&q->rng, 30)) {
+		c->n = 1;
+		c->d[0].flags |= VRING_DESC_F_NEXT;
+		c->d[0].next = NX_OWN(0);
+	}
+	return 0;
+}
+
+static int build_long(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint32_t n, i;
+
+	(void)s;
+	n = 2 + rng_below(&q->rng, MIN(q->num, 200));
+	n = MIN(n, q->vq->num_free > 12 ? q->vq->num_free - 10 : 1);
+	for (i = 0; i < n; i++)
+		chain_add(c, garbage_gpa(q) + 64 * i, 16, 0);
+	c->d[n - 1].flags |= VRING_DESC_F_NEXT;
+	c->d[n - 1].next = NX_OWN(rng_below(&q->rng, n));
+	return 0;
+}
+
+static int build_next_oor(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint32_t i;
+
+	good_read(q, c, s->hs, 1);
+	i = rng_below(&q->rng, 3);
+	c->d[i].flags |= VRING_DESC_F_NEXT;
+	c->d[i].next = q->num + rng_below(&q->rng, 65536 - q->num);
+	return 0;
+}
+
+static int build_addr_out(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	good_read(q, c, s->hs, 1);
+	c->d[rng_below(&q->rng, 3)].addr = gap_gpa(q);
+	return 0;
+}
+
+static int build_run_off(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint32_t i;
+
+	good_read(q, c, s->hs, 1);
+	i = rng_below(&q->rng, 3);
+	c->d[i].len = q->arena_gpa + ARENA_SIZE - c->d[i].addr + 1 +
+		      rng_below(&q->rng, 1 << 20);
+	return 0;
+}
+
+static int build_wrap(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint32_t i;
+
+	good_read(q, c, s->hs, 1);
+	i = rng_below(&q->rng, 3);
+	c->d[i].addr = UINT64_MAX - rng_below(&q->rng, 1024);
+	c->d[i].len = (uint32_t)(UINT64_MAX - c->d[i].addr) + 2 +
+		      rng_below(&q->rng, 4096);
+	return 0;
+}
+
+/*
+ * The indirect-table kinds: a valid read of 1-4 sectors through a table at
+ * the slot's table area, which each kind then breaks in its own way.
+ */
+static void ind_table(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	good_read(q, c, s->hs, 1 + rng_below(&q->rng, 4));
+	c->indirect = true;
+	c->ind_custom = true;
+	c->ind_addr = s->tab;
+	c->ind_len = c->n * 16;
+	c->ind_flags = VRING_DESC_F_INDIRECT;
+	c->ind_next = 0;
+}
+
+static int build_ind_nested(struct fq *q, struct chain *c,
+			    struct hostile_slot *s)
+{
+	uint32_t i;
+
+	ind_table(q, c, s);
+	i = rng_below(&q->rng, c->n);
+	c->d[i].flags |= VRING_DESC_F_INDIRECT;
+	c->d[i].addr = s->tab;
+	c->d[i].len = c->n * 16;
+	return 0;
+}
+
+static int build_ind_zero(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	ind_table(q, c, s);
+	c->ind_len = 0;
+	return 0;
+}
+
+static int build_ind_misalign(struct fq *q, struct chain *c,
+			      struct hostile_slot *s)
+{
+	ind_table(q, c, s);
+	c->ind_len += rng_pct(&q->rng, 50) ? 1 + rng_below(&q->rng, 15) :
+		      -(1 + rng_below(&q->rng, 15));
+	return 0;
+}
+
+static int build_ind_loop(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	ind_table(q, c, s);
+	c->d[c->n - 1].flags |= VRING_DESC_F_NEXT;
+	c->d[c->n - 1].next = NX_OWN(rng_below(&q->rng, c->n));
+	return 0;
+}
+
+static int build_ind_next(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	ind_table(q, c, s);
+	c->ind_flags |= VRING_DESC_F_NEXT;
+	c->ind_next = rng_below(&q->rng, q->num);
+	return 0;
+}
+
+static int build_ind_out(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	ind_table(q, c, s);
+	switch (rng_below(&q->rng, 3)) {
+	case 0:
+		c->ind_addr = gap_gpa(q);
+		break;
+	case 1:	/* runs off the end of the arena */
+		c->ind_addr = q->arena_gpa + ARENA_SIZE -
+			      16 * rng_below(&q->rng, c->n);
+		break;
+	default:
+		c->ind_addr = UINT64_MAX - 15 - 16 * rng_below(&q->rng, 4);
+		break;
+	}
+	return 0;
+}
+
+static int build_ind_e2big(struct fq *q, struct chain *c,
+			   struct hostile_slot *s)
+{
+	uint32_t n, i;
+
+	c->indirect = true;
+	put_hdr(s->hdrp, VIRTIO_BLK_T_OUT, 0, scratch_sector(q, 8));
+	chain_add(c, s->hdr, 16, 0);
+	n = IOV_MAX_DEV + 1 + rng_below(&q->rng, 600);
+	for (i = 0; i < n - 2; i++)
+		chain_add(c, garbage_gpa(q) + i, 1, 0);
+	chain_add(c, s->sk, 1, VRING_DESC_F_WRITE);
+	c->mark = s->skp;
+	return 0;
+}
+
+static int build_ind_long(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint32_t n, i;
+
+	c->indirect = true;
+	put_hdr(s->hdrp, VIRTIO_BLK_T_OUT, 0, scratch_sector(q, 8));
+	n = 1 + rng_below(&q->rng, 3);
+	/* the header in single bytes, the data in pairs */
+	for (i = 0; i < 16; i++)
+		chain_add(c, s->hdr + i, 1, 0);
+	for (i = 0; i < n * 256; i++)
+		chain_add(c, garbage_gpa(q) + 2 * i, 2, 0);
+	chain_add(c, s->sk, 1, VRING_DESC_F_WRITE);
+	return 0;
+}
+
+static int build_raw(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	good_read(q, c, s->hs, 1);
+	/* a readable buffer after the first writable one */
+	c->n = 2;
+	chain_add(c, garbage_gpa(q), 1 + rng_below(&q->rng, 600), 0);
+	chain_add(c, s->sk + 4096, 1, VRING_DESC_F_WRITE);
+	if (rng_pct(&q->rng, 50))
+		c->indirect = true;
+	return 0;
+}
+
+static int build_no_status(struct fq *q, struct chain *c,
+			   struct hostile_slot *s)
+{
+	put_hdr(s->hdrp, VIRTIO_BLK_T_OUT, 0, scratch_sector(q, 1));
+	chain_add(c, s->hdr, 16, 0);
+	if (rng_pct(&q->rng, 70))
+		chain_add(c, garbage_gpa(q), 512, 0);
+	c->indirect = rng_pct(&q->rng, 40);
+	return 0;
+}
+
+/* No chain: a head >= num on the avail ring. */
+static int build_head_oor(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	(void)c;
+	(void)s;
+	vblk_vq_push_avail(q->vq, q->num + rng_below(&q->rng, 65536 - q->num));
+	return HB_POSTED;
+}
+
+static int build_bad_type(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	good_read(q, c, s->hs, 1);
+	put_hdr(s->hdrp, bad_type(&q->rng), rng_below(&q->rng, 8),
+		rng_nasty64(&q->rng));
+	c->indirect = rng_pct(&q->rng, 40);
+	return 0;
+}
+
+static int build_short_hdr(struct fq *q, struct chain *c,
+			   struct hostile_slot *s)
+{
+	uint32_t n;
+
+	put_hdr(s->hdrp, VIRTIO_BLK_T_IN, 0, scratch_sector(q, 1));
+	n = rng_below(&q->rng, 16);
+	if (n > 1 && rng_pct(&q->rng, 50)) {
+		chain_add(c, s->hdr, n / 2, 0);
+		chain_add(c, s->hdr + n / 2, n - n / 2, 0);
+	} else if (n) {
+		chain_add(c, s->hdr, n, 0);
+	}
+	chain_add(c, s->sk, 512 + 1, VRING_DESC_F_WRITE);
+	c->mark = s->skp + 512;
+	c->indirect = rng_pct(&q->rng, 40);
+	return 0;
+}
+
+static int build_bad_len(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint32_t i;
+	uint64_t len;
+
+	do {
+		len = rng_pct(&q->rng, 70) ?
+		      rng_below(&q->rng, 5000) :
+		      rng_below(&q->rng, 60000);
+	} while (len % 512 == 0 && len);
+	i = rng_pct(&q->rng, 50);	/* write? */
+	put_hdr(s->hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0,
+		scratch_sector(q, 128));
+	chain_add(c, s->hdr, 16, 0);
+	c->indirect = true;
+	add_data(q, c, s->hs, len, !i, 0);
+	chain_add(c, s->sk + SINK_SLOT - 1, 1, VRING_DESC_F_WRITE);
+	c->mark = s->skp + SINK_SLOT - 1;
+	return 0;
+}
+
+static int build_past_end(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	static const uint64_t far[] = {
+		0x8000000000000000ULL, UINT64_MAX, UINT64_MAX - 1,
+		0x7fffffffffffffffULL, 1ULL << 55, 1ULL << 32,
+	};
+	uint32_t nsec, i;
+	uint64_t sec;
+
+	nsec = 1 + rng_below(&q->rng, 16);
+	switch (rng_below(&q->rng, 4)) {
+	case 0:
+		sec = q->fd->cap;
+		break;
+	case 1:
+		sec = q->fd->cap - rng_below(&q->rng, nsec);
+		break;
+	case 2:
+		sec = q->fd->cap + rng_below(&q->rng, 1 << 20);
+		break;
+	default:
+		sec = far[rng_below(&q->rng, ARRAY_SIZE(far))];
+		break;
+	}
+	i = rng_pct(&q->rng, 50);
+	put_hdr(s->hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0, sec);
+	chain_add(c, s->hdr, 16, 0);
+	add_data(q, c, s->hs, nsec * 512, !i, 0);
+	chain_add(c, s->sk + SINK_SLOT - 1, 1, VRING_DESC_F_WRITE);
+	c->mark = s->skp + SINK_SLOT - 1;
+	c->indirect = rng_pct(&q->rng, 50);
+	return 0;
+}
+
+static int build_too_big(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint32_t n, i;
+	uint64_t len;
+
+	i = rng_pct(&q->rng, 50);
+	put_hdr(s->hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0,
+		scratch_sector(q, 8));
+	c->indirect = true;
+	chain_add(c, s->hdr, 16, 0);
+	len = MAX_REQ_BYTES + 512 * (1 + rng_below(&q->rng, 2048));
+	if (i)
+		add_data(q, c, s->hs, len, false, 0);
+	else
+		while (len) {
+			n = MIN(len, 60 << 10);
+			chain_add(c, s->sk, n, VRING_DESC_F_WRITE);
+			len -= n;
+		}
+	chain_add(c, s->sk + SINK_SLOT - 1, 1, VRING_DESC_F_WRITE);
+	c->mark = s->skp + SINK_SLOT - 1;
+	return 0;
+}
+
+static int build_bounce_big(struct fq *q, struct chain *c,
+			    struct hostile_slot *s)
+{
+	uint32_t n, i;
+	uint64_t len;
+
+	/* above 1 MiB: misaligned must fail, aligned may work */
+	i = rng_pct(&q->rng, 50);
+	n = rng_pct(&q->rng, 75) ? 1 + rng_below(&q->rng, 511) : 0;
+	len = BOUNCE_MAX + 512 * (1 + rng_below(&q->rng, 2048));
+	put_hdr(s->hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0,
+		scratch_sector(q, len / 512));
+	c->indirect = true;
+	chain_add(c, s->hdr, 16, 0);
+	add_data(q, c, s->hs, len, !i, n);
+	chain_add(c, s->sk + SINK_SLOT - 1, 1, VRING_DESC_F_WRITE);
+	c->mark = s->skp + SINK_SLOT - 1;
+	return 0;
+}
+
+/* K_DWZ and K_DWZ_ATOMIC. */
+static int build_dwz(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	static const uint32_t types[] = {
+		VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES,
+		VIRTIO_BLK_T_SECURE_ERASE,
+	};
+	uint32_t type = types[rng_below(&q->rng, 3)];
+	uint8_t *t = hslot(q, s->hs) + HS_DWZ;
+	uint32_t tlen, n, i;
+	int vs = -1;
+
+	n = rng_pct(&q->rng, 80) ? 1 + rng_below(&q->rng, 4) :
+	    rng_below(&q->rng, DWZ_SEG_MAX + 40);
+	if (s->kind == K_DWZ_ATOMIC) {
+		vs = pick_slot(q);
+		if (vs < 0)
+			return -ENOSPC;
+		type = rng_pct(&q->rng, 50) ? VIRTIO_BLK_T_DISCARD :
+		       VIRTIO_BLK_T_WRITE_ZEROES;
+		n = 2 + rng_below(&q->rng, 3);
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t sec = scratch_sector(q, 64);
+		uint32_t num = rng_below(&q->rng, 64), fl = 0;
+		uint32_t r = rng_below(&q->rng, 100);
+
+		if (r < 10) {
+			fl = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+		} else if (r < 16) {
+			fl = (uint32_t)rng_next(&q->rng);
+		} else if (r < 24) {
+			/* runs past the end */
+			sec = q->fd->cap - rng_below(&q->rng, 8);
+			num = q->fd->cap - sec + 1 + rng_below(&q->rng, 8);
+		} else if (r < 30) {
+			sec = rng_nasty64(&q->rng);
+			if (sec < q->fd->cap)
+				sec = q->fd->cap + sec % 4096;
+		} else if (r < 36) {
+			num = rng_pct(&q->rng, 50) ? UINT32_MAX :
+			      (uint32_t)rng_next(&q->rng);
+		}
+		put_seg(t + 16 * i, sec, num, fl);
+	}
+	if (s->kind == K_DWZ_ATOMIC) {
+		/* one valid segment in a verified slot ... */
+		put_seg(t, q->vsec0 + (uint64_t)vs * SLOT_SECTORS,
+			SLOT_SECTORS, 0);
+		/* ... and one that must make the whole table fail */
+		i = 1 + rng_below(&q->rng, n - 1);
+		if (rng_pct(&q->rng, 50))
+			put_seg(t + 16 * i, q->fd->cap - 1, 2, 0);
+		else
+			put_seg(t + 16 * i, scratch_sector(q, 8), 8,
+				type == VIRTIO_BLK_T_DISCARD ?
+				VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP :
+				2 << rng_below(&q->rng, 30));
+		s->it->vslot = vs;
+		s->it->dwz_atomic = true;
+	}
+	tlen = 16 * n;
+	if (s->kind == K_DWZ && rng_pct(&q->rng, 15))
+		tlen = rng_below(&q->rng, 16 * n + 16);
+	put_hdr(s->hdrp, type, 0, rng_nasty64(&q->rng));
+	chain_add(c, s->hdr, 16, 0);
+	if (tlen > 1 && rng_pct(&q->rng, 30)) {
+		uint32_t cut = 1 + rng_below(&q->rng, tlen - 1);
+
+		chain_add(c, s->hdr + HS_DWZ, cut, 0);
+		chain_add(c, s->hdr + HS_DWZ + cut, tlen - cut, 0);
+	} else if (tlen) {
+		chain_add(c, s->hdr + HS_DWZ, tlen, 0);
+	}
+	chain_add(c, s->sk, 1, VRING_DESC_F_WRITE);
+	c->mark = s->skp;
+	c->indirect = rng_pct(&q->rng, 30);
+	return 0;
+}
+
+static int build_bad_data(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint32_t nsec, i;
+
+	i = rng_pct(&q->rng, 50);
+	put_hdr(s->hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0,
+		scratch_sector(q, 8));
+	chain_add(c, s->hdr, 16, 0);
+	nsec = 1 + rng_below(&q->rng, 8);
+	if (i || rng_pct(&q->rng, 40)) {
+		/* the hole page; a write straddles it from below */
+		uint64_t a = !i || rng_pct(&q->rng, 50) ? hole_gpa(q) :
+			     hole_gpa(q) - 512 * rng_below(&q->rng, 2) -
+			     512;
+
+		chain_add(c, a, MIN(nsec * 512, q->arena_gpa +
+				    ARENA_SIZE - a), i ? 0 :
+			  VRING_DESC_F_WRITE);
+	} else {
+		/* read-only memory the device must not write */
+		chain_add(c, garbage_gpa(q) + 512 *
+			  rng_below(&q->rng, 64), nsec * 512,
+			  VRING_DESC_F_WRITE);
+	}
+	chain_add(c, s->sk, 1, VRING_DESC_F_WRITE);
+	c->mark = s->skp;
+	c->indirect = rng_pct(&q->rng, 30);
+	return 0;
+}
+
+static int build_status_ro(struct fq *q, struct chain *c,
+			   struct hostile_slot *s)
+{
+	if (rng_pct(&q->rng, 50)) {
+		good_read(q, c, s->hs, 1);
+		c->n = 2;
+	} else {
+		put_hdr(s->hdrp, VIRTIO_BLK_T_FLUSH, 0, 0);
+		chain_add(c, s->hdr, 16, 0);
+	}
+	chain_add(c, rng_pct(&q->rng, 50) ? hole_gpa(q) +
+		  rng_below(&q->rng, PAGE_SZ) :
+		  garbage_gpa(q) + rng_below(&q->rng, GARBAGE_SIZE),
+		  1, VRING_DESC_F_WRITE);
+	c->mark = NULL;
+	return 0;
+}
+
+static int build_hdr_fault(struct fq *q, struct chain *c,
+			   struct hostile_slot *s)
+{
+	put_hdr(s->hdrp, VIRTIO_BLK_T_IN, 0, scratch_sector(q, 1));
+	chain_add(c, hole_gpa(q) + 16 * rng_below(&q->rng, 200), 16, 0);
+	chain_add(c, s->sk, 513, VRING_DESC_F_WRITE);
+	c->mark = s->skp + 512;
+	return 0;
+}
+
+static int build_getid(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint64_t len;
+
+	put_hdr(s->hdrp, VIRTIO_BLK_T_GET_ID, (uint32_t)rng_next(&q->rng),
+		rng_nasty64(&q->rng));
+	chain_add(c, s->hdr, 16, 0);
+	len = rng_below(&q->rng, 70);
+	memset(s->skp, 0x5a, len + 1);
+	if (len > 2 && rng_pct(&q->rng, 50)) {
+		uint32_t cut = 1 + rng_below(&q->rng, len - 1);
+
+		chain_add(c, s->sk, cut, VRING_DESC_F_WRITE);
+		chain_add(c, s->sk + cut, len - cut + 1,
+			  VRING_DESC_F_WRITE);
+	} else {
+		chain_add(c, s->sk, len + 1, VRING_DESC_F_WRITE);
+	}
+	c->indirect = rng_pct(&q->rng, 30);
+	return 0;
+}
+
+static int build_flush_data(struct fq *q, struct chain *c,
+			    struct hostile_slot *s)
+{
+	put_hdr(s->hdrp, VIRTIO_BLK_T_FLUSH, (uint32_t)rng_next(&q->rng),
+		rng_nasty64(&q->rng));
+	chain_add(c, s->hdr, 16, 0);
+	if (rng_pct(&q->rng, 50))
+		chain_add(c, garbage_gpa(q), rng_below(&q->rng, 4096),
+			  0);
+	if (rng_pct(&q->rng, 50))
+		chain_add(c, s->sk + 1, rng_below(&q->rng, 4096),
+			  VRING_DESC_F_WRITE);
+	chain_add(c, s->sk, 1, VRING_DESC_F_WRITE);
+	return 0;
+}
+
+static int build_giant(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	s->giant_type = k_giant(q, c, s->hs);
+	return 0;
+}
+
+/* Count what the giant chain just posted was. */
+static void giant_posted(struct fq *q, struct hostile_slot *s)
+{
+	uint32_t t = s->giant_type;
+
+	q->giant_direct += !q->ch.indirect;
+	q->giant_unacked += (t == VIRTIO_BLK_T_DISCARD ||
+			     t == VIRTIO_BLK_T_WRITE_ZEROES ||
+			     t == VIRTIO_BLK_T_SECURE_ERASE) &&
+			    !vblk_dev_has_feature(q->fd->d, dwz_bit(t));
+}
+
+static int build_odd_io(struct fq *q, struct chain *c, struct hostile_slot *s)
+{
+	uint32_t nsec, n, i;
+	uint64_t len;
+
+	i = rng_pct(&q->rng, 50);
+	nsec = 1 + rng_below(&q->rng, 64);
+	put_hdr(s->hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0,
+		scratch_sector(q, nsec));
+	n = rng_below(&q->rng, 8);
+	chain_add(c, s->hdr, n ? n : 16, 0);
+	if (n)
+		chain_add(c, s->hdr + n, 16 - n, 0);
+	if (i) {
+		len = nsec * 512;
+		while (len) {
+			uint32_t p = MIN(len, 512 + rng_below(&q->rng,
+							      8192));
+
+			chain_add(c, garbage_gpa(q) +
+				  rng_below(&q->rng, 8192), p, 0);
+			len -= p;
+		}
+		chain_add(c, s->sk, 1, VRING_DESC_F_WRITE);
+	} else {
+		n = rng_pct(&q->rng, 50) ? 0 :
+		    rng_below(&q->rng, 512);
+		chain_add(c, s->sk + n, nsec * 512 + 1,
+			  VRING_DESC_F_WRITE);
+	}
+	c->indirect = rng_pct(&q->rng, 40) || c->n > 8;
+	return 0;
+}
+
+/*
+ * Every kind: its name in the report and, for the chain kinds, how to build
+ * it. A builder fills q->ch (descriptors, whether indirect, the byte that
+ * must stay untouched) for build_hostile() to post, and returns 0,
+ * HB_POSTED or -ENOSPC (no verified slot free). Adding a kind is one entry
+ * here and its name in enum kind; pick_kind() draws K_RANDOM a fifth of the
+ * time and the other chain kinds up to K_CHAIN_LAST uniformly (K_GIANT a
+ * quarter as often).
+ */
+static const struct kind_desc {
+	const char *name;
+	int (*build)(struct fq *q, struct chain *c, struct hostile_slot *s);
+	/* after the chain was posted */
+	void (*posted)(struct fq *q, struct hostile_slot *s);
+	bool long_direct;	/* may stay direct above 16 descriptors */
+	bool benign;		/* not hostile input: counted apart */
+} kind_table[NKINDS] = {
+	[K_RANDOM] = {
+		.name = "random descriptor table",
+		.build = build_random,
+	},
+	[K_LOOP] = {
+		.name = "looping chain",
+		.build = build_loop,
+	},
+	[K_LONG] = {
+		.name = "chain longer than the ring",
+		.build = build_long,
+		.long_direct = true,
+	},
+	[K_NEXT_OOR] = {
+		.name = "next out of range",
+		.build = build_next_oor,
+	},
+	[K_ADDR_OUT] = {
+		.name = "address outside the memory table",
+		.build = build_addr_out,
+	},
+	[K_RUN_OFF] = {
+		.name = "buffer running off its region",
+		.build = build_run_off,
+	},
+	[K_WRAP] = {
+		.name = "wrapping address",
+		.build = build_wrap,
+	},
+	[K_IND_NESTED] = {
+		.name = "nested indirect table",
+		.build = build_ind_nested,
+	},
+	[K_IND_ZERO] = {
+		.name = "zero-length indirect table",
+		.build = build_ind_zero,
+	},
+	[K_IND_MISALIGN] = {
+		.name = "indirect length not a multiple of 16",
+		.build = build_ind_misalign,
+	},
+	[K_IND_LOOP] = {
+		.name = "looping indirect table",
+		.build = build_ind_loop,
+	},
+	[K_IND_NEXT] = {
+		.name = "indirect descriptor with NEXT",
+		.build = build_ind_next,
+	},
+	[K_IND_OUT] = {
+		.name = "indirect table outside memory",
+		.build = build_ind_out,
+	},
+	[K_IND_E2BIG] = {
+		.name = "more than 1024 buffers",
+		.build = build_ind_e2big,
+	},
+	[K_IND_LONG] = {
+		.name = "indirect table longer than the ring (valid)",
+		.build = build_ind_long,
+		.benign = true,
+	},
+	[K_RAW] = {
+		.name = "readable after writable",
+		.build = build_raw,
+	},
+	[K_NO_STATUS] = {
+		.name = "no writable buffer",
+		.build = build_no_status,
+	},
+	[K_HEAD_OOR] = {
+		.name = "avail head >= num",
+		.build = build_head_oor,
+	},
+	[K_BAD_TYPE] = {
+		.name = "garbage request type",
+		.build = build_bad_type,
+	},
+	[K_SHORT_HDR] = {
+		.name = "short header",
+		.build = build_short_hdr,
+	},
+	[K_BAD_LEN] = {
+		.name = "length not a multiple of 512",
+		.build = build_bad_len,
+	},
+	[K_PAST_END] = {
+		.name = "sector past the end",
+		.build = build_past_end,
+	},
+	[K_TOO_BIG] = {
+		.name = "request above seg_max * size_max",
+		.build = build_too_big,
+	},
+	[K_BOUNCE_BIG] = {
+		.name = "misaligned request above 1 MiB",
+		.build = build_bounce_big,
+	},
+	[K_DWZ] = {
+		.name = "DISCARD/WRITE_ZEROES/SECURE_ERASE garbage table",
+		.build = build_dwz,
+	},
+	[K_DWZ_ATOMIC] = {
+		.name = "segment table partly invalid (all or nothing)",
+		.build = build_dwz,
+	},
+	[K_BAD_DATA] = {
+		.name = "data in read-only or unmapped memory",
+		.build = build_bad_data,
+	},
+	[K_STATUS_RO] = {
+		.name = "status byte unwritable",
+		.build = build_status_ro,
+	},
+	[K_HDR_FAULT] = {
+		.name = "header in unmapped memory",
+		.build = build_hdr_fault,
+	},
+	[K_GETID] = {
+		.name = "GET_ID with odd buffer sizes",
+		.build = build_getid,
+	},
+	[K_FLUSH_DATA] = {
+		.name = "FLUSH with garbage payload",
+		.build = build_flush_data,
+	},
+	[K_ODD_IO] = {
+		.name = "odd framing I/O to scratch (not hostile)",
+		.build = build_odd_io,
+		.benign = true,
+	},
+	[K_GIANT] = {
+		.name = "aliased chain of 2^32 bytes or more (or just below)",
+		.build = build_giant,
+		.posted = giant_posted,
+		.long_direct = true,
+	},
+	[K_AVAIL_JUMP] = { .name = "avail index jump (queue restarted)" },
+	[K_STOP_LOAD] = {
+		.name = "queue stopped with requests in flight",
+		.benign = true,
+	},
+	[C_RANDOM] = { .name = "chaos: random chain" },
+	[C_HEAD] = { .name = "chaos: random head (in flight or free)" },
+	[C_HEAD_OOR] = { .name = "chaos: head >= num" },
+	[C_JUMP] = { .name = "chaos: avail index jump" },
+	[C_GOOD] = { .name = "chaos: well-formed request", .benign = true },
+	[C_STOP] = { .name = "chaos: stop/restart under load", .benign = true },
+	[C_SCRIBBLE] = { .name = "chaos: descriptor rewritten while posted" },
+};
+
+/*
+ * Build a hostile chain of kind @k in hostile slot @hs and post it.
  * Returns the head, 0 for a bare head pushed, or -ENOSPC.
  */
 static int build_hostile(struct fq *q, struct item *it, int k, int hs)
 {
+	const struct kind_desc *kd = &kind_table[k];
 	struct chain *c = &q->ch;
-	struct fdev *fd = q->fd;
-	uint64_t hdr = hslot_gpa(q, hs) + HS_HDR;
-	uint8_t *hdrp = hslot(q, hs) + HS_HDR;
-	uint64_t tab = hslot_gpa(q, hs) + HS_TABLE;
-	uint64_t sk = sink_gpa(q, hs);
-	uint8_t *skp = sink(q, hs);
-	uint32_t nsec, n, i, giant_type = 0;
-	uint64_t len;
+	struct hostile_slot s = {
+		.kind = k,
+		.hs = hs,
+		.it = it,
+		.hdr = hslot_gpa(q, hs) + HS_HDR,
+		.hdrp = hslot(q, hs) + HS_HDR,
+		.tab = hslot_gpa(q, hs) + HS_TABLE,
+		.sk = sink_gpa(q, hs),
+		.skp = sink(q, hs),
+	};
 	int ret;
 
 	it->kind = k;
 	it->slot = hs;
 	chain_reset(c, false);
-	switch (k) {
-	case K_RANDOM:
-		k_random(q, c, hs);
-		break;
-	case K_LOOP:
-		good_read(q, c, hs, 1);
-		i = rng_below(&q->rng, 3);
-		c->d[2].flags |= VRING_DESC_F_NEXT;
-		c->d[2].next = NX_OWN(i);
-		if (rng_pct(&q->rng, 30)) {
-			c->n = 1;
-			c->d[0].flags |= VRING_DESC_F_NEXT;
-			c->d[0].next = NX_OWN(0);
-		}
-		break;
-	case K_LONG:
-		n = 2 + rng_below(&q->rng, MIN(q->num, 200));
-		n = MIN(n, q->vq->num_free > 12 ? q->vq->num_free - 10 : 1);
-		for (i = 0; i < n; i++)
-			chain_add(c, garbage_gpa(q) + 64 * i, 16, 0);
-		c->d[n - 1].flags |= VRING_DESC_F_NEXT;
-		c->d[n - 1].next = NX_OWN(rng_below(&q->rng, n));
-		break;
-	case K_NEXT_OOR:
-		good_read(q, c, hs, 1);
-		i = rng_below(&q->rng, 3);
-		c->d[i].flags |= VRING_DESC_F_NEXT;
-		c->d[i].next = q->num + rng_below(&q->rng, 65536 - q->num);
-		break;
-	case K_ADDR_OUT:
-		good_read(q, c, hs, 1);
-		c->d[rng_below(&q->rng, 3)].addr = gap_gpa(q);
-		break;
-	case K_RUN_OFF:
-		good_read(q, c, hs, 1);
-		i = rng_below(&q->rng, 3);
-		c->d[i].len = q->arena_gpa + ARENA_SIZE - c->d[i].addr + 1 +
-			      rng_below(&q->rng, 1 << 20);
-		break;
-	case K_WRAP:
-		good_read(q, c, hs, 1);
-		i = rng_below(&q->rng, 3);
-		c->d[i].addr = UINT64_MAX - rng_below(&q->rng, 1024);
-		c->d[i].len = (uint32_t)(UINT64_MAX - c->d[i].addr) + 2 +
-			      rng_below(&q->rng, 4096);
-		break;
-	case K_IND_NESTED:
-	case K_IND_ZERO:
-	case K_IND_MISALIGN:
-	case K_IND_LOOP:
-	case K_IND_NEXT:
-	case K_IND_OUT:
-		good_read(q, c, hs, 1 + rng_below(&q->rng, 4));
-		c->indirect = true;
-		c->ind_custom = true;
-		c->ind_addr = tab;
-		c->ind_len = c->n * 16;
-		c->ind_flags = VRING_DESC_F_INDIRECT;
-		c->ind_next = 0;
-		if (k == K_IND_NESTED) {
-			i = rng_below(&q->rng, c->n);
-			c->d[i].flags |= VRING_DESC_F_INDIRECT;
-			c->d[i].addr = tab;
-			c->d[i].len = c->n * 16;
-		} else if (k == K_IND_ZERO) {
-			c->ind_len = 0;
-		} else if (k == K_IND_MISALIGN) {
-			c->ind_len += rng_pct(&q->rng, 50) ?
-				      1 + rng_below(&q->rng, 15) :
-				      -(1 + rng_below(&q->rng, 15));
-		} else if (k == K_IND_LOOP) {
-			c->d[c->n - 1].flags |= VRING_DESC_F_NEXT;
-			c->d[c->n - 1].next = NX_OWN(rng_below(&q->rng, c->n));
-		} else if (k == K_IND_NEXT) {
-			c->ind_flags |= VRING_DESC_F_NEXT;
-			c->ind_next = rng_below(&q->rng, q->num);
-		} else {
-			switch (rng_below(&q->rng, 3)) {
-			case 0:
-				c->ind_addr = gap_gpa(q);
-				break;
-			case 1:	/* runs off the end of the arena */
-				c->ind_addr = q->arena_gpa + ARENA_SIZE -
-					      16 * rng_below(&q->rng, c->n);
-				break;
-			default:
-				c->ind_addr = UINT64_MAX - 15 -
-					      16 * rng_below(&q->rng, 4);
-				break;
-			}
-		}
-		break;
-	case K_IND_E2BIG:
-		c->indirect = true;
-		put_hdr(hdrp, VIRTIO_BLK_T_OUT, 0, scratch_sector(q, 8));
-		chain_add(c, hdr, 16, 0);
-		n = IOV_MAX_DEV + 1 + rng_below(&q->rng, 600);
-		for (i = 0; i < n - 2; i++)
-			chain_add(c, garbage_gpa(q) + i, 1, 0);
-		chain_add(c, sk, 1, VRING_DESC_F_WRITE);
-		c->mark = skp;
-		break;
-	case K_IND_LONG:
-		c->indirect = true;
-		put_hdr(hdrp, VIRTIO_BLK_T_OUT, 0, scratch_sector(q, 8));
-		n = 1 + rng_below(&q->rng, 3);
-		/* the header in single bytes, the data in pairs */
-		for (i = 0; i < 16; i++)
-			chain_add(c, hdr + i, 1, 0);
-		for (i = 0; i < n * 256; i++)
-			chain_add(c, garbage_gpa(q) + 2 * i, 2, 0);
-		chain_add(c, sk, 1, VRING_DESC_F_WRITE);
-		break;
-	case K_RAW:
-		good_read(q, c, hs, 1);
-		/* a readable buffer after the first writable one */
-		c->n = 2;
-		chain_add(c, garbage_gpa(q), 1 + rng_below(&q->rng, 600), 0);
-		chain_add(c, sk + 4096, 1, VRING_DESC_F_WRITE);
-		if (rng_pct(&q->rng, 50))
-			c->indirect = true;
-		break;
-	case K_NO_STATUS:
-		put_hdr(hdrp, VIRTIO_BLK_T_OUT, 0, scratch_sector(q, 1));
-		chain_add(c, hdr, 16, 0);
-		if (rng_pct(&q->rng, 70))
-			chain_add(c, garbage_gpa(q), 512, 0);
-		c->indirect = rng_pct(&q->rng, 40);
-		break;
-	case K_HEAD_OOR:
-		break;
-	case K_BAD_TYPE:
-		good_read(q, c, hs, 1);
-		put_hdr(hdrp, bad_type(&q->rng), rng_below(&q->rng, 8),
-			rng_nasty64(&q->rng));
-		c->indirect = rng_pct(&q->rng, 40);
-		break;
-	case K_SHORT_HDR:
-		put_hdr(hdrp, VIRTIO_BLK_T_IN, 0, scratch_sector(q, 1));
-		n = rng_below(&q->rng, 16);
-		if (n > 1 && rng_pct(&q->rng, 50)) {
-			chain_add(c, hdr, n / 2, 0);
-			chain_add(c, hdr + n / 2, n - n / 2, 0);
-		} else if (n) {
-			chain_add(c, hdr, n, 0);
-		}
-		chain_add(c, sk, 512 + 1, VRING_DESC_F_WRITE);
-		c->mark = skp + 512;
-		c->indirect = rng_pct(&q->rng, 40);
-		break;
-	case K_BAD_LEN:
-		do {
-			len = rng_pct(&q->rng, 70) ?
-			      rng_below(&q->rng, 5000) :
-			      rng_below(&q->rng, 60000);
-		} while (len % 512 == 0 && len);
-		i = rng_pct(&q->rng, 50);	/* write? */
-		put_hdr(hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0,
-			scratch_sector(q, 128));
-		chain_add(c, hdr, 16, 0);
-		c->indirect = true;
-		add_data(q, c, hs, len, !i, 0);
-		chain_add(c, sk + SINK_SLOT - 1, 1, VRING_DESC_F_WRITE);
-		c->mark = skp + SINK_SLOT - 1;
-		break;
-	case K_PAST_END: {
-		static const uint64_t far[] = {
-			0x8000000000000000ULL, UINT64_MAX, UINT64_MAX - 1,
-			0x7fffffffffffffffULL, 1ULL << 55, 1ULL << 32,
-		};
-		uint64_t sec;
-
-		nsec = 1 + rng_below(&q->rng, 16);
-		switch (rng_below(&q->rng, 4)) {
-		case 0:
-			sec = fd->cap;
-			break;
-		case 1:
-			sec = fd->cap - rng_below(&q->rng, nsec);
-			break;
-		case 2:
-			sec = fd->cap + rng_below(&q->rng, 1 << 20);
-			break;
-		default:
-			sec = far[rng_below(&q->rng, ARRAY_SIZE(far))];
-			break;
-		}
-		i = rng_pct(&q->rng, 50);
-		put_hdr(hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0, sec);
-		chain_add(c, hdr, 16, 0);
-		add_data(q, c, hs, nsec * 512, !i, 0);
-		chain_add(c, sk + SINK_SLOT - 1, 1, VRING_DESC_F_WRITE);
-		c->mark = skp + SINK_SLOT - 1;
-		c->indirect = rng_pct(&q->rng, 50);
-		break;
-	}
-	case K_TOO_BIG:
-		i = rng_pct(&q->rng, 50);
-		put_hdr(hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0,
-			scratch_sector(q, 8));
-		c->indirect = true;
-		chain_add(c, hdr, 16, 0);
-		len = MAX_REQ_BYTES + 512 * (1 + rng_below(&q->rng, 2048));
-		if (i)
-			add_data(q, c, hs, len, false, 0);
-		else
-			while (len) {
-				n = MIN(len, 60 << 10);
-				chain_add(c, sk, n, VRING_DESC_F_WRITE);
-				len -= n;
-			}
-		chain_add(c, sk + SINK_SLOT - 1, 1, VRING_DESC_F_WRITE);
-		c->mark = skp + SINK_SLOT - 1;
-		break;
-	case K_BOUNCE_BIG:
-		/* above 1 MiB: misaligned must fail, aligned may work */
-		i = rng_pct(&q->rng, 50);
-		n = rng_pct(&q->rng, 75) ? 1 + rng_below(&q->rng, 511) : 0;
-		len = BOUNCE_MAX + 512 * (1 + rng_below(&q->rng, 2048));
-		put_hdr(hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0,
-			scratch_sector(q, len / 512));
-		c->indirect = true;
-		chain_add(c, hdr, 16, 0);
-		add_data(q, c, hs, len, !i, n);
-		chain_add(c, sk + SINK_SLOT - 1, 1, VRING_DESC_F_WRITE);
-		c->mark = skp + SINK_SLOT - 1;
-		break;
-	case K_DWZ:
-	case K_DWZ_ATOMIC: {
-		static const uint32_t types[] = {
-			VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES,
-			VIRTIO_BLK_T_SECURE_ERASE,
-		};
-		uint32_t type = types[rng_below(&q->rng, 3)];
-		uint8_t *t = hslot(q, hs) + HS_DWZ;
-		uint32_t tlen;
-		int vs = -1;
-
-		n = rng_pct(&q->rng, 80) ? 1 + rng_below(&q->rng, 4) :
-		    rng_below(&q->rng, DWZ_SEG_MAX + 40);
-		if (k == K_DWZ_ATOMIC) {
-			vs = pick_slot(q);
-			if (vs < 0)
-				return -ENOSPC;
-			type = rng_pct(&q->rng, 50) ? VIRTIO_BLK_T_DISCARD :
-			       VIRTIO_BLK_T_WRITE_ZEROES;
-			n = 2 + rng_below(&q->rng, 3);
-		}
-		for (i = 0; i < n; i++) {
-			uint64_t sec = scratch_sector(q, 64);
-			uint32_t num = rng_below(&q->rng, 64), fl = 0;
-			uint32_t r = rng_below(&q->rng, 100);
-
-			if (r < 10) {
-				fl = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
-			} else if (r < 16) {
-				fl = (uint32_t)rng_next(&q->rng);
-			} else if (r < 24) {
-				/* runs past the end */
-				sec = fd->cap - rng_below(&q->rng, 8);
-				num = fd->cap - sec + 1 + rng_below(&q->rng, 8);
-			} else if (r < 30) {
-				sec = rng_nasty64(&q->rng);
-				if (sec < fd->cap)
-					sec = fd->cap + sec % 4096;
-			} else if (r < 36) {
-				num = rng_pct(&q->rng, 50) ? UINT32_MAX :
-				      (uint32_t)rng_next(&q->rng);
-			}
-			put_seg(t + 16 * i, sec, num, fl);
-		}
-		if (k == K_DWZ_ATOMIC) {
-			/* one valid segment in a verified slot ... */
-			put_seg(t, q->vsec0 + (uint64_t)vs * SLOT_SECTORS,
-				SLOT_SECTORS, 0);
-			/* ... and one that must make the whole table fail */
-			i = 1 + rng_below(&q->rng, n - 1);
-			if (rng_pct(&q->rng, 50))
-				put_seg(t + 16 * i, fd->cap - 1, 2, 0);
-			else
-				put_seg(t + 16 * i, scratch_sector(q, 8), 8,
-					type == VIRTIO_BLK_T_DISCARD ?
-					VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP :
-					2 << rng_below(&q->rng, 30));
-			it->vslot = vs;
-			it->dwz_atomic = true;
-		}
-		tlen = 16 * n;
-		if (k == K_DWZ && rng_pct(&q->rng, 15))
-			tlen = rng_below(&q->rng, 16 * n + 16);
-		put_hdr(hdrp, type, 0, rng_nasty64(&q->rng));
-		chain_add(c, hdr, 16, 0);
-		if (tlen > 1 && rng_pct(&q->rng, 30)) {
-			uint32_t cut = 1 + rng_below(&q->rng, tlen - 1);
-
-			chain_add(c, hdr + HS_DWZ, cut, 0);
-			chain_add(c, hdr + HS_DWZ + cut, tlen - cut, 0);
-		} else if (tlen) {
-			chain_add(c, hdr + HS_DWZ, tlen, 0);
-		}
-		chain_add(c, sk, 1, VRING_DESC_F_WRITE);
-		c->mark = skp;
-		c->indirect = rng_pct(&q->rng, 30);
-		break;
-	}
-	case K_BAD_DATA:
-		i = rng_pct(&q->rng, 50);
-		put_hdr(hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0,
-			scratch_sector(q, 8));
-		chain_add(c, hdr, 16, 0);
-		nsec = 1 + rng_below(&q->rng, 8);
-		if (i || rng_pct(&q->rng, 40)) {
-			/* the hole page; a write straddles it from below */
-			uint64_t a = !i || rng_pct(&q->rng, 50) ? hole_gpa(q) :
-				     hole_gpa(q) - 512 * rng_below(&q->rng, 2) -
-				     512;
-
-			chain_add(c, a, MIN(nsec * 512, q->arena_gpa +
-					    ARENA_SIZE - a), i ? 0 :
-				  VRING_DESC_F_WRITE);
-		} else {
-			/* read-only memory the device must not write */
-			chain_add(c, garbage_gpa(q) + 512 *
-				  rng_below(&q->rng, 64), nsec * 512,
-				  VRING_DESC_F_WRITE);
-		}
-		chain_add(c, sk, 1, VRING_DESC_F_WRITE);
-		c->mark = skp;
-		c->indirect = rng_pct(&q->rng, 30);
-		break;
-	case K_STATUS_RO:
-		if (rng_pct(&q->rng, 50)) {
-			good_read(q, c, hs, 1);
-			c->n = 2;
-		} else {
-			put_hdr(hdrp, VIRTIO_BLK_T_FLUSH, 0, 0);
-			chain_add(c, hdr, 16, 0);
-		}
-		chain_add(c, rng_pct(&q->rng, 50) ? hole_gpa(q) +
-			  rng_below(&q->rng, PAGE_SZ) :
-			  garbage_gpa(q) + rng_below(&q->rng, GARBAGE_SIZE),
-			  1, VRING_DESC_F_WRITE);
-		c->mark = NULL;
-		break;
-	case K_HDR_FAULT:
-		put_hdr(hdrp, VIRTIO_BLK_T_IN, 0, scratch_sector(q, 1));
-		chain_add(c, hole_gpa(q) + 16 * rng_below(&q->rng, 200), 16, 0);
-		chain_add(c, sk, 513, VRING_DESC_F_WRITE);
-		c->mark = skp + 512;
-		break;
-	case K_GETID:
-		put_hdr(hdrp, VIRTIO_BLK_T_GET_ID, (uint32_t)rng_next(&q->rng),
-			rng_nasty64(&q->rng));
-		chain_add(c, hdr, 16, 0);
-		len = rng_below(&q->rng, 70);
-		memset(skp, 0x5a, len + 1);
-		if (len > 2 && rng_pct(&q->rng, 50)) {
-			uint32_t cut = 1 + rng_below(&q->rng, len - 1);
-
-			chain_add(c, sk, cut, VRING_DESC_F_WRITE);
-			chain_add(c, sk + cut, len - cut + 1,
-				  VRING_DESC_F_WRITE);
-		} else {
-			chain_add(c, sk, len + 1, VRING_DESC_F_WRITE);
-		}
-		c->indirect = rng_pct(&q->rng, 30);
-		break;
-	case K_FLUSH_DATA:
-		put_hdr(hdrp, VIRTIO_BLK_T_FLUSH, (uint32_t)rng_next(&q->rng),
-			rng_nasty64(&q->rng));
-		chain_add(c, hdr, 16, 0);
-		if (rng_pct(&q->rng, 50))
-			chain_add(c, garbage_gpa(q), rng_below(&q->rng, 4096),
-				  0);
-		if (rng_pct(&q->rng, 50))
-			chain_add(c, sk + 1, rng_below(&q->rng, 4096),
-				  VRING_DESC_F_WRITE);
-		chain_add(c, sk, 1, VRING_DESC_F_WRITE);
-		break;
-	case K_GIANT:
-		giant_type = k_giant(q, c, hs);
-		break;
-	case K_ODD_IO:
-	default:
-		i = rng_pct(&q->rng, 50);
-		nsec = 1 + rng_below(&q->rng, 64);
-		put_hdr(hdrp, i ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 0,
-			scratch_sector(q, nsec));
-		n = rng_below(&q->rng, 8);
-		chain_add(c, hdr, n ? n : 16, 0);
-		if (n)
-			chain_add(c, hdr + n, 16 - n, 0);
-		if (i) {
-			len = nsec * 512;
-			while (len) {
-				uint32_t p = MIN(len, 512 + rng_below(&q->rng,
-								      8192));
-
-				chain_add(c, garbage_gpa(q) +
-					  rng_below(&q->rng, 8192), p, 0);
-				len -= p;
-			}
-			chain_add(c, sk, 1, VRING_DESC_F_WRITE);
-		} else {
-			n = rng_pct(&q->rng, 50) ? 0 :
-			    rng_below(&q->rng, 512);
-			chain_add(c, sk + n, nsec * 512 + 1,
-				  VRING_DESC_F_WRITE);
-		}
-		c->indirect = rng_pct(&q->rng, 40) || c->n > 8;
-		break;
-	}
-	if (k == K_HEAD_OOR) {
-		vblk_vq_push_avail(q->vq, q->num +
-				   rng_below(&q->rng, 65536 - q->num));
-		return 0;
-	}
+	ret = kd->build(q, c, &s);
+	if (ret)
+		return ret == HB_POSTED ? 0 : ret;
 	if (c->n > HS_TABLE_MAX)
 		c->n = HS_TABLE_MAX;
-	if (!c->indirect && c->n > 16 && k != K_LONG && k != K_GIANT)
+	if (!c->indirect && c->n > 16 && !kd->long_direct)
 		c->indirect = true;
 	ret = post_chain(q, it, c, (struct vring_desc *)(hslot(q, hs) +
 							 HS_TABLE),
-			 tab, true);
-	if (ret >= 0 && k == K_GIANT) {
-		q->giant_direct += !c->indirect;
-		q->giant_unacked += (giant_type == VIRTIO_BLK_T_DISCARD ||
-				     giant_type == VIRTIO_BLK_T_WRITE_ZEROES ||
-				     giant_type == VIRTIO_BLK_T_SECURE_ERASE) &&
-				    !vblk_dev_has_feature(fd->d,
-							  dwz_bit(giant_type));
-	}
+			 s.tab, true);
+	if (ret >= 0 && kd->posted)
+		kd->posted(q, &s);
 	return ret;
 }
 
@@ -2287,7 +2577,7 @@ static void check_hostile(struct fq *q, struct item *it, int *emin, int *emax)
 {
 	struct expect *e = &it->e;
 	uint32_t len = it->r.used_len;
-	const char *kn = kind_name[it->kind];
+	const char *kn = kind_table[it->kind].name;
 	bool accepted;
 	uint8_t st;
 
@@ -2472,7 +2762,7 @@ static void run_batch(struct fq *q)
 		} else {
 			int k = pick_kind(q);
 
-			q->doing = kind_name[k];
+			q->doing = kind_table[k].name;
 			ret = build_hostile(q, it, k, hs);
 			if (k == K_HEAD_OOR) {
 				oor++;
@@ -3520,7 +3810,7 @@ static uint64_t sum_hostile(void)
 	uint64_t n = 0;
 
 	for (int k = 0; k < NKINDS; k++)
-		if (kind_hostile(k) && k != C_SCRIBBLE)
+		if (!kind_table[k].benign && k != C_SCRIBBLE)
 			n += sum_kind(k);
 	return n;
 }
@@ -3666,7 +3956,7 @@ static void report(double secs, uint64_t rounds)
 	     "not acked", SUM_FIELD(giant_direct), SUM_FIELD(giant_unacked));
 	for (int k = 0; k < NKINDS; k++)
 		if (k != C_SCRIBBLE)
-			diag("  %9" PRIu64 "  %s", sum_kind(k), kind_name[k]);
+			diag("  %9" PRIu64 "  %s", sum_kind(k), kind_table[k].name);
 }
 
 int main(int argc, char **argv)
