@@ -36,6 +36,8 @@ set -uo pipefail
 
 # shellcheck source=lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
 
 cd "$VB_REPO" || exit 1
 mkdir -p "$VB_BUILD"
@@ -49,49 +51,9 @@ LOGS=$VB_BUILD/test
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
 
-NUM=0
-PASSED=0
-FAILED=0
-SKIPPED=0
-
 say()
 {
 	echo "# $*"
-}
-
-# diag FILE [LINES]: the last LINES (default 30) of FILE as TAP diagnostics.
-diag()
-{
-	[ -s "$1" ] || return 0
-	tail -n "${2:-30}" "$1" | sed 's/^/#   /'
-}
-
-pass()
-{
-	NUM=$((NUM + 1))
-	PASSED=$((PASSED + 1))
-	echo "ok $NUM - $1"
-}
-
-FAIL_LIST=()
-
-fail()
-{
-	NUM=$((NUM + 1))
-	FAILED=$((FAILED + 1))
-	FAIL_LIST+=("not ok $NUM - $1")
-	echo "not ok $NUM - $1"
-}
-
-# check DESC CONDITION-RC [DIAG-FILE]
-check()
-{
-	if [ "$2" -eq 0 ]; then
-		pass "$1"
-	else
-		fail "$1"
-		[ -z "${3:-}" ] || diag "$3"
-	fi
 }
 
 # failure_summary: the failed results again, with the guests' FAIL
@@ -100,9 +62,9 @@ failure_summary()
 {
 	local f
 
-	[ "$FAILED" -gt 0 ] || return 0
+	[ "$TAP_FAILED" -gt 0 ] || return 0
 	say "failed:"
-	for f in "${FAIL_LIST[@]}"; do
+	for f in "${TAP_FAIL_LIST[@]}"; do
 		say "  $f"
 	done
 	for f in "$LOGS"/vm-*/guest-output.log; do
@@ -115,10 +77,10 @@ failure_summary()
 finish()
 {
 	failure_summary
-	echo "1..$NUM"
+	tap_plan
 	say "logs: $LOGS ($(vb_elapsed "$T0")s in all)"
-	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
-	[ "$FAILED" -eq 0 ] && [ $((PASSED + FAILED)) -gt 0 ]
+	echo "$TAP_PASSED passed, $TAP_FAILED failed, $TAP_SKIPPED skipped"
+	[ "$TAP_FAILED" -eq 0 ] && [ $((TAP_PASSED + TAP_FAILED)) -gt 0 ]
 	exit
 }
 
@@ -128,19 +90,19 @@ echo "TAP version 13"
 # --- set-up -----------------------------------------------------------------
 say "checking Debian packages"
 if vb_ensure_packages >"$LOGS/packages.log" 2>&1; then
-	pass "setup: Debian packages installed"
+	tap_ok "setup: Debian packages installed"
 else
-	fail "setup: Debian packages installed"
-	diag "$LOGS/packages.log"
+	tap_not_ok "setup: Debian packages installed"
+	tap_diag "$LOGS/packages.log"
 	finish
 fi
 
 say "fetching/checking the Debian kernel"
 if vb_ensure_kernel 2>"$LOGS/kernel.log"; then
-	pass "setup: Debian kernel $KVER cached"
+	tap_ok "setup: Debian kernel $KVER cached"
 else
-	fail "setup: Debian kernel cached"
-	diag "$LOGS/kernel.log"
+	tap_not_ok "setup: Debian kernel cached"
+	tap_diag "$LOGS/kernel.log"
 	finish
 fi
 say "kernel $KREL, KDIR=$KDIR"
@@ -152,16 +114,16 @@ rc=0
 vb_build_module "$MOD_OUT" W=1 >"$LOGS/module.log" || rc=$?
 MODULE_OK=0
 if [ "$rc" -ne 0 ]; then
-	fail "host: module builds (make KDIR=... W=1)"
+	tap_not_ok "host: module builds (make KDIR=... W=1)"
 	grep -E 'error|warning' "$LOGS/module.log" | head -n 30 | sed 's/^/#   /'
-	diag "$LOGS/module.log" 10
+	tap_diag "$LOGS/module.log" 10
 elif grep -qiE 'warning:' "$LOGS/module.log"; then
 	MODULE_OK=1
-	fail "host: module builds at W=1 without warnings"
+	tap_not_ok "host: module builds at W=1 without warnings"
 	grep -iE -A3 'warning:' "$LOGS/module.log" | head -n 40 | sed 's/^/#   /'
 else
 	MODULE_OK=1
-	pass "host: module builds at W=1 without warnings"
+	tap_ok "host: module builds at W=1 without warnings"
 fi
 
 say "building the module against the Debian 6.1 headers at W=1"
@@ -169,16 +131,16 @@ rc=0
 MOD61=
 KDIR61=$(tests/vm/headers-6.1.sh --image 2>"$LOGS/headers-6.1.log") || rc=$?
 if [ "$rc" -ne 0 ]; then
-	fail "host: module builds against Debian 6.1 headers (headers not fetched)"
-	diag "$LOGS/headers-6.1.log"
+	tap_not_ok "host: module builds against Debian 6.1 headers (headers not fetched)"
+	tap_diag "$LOGS/headers-6.1.log"
 else
 	KDIR=$KDIR61 vb_build_module "$VB_BUILD/module-6.1" W=1 \
 		>"$LOGS/module-6.1.log" || rc=$?
 	if [ "$rc" -eq 0 ] && ! grep -qiE 'warning:' "$LOGS/module-6.1.log"; then
 		MOD61=$VB_BUILD/module-6.1/vhost_blk.ko
-		pass "host: module builds against Debian 6.1 headers at W=1 without warnings"
+		tap_ok "host: module builds against Debian 6.1 headers at W=1 without warnings"
 	else
-		fail "host: module builds against Debian 6.1 headers at W=1 without warnings"
+		tap_not_ok "host: module builds against Debian 6.1 headers at W=1 without warnings"
 		grep -iE -A3 'error|warning:' "$LOGS/module-6.1.log" | head -n 40 | sed 's/^/#   /'
 	fi
 fi
@@ -192,16 +154,16 @@ if [ "$MODULE_OK" -eq 1 ]; then
 	grep -E ': (warning|error):' "$LOGS/sparse.log" |
 		grep -E 'drivers/vhost-blk/|vhost_blk\.h:' >"$LOGS/sparse-ours.log"
 	if [ "$rc" -ne 0 ]; then
-		fail "host: sparse (make check, C=2) clean"
-		diag "$LOGS/sparse.log"
+		tap_not_ok "host: sparse (make check, C=2) clean"
+		tap_diag "$LOGS/sparse.log"
 	elif [ -s "$LOGS/sparse-ours.log" ]; then
-		fail "host: sparse (make check, C=2) clean"
-		diag "$LOGS/sparse-ours.log" 40
+		tap_not_ok "host: sparse (make check, C=2) clean"
+		tap_diag "$LOGS/sparse-ours.log" 40
 	else
-		pass "host: sparse (make check, C=2) clean"
+		tap_ok "host: sparse (make check, C=2) clean"
 	fi
 else
-	fail "host: sparse (make check, C=2) clean (module does not build)"
+	tap_not_ok "host: sparse (make check, C=2) clean (module does not build)"
 fi
 
 say "checkpatch --strict"
@@ -209,11 +171,11 @@ rc=0
 make --no-print-directory style CHECKPATCH="$CHECKPATCH" KDIR="$KDIR" \
 	>"$LOGS/checkpatch.log" 2>&1 || rc=$?
 if [ "$rc" -eq 0 ]; then
-	pass "host: checkpatch --strict clean"
+	tap_ok "host: checkpatch --strict clean"
 else
-	fail "host: checkpatch --strict clean"
+	tap_not_ok "host: checkpatch --strict clean"
 	grep -E -A4 '^(ERROR|WARNING|CHECK):' "$LOGS/checkpatch.log" | head -n 60 | sed 's/^/#   /'
-	diag "$LOGS/checkpatch.log" 5
+	tap_diag "$LOGS/checkpatch.log" 5
 fi
 
 say "codespell"
@@ -225,38 +187,38 @@ rc=0
 codespell --skip='*.o,*.ko,*.a,*.cmd,*.mod,*.mod.c,build' \
 	--ignore-words="$VB_REPO/tests/lib/codespell-ignore" "${spell_dirs[@]}" \
 	>"$LOGS/codespell.log" 2>&1 || rc=$?
-check "host: codespell clean (${spell_dirs[*]})" "$rc" "$LOGS/codespell.log"
+tap_check "host: codespell clean (${spell_dirs[*]})" "$rc" "$LOGS/codespell.log"
 
 say "tools"
 TOOLS_OK=0
 if [ -f tools/Makefile ]; then
 	rc=0
 	make -C tools --no-print-directory >"$LOGS/tools.log" 2>&1 || rc=$?
-	check "host: tools build (make -C tools)" "$rc" "$LOGS/tools.log"
+	tap_check "host: tools build (make -C tools)" "$rc" "$LOGS/tools.log"
 	[ "$rc" -ne 0 ] || TOOLS_OK=1
 	if grep -q '^check:' tools/Makefile; then
 		if [ "$TOOLS_OK" -eq 1 ]; then
 			rc=0
 			make -C tools --no-print-directory check >"$LOGS/tools-check.log" 2>&1 || rc=$?
-			check "host: tools self-check (make -C tools check)" "$rc" "$LOGS/tools-check.log"
+			tap_check "host: tools self-check (make -C tools check)" "$rc" "$LOGS/tools-check.log"
 		else
-			fail "host: tools self-check (tools do not build)"
+			tap_not_ok "host: tools self-check (tools do not build)"
 		fi
 	fi
 	if [ "$TOOLS_OK" -eq 1 ]; then
 		rc=0
 		bash tests/lib/cli-errors.sh tools/build >"$LOGS/cli-errors.log" 2>&1 || rc=$?
-		check "host: tool errors name their cause, exit codes as documented ($(grep -c '^ok' "$LOGS/cli-errors.log") checks)" \
+		tap_check "host: tool errors name their cause, exit codes as documented ($(grep -c '^ok' "$LOGS/cli-errors.log") checks)" \
 			"$rc" "$LOGS/cli-errors.log"
 	fi
 else
-	fail "host: tools build (tools/Makefile missing)"
+	tap_not_ok "host: tools build (tools/Makefile missing)"
 fi
 # The fio engine the guest's bench smoke uses (fetches fio's source once).
 if [ -f tools/fio/Makefile ]; then
 	rc=0
 	make -C tools/fio --no-print-directory >"$LOGS/fio-engine.log" 2>&1 || rc=$?
-	check "host: fio engine build (make -C tools/fio)" "$rc" "$LOGS/fio-engine.log"
+	tap_check "host: fio engine build (make -C tools/fio)" "$rc" "$LOGS/fio-engine.log"
 fi
 
 say "selftests"
@@ -264,9 +226,9 @@ if [ -f tests/selftests/Makefile ]; then
 	rc=0
 	make -C tests/selftests --no-print-directory KSFT_DIR="$KSFT_DIR" \
 		>"$LOGS/selftests-build.log" 2>&1 || rc=$?
-	check "host: selftests build (make -C tests/selftests)" "$rc" "$LOGS/selftests-build.log"
+	tap_check "host: selftests build (make -C tests/selftests)" "$rc" "$LOGS/selftests-build.log"
 else
-	fail "host: selftests build (tests/selftests/Makefile missing)"
+	tap_not_ok "host: selftests build (tests/selftests/Makefile missing)"
 fi
 
 # --- installing ---------------------------------------------------------------
@@ -293,15 +255,15 @@ if [ "$MODULE_OK" -eq 1 ]; then
 	done >>"$LOGS/install.log"
 	grep -qs '^updates/vhost_blk.ko.xz:' "$INST/mod/lib/modules/$KREL/modules.dep" ||
 		{ echo "not in modules.dep of $KREL"; rc=1; } >>"$LOGS/install.log"
-	check "host: make install puts the module (depmod'd for KDIR's $KREL), udev rule and modules-load.d file under DESTDIR" \
+	tap_check "host: make install puts the module (depmod'd for KDIR's $KREL), udev rule and modules-load.d file under DESTDIR" \
 		"$rc" "$LOGS/install.log"
 	rc=0
 	make -C "$INST/src" --no-print-directory KDIR="$KDIR" \
 		DESTDIR="$INST/mod" uninstall >>"$LOGS/install.log" 2>&1 || rc=$?
 	[ -z "$(find "$INST/mod" -name '*vhost*')" ] || rc=1
-	check "host: make uninstall removes them" "$rc" "$LOGS/install.log"
+	tap_check "host: make uninstall removes them" "$rc" "$LOGS/install.log"
 else
-	fail "host: make install (module does not build)"
+	tap_not_ok "host: make install (module does not build)"
 fi
 
 if [ "$TOOLS_OK" -eq 1 ]; then
@@ -332,7 +294,7 @@ if [ "$TOOLS_OK" -eq 1 ]; then
 		grep -qx 'EnvironmentFile=/etc/vhost-user-blk-bridge/%i.conf' \
 			"$TD/usr/lib/systemd/system/vhost-user-blk-bridge@.service" ||
 		{ echo "the unit does not name /usr/bin and /etc"; rc=1; } >>"$LOGS/tools-install.log"
-	check "host: make -C tools install puts tools, library, headers, pkg-config file, man pages, the bridge's unit and example.conf under DESTDIR" \
+	tap_check "host: make -C tools install puts tools, library, headers, pkg-config file, man pages, the bridge's unit and example.conf under DESTDIR" \
 		"$rc" "$LOGS/tools-install.log"
 
 	# The unit as installed, where its binary and man page really are:
@@ -347,13 +309,12 @@ if [ "$TOOLS_OK" -eq 1 ]; then
 				"$SV/usr/lib/systemd/system/vhost-user-blk-bridge@example.service" 2>&1
 		} >"$LOGS/unit-verify.log" 2>&1 || rc=1
 		[ -s "$LOGS/unit-verify.log" ] && rc=1
-		check "host: systemd-analyze verify vhost-user-blk-bridge@example.service ($(systemd-analyze --version | head -n 1))" \
+		tap_check "host: systemd-analyze verify vhost-user-blk-bridge@example.service ($(systemd-analyze --version | head -n 1))" \
 			"$rc" "$LOGS/unit-verify.log"
 		rm -rf "$SV"
 	else
-		NUM=$((NUM + 1))
-		SKIPPED=$((SKIPPED + 1))
-		echo "ok $NUM - host: systemd-analyze verify of the bridge's unit # SKIP no systemd-analyze"
+		tap_skip "host: systemd-analyze verify of the bridge's unit" \
+			"no systemd-analyze"
 	fi
 
 	# A VMM built from the installed tree only, through pkg-config.
@@ -369,7 +330,7 @@ if [ "$TOOLS_OK" -eq 1 ]; then
 			cc -Wall -Werror -o "$INST/pc" "$INST/pc.c" "${flags[@]}" &&
 			"$INST/pc"
 	) >"$LOGS/pkg-config.log" 2>&1 || rc=$?
-	check "host: libvhost-blk.pc resolves; a program builds and links from the installed tree" \
+	tap_check "host: libvhost-blk.pc resolves; a program builds and links from the installed tree" \
 		"$rc" "$LOGS/pkg-config.log"
 
 	rc=0
@@ -380,7 +341,7 @@ if [ "$TOOLS_OK" -eq 1 ]; then
 			echo "${m##*/}: man -l does not show its title"
 	done >"$LOGS/man.log" 2>&1
 	[ -s "$LOGS/man.log" ] && rc=1
-	check "host: man pages render with groff -ww and man -l without warnings" \
+	tap_check "host: man pages render with groff -ww and man -l without warnings" \
 		"$rc" "$LOGS/man.log"
 
 	rc=0
@@ -395,16 +356,16 @@ if [ "$TOOLS_OK" -eq 1 ]; then
 			[ "$out" = "$t $v" ] || rc=1
 		done
 	} >"$LOGS/version.log" 2>&1
-	check "host: --version of both tools, modinfo's version and dkms.conf agree ($(cat VERSION))" \
+	tap_check "host: --version of both tools, modinfo's version and dkms.conf agree ($(cat VERSION))" \
 		"$rc" "$LOGS/version.log"
 
 	rc=0
 	make -C tools --no-print-directory DESTDIR="$TD" PREFIX=/usr uninstall \
 		>>"$LOGS/tools-install.log" 2>&1 || rc=$?
 	[ -z "$(find "$TD" -type f)" ] || rc=1
-	check "host: make -C tools uninstall removes every file" "$rc" "$LOGS/tools-install.log"
+	tap_check "host: make -C tools uninstall removes every file" "$rc" "$LOGS/tools-install.log"
 else
-	fail "host: make -C tools install (tools do not build)"
+	tap_not_ok "host: make -C tools install (tools do not build)"
 fi
 
 # dkms-install twice (the second replaces the first), dkms-uninstall twice.
@@ -421,22 +382,22 @@ if vb_ensure_packages dkms >"$LOGS/dkms.log" 2>&1; then
 	dkms_make dkms-install && dkms_make dkms-install || rc=$?
 	[ -f "$DK/lib/modules/$KREL/updates/dkms/vhost_blk.ko" ] &&
 		[ -f "$DK/root/usr/lib/udev/rules.d/60-vhost-blk.rules" ] || rc=1
-	check "host: make dkms-install twice (DKMS $(dkms --version 2>/dev/null), private tree)" \
+	tap_check "host: make dkms-install twice (DKMS $(dkms --version 2>/dev/null), private tree)" \
 		"$rc" "$LOGS/dkms.log"
 	rc=0
 	dkms_make dkms-uninstall && dkms_make dkms-uninstall || rc=$?
 	[ -z "$(find "$DK" -type f)" ] || rc=1
-	check "host: make dkms-uninstall twice leaves nothing" "$rc" "$LOGS/dkms.log"
+	tap_check "host: make dkms-uninstall twice leaves nothing" "$rc" "$LOGS/dkms.log"
 else
-	fail "host: make dkms-install (dkms not installable)"
-	diag "$LOGS/dkms.log"
+	tap_not_ok "host: make dkms-install (dkms not installable)"
+	tap_diag "$LOGS/dkms.log"
 fi
 say "install tests took $(vb_elapsed "$T_INST")s"
 
 say "fuzzers"
 rc=0
 make -C tests/fuzz --no-print-directory >"$LOGS/fuzz-build.log" 2>&1 || rc=$?
-check "host: fuzzers build (make -C tests/fuzz)" "$rc" "$LOGS/fuzz-build.log"
+tap_check "host: fuzzers build (make -C tests/fuzz)" "$rc" "$LOGS/fuzz-build.log"
 
 # --- the decoder fuzzer (libFuzzer, in userspace) ----------------------------
 # drivers/vhost-blk/decode.c built by tests/fuzz/decoder/Makefile with
@@ -449,14 +410,14 @@ DECODER_RUNS=${DECODER_RUNS:-5000000}
 say "decoder fuzzer ($DEC)"
 rc=0
 make -C "$DEC" --no-print-directory >"$LOGS/decoder-build.log" 2>&1 || rc=$?
-check "host: decoder fuzzer builds (clang-16, libFuzzer, ASan, UBSan, integer sanitizers)" \
+tap_check "host: decoder fuzzer builds (clang-16, libFuzzer, ASan, UBSan, integer sanitizers)" \
 	"$rc" "$LOGS/decoder-build.log"
 if [ "$rc" -eq 0 ]; then
 	for f in "$DEC"/regressions/*; do
 		[ -f "$f" ] || continue
 		rc=0
 		"$DEC/build/decoder_fuzz" "$f" >"$LOGS/decoder-regress.log" 2>&1 || rc=$?
-		check "host: decoder regression input ${f##*/}" "$rc" "$LOGS/decoder-regress.log"
+		tap_check "host: decoder regression input ${f##*/}" "$rc" "$LOGS/decoder-regress.log"
 	done
 
 	T_DEC=$SECONDS
@@ -480,11 +441,11 @@ if [ "$rc" -eq 0 ]; then
 	[ "$rc" -eq 0 ] || [ "$crashes" -gt 0 ] || crashes=1
 	say "libfuzzer: $execs execs, $crashes crashes"
 	[ "$execs" -ge "$DECODER_RUNS" ] && rc=0 || rc=1
-	check "host: decoder fuzzer ran $DECODER_RUNS executions (seed 1)" "$rc"
+	tap_check "host: decoder fuzzer ran $DECODER_RUNS executions (seed 1)" "$rc"
 	if [ "$crashes" -eq 0 ]; then
-		pass "host: decoder fuzzer found no crash"
+		tap_ok "host: decoder fuzzer found no crash"
 	else
-		fail "host: decoder fuzzer found no crash (inputs in $LOGS/decoder-crash-*)"
+		tap_not_ok "host: decoder fuzzer found no crash (inputs in $LOGS/decoder-crash-*)"
 		grep -E -m 5 'ERROR|runtime error|broken:|SUMMARY' "$LOGS/decoder-fuzz.log" | sed 's/^/#   /'
 	fi
 
@@ -496,15 +457,15 @@ if [ "$rc" -eq 0 ]; then
 	if [ "$rc" -eq 0 ] && [ -n "$cov" ]; then
 		say "decoder coverage: ${cov%.*}% lines (${cov_line%% (*})"
 		[ "${cov%.*}" -ge 95 ] && rc=0 || rc=1
-		check "host: decoder fuzzing covers at least 95% of decode.c's lines" "$rc"
+		tap_check "host: decoder fuzzing covers at least 95% of decode.c's lines" "$rc"
 	else
-		fail "host: decoder fuzzing covers at least 95% of decode.c's lines (no report)"
-		diag "$LOGS/decoder-cov.log"
+		tap_not_ok "host: decoder fuzzing covers at least 95% of decode.c's lines (no report)"
+		tap_diag "$LOGS/decoder-cov.log"
 	fi
 	rm -rf "$dec_dir"
 	say "decoder fuzzer took $(vb_elapsed "$T_DEC")s"
 else
-	fail "host: decoder fuzzer not run (does not build)"
+	tap_not_ok "host: decoder fuzzer not run (does not build)"
 fi
 
 # --- KUnit (UML, from Debian's linux-source) --------------------------------
@@ -513,28 +474,17 @@ T_KUNIT=$SECONDS
 rc=0
 tests/kunit/run.sh --log-dir "$LOGS/kunit" >"$LOGS/kunit-tap.log" \
 	2>"$LOGS/kunit-stderr.log" || rc=$?
-kunit_results=0
-while IFS= read -r line; do
-	if [[ $line =~ ^(not\ ok|ok)[[:space:]]+[0-9]+[[:space:]]+-[[:space:]]+(.*)$ ]]; then
-		kunit_results=$((kunit_results + 1))
-		status=${BASH_REMATCH[1]}
-		desc=${BASH_REMATCH[2]}
-		if [[ $desc =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
-			NUM=$((NUM + 1))
-			SKIPPED=$((SKIPPED + 1))
-			echo "ok $NUM - $desc"
-		elif [ "$status" = ok ]; then
-			pass "$desc"
-		else
-			fail "$desc"
-		fi
-	elif [[ $line == '#   '* ]]; then
-		echo "$line"
-	fi
-done <"$LOGS/kunit-tap.log"
+# Its results as they are, its failures' diagnostics ("#   ") too.
+# shellcheck disable=SC2317 # called by tap_fold
+kunit_diag()
+{
+	[[ $1 != '#   '* ]] || echo "$1"
+}
+TAP_FOLD_QUIET=1 TAP_FOLD_DIAG=kunit_diag tap_fold "" "$LOGS/kunit-tap.log"
+kunit_results=$TAP_FOLD_RESULTS
 if [ "$kunit_results" -eq 0 ]; then
-	fail "kunit: tests/kunit/run.sh reported nothing (exit $rc)"
-	diag "$LOGS/kunit-stderr.log"
+	tap_not_ok "kunit: tests/kunit/run.sh reported nothing (exit $rc)"
+	tap_diag "$LOGS/kunit-stderr.log"
 fi
 say "KUnit took $(vb_elapsed "$T_KUNIT")s"
 say "host checks took $(vb_elapsed "$T0")s"
@@ -550,21 +500,21 @@ if [ "${VHOST_BLK_DEBUG_KERNEL:-1}" != 0 ]; then
 	tests/vm/debug-kernel.sh >"$LOGS/debug-kernel.log" 2>&1 || rc=$?
 	say "debug kernel took $(vb_elapsed "$T_DBG")s"
 	if [ "$rc" -eq 0 ]; then
-		pass "setup: debug kernel (KASAN, lockdep, kmemleak, fault injection) built"
+		tap_ok "setup: debug kernel (KASAN, lockdep, kmemleak, fault injection) built"
 		rc=0
 		KDIR=$(. "$VB_CACHE/debug/env" && echo "$KDIR") \
 			vb_build_module "$VB_BUILD/module-debug" W=1 \
 			>"$LOGS/module-debug.log" || rc=$?
 		if [ "$rc" -eq 0 ] && ! grep -qiE 'warning:' "$LOGS/module-debug.log"; then
-			pass "host: module builds against the debug kernel at W=1 without warnings"
+			tap_ok "host: module builds against the debug kernel at W=1 without warnings"
 			DEBUG_MOD=$VB_BUILD/module-debug/vhost_blk.ko
 		else
-			fail "host: module builds against the debug kernel at W=1 without warnings"
+			tap_not_ok "host: module builds against the debug kernel at W=1 without warnings"
 			grep -iE -A3 'error|warning:' "$LOGS/module-debug.log" | head -n 40 | sed 's/^/#   /'
 		fi
 	else
-		fail "setup: debug kernel (KASAN, lockdep, kmemleak, fault injection) built"
-		diag "$LOGS/debug-kernel.log"
+		tap_not_ok "setup: debug kernel (KASAN, lockdep, kmemleak, fault injection) built"
+		tap_diag "$LOGS/debug-kernel.log"
 	fi
 fi
 
@@ -575,7 +525,7 @@ fi
 say "Linux guest initramfs (tests/guest/initramfs.sh)"
 rc=0
 GUEST_INITRD=$(tests/guest/initramfs.sh 2>"$LOGS/guest-initramfs.log") || rc=$?
-check "setup: Linux guest initramfs (busybox, e2fsprogs, static fio) cached" \
+tap_check "setup: Linux guest initramfs (busybox, e2fsprogs, static fio) cached" \
 	"$rc" "$LOGS/guest-initramfs.log"
 [ "$rc" -eq 0 ] || GUEST_INITRD=
 
@@ -598,6 +548,16 @@ else
 	guest_cmd="echo '$GUEST is missing or not executable' >&2; exit 1"
 fi
 
+# fuzz_totals LINE: a guest diagnostic with a fuzzer's total is part of
+# the result: shown, with vm_suite's $kernel in front. The line stays a
+# diagnostic of the guest's (returns 1).
+# shellcheck disable=SC2317 # called by tap_fold
+fuzz_totals()
+{
+	[[ $1 != '# '*'fuzz'*'total:'* ]] || echo "# $kernel: ${1#\# }"
+	return 1
+}
+
 # vm_suite KERNEL MODULE: boot KERNEL (stock or debug) with MODULE, run
 # the guest command, fold its TAP and the VM checks into ours. Results are
 # named "guest: ..." and "vm: ..." on the stock kernel, "debug guest: ..."
@@ -606,7 +566,7 @@ fi
 vm_suite()
 {
 	local kernel=$1 module=$2 out=$LOGS/vm-$1 gp vp attempt rc line
-	local results=0 guest_failed=0 recent=() status desc t_vm
+	local results=0 guest_failed=0 t_vm
 	local VM_REACHED_END=0 VM_SETUP=none VM_CMD_RC='' VM_RMMOD=missing
 	local VM_CONSOLE=unknown VM_BOOT_SECONDS='' VM_ACCEL= VM_KMEMLEAK=
 	local cmd=$guest_cmd name=$guest_name
@@ -663,98 +623,68 @@ vm_suite()
 		# shellcheck source=/dev/null
 		. "$out/vm/result"
 	else
-		diag "$out/vm.log"
+		tap_diag "$out/vm.log"
 	fi
 	say "$kernel guest ($VM_ACCEL): command started ${VM_BOOT_SECONDS:-?}s after boot"
 
 	if [ "$VM_SETUP" = ok ]; then
-		pass "$vp: guest setup (brd, null_blk, insmod vhost_blk, /dev/vhost-blk)"
+		tap_ok "$vp: guest setup (brd, null_blk, insmod vhost_blk, /dev/vhost-blk)"
 	else
-		fail "$vp: guest setup (brd, null_blk, insmod vhost_blk, /dev/vhost-blk): $VM_SETUP"
+		tap_not_ok "$vp: guest setup (brd, null_blk, insmod vhost_blk, /dev/vhost-blk): $VM_SETUP"
 		grep -a 'vm-init:\|insmod\|modprobe' "$out/vm/console.txt" 2>/dev/null |
 			head -n 20 | sed 's/^/#   /'
 	fi
 
 	# The guest's top-level TAP results, renumbered; a failure carries
 	# the diagnostics printed since the previous result.
-	while IFS= read -r line; do
-		if [[ $line == \#* ]]; then
-			recent+=("$line")
-			[ ${#recent[@]} -le 20 ] || recent=("${recent[@]:1}")
-			# The fuzzers' totals are part of the result.
-			[[ $line == '# '*'fuzz'*'total:'* ]] && echo "# $kernel: ${line#\# }"
-			continue
-		fi
-		if [[ $line =~ ^(not\ ok|ok)([[:space:]]+[0-9]+)?([[:space:]]+-)?[[:space:]]*(.*)$ ]]; then
-			status=${BASH_REMATCH[1]}
-			desc=${BASH_REMATCH[4]}
-			results=$((results + 1))
-			NUM=$((NUM + 1))
-			if [[ $desc =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
-				SKIPPED=$((SKIPPED + 1))
-				echo "ok $NUM - $gp: $desc"
-			elif [[ $desc =~ \#[[:space:]]*[Tt][Oo][Dd][Oo] ]]; then
-				SKIPPED=$((SKIPPED + 1))
-				echo "$status $NUM - $gp: $desc"
-			elif [ "$status" = ok ]; then
-				PASSED=$((PASSED + 1))
-				echo "ok $NUM - $gp: $desc"
-			else
-				FAILED=$((FAILED + 1))
-				guest_failed=$((guest_failed + 1))
-				FAIL_LIST+=("not ok $NUM - $gp: $desc")
-				echo "not ok $NUM - $gp: $desc"
-				[ ${#recent[@]} -eq 0 ] || printf '#   %s\n' "${recent[@]}"
-			fi
-			recent=()
-		elif [[ $line =~ ^Bail\ out! ]]; then
-			fail "$gp: $line"
-		fi
-	done <"$out/guest-output.log"
+	TAP_FOLD_QUIET=1 TAP_FOLD_DIAG=fuzz_totals tap_fold "$gp: " \
+		"$out/guest-output.log"
+	results=$TAP_FOLD_RESULTS
+	guest_failed=$TAP_FOLD_FAILED
 
 	if [ "$VM_SETUP" = ok ]; then
 		if [ "$VM_CMD_RC" = 0 ]; then
-			pass "$vp: $name exited 0"
+			tap_ok "$vp: $name exited 0"
 		else
-			fail "$vp: $name exited ${VM_CMD_RC:-never (no end marker)}"
-			[ "$guest_failed" -gt 0 ] || diag "$out/guest-output.log" 15
+			tap_not_ok "$vp: $name exited ${VM_CMD_RC:-never (no end marker)}"
+			[ "$guest_failed" -gt 0 ] || tap_diag "$out/guest-output.log" 15
 		fi
 		if [ "$results" -gt 0 ]; then
-			pass "$vp: guest reported $results results"
+			tap_ok "$vp: guest reported $results results"
 		else
-			fail "$vp: guest reported no ok/not ok results"
+			tap_not_ok "$vp: guest reported no ok/not ok results"
 		fi
 		case $VM_RMMOD in
-		ok | absent) pass "$vp: rmmod vhost_blk after the tests ($VM_RMMOD)" ;;
-		*) fail "$vp: rmmod vhost_blk after the tests ($VM_RMMOD: a reference leaked)" ;;
+		ok | absent) tap_ok "$vp: rmmod vhost_blk after the tests ($VM_RMMOD)" ;;
+		*) tap_not_ok "$vp: rmmod vhost_blk after the tests ($VM_RMMOD: a reference leaked)" ;;
 		esac
 		if [ "$kernel" = debug ]; then
 			case $VM_KMEMLEAK in
 			after-command:0,after-rmmod:0)
-				pass "$vp: kmemleak finds no leak after the tests nor after rmmod" ;;
+				tap_ok "$vp: kmemleak finds no leak after the tests nor after rmmod" ;;
 			*)
-				fail "$vp: kmemleak finds no leak after the tests nor after rmmod (${VM_KMEMLEAK:-no scan})"
+				tap_not_ok "$vp: kmemleak finds no leak after the tests nor after rmmod (${VM_KMEMLEAK:-no scan})"
 				grep -a 'kmemleak|' "$out/vm/console.txt" | head -n 30 | sed 's/^/#   /'
 				;;
 			esac
 		fi
 	fi
 	if [ "$VM_CONSOLE" = clean ]; then
-		pass "$vp: no kernel warnings on the console"
+		tap_ok "$vp: no kernel warnings on the console"
 	else
-		fail "$vp: no kernel warnings on the console"
-		diag "$out/vm/console-bad.txt" 40
+		tap_not_ok "$vp: no kernel warnings on the console"
+		tap_diag "$out/vm/console-bad.txt" 40
 	fi
 	if [ "$VM_REACHED_END" = 1 ]; then
-		pass "$vp: guest reached its end marker"
+		tap_ok "$vp: guest reached its end marker"
 	else
-		fail "$vp: guest reached its end marker (timed out or crashed, VM_TIMEOUT=${VM_TIMEOUT:-2700})"
-		diag "$out/vm/console.txt" 30
+		tap_not_ok "$vp: guest reached its end marker (timed out or crashed, VM_TIMEOUT=${VM_TIMEOUT:-2700})"
+		tap_diag "$out/vm/console.txt" 30
 	fi
 }
 
 if [ "$MODULE_OK" -ne 1 ]; then
-	fail "vm: not booted, the module does not build"
+	tap_not_ok "vm: not booted, the module does not build"
 else
 	vm_suite stock "$MOD_OUT/vhost_blk.ko"
 fi
@@ -762,7 +692,7 @@ fi
 if [ -n "$MOD61" ]; then
 	vm_suite 6.1 "$MOD61"
 else
-	fail "6.1 vm: not booted, the module does not build against 6.1"
+	tap_not_ok "6.1 vm: not booted, the module does not build against 6.1"
 fi
 
 finish
