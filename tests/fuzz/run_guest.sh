@@ -33,24 +33,13 @@ TIMEOUT=${FUZZ_TIMEOUT:-600}
 STEPS=(ioctl slow ring)
 [ $# -gt 0 ] && STEPS=("$@")
 
-NUM=0
-FAILED=0
+# Results are "ok N <fuzzer>: ...", kselftest's style.
+TAP_SEP=" "
+# shellcheck source=../lib/tap.sh
+. "$DIR/../lib/tap.sh"
 LAST_OUT=/dev/null
 WORK=$(mktemp -d /tmp/vhost-blk-fuzz.XXXXXX) || exit 1
 NULLB=/sys/kernel/config/nullb/vhost-blk-fuzz-slow
-
-ok()
-{
-	NUM=$((NUM + 1))
-	echo "ok $NUM $*"
-}
-
-not_ok()
-{
-	NUM=$((NUM + 1))
-	FAILED=$((FAILED + 1))
-	echo "not ok $NUM $*"
-}
 
 cleanup()
 {
@@ -110,44 +99,30 @@ refused_trace()
 run_fuzzer()
 {
 	local name=$1 bin=$BUILD/$2 out=$WORK/$1.out rc=0 start
-	local planned='' reported=0 line
+	local planned reported skip
 
 	shift 2
 	echo "# ---- $name: $(basename "$bin") $* ----"
 	if [ ! -x "$bin" ]; then
-		not_ok "$name: $bin not built (make -C tests/fuzz)"
+		tap_not_ok "$name: $bin not built (make -C tests/fuzz)"
 		return
 	fi
 	start=$SECONDS
 	timeout -k 10 "$TIMEOUT" "$bin" "$@" >"$out" 2>&1 || rc=$?
-	while IFS= read -r line; do
-		if [[ $line =~ ^(not\ ok|ok)\ [0-9]+\ -\ (.*)$ ]]; then
-			reported=$((reported + 1))
-			if [ "${BASH_REMATCH[1]}" = ok ]; then
-				ok "$name: ${BASH_REMATCH[2]}"
-			else
-				not_ok "$name: ${BASH_REMATCH[2]}"
-			fi
-		elif [[ $line =~ ^1\.\.([0-9]+)(.*)$ ]]; then
-			planned=${BASH_REMATCH[1]}
-			if [ "$planned" = 0 ]; then
-				ok "$name # SKIP${BASH_REMATCH[2]#*SKIP}"
-				return
-			fi
-		elif [[ $line =~ ^TAP\ version ]]; then
-			:
-		elif [[ $line =~ ^# ]]; then
-			echo "$line"
-		else
-			echo "# $line"
-		fi
-	done <"$out"
+	tap_fold "$name: " "$out"
+	reported=$TAP_FOLD_RESULTS
+	planned=$TAP_FOLD_PLAN
+	if [ "$planned" = 0 ]; then
+		skip=${TAP_FOLD_PLAN_REST#*SKIP}
+		tap_skip "$name" "${skip#"${skip%%[! ]*}"}"
+		return
+	fi
 	echo "# $name: exit status $rc after $((SECONDS - start)) s"
 	LAST_OUT=$out
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-		not_ok "$name: timed out after ${TIMEOUT}s"
+		tap_not_ok "$name: timed out after ${TIMEOUT}s"
 	elif [ -z "$planned" ] || [ "$reported" -ne "$planned" ]; then
-		not_ok "$name: exited $rc after $reported of ${planned:-?} results"
+		tap_not_ok "$name: exited $rc after $reported of ${planned:-?} results"
 	fi
 }
 
@@ -169,9 +144,9 @@ for step in "${STEPS[@]}"; do
 		n=$(sed -n 's/^# hostile requests: \([0-9]*\) .*/\1/p' "$LAST_OUT" | tail -n 1)
 		echo "# fuzz total: ring: ${n:-0} hostile requests, $(sed -n 's/^# requests sent (chains and heads): \([0-9]*\) .*/\1/p' "$LAST_OUT" | tail -n 1) requests in all"
 		if [ "${n:-0}" -ge "$RING_HOSTILE" ]; then
-			ok "ring: ${n} hostile requests sent (at least $RING_HOSTILE)"
+			tap_ok "ring: ${n} hostile requests sent (at least $RING_HOSTILE)"
 		else
-			not_ok "ring: ${n:-0} hostile requests sent (at least $RING_HOSTILE; RING_TIME=$RING_TIME s too short?)"
+			tap_not_ok "ring: ${n:-0} hostile requests sent (at least $RING_HOSTILE; RING_TIME=$RING_TIME s too short?)"
 		fi
 		;;
 	slow)
@@ -180,7 +155,7 @@ for step in "${STEPS[@]}"; do
 				--rounds "$RING_SLOW_ROUNDS" --batches 20 \
 				--dev "$dev" --chaos-queues 0
 		else
-			ok "ring-slow # SKIP no configfs null_blk"
+			tap_skip ring-slow "no configfs null_blk"
 		fi
 		;;
 	ioctl)
@@ -193,17 +168,17 @@ for step in "${STEPS[@]}"; do
 		n=$(sed -n 's/^# seed [0-9]*: \([0-9]*\) calls .*/\1/p' "$LAST_OUT" | tail -n 1)
 		echo "# fuzz total: ioctl: ${n:-0} ioctl calls"
 		if [ "${n:-0}" -ge "$IOCTL_CALLS" ]; then
-			ok "ioctl: ${n} ioctl calls made (at least $IOCTL_CALLS)"
+			tap_ok "ioctl: ${n} ioctl calls made (at least $IOCTL_CALLS)"
 		else
-			not_ok "ioctl: ${n:-0} ioctl calls made (at least $IOCTL_CALLS)"
+			tap_not_ok "ioctl: ${n:-0} ioctl calls made (at least $IOCTL_CALLS)"
 		fi
 		;;
 	*)
-		not_ok "unknown step $step"
+		tap_not_ok "unknown step $step"
 		;;
 	esac
 done
 
-echo "1..$NUM"
-echo "# $((NUM - FAILED)) of $NUM passed or skipped"
-[ "$FAILED" -eq 0 ]
+tap_plan
+echo "# $((TAP_NUM - TAP_FAILED)) of $TAP_NUM passed or skipped"
+[ "$TAP_FAILED" -eq 0 ]

@@ -46,41 +46,29 @@ BOOT_TIMEOUT=${GUEST_BOOT_TIMEOUT:-900}
 MIGRATE=${GUEST_MIGRATE:-1}
 P="linux guest"
 
-NUM=0
-FAILED=0
+# shellcheck source=../lib/tap.sh
+. "$DIR/../lib/tap.sh"
 WORK=
 PIDS=()
 NULLB=()
-
-ok()
-{
-	NUM=$((NUM + 1))
-	echo "ok $NUM - $P: $*"
-}
-
-not_ok()
-{
-	NUM=$((NUM + 1))
-	FAILED=$((FAILED + 1))
-	echo "not ok $NUM - $P: $*"
-}
 
 diag_file()
 {
 	[ -s "$1" ] && tail -n "${2:-20}" "$1" | sed 's/^/#   /'
 }
 
+# finish: the plan, and exit 1 if anything failed.
 finish()
 {
-	echo "1..$NUM"
-	[ "$FAILED" -eq 0 ]
+	tap_plan
+	[ "$TAP_FAILED" -eq 0 ]
 	exit
 }
 
+# skip REASON: the whole run is skipped.
 skip()
 {
-	NUM=$((NUM + 1))
-	echo "ok $NUM - $P # SKIP $*"
+	tap_skip "$P" "$*"
 	finish
 }
 
@@ -175,10 +163,10 @@ command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 missing"
 WORK=$(mktemp -d /tmp/vhost-blk-linux-guest.XXXXXX) || exit 1
 
 nullb vhost-blk-guest-rw 256 discard=1 ||
-	{ not_ok "setup: null_blk with discard for the read-write disk"; finish; }
+	{ tap_not_ok "$P: setup: null_blk with discard for the read-write disk"; finish; }
 RW_DEV=$DEV
 nullb vhost-blk-guest-ro 64 ||
-	{ not_ok "setup: null_blk for the read-only disk"; finish; }
+	{ tap_not_ok "$P: setup: null_blk for the read-only disk"; finish; }
 RO_DEV=$DEV
 # The read-only disk: an ext4 holding a file of known checksum (mke2fs
 # -d copies it in; nothing is mounted here).
@@ -186,7 +174,7 @@ mkdir "$WORK/ro"
 head -c 1M /dev/urandom >"$WORK/ro/data.bin"
 ROSUM=$(sha256sum "$WORK/ro/data.bin" | cut -d' ' -f1)
 if ! mkfs.ext4 -q -F -d "$WORK/ro" "$RO_DEV" >"$WORK/ro-setup.log" 2>&1; then
-	not_ok "setup: ext4 on the read-only disk's backend"
+	tap_not_ok "$P: setup: ext4 on the read-only disk's backend"
 	diag_file "$WORK/ro-setup.log"
 	finish
 fi
@@ -204,15 +192,15 @@ if bridge "$WORK/bridge1.log" --socket "$WORK/q1.sock" --backend "$RW_DEV" --que
 		>"$WORK/qemu-q1.log" 2>&1 || rc=$?
 	want="The maximum number of queues supported by the backend is 1"
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q "$want" "$WORK/qemu-q1.log"; then
-		ok "QEMU with 2 vCPUs and no num-queues refuses a bridge with --queues 1 ('$want')"
+		tap_ok "$P: QEMU with 2 vCPUs and no num-queues refuses a bridge with --queues 1 ('$want')"
 	else
-		not_ok "QEMU with 2 vCPUs and no num-queues refuses a bridge with --queues 1 (exit $rc)"
+		tap_not_ok "$P: QEMU with 2 vCPUs and no num-queues refuses a bridge with --queues 1 (exit $rc)"
 		diag_file "$WORK/qemu-q1.log"
 	fi
 	kill "${PIDS[-1]}" && wait "${PIDS[-1]}" 2>/dev/null
 	unset 'PIDS[-1]'
 else
-	not_ok "bridge --queues 1 starts"
+	tap_not_ok "$P: bridge --queues 1 starts"
 fi
 
 # --- the guest ----------------------------------------------------------------
@@ -224,16 +212,16 @@ GROW_TO=$((24 << 20))
 start_bridges()
 {
 	bridge "$WORK/bridge-rw.log" --socket "$WORK/rw.sock" --backend "$RW_DEV" \
-		--serial vbg-rw || { not_ok "bridge with its defaults starts"; finish; }
+		--serial vbg-rw || { tap_not_ok "$P: bridge with its defaults starts"; finish; }
 	RW_PID=${PIDS[-1]}
 	bridge "$WORK/bridge-ro.log" --socket "$WORK/ro.sock" --backend "$RO_DEV" \
 		--serial vbg-ro --read-only --queues 2 ||
-		{ not_ok "bridge --read-only --queues 2 starts"; finish; }
+		{ tap_not_ok "$P: bridge --read-only --queues 2 starts"; finish; }
 	rm -f "$WORK/grow.img"
 	truncate -s "$GROW_FROM" "$WORK/grow.img"
 	bridge "$WORK/bridge-grow.log" --socket "$WORK/grow.sock" \
 		--backend "$WORK/grow.img" --serial vbg-grow --queues 1 ||
-		{ not_ok "bridge on a file starts"; finish; }
+		{ tap_not_ok "$P: bridge on a file starts"; finish; }
 }
 start_bridges
 NONCE=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
@@ -486,13 +474,13 @@ cat "$WORK/results.log" "$WORK/results-dst.log" 2>/dev/null | tr -d '\r' >"$WORK
 cat "$WORK/console.log" "$WORK/console-dst.log" 2>/dev/null | tr -d '\r' >"$WORK/console.txt"
 
 # The guest's results, renumbered (its diagnostics are out already).
-guest_results=0
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) ok "${line#ok - }"; guest_results=$((guest_results + 1)) ;;
-	"not ok - "*) not_ok "${line#not ok - }"; guest_results=$((guest_results + 1)) ;;
-	esac
-done <"$WORK/results.txt"
+# shellcheck disable=SC2317 # called by tap_fold
+ignore_diag()
+{
+	return 0
+}
+TAP_FOLD_QUIET=1 TAP_FOLD_DIAG=ignore_diag tap_fold "$P: " "$WORK/results.txt"
+guest_results=$TAP_FOLD_RESULTS
 
 # How each boot ended: the kernel says so at KERN_EMERG, which loglevel=5
 # lets through (its "Linux version" banner, a notice, never reaches the
@@ -506,41 +494,41 @@ echo "# QEMU ran ${T_QEMU}s (exit $rc), first boot's ${init_at:-init not reached
 if [ "$rc" -eq 0 ] && [ "$restarts" -eq 1 ] && [ "$poweroffs" -eq 1 ] &&
    grep -q '^@@boot1=done' "$WORK/results.txt" &&
    grep -q '^@@boot2=done' "$WORK/results.txt"; then
-	ok "booted, rebooted once in the same QEMU (reboot -f) and powered off${MIG_WHERE} ($guest_results guest results, $EARLY_DEATHS boots died early and were retried)"
+	tap_ok "$P: booted, rebooted once in the same QEMU (reboot -f) and powered off${MIG_WHERE} ($guest_results guest results, $EARLY_DEATHS boots died early and were retried)"
 else
-	not_ok "booted, rebooted once in the same QEMU and powered off (QEMU exit $rc, $restarts restarts, $poweroffs power-offs, $guest_results guest results)"
+	tap_not_ok "$P: booted, rebooted once in the same QEMU and powered off (QEMU exit $rc, $restarts restarts, $poweroffs power-offs, $guest_results guest results)"
 	diag_file "$WORK/qemu.log" 5
 	diag_file "$WORK/console.txt" 30
 fi
 
 if [ "$MIGRATE" -eq 1 ]; then
 	if [ "$MIGRATED" -eq 1 ] && [ "$MIG_WRITES" -gt 0 ]; then
-		ok "live migration over a unix socket to a second QEMU with its own bridges on the same backends (${MIG_SECS}s, the guest's I/O went on: $MIG_WRITES writes completed meanwhile)"
+		tap_ok "$P: live migration over a unix socket to a second QEMU with its own bridges on the same backends (${MIG_SECS}s, the guest's I/O went on: $MIG_WRITES writes completed meanwhile)"
 	else
-		not_ok "live migration over a unix socket to a second QEMU with its own bridges (migrated: $MIGRATED, $MIG_WRITES writes meanwhile${MIG_MSG:+, $MIG_MSG})"
+		tap_not_ok "$P: live migration over a unix socket to a second QEMU with its own bridges (migrated: $MIGRATED, $MIG_WRITES writes meanwhile${MIG_MSG:+, $MIG_MSG})"
 		diag_file "$WORK/qemu.log" 10
 		diag_file "$WORK/qemu-dst.log" 10
 	fi
 fi
 
 if [ "$RECONNECTED" -eq 1 ]; then
-	ok "bridge killed with SIGKILL and started again: QEMU (reconnect=1) connected to it and the guest's I/O went on ($RECONNECT_MSG)"
+	tap_ok "$P: bridge killed with SIGKILL and started again: QEMU (reconnect=1) connected to it and the guest's I/O went on ($RECONNECT_MSG)"
 else
-	not_ok "bridge killed with SIGKILL and started again: QEMU connected to it ($RECONNECT_MSG)"
+	tap_not_ok "$P: bridge killed with SIGKILL and started again: QEMU connected to it ($RECONNECT_MSG)"
 	diag_file "$WORK/bridge-rw-again.log" 10
 fi
 
 sent=$(sed -n 's/^@@discard_sectors=//p' "$WORK/results.txt")
 if [ -n "$sent" ] && [ "$sent" -gt 0 ] && [ $((d1 - d0)) -eq "$sent" ]; then
-	ok "the backend ($RW_DEV) counted the $sent sectors the guest discarded"
+	tap_ok "$P: the backend ($RW_DEV) counted the $sent sectors the guest discarded"
 else
-	not_ok "the backend ($RW_DEV) counted the ${sent:-?} sectors the guest discarded (counted $((d1 - d0)))"
+	tap_not_ok "$P: the backend ($RW_DEV) counted the ${sent:-?} sectors the guest discarded (counted $((d1 - d0)))"
 fi
 
 if [ "$(sha256sum <"$RO_DEV")" = "$RO_BEFORE" ]; then
-	ok "read-only export: the backend is unchanged"
+	tap_ok "$P: read-only export: the backend is unchanged"
 else
-	not_ok "read-only export: the backend is unchanged"
+	tap_not_ok "$P: read-only export: the backend is unchanged"
 fi
 
 # A boot that died before its init started is nested TCG's doing (a
@@ -565,11 +553,11 @@ if [ -s "$WORK/console-early.txt" ]; then
 	head -n 5 "$WORK/console-early.txt" | sed 's/^/#   /'
 fi
 if ! grep -q 'vbg: init started' "$WORK/console.txt"; then
-	not_ok "no warning, oops or I/O error on the guest kernel's console (its init's mark is missing)"
+	tap_not_ok "$P: no warning, oops or I/O error on the guest kernel's console (its init's mark is missing)"
 elif [ ! -s "$WORK/console-bad.txt" ]; then
-	ok "no warning, oops or I/O error on the guest kernel's console once its init started ($early early deaths before it)"
+	tap_ok "$P: no warning, oops or I/O error on the guest kernel's console once its init started ($early early deaths before it)"
 else
-	not_ok "no warning, oops or I/O error on the guest kernel's console once its init started"
+	tap_not_ok "$P: no warning, oops or I/O error on the guest kernel's console once its init started"
 	diag_file "$WORK/console-bad.txt"
 fi
 
@@ -582,9 +570,9 @@ for p in "${PIDS[@]}"; do
 done
 PIDS=()
 if [ "$rc" -eq 0 ]; then
-	ok "the ${#BRIDGES[@]} bridges served the whole run and exit 0 on SIGTERM"
+	tap_ok "$P: the ${#BRIDGES[@]} bridges served the whole run and exit 0 on SIGTERM"
 else
-	not_ok "the ${#BRIDGES[@]} bridges served the whole run and exit 0 on SIGTERM"
+	tap_not_ok "$P: the ${#BRIDGES[@]} bridges served the whole run and exit 0 on SIGTERM"
 	for f in "$WORK"/bridge-r*.log; do
 		diag_file "$f" 10
 	done

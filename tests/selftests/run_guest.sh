@@ -35,22 +35,11 @@ export VHOST_BLK_CLI=${VHOST_BLK_CLI:-$TOOL}
 TIMEOUT=$(sed -n 's/^timeout=//p' "$DIR/settings" 2>/dev/null)
 TIMEOUT=${TIMEOUT:-600}
 
-NUM=0
-FAILED=0
+# Results are "ok N <binary>: ...", kselftest's style.
+TAP_SEP=" "
+# shellcheck source=../lib/tap.sh
+. "$DIR/../lib/tap.sh"
 WORK=$(mktemp -d /tmp/vhost-blk-selftests.XXXXXX) || exit 1
-
-ok()
-{
-	NUM=$((NUM + 1))
-	echo "ok $NUM $*"
-}
-
-not_ok()
-{
-	NUM=$((NUM + 1))
-	FAILED=$((FAILED + 1))
-	echo "not ok $NUM $*"
-}
 
 # setup_fs: an ext4 filesystem on a configfs null_blk device, mounted at
 # $WORK/ext4 and exported as VHOST_BLK_TEST_FSDIR for the file tests.
@@ -104,46 +93,26 @@ trap cleanup EXIT
 run_binary()
 {
 	local name=$1 bin=$BUILD/$1 out=$WORK/$1.out rc=0
-	local planned='' reported=0 line status rest skip_reason=''
+	local planned reported skip_reason=''
 
 	echo "# ---- $name ----"
 	if [ ! -x "$bin" ]; then
-		not_ok "$name: $bin not built (make -C tests/selftests)"
+		tap_not_ok "$name: $bin not built (make -C tests/selftests)"
 		return
 	fi
 	KSFT_TAP_LEVEL=1 timeout -k 10 "$TIMEOUT" "$bin" >"$out" 2>&1 || rc=$?
-
-	while IFS= read -r line; do
-		if [[ $line =~ ^(not\ ok|ok)\ [0-9]+\ (.*)$ ]]; then
-			status=${BASH_REMATCH[1]}
-			rest=${BASH_REMATCH[2]}
-			reported=$((reported + 1))
-			if [ "$status" = ok ]; then
-				ok "$name: $rest"
-			else
-				not_ok "$name: $rest"
-			fi
-		elif [[ $line =~ ^1\.\.([0-9]+)(.*)$ ]]; then
-			planned=${BASH_REMATCH[1]}
-			rest=${BASH_REMATCH[2]}
-			[[ $rest =~ SKIP[[:space:]]*(.*)$ ]] &&
-				skip_reason=${BASH_REMATCH[1]}
-			echo "# $name: plan 1..$planned$rest"
-		elif [[ $line =~ ^TAP\ version ]]; then
-			:
-		elif [[ $line =~ ^# ]]; then
-			echo "$line"
-		else
-			echo "# $line"
-		fi
-	done <"$out"
+	tap_fold "$name: " "$out"
+	reported=$TAP_FOLD_RESULTS
+	planned=$TAP_FOLD_PLAN
+	[[ $TAP_FOLD_PLAN_REST =~ SKIP[[:space:]]*(.*)$ ]] &&
+		skip_reason=${BASH_REMATCH[1]}
 
 	if [ "$rc" -eq 4 ] && [ "$reported" -eq 0 ]; then
-		ok "$name # SKIP ${skip_reason:-skipped}"
+		tap_skip "$name" "${skip_reason:-skipped}"
 	elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-		not_ok "$name: timed out after ${TIMEOUT}s"
+		tap_not_ok "$name: timed out after ${TIMEOUT}s"
 	elif [ -z "$planned" ] || [ "$reported" -ne "$planned" ]; then
-		not_ok "$name: exited $rc after $reported of ${planned:-?} results"
+		tap_not_ok "$name: exited $rc after $reported of ${planned:-?} results"
 	elif [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ]; then
 		# Failures were reported above; this only notes the status.
 		echo "# $name: exit status $rc"
@@ -159,9 +128,9 @@ tool_check()
 	timeout -k 10 "$TIMEOUT" "$@" >"$out" 2>&1 || rc=$?
 	sed 's/^/# /' "$out"
 	if [ "$rc" -eq 0 ]; then
-		ok "tool: $desc"
+		tap_ok "tool: $desc"
 	else
-		not_ok "tool: $desc (exit $rc)"
+		tap_not_ok "tool: $desc (exit $rc)"
 	fi
 }
 
@@ -170,7 +139,7 @@ tool_check()
 # against it, stop the server; the server's log follows a failure.
 vu_tool_check()
 {
-	local desc=$1 sock=$2 log=$WORK/server.log pid i before=$FAILED
+	local desc=$1 sock=$2 log=$WORK/server.log pid i before=$TAP_FAILED
 	local -a args=()
 
 	shift 2
@@ -189,7 +158,7 @@ vu_tool_check()
 	tool_check "$desc" "$TOOL" io --vhost-user "$sock" "${args[@]}"
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	[ "$FAILED" -eq "$before" ] || sed 's/^/# server: /' "$log"
+	[ "$TAP_FAILED" -eq "$before" ] || sed 's/^/# server: /' "$log"
 }
 
 echo "TAP version 13"
@@ -214,7 +183,7 @@ done
 if [ $# -eq 0 ]; then
 	echo "# ---- vhost-blk tool ----"
 	if [ ! -e /dev/vhost-blk ]; then
-		ok "tool # SKIP /dev/vhost-blk not present"
+		tap_skip tool "/dev/vhost-blk not present"
 	elif [ -x "$TOOL" ]; then
 		dev=${VHOST_BLK_TEST_DEV:-/dev/ram0}
 		tool_check "vhost-blk info $dev" "$TOOL" info "$dev"
@@ -233,7 +202,7 @@ if [ $# -eq 0 ]; then
 				"$BRIDGE" --socket "$WORK/bridge.sock" --backend "$dev" \
 				--serial vhost-blk-io --queues 2
 		else
-			not_ok "tool: $BRIDGE not built (make -C tools)"
+			tap_not_ok "tool: $BRIDGE not built (make -C tools)"
 		fi
 		dev2=${VHOST_BLK_TEST_DEV2:-/dev/ram1}
 		if [ -x "$QSD" ]; then
@@ -242,25 +211,26 @@ if [ $# -eq 0 ]; then
 				"$QSD" --blockdev "driver=host_device,node-name=d,filename=$dev2,cache.direct=on" \
 				--export "type=vhost-user-blk,id=e,node-name=d,addr.type=unix,addr.path=$WORK/qsd.sock,writable=on,num-queues=2"
 		else
-			ok "tool: vhost-blk io --vhost-user (qemu-storage-daemon) # SKIP $QSD not installed"
+			tap_skip "tool: vhost-blk io --vhost-user (qemu-storage-daemon)" \
+				"$QSD not installed"
 		fi
 	else
-		not_ok "tool: $TOOL not built (make -C tools)"
+		tap_not_ok "tool: $TOOL not built (make -C tools)"
 	fi
 fi
 
 if [ $# -eq 0 ]; then
 	echo "# ---- fio engine, bench smoke ----"
 	if [ ! -f "$DIR/../../tools/fio/build/vhost-blk-engine.so" ]; then
-		ok "bench: smoke # SKIP fio engine not built (make -C tools/fio)"
+		tap_skip "bench: smoke" "fio engine not built (make -C tools/fio)"
 	elif [ ! -e /dev/vhost-blk ] || ! command -v fio >/dev/null; then
-		ok "bench: smoke # SKIP needs /dev/vhost-blk and fio"
+		tap_skip "bench: smoke" "needs /dev/vhost-blk and fio"
 	else
 		tool_check "bench smoke (fio engine with verify=crc32c; io_uring, vhost-blk, qsd)" \
 			"$DIR/../bench/run.sh" --guest --smoke
 	fi
 fi
 
-echo "1..$NUM"
-echo "# $((NUM - FAILED)) of $NUM passed or skipped"
-[ "$FAILED" -eq 0 ]
+tap_plan
+echo "# $((TAP_NUM - TAP_FAILED)) of $TAP_NUM passed or skipped"
+[ "$TAP_FAILED" -eq 0 ]
