@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the vhost-blk fuzzers: a seeded PRNG, TAP output,
- * failure records, time and small file utilities. Header only.
+ * Helpers shared by the vhost-blk fuzzers: a seeded PRNG, TAP output
+ * through kselftest.h, failure records, time and small file utilities.
+ * Header only.
  */
 #ifndef VHOST_BLK_FUZZ_COMMON_H
 #define VHOST_BLK_FUZZ_COMMON_H
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "kselftest.h"
 
 /* Each argument evaluated once, in their common type. */
 #define MIN(a, b)	({ __typeof__((a) + (b)) _a = (a), _b = (b);	\
@@ -137,14 +139,17 @@ static inline double secs_since(uint64_t t0)
 	return (double)(now_ns() - t0) / 1e9;
 }
 
-/* ---- TAP and failure records ---- */
+/* ---- TAP (kselftest.h) and failure records ---- */
 
 #define FAIL_LOG_MAX	40
 
+/*
+ * kselftest.h numbers, counts and prints the results; the lock keeps
+ * results and failure messages, which any thread may print, whole.
+ */
 struct tap {
 	pthread_mutex_t lock;
-	unsigned int num;
-	unsigned int failed;
+	unsigned int failed;		/* results that failed */
 	unsigned long fail_logged;	/* failure messages printed */
 	unsigned long fail_dropped;	/* failure messages not printed */
 };
@@ -153,7 +158,8 @@ struct tap {
 
 static inline void tap_header(unsigned int plan)
 {
-	printf("TAP version 13\n1..%u\n", plan);
+	ksft_print_header();
+	ksft_set_plan(plan);
 	fflush(stdout);
 }
 
@@ -161,34 +167,34 @@ static inline void tap_result(struct tap *t, bool ok, const char *fmt, ...)
 	__printf(3, 4);
 static inline void tap_result(struct tap *t, bool ok, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	pthread_mutex_lock(&t->lock);
-	t->num++;
 	if (!ok)
 		t->failed++;
-	printf("%sok %u - ", ok ? "" : "not ", t->num);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
+	ksft_test_result(ok, "%s\n", msg);
 	fflush(stdout);
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* A "# " diagnostic line, whole even when threads print at once. */
 static inline void diag(const char *fmt, ...)
 	__printf(1, 2);
 static inline void diag(const char *fmt, ...)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	char msg[1024];
 	va_list ap;
 
-	pthread_mutex_lock(&lock);
-	printf("# ");
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	printf("\n");
+	pthread_mutex_lock(&lock);
+	ksft_print_msg("%s\n", msg);
 	fflush(stdout);
 	pthread_mutex_unlock(&lock);
 }
@@ -213,12 +219,13 @@ static inline bool tap_fail_msg(struct tap *t, const char *fmt, ...)
 		max = e ? atol(e) : FAIL_LOG_MAX;
 	}
 	if (t->fail_logged < (unsigned long)max) {
+		char msg[1024];
+
 		t->fail_logged++;
-		printf("# FAIL: ");
 		va_start(ap, fmt);
-		vprintf(fmt, ap);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
-		printf("\n");
+		ksft_print_msg("FAIL: %s\n", msg);
 		fflush(stdout);
 	} else {
 		t->fail_dropped++;
