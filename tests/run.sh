@@ -283,6 +283,7 @@ if [ "$TOOLS_OK" -eq 1 ]; then
 	644 include/vhost-blk/vhost_blk_ctl.h
 	644 include/vhost-blk/virtio_blk_drv.h
 	644 include/vhost-blk/vhost_user.h
+	644 include/vhost-blk/vhost_compat.h
 	644 share/man/man8/vhost-blk.8
 	644 share/man/man8/vhost-user-blk-bridge.8
 	644 share/man/man4/vhost_blk.4

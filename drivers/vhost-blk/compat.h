@@ -312,4 +312,27 @@ static inline long vhost_blk_pin_longterm(unsigned long start,
 }
 #endif
 
+/*
+ * The per-virtqueue worker ioctls of <linux/vhost.h>, new in 6.4: the
+ * module serves them on every kernel, so older headers get them here.
+ */
+#include <linux/vhost.h>
+#ifndef VHOST_NEW_WORKER
+struct vhost_worker_state {
+	unsigned int worker_id;
+};
+
+struct vhost_vring_worker {
+	unsigned int index;
+	unsigned int worker_id;
+};
+
+#define VHOST_NEW_WORKER _IOR(VHOST_VIRTIO, 0x8, struct vhost_worker_state)
+#define VHOST_FREE_WORKER _IOW(VHOST_VIRTIO, 0x9, struct vhost_worker_state)
+#define VHOST_ATTACH_VRING_WORKER _IOW(VHOST_VIRTIO, 0x15,		\
+				       struct vhost_vring_worker)
+#define VHOST_GET_VRING_WORKER _IOWR(VHOST_VIRTIO, 0x16,		\
+				     struct vhost_vring_worker)
+#endif
+
 #endif /* _VHOST_BLK_COMPAT_H */

@@ -28,7 +28,7 @@
 #define VHOST_BLK_CTL_H
 
 #include <stdint.h>
-#include <linux/vhost.h>
+#include "vhost_compat.h"
 #include <linux/virtio_blk.h>
 #include <linux/vhost_blk.h>
 

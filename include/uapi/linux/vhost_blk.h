@@ -28,11 +28,14 @@
  *
  * Every struct of this header is extensible: it begins with its size,
  * which the caller sets to sizeof() of the struct it was built against.
- * The kernel accepts a smaller size down to the first published version
- * (..._SIZE_VER0) and a larger one up to the page size as long as the
- * bytes it does not know are zero (-E2BIG otherwise, and for any size
- * above the page size, as clone3() and openat2() do). Reserved fields
- * must be zero (-EINVAL).
+ * The ioctls that take one are numbered with _IO() (no size or direction
+ * in the number, as iommufd does): the kernel reads the size from the
+ * struct's first __u32, refuses one below the first published version
+ * (..._SIZE_VER0) with -EINVAL, and accepts a larger one up to the page
+ * size as long as the bytes it does not know are zero (-E2BIG otherwise,
+ * and for any size above the page size, as clone3() and openat2() do).
+ * Reserved fields must be zero (-EINVAL). Output is written back up to
+ * the smaller of the caller's size and the kernel's.
  */
 #ifndef _UAPI_LINUX_VHOST_BLK_H
 #define _UAPI_LINUX_VHOST_BLK_H
@@ -42,8 +45,10 @@
 #include <linux/vhost.h>
 
 /*
- * Per-virtqueue workers, as in <linux/vhost.h> since Linux 6.4; defined
- * here for userspace and kernels built with older headers. By default
+ * Per-virtqueue workers: VHOST_NEW_WORKER, VHOST_FREE_WORKER,
+ * VHOST_ATTACH_VRING_WORKER and VHOST_GET_VRING_WORKER of <linux/vhost.h>
+ * (Linux 6.4 and later; libvhost-blk's vhost_compat.h defines them for
+ * programs built against older headers). By default
  * every virtqueue gets its own worker when it starts; a VMM can create
  * workers with VHOST_NEW_WORKER and map several virtqueues to one with
  * VHOST_ATTACH_VRING_WORKER (the virtqueue must be stopped, -EBUSY
@@ -54,23 +59,6 @@
  * workers are kthreads, past the module parameter max_kthread_workers);
  * more than VHOST_BLK_MAX_WORKERS per device gives -ENOSPC.
  */
-#ifndef VHOST_NEW_WORKER
-struct vhost_worker_state {
-	unsigned int worker_id;
-};
-
-struct vhost_vring_worker {
-	unsigned int index;
-	unsigned int worker_id;
-};
-
-#define VHOST_NEW_WORKER _IOR(VHOST_VIRTIO, 0x8, struct vhost_worker_state)
-#define VHOST_FREE_WORKER _IOW(VHOST_VIRTIO, 0x9, struct vhost_worker_state)
-#define VHOST_ATTACH_VRING_WORKER _IOW(VHOST_VIRTIO, 0x15,		\
-				       struct vhost_vring_worker)
-#define VHOST_GET_VRING_WORKER _IOWR(VHOST_VIRTIO, 0x16,		\
-				     struct vhost_vring_worker)
-#endif
 
 /* Maximum number of virtqueues one device serves. */
 #define VHOST_BLK_MAX_QUEUES		16
