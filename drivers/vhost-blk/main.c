@@ -557,10 +557,24 @@ static int vhost_blk_backend_allowed(struct file *file)
 }
 
 /*
- * Read an extensible struct of our ABI (it begins with its u32 size):
- * below @ver0 -EINVAL, above the page size -E2BIG, unknown trailing
- * bytes must be zero (-E2BIG). The copy's size field holds the size that
- * was checked, whatever the caller wrote there meanwhile.
+ * The first published version of each extensible struct ends with its
+ * last field: the minimum size the ioctls accept.
+ */
+static_assert(VHOST_BLK_BACKEND_SIZE_VER0 ==
+	      offsetofend(struct vhost_blk_backend, reserved));
+static_assert(VHOST_BLK_CONFIG_SIZE_VER0 ==
+	      offsetofend(struct vhost_blk_config, reserved));
+static_assert(VHOST_BLK_OPTIONS_SIZE_VER0 ==
+	      offsetofend(struct vhost_blk_options, reserved));
+static_assert(VHOST_BLK_VRING_INFLIGHT_SIZE_VER0 ==
+	      offsetofend(struct vhost_blk_vring_inflight, reserved));
+
+/*
+ * Read an extensible struct of our ABI. Its ioctl number carries no size
+ * (_IO()): the size is the struct's first u32, as in iommufd. Below
+ * @ver0 -EINVAL, above the page size -E2BIG, unknown trailing bytes
+ * must be zero (-E2BIG). The copy's size field holds the size that was
+ * checked, whatever the caller wrote there meanwhile.
  */
 static int vhost_blk_copy_sized(void *dst, size_t ksize,
 				const void __user *argp, u32 ver0)
@@ -1299,25 +1313,6 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 	u64 __user *featurep = argp;
 	u64 features;
 
-	/*
-	 * The size-prefixed structs may grow: their ioctls are matched on
-	 * type, number and direction, whatever size the caller compiled.
-	 */
-	if (_IOC_TYPE(cmd) == VHOST_VIRTIO) {
-		if (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_BACKEND) &&
-		    _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_BACKEND))
-			return vhost_blk_set_backend(dev, argp);
-		if (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_GET_CONFIG) &&
-		    _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_GET_CONFIG))
-			return vhost_blk_get_config(dev, argp);
-		if (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_OPTIONS) &&
-		    _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_OPTIONS))
-			return vhost_blk_set_options(dev, argp);
-		if (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_VRING_INFLIGHT) &&
-		    _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_VRING_INFLIGHT))
-			return vhost_blk_set_vring_inflight(dev, argp);
-	}
-
 	switch (cmd) {
 	case VHOST_GET_FEATURES:
 		features = VHOST_BLK_FEATURES | VHOST_BLK_VHOST_FEATURES;
@@ -1338,6 +1333,14 @@ static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
 		return vhost_blk_set_log_base(dev, argp);
 	case VHOST_SET_LOG_FD:
 		return vhost_blk_set_log_fd(dev, argp);
+	case VHOST_BLK_SET_BACKEND:
+		return vhost_blk_set_backend(dev, argp);
+	case VHOST_BLK_GET_CONFIG:
+		return vhost_blk_get_config(dev, argp);
+	case VHOST_BLK_SET_OPTIONS:
+		return vhost_blk_set_options(dev, argp);
+	case VHOST_BLK_SET_VRING_INFLIGHT:
+		return vhost_blk_set_vring_inflight(dev, argp);
 	case VHOST_BLK_SET_CONFIG_CALL:
 		return vhost_blk_set_config_call(dev, argp);
 	case VHOST_SET_VRING_NUM:

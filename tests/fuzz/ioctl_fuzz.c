@@ -884,6 +884,7 @@ static const unsigned long known_cmds[] = {
 	VHOST_GET_VRING_WORKER, VHOST_BLK_SET_BACKEND, VHOST_BLK_GET_CONFIG,
 	VHOST_SET_VRING_BUSYLOOP_TIMEOUT, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
 	VHOST_BLK_SET_CONFIG_CALL, VHOST_SET_LOG_BASE, VHOST_SET_LOG_FD,
+	VHOST_BLK_SET_OPTIONS, VHOST_BLK_SET_VRING_INFLIGHT,
 };
 
 /* vhost ioctls of other devices, and near misses of ours. */
@@ -900,6 +901,11 @@ static unsigned long unknown_cmd(struct rng *r)
 		_IOR(VHOST_VIRTIO, 0x70, __u32),	/* VDPA_GET_DEVICE_ID */
 		_IO(VHOST_VIRTIO, 0x7D),		/* VDPA_SUSPEND */
 		_IOR(VHOST_VIRTIO, 0x53, struct vhost_blk_backend),
+		/* the numbers of ours before they became _IO() */
+		_IOW(VHOST_VIRTIO, 0x50, struct vhost_blk_backend),
+		_IOWR(VHOST_VIRTIO, 0x51, struct vhost_blk_config),
+		_IOW(VHOST_VIRTIO, 0x52, struct vhost_blk_options),
+		_IOW(VHOST_VIRTIO, 0x53, struct vhost_blk_vring_inflight),
 		_IOW(VHOST_VIRTIO, 0x5e, struct vhost_blk_backend),
 		_IOWR(VHOST_VIRTIO, 0x5f, struct vhost_blk_config),
 	};
@@ -923,18 +929,6 @@ static unsigned long unknown_cmd(struct rng *r)
 		known = false;
 		for (unsigned int i = 0; i < ARRAY_SIZE(known_cmds); i++)
 			known |= cmd == known_cmds[i];
-		/* these four are matched whatever size the command encodes */
-		known |= _IOC_TYPE(cmd) == VHOST_VIRTIO &&
-			 ((_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_BACKEND) &&
-			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_BACKEND)) ||
-			  (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_GET_CONFIG) &&
-			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_GET_CONFIG)) ||
-			  (_IOC_NR(cmd) == _IOC_NR(VHOST_BLK_SET_OPTIONS) &&
-			   _IOC_DIR(cmd) == _IOC_DIR(VHOST_BLK_SET_OPTIONS)) ||
-			  (_IOC_NR(cmd) ==
-			   _IOC_NR(VHOST_BLK_SET_VRING_INFLIGHT) &&
-			   _IOC_DIR(cmd) ==
-			   _IOC_DIR(VHOST_BLK_SET_VRING_INFLIGHT)));
 	} while (known);
 	return cmd;
 }
@@ -1344,10 +1338,6 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 		bool inflight = false;
 
 		c->cmd = VHOST_BLK_SET_BACKEND;
-		if (rng_pct(r, 15))	/* compiled against another size */
-			c->cmd = _IOW(VHOST_VIRTIO, _IOC_NR(c->cmd), 0) |
-				 (rng_below(r, 1 << _IOC_SIZEBITS) <<
-				  _IOC_SIZESHIFT);
 		p = gen_sized(r, c, sizeof(*b), &size, &pre, &bad);
 		b = (struct vhost_blk_backend *)p;
 		c->backend = rng_below(r, nbackends);
@@ -1401,10 +1391,6 @@ static void gen(struct rng *r, enum op op, struct call *c, int mode)
 		uint64_t cptr = (uintptr_t)cbuf;
 
 		c->cmd = VHOST_BLK_GET_CONFIG;
-		if (rng_pct(r, 15))
-			c->cmd = _IOWR(VHOST_VIRTIO, _IOC_NR(c->cmd), 0) |
-				 (rng_below(r, 1 << _IOC_SIZEBITS) <<
-				  _IOC_SIZESHIFT);
 		p = gen_sized(r, c, sizeof(*g), &size, &pre, &bad);
 		g = (struct vhost_blk_config *)p;
 		clen = x < 70 ? sizeof(struct virtio_blk_config) :

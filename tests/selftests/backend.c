@@ -666,26 +666,6 @@ TEST_F(bk, append_only_file_refused)
 	unlink(path);
 }
 
-/*
- * A newer caller compiled a larger struct: its ioctl number encodes the
- * larger size, and the kernel still takes it, zero tail or -E2BIG.
- */
-TEST_F(bk, grown_struct_new_ioctl_number)
-{
-	struct {
-		struct vhost_blk_backend b;
-		uint8_t tail[24];
-	} big;
-	unsigned long cmd = _IOW(VHOST_VIRTIO, 0x50, big);
-
-	memset(&big, 0, sizeof(big));
-	big.b.size = sizeof(big);
-	big.b.fd = self->bfd;
-	EXPECT_EQ(0, ioctl(self->fd, cmd, &big) ? -errno : 0);
-	big.tail[23] = 1;
-	EXPECT_EQ(-E2BIG, ioctl(self->fd, cmd, &big) ? -errno : 0);
-}
-
 /* Backend I/O errors (null_blk bad blocks) come back as IOERR. */
 TEST_F(bk, backend_errors_are_ioerr)
 {

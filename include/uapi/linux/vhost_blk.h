@@ -335,13 +335,20 @@ struct vhost_blk_inflight_split {
 
 /*
  * Device-specific ioctls. VHOST_VIRTIO (0xAF) numbers 0x50-0x5f are not
- * used by <linux/vhost.h>.
+ * used by <linux/vhost.h>. Those taking an extensible struct are _IO():
+ * the size is the struct's first __u32, not part of the number, so one
+ * number serves every version of the struct. The numbers of earlier
+ * releases, which encoded a size with _IOW()/_IOWR(), fail with -ENOTTY.
  */
-#define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0x50, struct vhost_blk_backend)
-#define VHOST_BLK_GET_CONFIG	_IOWR(VHOST_VIRTIO, 0x51, struct vhost_blk_config)
-#define VHOST_BLK_SET_OPTIONS	_IOW(VHOST_VIRTIO, 0x52, struct vhost_blk_options)
-#define VHOST_BLK_SET_VRING_INFLIGHT	_IOW(VHOST_VIRTIO, 0x53,	\
-					     struct vhost_blk_vring_inflight)
-#define VHOST_BLK_SET_CONFIG_CALL _IOW(VHOST_VIRTIO, 0x54, int)
+#define VHOST_BLK_SET_BACKEND		_IO(VHOST_VIRTIO, 0x50)
+#define VHOST_BLK_GET_CONFIG		_IO(VHOST_VIRTIO, 0x51)
+#define VHOST_BLK_SET_OPTIONS		_IO(VHOST_VIRTIO, 0x52)
+#define VHOST_BLK_SET_VRING_INFLIGHT	_IO(VHOST_VIRTIO, 0x53)
+/*
+ * An eventfd is an int and stays one, as for VHOST_SET_LOG_FD and
+ * VHOST_VDPA_SET_CONFIG_CALL: this number encodes its real size, and
+ * the kernel matches it whole.
+ */
+#define VHOST_BLK_SET_CONFIG_CALL	_IOW(VHOST_VIRTIO, 0x54, int)
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */
