@@ -24,7 +24,7 @@ BUILD=${VHOST_BLK_SELFTEST_BUILD:-$DIR/build}
 TOOL=$DIR/../../tools/build/vhost-blk
 BRIDGE=$DIR/../../tools/build/vhost-user-blk-bridge
 QSD=/usr/bin/qemu-storage-daemon
-TESTS=(ioctl backend data file vring giant teardown bridge pin
+TESTS=(abi ioctl backend data file vring giant teardown bridge pin
        faults_dm faults_fmr faults_fslab faults_flood owner devnode stats
        dirtylog service inflight resize)
 # The bridge and stats selftests run these binaries.
