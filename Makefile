@@ -4,7 +4,8 @@
 #
 #   make                 build the module against KDIR
 #   make check           sparse (C=2) over the driver
-#   make style           checkpatch --strict over the driver and the ABI
+#   make style           checkpatch --strict over the driver and the ABI,
+#                        kernel-doc over the ABI header
 #   make tools           build the userspace helpers in tools/
 #   make demo            boot a VM, attach a device, drive verified I/O
 #   make test            build everything and run every test in VMs
@@ -21,6 +22,7 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 # One version for the module, the tools and dkms.conf.
 PACKAGE_VERSION := $(shell cat $(CURDIR)/VERSION)
 CHECKPATCH ?= $(KDIR)/scripts/checkpatch.pl
+KERNELDOC ?= $(KDIR)/scripts/kernel-doc
 # The release of the kernel KDIR builds for, not of the running one.
 KRELEASE = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 DESTDIR ?=
@@ -55,6 +57,7 @@ style:
 		-f $(filter-out %/compat.h,$(SRC_FILES))
 	$(CHECKPATCH) --strict --no-tree --show-types \
 		--ignore LINUX_VERSION_CODE -f drivers/vhost-blk/compat.h
+	$(KERNELDOC) -none -Wall -Werror include/uapi/linux/vhost_blk.h
 
 tools:
 	$(MAKE) -C tools

@@ -166,15 +166,15 @@ else
 	tap_not_ok "host: sparse (make check, C=2) clean (module does not build)"
 fi
 
-say "checkpatch --strict"
+say "checkpatch --strict, kernel-doc"
 rc=0
 make --no-print-directory style CHECKPATCH="$CHECKPATCH" KDIR="$KDIR" \
 	>"$LOGS/checkpatch.log" 2>&1 || rc=$?
 if [ "$rc" -eq 0 ]; then
-	tap_ok "host: checkpatch --strict clean"
+	tap_ok "host: checkpatch --strict and kernel-doc of the ABI header clean"
 else
-	tap_not_ok "host: checkpatch --strict clean"
-	grep -E -A4 '^(ERROR|WARNING|CHECK):' "$LOGS/checkpatch.log" | head -n 60 | sed 's/^/#   /'
+	tap_not_ok "host: checkpatch --strict and kernel-doc of the ABI header clean"
+	grep -E -A4 '^(ERROR|WARNING|CHECK):|: warning:' "$LOGS/checkpatch.log" | head -n 60 | sed 's/^/#   /'
 	tap_diag "$LOGS/checkpatch.log" 5
 fi
 

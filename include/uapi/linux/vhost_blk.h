@@ -72,7 +72,7 @@
 /* Length of the serial number returned for VIRTIO_BLK_T_GET_ID. */
 #define VHOST_BLK_SERIAL_LEN		20
 
-/*
+/**
  * struct vhost_blk_backend - argument of VHOST_BLK_SET_BACKEND
  * @size:	sizeof(struct vhost_blk_backend); at least
  *		VHOST_BLK_BACKEND_SIZE_VER0.
@@ -115,7 +115,7 @@ struct vhost_blk_backend {
 #define VHOST_BLK_BACKEND_F_RO		(1ULL << 0)
 #define VHOST_BLK_BACKEND_F_ALL		(VHOST_BLK_BACKEND_F_RO)
 
-/*
+/**
  * struct vhost_blk_config - argument of VHOST_BLK_GET_CONFIG
  * @size:	sizeof(struct vhost_blk_config); at least
  *		VHOST_BLK_CONFIG_SIZE_VER0.
@@ -148,7 +148,7 @@ struct vhost_blk_config {
 
 #define VHOST_BLK_CONFIG_SIZE_VER0	40
 
-/*
+/**
  * struct vhost_blk_options - argument of VHOST_BLK_SET_OPTIONS
  * @size:	sizeof(struct vhost_blk_options); at least
  *		VHOST_BLK_OPTIONS_SIZE_VER0.
@@ -201,7 +201,7 @@ struct vhost_blk_options {
 #define VHOST_BLK_OPT_F_PIN_MEM		(1ULL << 0)
 #define VHOST_BLK_OPT_F_ALL		(VHOST_BLK_OPT_F_PIN_MEM)
 
-/*
+/**
  * struct vhost_blk_vring_inflight - argument of VHOST_BLK_SET_VRING_INFLIGHT
  * @size:	sizeof(struct vhost_blk_vring_inflight); at least
  *		VHOST_BLK_VRING_INFLIGHT_SIZE_VER0.
@@ -273,29 +273,58 @@ struct vhost_blk_vring_inflight {
 
 #define VHOST_BLK_VRING_INFLIGHT_SIZE_VER0	40
 
-/*
- * The inflight region of one split virtqueue, as the vhost-user spec
- * lays it out, in host byte order: a header and one entry per descriptor
- * of the ring. Only head descriptors' entries are used.
+/**
+ * struct vhost_blk_inflight_desc - one descriptor's entry of an inflight
+ *	region
+ * @inflight:	1: the chain with this head was taken from the avail ring
+ *		and its used entry is not yet visible to the guest; else 0.
+ * @padding:	not used; cleared with the entry when the device takes a
+ *		fresh region over.
+ * @next:	the previous head of the last used batch (a link of the
+ *		batch that starts at last_batch_head).
+ * @counter:	the order in which heads were taken from the avail ring.
+ *
+ * Only the entries of head descriptors are used.
  */
 struct vhost_blk_inflight_desc {
-	__u8 inflight;		/* 1: taken from avail, not yet used */
+	__u8 inflight;
 	__u8 padding[5];
-	__u16 next;		/* the previous head of the last used batch */
-	__u64 counter;		/* order in which heads were taken */
+	__u16 next;
+	__u64 counter;
 };
 
+/**
+ * struct vhost_blk_inflight_split - the inflight region of one split
+ *	virtqueue (VHOST_BLK_SET_VRING_INFLIGHT)
+ * @features:	unused by the device (the vhost-user layout's field).
+ * @version:	0: not initialized (the device takes the region over at
+ *		queue start); VHOST_BLK_INFLIGHT_VERSION.
+ * @desc_num:	the ring size.
+ * @last_batch_head: the last head of the last used batch.
+ * @used_idx:	used->idx once the last batch's marks are cleared.
+ * @desc:	one entry per descriptor of the ring.
+ *
+ * The layout of the vhost-user spec's split-ring inflight region, in
+ * host byte order: this header, then @desc_num entries.
+ */
 struct vhost_blk_inflight_split {
 	__u64 features;
-	__u16 version;		/* 0: not initialized; 1 */
-	__u16 desc_num;		/* ring size */
-	__u16 last_batch_head;	/* last head of the last used batch */
-	__u16 used_idx;		/* used->idx once the batch is cleared */
+	__u16 version;
+	__u16 desc_num;
+	__u16 last_batch_head;
+	__u16 used_idx;
 	struct vhost_blk_inflight_desc desc[];
 };
 
 #define VHOST_BLK_INFLIGHT_VERSION	1
-/* Bytes of the inflight region of a ring of @num descriptors. */
+
+/**
+ * VHOST_BLK_INFLIGHT_SIZE() - bytes of an inflight region
+ * @num:	descriptors of the ring.
+ *
+ * Return: sizeof(struct vhost_blk_inflight_split) plus @num entries, as a
+ * __u64.
+ */
 #define VHOST_BLK_INFLIGHT_SIZE(num)					\
 	(sizeof(struct vhost_blk_inflight_split) +			\
 	 (__u64)(num) * sizeof(struct vhost_blk_inflight_desc))
