@@ -15,6 +15,10 @@
  * swaps and vring changes under I/O (two queues carry real requests on
  * a slow null_blk device while the calls go on).
  *
+ * Each kind of call is an entry of kinds[]: the ioctl, its weight in the
+ * mix, the errnos the documentation gives it, and a small builder that
+ * makes its arguments and expectation.
+ *
  * A model of the device (owner, features, memory table, per-queue ring
  * size, addresses, base, started, workers, backend) gives for every call
  * the results the documentation allows in that state; every errno must
@@ -68,67 +72,6 @@ enum op {
 	O_SET_VRING_ERR, O_NEW_WORKER, O_FREE_WORKER, O_ATTACH_WORKER,
 	O_GET_WORKER, O_SET_BACKEND, O_GET_CONFIG, O_SET_BUSYLOOP,
 	O_GET_BUSYLOOP, O_UNKNOWN, NOPS
-};
-
-static const char *const op_name[NOPS] = {
-	"VHOST_GET_FEATURES", "VHOST_SET_FEATURES", "VHOST_SET_OWNER",
-	"VHOST_RESET_OWNER", "VHOST_SET_MEM_TABLE", "VHOST_SET_VRING_NUM",
-	"VHOST_SET_VRING_ADDR", "VHOST_SET_VRING_BASE", "VHOST_GET_VRING_BASE",
-	"VHOST_SET_VRING_KICK", "VHOST_SET_VRING_CALL", "VHOST_SET_VRING_ERR",
-	"VHOST_NEW_WORKER", "VHOST_FREE_WORKER", "VHOST_ATTACH_VRING_WORKER",
-	"VHOST_GET_VRING_WORKER", "VHOST_BLK_SET_BACKEND",
-	"VHOST_BLK_GET_CONFIG", "VHOST_SET_VRING_BUSYLOOP_TIMEOUT",
-	"VHOST_GET_VRING_BUSYLOOP_TIMEOUT", "unknown ioctl",
-};
-
-/* What Documentation/vhost-blk.rst lists for each ioctl. */
-#define OWNER_ONLY	E(EPERM)
-static const eset doc_allowed[NOPS] = {
-	[O_GET_FEATURES] = OK | E(EFAULT),
-	[O_SET_FEATURES] = OK | E(EFAULT) | E(EOPNOTSUPP) | E(EBUSY) |
-			   OWNER_ONLY,
-	[O_SET_OWNER] = OK | E(EBUSY),
-	[O_RESET_OWNER] = OK | OWNER_ONLY,
-	[O_SET_MEM_TABLE] = OK | E(EFAULT) | E(EINVAL) | E(E2BIG) |
-			    OWNER_ONLY,
-	[O_SET_VRING_NUM] = OK | E(EFAULT) | E(EINVAL) | E(EBUSY) |
-			    E(ENOBUFS) | OWNER_ONLY,
-	[O_SET_VRING_ADDR] = OK | E(EFAULT) | E(EINVAL) | E(EOPNOTSUPP) |
-			     E(ENOBUFS) | OWNER_ONLY,
-	[O_SET_VRING_BASE] = OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
-	[O_GET_VRING_BASE] = OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
-	[O_SET_VRING_KICK] = OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
-	[O_SET_VRING_CALL] = OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
-	[O_SET_VRING_ERR] = OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
-	[O_NEW_WORKER] = OK | E(EFAULT) | OWNER_ONLY,
-	[O_FREE_WORKER] = OK | E(EFAULT) | E(EBUSY) | E(ENODEV) | OWNER_ONLY,
-	[O_ATTACH_WORKER] = OK | E(EFAULT) | E(EBUSY) | E(ENODEV) |
-			    E(ENOBUFS) | OWNER_ONLY,
-	[O_GET_WORKER] = OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
-	[O_SET_BACKEND] = OK | E(EFAULT) | E(EINVAL) | E(E2BIG) |
-			  E(EOPNOTSUPP) | E(EBADF) | E(ENOTBLK) | E(EBUSY) |
-			  E(ETXTBSY) | OWNER_ONLY,	/* EPERM: append-only */
-	[O_GET_CONFIG] = OK | E(EFAULT) | E(EINVAL) | E(E2BIG) | E(ENODEV) |
-			 OWNER_ONLY,
-	[O_SET_BUSYLOOP] = OK | E(EFAULT) | E(EINVAL) | E(ENOBUFS) |
-			   OWNER_ONLY,
-	[O_GET_BUSYLOOP] = OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
-	[O_UNKNOWN] = E(ENOTTY),
-};
-
-/*
- * Errnos for constraints the documentation states without naming the
- * errno ("Not while served", "an eventfd", "up to 32"): tolerated, and
- * listed at the end as documentation gaps.
- */
-static const eset doc_implied[NOPS] = {
-	[O_SET_VRING_ADDR] = E(EBUSY),
-	[O_SET_VRING_BASE] = E(EBUSY) | E(EINVAL),
-	[O_SET_VRING_KICK] = E(EBADF) | E(EINVAL) | E(ENOSPC),
-	[O_SET_VRING_CALL] = E(EBADF) | E(EINVAL),
-	[O_SET_VRING_ERR] = E(EBADF) | E(EINVAL),
-	[O_NEW_WORKER] = E(ENOSPC),
-	[O_GET_WORKER] = E(ENOSPC),
 };
 
 /* Top of user space: 47 or 56 bits (5-level paging). */
@@ -503,44 +446,6 @@ enum { MODE_MAIN, MODE_CHILD, MODE_RACE };
 static int raw_ioctl(int fd, unsigned long cmd, void *arg)
 {
 	return ioctl(fd, cmd, arg) < 0 ? errno : 0;
-}
-
-/* Issue @c on @fd, check the result. Returns 0 or the errno. */
-static int do_call(int fd, struct call *c, bool model_ok)
-{
-	char want[160];
-	int r = raw_ioctl(fd, c->cmd, c->arg);
-	int rb = r < 256 ? r : 255;
-
-	stat_add(&ncalls, 1);
-	stat_add(&hist[c->op][rb], 1);
-	if (r == EINTR || r == ENOMEM) {
-		stat_add(&soft_hits[c->op][rb], 1);
-		return r;
-	}
-	if (!(doc_allowed[c->op] & E(r))) {
-		if ((c->soft | doc_implied[c->op]) & E(r)) {
-			stat_add(&soft_hits[c->op][rb], 1);
-		} else {
-			FAIL(P_DOC, "%s %s -> %s: not listed for this ioctl",
-			     op_name[c->op], c->what, ename(r));
-			return r;
-		}
-	}
-	if (model_ok && !((c->expect | c->soft) & E(r))) {
-		eset_str(c->expect | c->soft, want, sizeof(want));
-		FAIL(c->cls, "%s %s -> %s, want %s", op_name[c->op], c->what,
-		     ename(r), want);
-		if (c->op == O_SET_MEM_TABLE)
-			for (unsigned int i = 0; i < c->nmem && i < 8; i++)
-				diag("  region %u: gpa %#llx size %#llx uaddr "
-				     "%#llx flags %#llx", i,
-				     c->mem[i].guest_phys_addr,
-				     c->mem[i].memory_size,
-				     c->mem[i].userspace_addr,
-				     c->mem[i].flags_padding);
-	}
-	return r;
 }
 
 /*
@@ -933,525 +838,719 @@ static unsigned long unknown_cmd(struct rng *r)
 	return cmd;
 }
 
-/* Build call @op with random arguments and its expectation. */
-static void gen(struct rng *r, enum op op, struct call *c, int mode)
+/* VHOST_GET_FEATURES: anybody may call it. */
+static void build_get_features(struct rng *r, struct call *c, int mode)
+{
+	int bad = 0;
+
+	c->arg = arg_ptr(r, 8, &bad, true);
+	set_what(c, "(ptr kind %d)", bad);
+	expect(c, mode, bad, 0, 0, false);
+}
+
+/* VHOST_SET_FEATURES: offered bits, unknown ones, dirty logging. */
+static void build_set_features(struct rng *r, struct call *c, int mode)
+{
+	eset pre = 0, post = 0;
+	int bad = 0;
+	uint32_t x = rng_below(r, 100);
+	uint64_t f = offered & rng_next(r);
+
+	if (x < 20)
+		f |= 1ULL << rng_below(r, 64);
+	else if (x < 30)
+		f = rng_next(r);
+	c->arg = arg_ptr(r, 8, &bad, true);
+	if (!bad)
+		memcpy(c->arg, &f, 8);
+	c->val = f;
+	/* RO is never offered but always accepted (the uapi header) */
+	if (f & ~(offered | (1ULL << VIRTIO_BLK_F_RO)))
+		pre |= E(EOPNOTSUPP);
+	/* dirty logging alone may be switched under running queues */
+	if (any_started() &&
+	    ((f ^ M.features) & ~(1ULL << VHOST_F_LOG_ALL))) {
+		post |= E(EBUSY);
+		c->cls = mode == MODE_MAIN ? P_BUSY : c->cls;
+	}
+	/*
+	 * dirty logging needs a log, and none is set here (the log
+	 * base is not fuzzed): always refused
+	 */
+	if (f & (1ULL << VHOST_F_LOG_ALL))
+		post |= E(EFAULT);
+	set_what(c, "(%#" PRIx64 ", %s)", f,
+		 any_started() ? "queues served" : "no queue served");
+	expect(c, mode, bad, pre, post, true);
+}
+
+/* VHOST_SET_OWNER: once per device. */
+static void build_set_owner(struct rng *r, struct call *c, int mode)
+{
+	(void)r;
+
+	c->arg = NULL;
+	set_what(c, "(%s)", M.owned || mode == MODE_CHILD ? "owned" :
+		 "no owner");
+	c->expect = M.owned || mode == MODE_CHILD ? E(EBUSY) : OK;
+}
+
+/* VHOST_RESET_OWNER. */
+static void build_reset_owner(struct rng *r, struct call *c, int mode)
+{
+	(void)r;
+
+	c->arg = NULL;
+	set_what(c, "()");
+	expect(c, mode, 0, 0, 0, true);
+}
+
+/* VHOST_SET_MEM_TABLE: a random table (gen_table()), at times cut short. */
+static void build_set_mem_table(struct rng *r, struct call *c, int mode)
+{
+	eset pre = 0, post = 0;
+	int bad = 0;
+	struct vhost_memory *h;
+	size_t len;
+	eset soft = 0;
+
+	gen_table(r, c, &post);
+	len = sizeof(*h) + MIN(c->nmem, (unsigned int)MAX_REGIONS + 8) *
+	      sizeof(struct vhost_memory_region);
+	if (rng_pct(r, 5)) {
+		/* the regions run into the PROT_NONE page */
+		h = (struct vhost_memory *)(guard - sizeof(*h) -
+			sizeof(struct vhost_memory_region) *
+			rng_below(r, MAX(c->nmem, 1U)));
+		bad = c->nmem && c->nmem <= MAX_REGIONS ? BP_SHORT : 0;
+	} else {
+		h = arg_ptr(r, len, &bad, true);
+		if (bad == BP_SHORT) {
+			h = (struct vhost_memory *)guard;
+			bad = BP_GUARD;
+		}
+		if (!bad && (uint8_t *)h + len > guard)
+			h = (struct vhost_memory *)argbuf;
+	}
+	if (!bad || bad == BP_SHORT) {
+		h->nregions = c->nmem;
+		h->padding = rng_pct(r, 4) ? 1 + rng_below(r, 1000) : 0;
+		memcpy(h->regions, c->mem,
+		       MIN((size_t)c->nmem * sizeof(c->mem[0]),
+			   (size_t)(guard - (uint8_t *)h->regions)));
+		if (h->padding)
+			pre |= E(EINVAL);
+	}
+	if (c->nmem > MAX_REGIONS) {
+		pre |= E(E2BIG);
+		if (bad == BP_SHORT)
+			bad = 0;
+	}
+	if (bad == BP_SHORT && pre) {
+		/* the header is checked before the regions are read */
+		bad = 0;
+	}
+	c->arg = h;
+	if (!pre && !bad) {
+		post |= table_errors(c->mem, c->nmem, &soft);
+		if (!(post & ~OK)) {
+			for (int i = 0; i < NVQ; i++) {
+				struct mvq *v = &M.vq[i];
+
+				if (v->started &&
+				    !rings_in(c->mem, c->nmem, v->num,
+					      v->desc, v->avail,
+					      v->used))
+					post |= E(EINVAL);
+			}
+		}
+	}
+	/* a dirty log in use must cover the table */
+	if (M.features & (1ULL << VHOST_F_LOG_ALL))
+		soft |= E(EFAULT);
+	c->soft |= soft;
+	set_what(c, "(%u regions, padding %u, ptr kind %d)", c->nmem,
+		 bad ? 0 : h->padding, bad);
+	expect(c, mode, bad, pre, post, true);
+}
+
+/*
+ * The struct vhost_vring_state ioctls: ring size, base, busy-poll
+ * timeout.
+ */
+static void build_vring_state(struct rng *r, struct call *c, int mode)
+{
+	enum op op = c->op;
+	eset pre = 0, post = 0;
+	int bad = 0;
+	struct vhost_vring_state *st;
+	bool busyloop = op == O_SET_BUSYLOOP || op == O_GET_BUSYLOOP;
+	uint32_t v = 0;
+
+	c->idx = pick_index(r);
+	/* Short windows mostly: a polling worker holds its queue. */
+	if (op == O_SET_BUSYLOOP)
+		v = rng_pct(r, 70) ? rng_below(r, 500) :
+		    rng_pct(r, 50) ? VHOST_BLK_BUSYLOOP_MAX_US - 10 +
+				     rng_below(r, 20) :
+		    (uint32_t)rng_nasty64(r);
+	else if (op == O_SET_VRING_NUM)
+		v = rng_pct(r, 65) ? 1U << rng_below(r, 16) :
+		    (uint32_t)rng_nasty64(r);
+	else if (op == O_SET_VRING_BASE)
+		v = rng_pct(r, 80) ? rng_below(r, 65536) :
+		    (uint32_t)rng_nasty64(r);
+	st = arg_ptr(r, sizeof(*st), &bad, true);
+	if (bad == BP_SHORT && readable(st, bad, 8) >= 4) {
+		st->index = c->idx;
+		if (c->idx >= NVQ)
+			bad = 0, pre |= E(ENOBUFS);
+	} else if (!bad) {
+		st->index = c->idx;
+		st->num = v;
+	}
+	c->arg = st;
+	c->val = v;
+	if (c->idx >= NVQ) {
+		pre |= E(ENOBUFS);
+	} else if (busyloop) {
+		/* Any time, served or not; bounded. */
+		if (op == O_SET_BUSYLOOP &&
+		    v > VHOST_BLK_BUSYLOOP_MAX_US)
+			post |= E(EINVAL);
+	} else if (op != O_GET_VRING_BASE && M.vq[c->idx].started) {
+		post |= E(EBUSY);
+		if (op == O_SET_VRING_BASE)
+			c->soft |= E(EBUSY);	/* "Not while served" */
+		if (mode == MODE_MAIN && M.vq[c->idx].load)
+			c->cls = P_BUSY;
+	} else if (op == O_SET_VRING_NUM &&
+		   (!v || v > 32768 || (v & (v - 1)))) {
+		post |= E(EINVAL);
+	} else if (op == O_SET_VRING_BASE && v > 0xffff) {
+		post |= E(EINVAL);
+		c->soft |= E(EINVAL);	/* not in the documentation */
+	}
+	set_what(c, "(index %u, %u, ptr kind %d, %s)", c->idx, v, bad,
+		 c->idx < NVQ && M.vq[c->idx].started ? "served" :
+		 "stopped");
+	expect(c, mode, bad, pre, post, true);
+}
+
+/* VHOST_SET_VRING_ADDR: ring addresses in and out of the table. */
+static void build_vring_addr(struct rng *r, struct call *c, int mode)
+{
+	eset pre = 0, post = 0;
+	int bad = 0;
+	struct vhost_vring_addr *a;
+	uint32_t flags = 0, x = rng_below(r, 100);
+	uint64_t log_addr = 0;
+	struct mvq *v;
+
+	c->idx = pick_index(r);
+	if (x < 4)
+		flags = 1U << VHOST_VRING_F_LOG;
+	else if (x < 8)
+		flags = (uint32_t)rng_next(r);
+	c->a[0] = pick_ring_addr(r, 16);
+	c->a[1] = pick_ring_addr(r, 2);
+	c->a[2] = pick_ring_addr(r, 4);
+	if (c->idx < LOADQ && rng_pct(r, 20)) {
+		/* the library's rings: stays a load queue */
+		c->a[0] = (uintptr_t)L->vqs[c->idx].desc;
+		c->a[1] = (uintptr_t)L->vqs[c->idx].avail;
+		c->a[2] = (uintptr_t)L->vqs[c->idx].used;
+	}
+	a = arg_ptr(r, sizeof(*a), &bad, true);
+	if (bad == BP_SHORT && readable(a, bad, sizeof(*a)) >= 4) {
+		a->index = c->idx;
+		if (c->idx >= NVQ)
+			bad = 0, pre |= E(ENOBUFS);
+	} else if (!bad) {
+		log_addr = rng_pct(r, 10) ? rng_next(r) : 0;
+		*a = (struct vhost_vring_addr){
+			.index = c->idx, .flags = flags,
+			.desc_user_addr = c->a[0],
+			.avail_user_addr = c->a[1],
+			.used_user_addr = c->a[2],
+			.log_guest_addr = log_addr,
+		};
+	}
+	c->arg = a;
+	c->val = flags;
+	if (c->idx >= NVQ) {
+		pre |= E(ENOBUFS);
+	} else {
+		v = &M.vq[c->idx];
+		if (v->started) {
+			post |= E(EBUSY);
+			if (mode == MODE_MAIN && v->load)
+				c->cls = P_BUSY;
+			/* not in the ioctl reference */
+			c->soft |= E(EBUSY);
+			/* the same rings: only the logging changes */
+			c->soft |= OK | E(EINVAL) | E(EOPNOTSUPP) |
+				   E(EFAULT);
+		} else {
+			if (flags == 1U << VHOST_VRING_F_LOG) {
+				/* unaligned, or no log */
+				c->soft |= E(EINVAL) | E(EFAULT);
+			} else if (flags)
+				post |= E(EOPNOTSUPP) | E(EINVAL);
+			/* log_guest_addr too, flag or not, as vhost */
+			if ((c->a[0] & 15) || (c->a[1] & 1) ||
+			    (c->a[2] & 3) || (log_addr & 3) || !v->num)
+				post |= E(EINVAL);
+			if (!(post & ~OK) &&
+			    (!M.mem_set ||
+			     !rings_in(M.mem, M.nmem, v->num, c->a[0],
+				       c->a[1], c->a[2])))
+				post |= E(EFAULT);
+		}
+	}
+	set_what(c, "(index %u, flags %#x, %#" PRIx64 " %#" PRIx64
+		 " %#" PRIx64 ", num %u, ptr kind %d)", c->idx, flags,
+		 c->a[0], c->a[1], c->a[2],
+		 c->idx < NVQ ? M.vq[c->idx].num : 0, bad);
+	expect(c, mode, bad, pre, post, true);
+}
+
+/* VHOST_SET_VRING_KICK, _CALL, _ERR: fds of every kind. */
+static void build_vring_file(struct rng *r, struct call *c, int mode)
+{
+	enum op op = c->op;
+	eset pre = 0, post = 0;
+	int bad = 0;
+	struct vhost_vring_file *f;
+	const char *fdname;
+	eset fe;
+
+	c->idx = pick_index(r);
+	c->fd = pick_efd(r, &fe, &fdname);
+	c->fd_ok = fe == OK;
+	f = arg_ptr(r, sizeof(*f), &bad, true);
+	if (bad == BP_SHORT && readable(f, bad, 8) >= 4) {
+		f->index = c->idx;
+		if (c->idx >= NVQ)
+			bad = 0, pre |= E(ENOBUFS);
+	} else if (!bad) {
+		f->index = c->idx;
+		f->fd = c->fd;
+	}
+	c->arg = f;
+	if (fe != OK) {
+		/* the documentation only says "an eventfd" */
+		c->soft |= fe;
+		if (mode != MODE_CHILD)
+			c->cls = P_FDS;
+	}
+	if (c->idx >= NVQ) {
+		pre |= E(ENOBUFS);
+	} else if (fe != OK) {
+		post |= fe;
+	} else if (op == O_SET_VRING_KICK && c->fd != -1) {
+		struct mvq *v = &M.vq[c->idx];
+
+		if (!v->num || !v->addr_set) {
+			post |= E(EINVAL);
+			c->soft |= E(EINVAL);
+		} else if (!M.mem_set ||
+			   !rings_in(M.mem, M.nmem, v->num, v->desc,
+				     v->avail, v->used)) {
+			post |= E(EFAULT);
+		} else if (v->worker < 0 && nworkers() >= NWORKERS) {
+			post |= E(ENOSPC);
+			c->soft |= E(ENOSPC);
+		}
+	}
+	set_what(c, "(index %u, %s, ptr kind %d)", c->idx, fdname, bad);
+	expect(c, mode, bad, pre, post, true);
+}
+
+/* VHOST_NEW_WORKER, VHOST_FREE_WORKER. */
+static void build_worker_state(struct rng *r, struct call *c, int mode)
+{
+	enum op op = c->op;
+	eset pre = 0, post = 0;
+	int bad = 0;
+	struct vhost_worker_state *w;
+	uint32_t id = 0;
+
+	if (op == O_FREE_WORKER) {
+		id = rng_pct(r, 70) ? rng_below(r, NWORKERS) :
+		     (uint32_t)rng_nasty64(r);
+	}
+	w = arg_ptr(r, sizeof(*w), &bad, true);
+	if (bad == BP_SHORT) {
+		w = (void *)guard;
+		bad = BP_GUARD;
+	}
+	if (!bad)
+		w->worker_id = op == O_NEW_WORKER ?
+			       (uint32_t)rng_next(r) : id;
+	c->arg = w;
+	c->val = id;
+	if (op == O_NEW_WORKER) {
+		if (nworkers() >= NWORKERS) {
+			post |= E(ENOSPC);
+			c->soft |= E(ENOSPC);	/* "up to 32" */
+		}
+	} else if (id >= NWORKERS || !M.worker[id]) {
+		post |= E(ENODEV);
+	} else if (M.attach[id]) {
+		post |= E(EBUSY);
+	}
+	set_what(c, "(id %u, ptr kind %d)", id, bad);
+	expect(c, mode, bad, pre, post, true);
+}
+
+/* VHOST_ATTACH_VRING_WORKER, VHOST_GET_VRING_WORKER. */
+static void build_vring_worker(struct rng *r, struct call *c, int mode)
+{
+	enum op op = c->op;
+	eset pre = 0, post = 0;
+	int bad = 0;
+	struct vhost_vring_worker *w;
+	uint32_t id = rng_pct(r, 80) ? rng_below(r, NWORKERS) :
+		      (uint32_t)rng_nasty64(r);
+
+	c->idx = pick_index(r);
+	w = arg_ptr(r, sizeof(*w), &bad, true);
+	if (bad == BP_SHORT) {
+		w = (void *)guard;
+		bad = BP_GUARD;
+	}
+	if (!bad) {
+		w->index = c->idx;
+		w->worker_id = id;
+	}
+	c->arg = w;
+	c->val = id;
+	if (c->idx >= NVQ) {
+		post |= E(ENOBUFS);	/* checked after the owner */
+	} else if (op == O_ATTACH_WORKER) {
+		if (id >= NWORKERS || !M.worker[id])
+			post |= E(ENODEV);
+		if (M.vq[c->idx].started) {
+			post |= E(EBUSY);
+			if (mode == MODE_MAIN && M.vq[c->idx].load)
+				c->cls = P_BUSY;
+		}
+	} else if (M.vq[c->idx].worker < 0 &&
+		   nworkers() >= NWORKERS) {
+		post |= E(ENOSPC);
+		c->soft |= E(ENOSPC);
+	}
+	set_what(c, "(index %u, id %u, ptr kind %d)", c->idx, id, bad);
+	expect(c, mode, bad, pre, post, true);
+}
+
+/* VHOST_BLK_SET_BACKEND: sized struct, backends of every kind. */
+static void build_set_backend(struct rng *r, struct call *c, int mode)
 {
 	eset pre = 0, post = 0;
 	int bad = 0;
 	uint8_t *p;
+	struct vhost_blk_backend *b;
+	uint32_t size;
+	uint64_t flags = 0;
+	bool inflight = false;
 
+	p = gen_sized(r, c, sizeof(*b), &size, &pre, &bad);
+	b = (struct vhost_blk_backend *)p;
+	c->backend = rng_below(r, nbackends);
+	if (rng_pct(r, 10))
+		flags |= VHOST_BLK_BACKEND_F_RO;
+	if (rng_pct(r, 4)) {
+		flags |= 1ULL << (1 + rng_below(r, 63));
+		pre |= E(EOPNOTSUPP);
+	}
+	if ((uint8_t *)b + sizeof(*b) <= guard) {
+		b->size = size;
+		b->fd = backends[c->backend].fd;
+		b->flags = flags;
+		for (int i = 0; i < VHOST_BLK_SERIAL_LEN; i++)
+			b->serial[i] = rng_next(r);
+		if (rng_pct(r, 4)) {
+			b->reserved[rng_below(r, 3)] = 1 +
+				rng_below(r, 1000);
+			pre |= E(EINVAL);
+		}
+	}
+	if (size < VHOST_BLK_BACKEND_SIZE_VER0)
+		pre = E(EINVAL);	/* nothing else is read */
+	c->arg = b;
+	c->val = flags;
+	c->fd = backends[c->backend].fd;
+	if (backends[c->backend].expect != OK) {
+		pre |= backends[c->backend].expect;
+		if (c->cls == P_STATE && mode != MODE_CHILD)
+			c->cls = P_FDS;
+	}
+	for (int i = 0; i < LOADQ; i++)
+		inflight |= L->vqs[i].inflight > 0;
+	for (int i = 0; i < NVQ; i++)
+		inflight |= M.vq[i].started && !M.vq[i].load;
+	if (inflight) {
+		post |= OK | E(EBUSY);
+		if (c->cls == P_STATE && mode == MODE_MAIN)
+			c->cls = P_BUSY;
+	}
+	set_what(c, "(size %u, fd %s, flags %#" PRIx64
+		 ", ptr kind %d%s)", size, backends[c->backend].name,
+		 flags, bad, inflight ? ", I/O in flight" : "");
+	expect(c, mode, bad, pre, post, true);
+}
+
+/* VHOST_BLK_GET_CONFIG: sized struct, config buffers good and bad. */
+static void build_get_config(struct rng *r, struct call *c, int mode)
+{
+	eset pre = 0, post = 0;
+	int bad = 0;
+	uint8_t *p;
+	struct vhost_blk_config *g;
+	uint32_t size, clen, x = rng_below(r, 100);
+	uint8_t *cbuf = argbuf + 2 * PAGE_SZ;
+	uint64_t cptr = (uintptr_t)cbuf;
+
+	p = gen_sized(r, c, sizeof(*g), &size, &pre, &bad);
+	g = (struct vhost_blk_config *)p;
+	clen = x < 70 ? sizeof(struct virtio_blk_config) :
+	       x < 80 ? 0 : x < 90 ? rng_below(r, 64) : UINT32_MAX;
+	x = rng_below(r, 100);
+	if (x < 4)
+		cptr = 0;
+	else if (x < 8)
+		cptr = (uintptr_t)unmapped;
+	else if (x < 10)
+		cptr = (uintptr_t)guard - rng_below(r, 32);
+	else if (x < 12)
+		cptr = 0xffffffff81000000ULL;
+	if ((uint8_t *)g + sizeof(*g) <= guard && p < cbuf) {
+		g->size = size;
+		g->config_len = clen;
+		g->features = rng_pct(r, 10) ? rng_next(r) : 0;
+		g->config_ptr = cptr;
+		if (rng_pct(r, 4)) {
+			g->reserved[rng_below(r, 2)] = 1 + rng_next(r) % 1000;
+			pre |= E(EINVAL);
+		}
+	} else if (p >= cbuf) {
+		/* overlapping the config buffer: keep it simple */
+		g->size = size;
+		g->config_len = 0;
+		g->config_ptr = 0;
+		clen = 0;
+	}
+	if (size < VHOST_BLK_CONFIG_SIZE_VER0)
+		pre = E(EINVAL);
+	c->arg = g;
+	c->val = clen;
+	c->a[0] = cptr;
+	c->a[1] = size;
+	if (M.backend < 0) {
+		post |= E(ENODEV);
+	} else {
+		uint64_t n = MIN((uint64_t)clen,
+				 sizeof(struct virtio_blk_config));
+
+		if (n && !(cptr >= (uintptr_t)argbuf &&
+			   cptr + n <= (uintptr_t)guard))
+			post |= E(EFAULT);
+	}
+	if (p < cbuf && cptr == (uintptr_t)cbuf)
+		memset(cbuf, 0xa5, PAGE_SZ);
+	set_what(c, "(size %u, config_len %u, config_ptr %#" PRIx64
+		 ", ptr kind %d)", size, clen, cptr, bad);
+	expect(c, mode, bad, pre, post, true);
+}
+
+/* Commands that are no ioctl of ours: -ENOTTY, whoever calls. */
+static void build_unknown(struct rng *r, struct call *c, int mode)
+{
+	(void)mode;
+
+	c->cmd = unknown_cmd(r);
+	c->arg = argbuf;
+	c->expect = E(ENOTTY);
+	set_what(c, "(cmd %#lx)", c->cmd);
+}
+
+/*
+ * The kinds of calls. Each has the ioctl it issues, how often it is
+ * picked, the errnos the documentation gives it and a builder that
+ * makes its arguments and sets its expectation (expect()) from the
+ * model. Adding a kind is a value of enum op and an entry here.
+ */
+struct kind {
+	const char *name;
+	unsigned long cmd;		/* 0: the builder picks one */
+	unsigned int weight;		/* relative frequency */
+	/* What Documentation/vhost-blk.rst lists for the ioctl. */
+	eset doc;
+	/*
+	 * Errnos for constraints the documentation states without naming
+	 * the errno ("Not while served", "an eventfd", "up to 32"):
+	 * tolerated, and listed at the end as documentation gaps.
+	 */
+	eset implied;
+	void (*build)(struct rng *r, struct call *c, int mode);
+};
+
+#define OWNER_ONLY	E(EPERM)
+static const struct kind kinds[NOPS] = {
+	[O_GET_FEATURES] = {
+		"VHOST_GET_FEATURES", VHOST_GET_FEATURES, 40,
+		OK | E(EFAULT), 0, build_get_features,
+	},
+	[O_SET_FEATURES] = {
+		"VHOST_SET_FEATURES", VHOST_SET_FEATURES, 60,
+		OK | E(EFAULT) | E(EOPNOTSUPP) | E(EBUSY) | OWNER_ONLY, 0,
+		build_set_features,
+	},
+	[O_SET_OWNER] = {
+		"VHOST_SET_OWNER", VHOST_SET_OWNER, 20,
+		OK | E(EBUSY), 0, build_set_owner,
+	},
+	[O_RESET_OWNER] = {
+		"VHOST_RESET_OWNER", VHOST_RESET_OWNER, 3,
+		OK | OWNER_ONLY, 0, build_reset_owner,
+	},
+	[O_SET_MEM_TABLE] = {
+		"VHOST_SET_MEM_TABLE", VHOST_SET_MEM_TABLE, 70,
+		OK | E(EFAULT) | E(EINVAL) | E(E2BIG) | OWNER_ONLY, 0,
+		build_set_mem_table,
+	},
+	[O_SET_VRING_NUM] = {
+		"VHOST_SET_VRING_NUM", VHOST_SET_VRING_NUM, 90,
+		OK | E(EFAULT) | E(EINVAL) | E(EBUSY) | E(ENOBUFS) |
+		OWNER_ONLY, 0, build_vring_state,
+	},
+	[O_SET_VRING_ADDR] = {
+		"VHOST_SET_VRING_ADDR", VHOST_SET_VRING_ADDR, 100,
+		OK | E(EFAULT) | E(EINVAL) | E(EOPNOTSUPP) | E(ENOBUFS) |
+		OWNER_ONLY, E(EBUSY), build_vring_addr,
+	},
+	[O_SET_VRING_BASE] = {
+		"VHOST_SET_VRING_BASE", VHOST_SET_VRING_BASE, 70,
+		OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
+		E(EBUSY) | E(EINVAL), build_vring_state,
+	},
+	[O_GET_VRING_BASE] = {
+		"VHOST_GET_VRING_BASE", VHOST_GET_VRING_BASE, 50,
+		OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY, 0,
+		build_vring_state,
+	},
+	[O_SET_VRING_KICK] = {
+		"VHOST_SET_VRING_KICK", VHOST_SET_VRING_KICK, 60,
+		OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
+		E(EBADF) | E(EINVAL) | E(ENOSPC), build_vring_file,
+	},
+	[O_SET_VRING_CALL] = {
+		"VHOST_SET_VRING_CALL", VHOST_SET_VRING_CALL, 40,
+		OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
+		E(EBADF) | E(EINVAL), build_vring_file,
+	},
+	[O_SET_VRING_ERR] = {
+		"VHOST_SET_VRING_ERR", VHOST_SET_VRING_ERR, 40,
+		OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
+		E(EBADF) | E(EINVAL), build_vring_file,
+	},
+	[O_NEW_WORKER] = {
+		"VHOST_NEW_WORKER", VHOST_NEW_WORKER, 12,
+		OK | E(EFAULT) | OWNER_ONLY, E(ENOSPC), build_worker_state,
+	},
+	[O_FREE_WORKER] = {
+		"VHOST_FREE_WORKER", VHOST_FREE_WORKER, 25,
+		OK | E(EFAULT) | E(EBUSY) | E(ENODEV) | OWNER_ONLY, 0,
+		build_worker_state,
+	},
+	[O_ATTACH_WORKER] = {
+		"VHOST_ATTACH_VRING_WORKER", VHOST_ATTACH_VRING_WORKER, 12,
+		OK | E(EFAULT) | E(EBUSY) | E(ENODEV) | E(ENOBUFS) |
+		OWNER_ONLY, 0, build_vring_worker,
+	},
+	[O_GET_WORKER] = {
+		"VHOST_GET_VRING_WORKER", VHOST_GET_VRING_WORKER, 30,
+		OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY, E(ENOSPC),
+		build_vring_worker,
+	},
+	[O_SET_BACKEND] = {
+		"VHOST_BLK_SET_BACKEND", VHOST_BLK_SET_BACKEND, 80,
+		/* EPERM also for an append-only file */
+		OK | E(EFAULT) | E(EINVAL) | E(E2BIG) | E(EOPNOTSUPP) |
+		E(EBADF) | E(ENOTBLK) | E(EBUSY) | E(ETXTBSY) | OWNER_ONLY, 0,
+		build_set_backend,
+	},
+	[O_GET_CONFIG] = {
+		"VHOST_BLK_GET_CONFIG", VHOST_BLK_GET_CONFIG, 80,
+		OK | E(EFAULT) | E(EINVAL) | E(E2BIG) | E(ENODEV) |
+		OWNER_ONLY, 0, build_get_config,
+	},
+	[O_SET_BUSYLOOP] = {
+		"VHOST_SET_VRING_BUSYLOOP_TIMEOUT",
+		VHOST_SET_VRING_BUSYLOOP_TIMEOUT, 20,
+		OK | E(EFAULT) | E(EINVAL) | E(ENOBUFS) | OWNER_ONLY, 0,
+		build_vring_state,
+	},
+	[O_GET_BUSYLOOP] = {
+		"VHOST_GET_VRING_BUSYLOOP_TIMEOUT",
+		VHOST_GET_VRING_BUSYLOOP_TIMEOUT, 20,
+		OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY, 0,
+		build_vring_state,
+	},
+	[O_UNKNOWN] = {
+		"unknown ioctl", 0, 50, E(ENOTTY), 0, build_unknown,
+	},
+};
+
+/* Build a call of kind @op with random arguments and its expectation. */
+static void gen(struct rng *r, enum op op, struct call *c, int mode)
+{
 	memset(c, 0, offsetof(struct call, mem));
 	c->op = op;
 	c->cls = mode == MODE_RACE ? P_RACE : P_STATE;
 	c->backend = -1;
+	c->cmd = kinds[op].cmd;
+	kinds[op].build(r, c, mode);
+}
 
-	switch (op) {
-	case O_GET_FEATURES:
-		c->cmd = VHOST_GET_FEATURES;
-		c->arg = arg_ptr(r, 8, &bad, true);
-		set_what(c, "(ptr kind %d)", bad);
-		expect(c, mode, bad, 0, 0, false);
-		break;
-	case O_SET_FEATURES: {
-		uint32_t x = rng_below(r, 100);
-		uint64_t f = offered & rng_next(r);
+/* Issue @c on @fd, check the result. Returns 0 or the errno. */
+static int do_call(int fd, struct call *c, bool model_ok)
+{
+	char want[160];
+	int r = raw_ioctl(fd, c->cmd, c->arg);
+	int rb = r < 256 ? r : 255;
 
-		if (x < 20)
-			f |= 1ULL << rng_below(r, 64);
-		else if (x < 30)
-			f = rng_next(r);
-		c->cmd = VHOST_SET_FEATURES;
-		c->arg = arg_ptr(r, 8, &bad, true);
-		if (!bad)
-			memcpy(c->arg, &f, 8);
-		c->val = f;
-		/* RO is never offered but always accepted (the uapi header) */
-		if (f & ~(offered | (1ULL << VIRTIO_BLK_F_RO)))
-			pre |= E(EOPNOTSUPP);
-		/* dirty logging alone may be switched under running queues */
-		if (any_started() &&
-		    ((f ^ M.features) & ~(1ULL << VHOST_F_LOG_ALL))) {
-			post |= E(EBUSY);
-			c->cls = mode == MODE_MAIN ? P_BUSY : c->cls;
-		}
-		/*
-		 * dirty logging needs a log, and none is set here (the log
-		 * base is not fuzzed): always refused
-		 */
-		if (f & (1ULL << VHOST_F_LOG_ALL))
-			post |= E(EFAULT);
-		set_what(c, "(%#" PRIx64 ", %s)", f,
-			 any_started() ? "queues served" : "no queue served");
-		expect(c, mode, bad, pre, post, true);
-		break;
+	stat_add(&ncalls, 1);
+	stat_add(&hist[c->op][rb], 1);
+	if (r == EINTR || r == ENOMEM) {
+		stat_add(&soft_hits[c->op][rb], 1);
+		return r;
 	}
-	case O_SET_OWNER:
-		c->cmd = VHOST_SET_OWNER;
-		c->arg = NULL;
-		set_what(c, "(%s)", M.owned || mode == MODE_CHILD ? "owned" :
-			 "no owner");
-		c->expect = M.owned || mode == MODE_CHILD ? E(EBUSY) : OK;
-		break;
-	case O_RESET_OWNER:
-		c->cmd = VHOST_RESET_OWNER;
-		c->arg = NULL;
-		set_what(c, "()");
-		expect(c, mode, 0, 0, 0, true);
-		break;
-	case O_SET_MEM_TABLE: {
-		struct vhost_memory *h;
-		size_t len;
-		eset soft = 0;
-
-		c->cmd = VHOST_SET_MEM_TABLE;
-		gen_table(r, c, &post);
-		len = sizeof(*h) + MIN(c->nmem, (unsigned int)MAX_REGIONS + 8) *
-		      sizeof(struct vhost_memory_region);
-		if (rng_pct(r, 5)) {
-			/* the regions run into the PROT_NONE page */
-			h = (struct vhost_memory *)(guard - sizeof(*h) -
-				sizeof(struct vhost_memory_region) *
-				rng_below(r, MAX(c->nmem, 1U)));
-			bad = c->nmem && c->nmem <= MAX_REGIONS ? BP_SHORT : 0;
+	if (!(kinds[c->op].doc & E(r))) {
+		if ((c->soft | kinds[c->op].implied) & E(r)) {
+			stat_add(&soft_hits[c->op][rb], 1);
 		} else {
-			h = arg_ptr(r, len, &bad, true);
-			if (bad == BP_SHORT) {
-				h = (struct vhost_memory *)guard;
-				bad = BP_GUARD;
-			}
-			if (!bad && (uint8_t *)h + len > guard)
-				h = (struct vhost_memory *)argbuf;
+			FAIL(P_DOC, "%s %s -> %s: not listed for this ioctl",
+			     kinds[c->op].name, c->what, ename(r));
+			return r;
 		}
-		if (!bad || bad == BP_SHORT) {
-			h->nregions = c->nmem;
-			h->padding = rng_pct(r, 4) ? 1 + rng_below(r, 1000) : 0;
-			memcpy(h->regions, c->mem,
-			       MIN((size_t)c->nmem * sizeof(c->mem[0]),
-				   (size_t)(guard - (uint8_t *)h->regions)));
-			if (h->padding)
-				pre |= E(EINVAL);
-		}
-		if (c->nmem > MAX_REGIONS) {
-			pre |= E(E2BIG);
-			if (bad == BP_SHORT)
-				bad = 0;
-		}
-		if (bad == BP_SHORT && pre) {
-			/* the header is checked before the regions are read */
-			bad = 0;
-		}
-		c->arg = h;
-		if (!pre && !bad) {
-			post |= table_errors(c->mem, c->nmem, &soft);
-			if (!(post & ~OK)) {
-				for (int i = 0; i < NVQ; i++) {
-					struct mvq *v = &M.vq[i];
-
-					if (v->started &&
-					    !rings_in(c->mem, c->nmem, v->num,
-						      v->desc, v->avail,
-						      v->used))
-						post |= E(EINVAL);
-				}
-			}
-		}
-		/* a dirty log in use must cover the table */
-		if (M.features & (1ULL << VHOST_F_LOG_ALL))
-			soft |= E(EFAULT);
-		c->soft |= soft;
-		set_what(c, "(%u regions, padding %u, ptr kind %d)", c->nmem,
-			 bad ? 0 : h->padding, bad);
-		expect(c, mode, bad, pre, post, true);
-		break;
 	}
-	case O_SET_VRING_NUM:
-	case O_SET_VRING_BASE:
-	case O_GET_VRING_BASE:
-	case O_SET_BUSYLOOP:
-	case O_GET_BUSYLOOP: {
-		struct vhost_vring_state *st;
-		bool busyloop = op == O_SET_BUSYLOOP || op == O_GET_BUSYLOOP;
-		uint32_t v = 0;
-
-		c->idx = pick_index(r);
-		/* Short windows mostly: a polling worker holds its queue. */
-		if (op == O_SET_BUSYLOOP)
-			v = rng_pct(r, 70) ? rng_below(r, 500) :
-			    rng_pct(r, 50) ? VHOST_BLK_BUSYLOOP_MAX_US - 10 +
-					     rng_below(r, 20) :
-			    (uint32_t)rng_nasty64(r);
-		else if (op == O_SET_VRING_NUM)
-			v = rng_pct(r, 65) ? 1U << rng_below(r, 16) :
-			    (uint32_t)rng_nasty64(r);
-		else if (op == O_SET_VRING_BASE)
-			v = rng_pct(r, 80) ? rng_below(r, 65536) :
-			    (uint32_t)rng_nasty64(r);
-		st = arg_ptr(r, sizeof(*st), &bad, true);
-		if (bad == BP_SHORT && readable(st, bad, 8) >= 4) {
-			st->index = c->idx;
-			if (c->idx >= NVQ)
-				bad = 0, pre |= E(ENOBUFS);
-		} else if (!bad) {
-			st->index = c->idx;
-			st->num = v;
-		}
-		c->arg = st;
-		c->val = v;
-		c->cmd = op == O_SET_VRING_NUM ? VHOST_SET_VRING_NUM :
-			 op == O_SET_VRING_BASE ? VHOST_SET_VRING_BASE :
-			 op == O_SET_BUSYLOOP ?
-			 VHOST_SET_VRING_BUSYLOOP_TIMEOUT :
-			 op == O_GET_BUSYLOOP ?
-			 VHOST_GET_VRING_BUSYLOOP_TIMEOUT :
-			 VHOST_GET_VRING_BASE;
-		if (c->idx >= NVQ) {
-			pre |= E(ENOBUFS);
-		} else if (busyloop) {
-			/* Any time, served or not; bounded. */
-			if (op == O_SET_BUSYLOOP &&
-			    v > VHOST_BLK_BUSYLOOP_MAX_US)
-				post |= E(EINVAL);
-		} else if (op != O_GET_VRING_BASE && M.vq[c->idx].started) {
-			post |= E(EBUSY);
-			if (op == O_SET_VRING_BASE)
-				c->soft |= E(EBUSY);	/* "Not while served" */
-			if (mode == MODE_MAIN && M.vq[c->idx].load)
-				c->cls = P_BUSY;
-		} else if (op == O_SET_VRING_NUM &&
-			   (!v || v > 32768 || (v & (v - 1)))) {
-			post |= E(EINVAL);
-		} else if (op == O_SET_VRING_BASE && v > 0xffff) {
-			post |= E(EINVAL);
-			c->soft |= E(EINVAL);	/* not in the documentation */
-		}
-		set_what(c, "(index %u, %u, ptr kind %d, %s)", c->idx, v, bad,
-			 c->idx < NVQ && M.vq[c->idx].started ? "served" :
-			 "stopped");
-		expect(c, mode, bad, pre, post, true);
-		break;
+	if (model_ok && !((c->expect | c->soft) & E(r))) {
+		eset_str(c->expect | c->soft, want, sizeof(want));
+		FAIL(c->cls, "%s %s -> %s, want %s", kinds[c->op].name, c->what,
+		     ename(r), want);
+		if (c->op == O_SET_MEM_TABLE)
+			for (unsigned int i = 0; i < c->nmem && i < 8; i++)
+				diag("  region %u: gpa %#llx size %#llx uaddr "
+				     "%#llx flags %#llx", i,
+				     c->mem[i].guest_phys_addr,
+				     c->mem[i].memory_size,
+				     c->mem[i].userspace_addr,
+				     c->mem[i].flags_padding);
 	}
-	case O_SET_VRING_ADDR: {
-		struct vhost_vring_addr *a;
-		uint32_t flags = 0, x = rng_below(r, 100);
-		uint64_t log_addr = 0;
-		struct mvq *v;
-
-		c->idx = pick_index(r);
-		if (x < 4)
-			flags = 1U << VHOST_VRING_F_LOG;
-		else if (x < 8)
-			flags = (uint32_t)rng_next(r);
-		c->a[0] = pick_ring_addr(r, 16);
-		c->a[1] = pick_ring_addr(r, 2);
-		c->a[2] = pick_ring_addr(r, 4);
-		if (c->idx < LOADQ && rng_pct(r, 20)) {
-			/* the library's rings: stays a load queue */
-			c->a[0] = (uintptr_t)L->vqs[c->idx].desc;
-			c->a[1] = (uintptr_t)L->vqs[c->idx].avail;
-			c->a[2] = (uintptr_t)L->vqs[c->idx].used;
-		}
-		a = arg_ptr(r, sizeof(*a), &bad, true);
-		if (bad == BP_SHORT && readable(a, bad, sizeof(*a)) >= 4) {
-			a->index = c->idx;
-			if (c->idx >= NVQ)
-				bad = 0, pre |= E(ENOBUFS);
-		} else if (!bad) {
-			log_addr = rng_pct(r, 10) ? rng_next(r) : 0;
-			*a = (struct vhost_vring_addr){
-				.index = c->idx, .flags = flags,
-				.desc_user_addr = c->a[0],
-				.avail_user_addr = c->a[1],
-				.used_user_addr = c->a[2],
-				.log_guest_addr = log_addr,
-			};
-		}
-		c->arg = a;
-		c->val = flags;
-		c->cmd = VHOST_SET_VRING_ADDR;
-		if (c->idx >= NVQ) {
-			pre |= E(ENOBUFS);
-		} else {
-			v = &M.vq[c->idx];
-			if (v->started) {
-				post |= E(EBUSY);
-				if (mode == MODE_MAIN && v->load)
-					c->cls = P_BUSY;
-				/* not in the ioctl reference */
-				c->soft |= E(EBUSY);
-				/* the same rings: only the logging changes */
-				c->soft |= OK | E(EINVAL) | E(EOPNOTSUPP) |
-					   E(EFAULT);
-			} else {
-				if (flags == 1U << VHOST_VRING_F_LOG) {
-					/* unaligned, or no log */
-					c->soft |= E(EINVAL) | E(EFAULT);
-				} else if (flags)
-					post |= E(EOPNOTSUPP) | E(EINVAL);
-				/* log_guest_addr too, flag or not, as vhost */
-				if ((c->a[0] & 15) || (c->a[1] & 1) ||
-				    (c->a[2] & 3) || (log_addr & 3) || !v->num)
-					post |= E(EINVAL);
-				if (!(post & ~OK) &&
-				    (!M.mem_set ||
-				     !rings_in(M.mem, M.nmem, v->num, c->a[0],
-					       c->a[1], c->a[2])))
-					post |= E(EFAULT);
-			}
-		}
-		set_what(c, "(index %u, flags %#x, %#" PRIx64 " %#" PRIx64
-			 " %#" PRIx64 ", num %u, ptr kind %d)", c->idx, flags,
-			 c->a[0], c->a[1], c->a[2],
-			 c->idx < NVQ ? M.vq[c->idx].num : 0, bad);
-		expect(c, mode, bad, pre, post, true);
-		break;
-	}
-	case O_SET_VRING_KICK:
-	case O_SET_VRING_CALL:
-	case O_SET_VRING_ERR: {
-		struct vhost_vring_file *f;
-		const char *fdname;
-		eset fe;
-
-		c->idx = pick_index(r);
-		c->fd = pick_efd(r, &fe, &fdname);
-		c->fd_ok = fe == OK;
-		f = arg_ptr(r, sizeof(*f), &bad, true);
-		if (bad == BP_SHORT && readable(f, bad, 8) >= 4) {
-			f->index = c->idx;
-			if (c->idx >= NVQ)
-				bad = 0, pre |= E(ENOBUFS);
-		} else if (!bad) {
-			f->index = c->idx;
-			f->fd = c->fd;
-		}
-		c->arg = f;
-		c->cmd = op == O_SET_VRING_KICK ? VHOST_SET_VRING_KICK :
-			 op == O_SET_VRING_CALL ? VHOST_SET_VRING_CALL :
-			 VHOST_SET_VRING_ERR;
-		if (fe != OK) {
-			/* the documentation only says "an eventfd" */
-			c->soft |= fe;
-			if (mode != MODE_CHILD)
-				c->cls = P_FDS;
-		}
-		if (c->idx >= NVQ) {
-			pre |= E(ENOBUFS);
-		} else if (fe != OK) {
-			post |= fe;
-		} else if (op == O_SET_VRING_KICK && c->fd != -1) {
-			struct mvq *v = &M.vq[c->idx];
-
-			if (!v->num || !v->addr_set) {
-				post |= E(EINVAL);
-				c->soft |= E(EINVAL);
-			} else if (!M.mem_set ||
-				   !rings_in(M.mem, M.nmem, v->num, v->desc,
-					     v->avail, v->used)) {
-				post |= E(EFAULT);
-			} else if (v->worker < 0 && nworkers() >= NWORKERS) {
-				post |= E(ENOSPC);
-				c->soft |= E(ENOSPC);
-			}
-		}
-		set_what(c, "(index %u, %s, ptr kind %d)", c->idx, fdname, bad);
-		expect(c, mode, bad, pre, post, true);
-		break;
-	}
-	case O_NEW_WORKER:
-	case O_FREE_WORKER: {
-		struct vhost_worker_state *w;
-		uint32_t id = 0;
-
-		if (op == O_FREE_WORKER) {
-			id = rng_pct(r, 70) ? rng_below(r, NWORKERS) :
-			     (uint32_t)rng_nasty64(r);
-		}
-		w = arg_ptr(r, sizeof(*w), &bad, true);
-		if (bad == BP_SHORT) {
-			w = (void *)guard;
-			bad = BP_GUARD;
-		}
-		if (!bad)
-			w->worker_id = op == O_NEW_WORKER ?
-				       (uint32_t)rng_next(r) : id;
-		c->arg = w;
-		c->val = id;
-		c->cmd = op == O_NEW_WORKER ? VHOST_NEW_WORKER :
-			 VHOST_FREE_WORKER;
-		if (op == O_NEW_WORKER) {
-			if (nworkers() >= NWORKERS) {
-				post |= E(ENOSPC);
-				c->soft |= E(ENOSPC);	/* "up to 32" */
-			}
-		} else if (id >= NWORKERS || !M.worker[id]) {
-			post |= E(ENODEV);
-		} else if (M.attach[id]) {
-			post |= E(EBUSY);
-		}
-		set_what(c, "(id %u, ptr kind %d)", id, bad);
-		expect(c, mode, bad, pre, post, true);
-		break;
-	}
-	case O_ATTACH_WORKER:
-	case O_GET_WORKER: {
-		struct vhost_vring_worker *w;
-		uint32_t id = rng_pct(r, 80) ? rng_below(r, NWORKERS) :
-			      (uint32_t)rng_nasty64(r);
-
-		c->idx = pick_index(r);
-		w = arg_ptr(r, sizeof(*w), &bad, true);
-		if (bad == BP_SHORT) {
-			w = (void *)guard;
-			bad = BP_GUARD;
-		}
-		if (!bad) {
-			w->index = c->idx;
-			w->worker_id = id;
-		}
-		c->arg = w;
-		c->val = id;
-		c->cmd = op == O_ATTACH_WORKER ? VHOST_ATTACH_VRING_WORKER :
-			 VHOST_GET_VRING_WORKER;
-		if (c->idx >= NVQ) {
-			post |= E(ENOBUFS);	/* checked after the owner */
-		} else if (op == O_ATTACH_WORKER) {
-			if (id >= NWORKERS || !M.worker[id])
-				post |= E(ENODEV);
-			if (M.vq[c->idx].started) {
-				post |= E(EBUSY);
-				if (mode == MODE_MAIN && M.vq[c->idx].load)
-					c->cls = P_BUSY;
-			}
-		} else if (M.vq[c->idx].worker < 0 &&
-			   nworkers() >= NWORKERS) {
-			post |= E(ENOSPC);
-			c->soft |= E(ENOSPC);
-		}
-		set_what(c, "(index %u, id %u, ptr kind %d)", c->idx, id, bad);
-		expect(c, mode, bad, pre, post, true);
-		break;
-	}
-	case O_SET_BACKEND: {
-		struct vhost_blk_backend *b;
-		uint32_t size;
-		uint64_t flags = 0;
-		bool inflight = false;
-
-		c->cmd = VHOST_BLK_SET_BACKEND;
-		p = gen_sized(r, c, sizeof(*b), &size, &pre, &bad);
-		b = (struct vhost_blk_backend *)p;
-		c->backend = rng_below(r, nbackends);
-		if (rng_pct(r, 10))
-			flags |= VHOST_BLK_BACKEND_F_RO;
-		if (rng_pct(r, 4)) {
-			flags |= 1ULL << (1 + rng_below(r, 63));
-			pre |= E(EOPNOTSUPP);
-		}
-		if ((uint8_t *)b + sizeof(*b) <= guard) {
-			b->size = size;
-			b->fd = backends[c->backend].fd;
-			b->flags = flags;
-			for (int i = 0; i < VHOST_BLK_SERIAL_LEN; i++)
-				b->serial[i] = rng_next(r);
-			if (rng_pct(r, 4)) {
-				b->reserved[rng_below(r, 3)] = 1 +
-					rng_below(r, 1000);
-				pre |= E(EINVAL);
-			}
-		}
-		if (size < VHOST_BLK_BACKEND_SIZE_VER0)
-			pre = E(EINVAL);	/* nothing else is read */
-		c->arg = b;
-		c->val = flags;
-		c->fd = backends[c->backend].fd;
-		if (backends[c->backend].expect != OK) {
-			pre |= backends[c->backend].expect;
-			if (c->cls == P_STATE && mode != MODE_CHILD)
-				c->cls = P_FDS;
-		}
-		for (int i = 0; i < LOADQ; i++)
-			inflight |= L->vqs[i].inflight > 0;
-		for (int i = 0; i < NVQ; i++)
-			inflight |= M.vq[i].started && !M.vq[i].load;
-		if (inflight) {
-			post |= OK | E(EBUSY);
-			if (c->cls == P_STATE && mode == MODE_MAIN)
-				c->cls = P_BUSY;
-		}
-		set_what(c, "(size %u, fd %s, flags %#" PRIx64
-			 ", ptr kind %d%s)", size, backends[c->backend].name,
-			 flags, bad, inflight ? ", I/O in flight" : "");
-		expect(c, mode, bad, pre, post, true);
-		break;
-	}
-	case O_GET_CONFIG: {
-		struct vhost_blk_config *g;
-		uint32_t size, clen, x = rng_below(r, 100);
-		uint8_t *cbuf = argbuf + 2 * PAGE_SZ;
-		uint64_t cptr = (uintptr_t)cbuf;
-
-		c->cmd = VHOST_BLK_GET_CONFIG;
-		p = gen_sized(r, c, sizeof(*g), &size, &pre, &bad);
-		g = (struct vhost_blk_config *)p;
-		clen = x < 70 ? sizeof(struct virtio_blk_config) :
-		       x < 80 ? 0 : x < 90 ? rng_below(r, 64) : UINT32_MAX;
-		x = rng_below(r, 100);
-		if (x < 4)
-			cptr = 0;
-		else if (x < 8)
-			cptr = (uintptr_t)unmapped;
-		else if (x < 10)
-			cptr = (uintptr_t)guard - rng_below(r, 32);
-		else if (x < 12)
-			cptr = 0xffffffff81000000ULL;
-		if ((uint8_t *)g + sizeof(*g) <= guard && p < cbuf) {
-			g->size = size;
-			g->config_len = clen;
-			g->features = rng_pct(r, 10) ? rng_next(r) : 0;
-			g->config_ptr = cptr;
-			if (rng_pct(r, 4)) {
-				g->reserved[rng_below(r, 2)] = 1 + rng_next(r) % 1000;
-				pre |= E(EINVAL);
-			}
-		} else if (p >= cbuf) {
-			/* overlapping the config buffer: keep it simple */
-			g->size = size;
-			g->config_len = 0;
-			g->config_ptr = 0;
-			clen = 0;
-		}
-		if (size < VHOST_BLK_CONFIG_SIZE_VER0)
-			pre = E(EINVAL);
-		c->arg = g;
-		c->val = clen;
-		c->a[0] = cptr;
-		c->a[1] = size;
-		if (M.backend < 0) {
-			post |= E(ENODEV);
-		} else {
-			uint64_t n = MIN((uint64_t)clen,
-					 sizeof(struct virtio_blk_config));
-
-			if (n && !(cptr >= (uintptr_t)argbuf &&
-				   cptr + n <= (uintptr_t)guard))
-				post |= E(EFAULT);
-		}
-		if (p < cbuf && cptr == (uintptr_t)cbuf)
-			memset(cbuf, 0xa5, PAGE_SZ);
-		set_what(c, "(size %u, config_len %u, config_ptr %#" PRIx64
-			 ", ptr kind %d)", size, clen, cptr, bad);
-		expect(c, mode, bad, pre, post, true);
-		break;
-	}
-	case O_UNKNOWN:
-	default:
-		c->op = O_UNKNOWN;
-		c->cmd = unknown_cmd(r);
-		c->arg = argbuf;
-		c->expect = E(ENOTTY);
-		set_what(c, "(cmd %#lx)", c->cmd);
-		break;
-	}
+	return r;
 }
 
 /* ---- the model, after a call ---- */
@@ -1980,32 +2079,21 @@ static bool resync(struct rng *r)
 
 /* ---- the mix of calls ---- */
 
-static const unsigned int op_weight[NOPS] = {
-	[O_GET_FEATURES] = 40, [O_SET_FEATURES] = 60, [O_SET_OWNER] = 20,
-	[O_RESET_OWNER] = 3, [O_SET_MEM_TABLE] = 70, [O_SET_VRING_NUM] = 90,
-	[O_SET_VRING_ADDR] = 100, [O_SET_VRING_BASE] = 70,
-	[O_GET_VRING_BASE] = 50, [O_SET_VRING_KICK] = 60,
-	[O_SET_VRING_CALL] = 40, [O_SET_VRING_ERR] = 40,
-	[O_NEW_WORKER] = 12, [O_FREE_WORKER] = 25, [O_ATTACH_WORKER] = 12,
-	[O_GET_WORKER] = 30, [O_SET_BACKEND] = 80, [O_GET_CONFIG] = 80,
-	[O_SET_BUSYLOOP] = 20, [O_GET_BUSYLOOP] = 20, [O_UNKNOWN] = 50,
-};
-
 static enum op pick_op(struct rng *r, bool allow_reset)
 {
 	unsigned int total = 0, x;
 
 	for (int i = 0; i < NOPS; i++)
-		total += op_weight[i];
+		total += kinds[i].weight;
 	for (;;) {
 		x = rng_below(r, total);
 		for (int i = 0; i < NOPS; i++) {
-			if (x < op_weight[i]) {
+			if (x < kinds[i].weight) {
 				if (i == O_RESET_OWNER && !allow_reset)
 					break;
 				return i;
 			}
-			x -= op_weight[i];
+			x -= kinds[i].weight;
 		}
 	}
 }
@@ -2232,6 +2320,7 @@ static void *watchdog(void *arg)
 	uint64_t last = 0, stuck = 0;
 
 	(void)arg;
+
 	for (;;) {
 		uint64_t n;
 
@@ -2364,7 +2453,7 @@ static void print_results(double secs)
 		for (int e = 0; e < 256; e++)
 			sum += hist[o][e];
 		n = snprintf(line, sizeof(line), "  %-26s %7" PRIu64 ":",
-			     op_name[o], sum);
+			     kinds[o].name, sum);
 		for (int e = 0; e < 256 && n < sizeof(line); e++)
 			if (hist[o][e])
 				n += snprintf(line + n, sizeof(line) - n,
@@ -2376,13 +2465,13 @@ static void print_results(double secs)
 	for (int o = 0; o < NOPS; o++)
 		for (int e = 0; e < 256; e++)
 			if (soft_hits[o][e])
-				diag("  %s -> %s: %" PRIu64, op_name[o],
+				diag("  %s -> %s: %" PRIu64, kinds[o].name,
 				     ename(e), soft_hits[o][e]);
 	diag("non-owner got an argument error instead of EPERM:");
 	for (int o = 0; o < NOPS; o++)
 		for (int e = 0; e < 256; e++)
 			if (nonowner_other[o][e])
-				diag("  %s -> %s: %" PRIu64, op_name[o],
+				diag("  %s -> %s: %" PRIu64, kinds[o].name,
 				     ename(e), nonowner_other[o][e]);
 	if (tap.fail_dropped)
 		diag("%lu more failure messages not shown", tap.fail_dropped);
@@ -2529,7 +2618,7 @@ int main(int argc, char **argv)
 		gen(&r, pick_op(&r, true), &call, MODE_MAIN);
 		res = do_call(vfd, &call, true);
 		if (cfg.verbose)
-			diag("%s %s -> %s", op_name[call.op], call.what,
+			diag("%s %s -> %s", kinds[call.op].name, call.what,
 			     ename(res));
 		apply(&call, res);
 	}
@@ -2541,5 +2630,6 @@ int main(int argc, char **argv)
 	nullb_remove();
 	unlink(tmpfile_path);
 	(void)ret;
+
 	return tap.failed ? 1 : 0;
 }
