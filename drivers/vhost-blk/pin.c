@@ -26,7 +26,7 @@
  * table is refused once a page it pinned holds more references than this
  * (2^29), checked after every chunk under vhost_blk_pin_mutex, so tables
  * take a page at most 2^29 + 2^19 references; the per-request pins of all
- * devices stay near 2^30 (req.c), which leaves INT_MAX out of reach.
+ * devices stay near 2^30 (budget.c), which leaves INT_MAX out of reach.
  */
 #define VHOST_BLK_PIN_REFS_MAX	BIT(29)
 

@@ -421,6 +421,19 @@ void vhost_blk_req_put(struct vhost_blk_req *req);
 unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev);
 int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 			   const struct iovec *iov, unsigned int nr, u64 len);
+unsigned int vhost_blk_iov_pages(const struct iovec *iov, unsigned int nr);
+bool vhost_blk_iov_aligned(const struct iovec *iov, unsigned int nr,
+			   unsigned int mask);
+
+/* bio.c */
+int vhost_blk_bdev_rw(struct vhost_blk_req *req, const struct iovec *iov,
+		      unsigned int nr, u64 len, u64 sector, bool write);
+void vhost_blk_bdev_flush(struct vhost_blk_req *req);
+int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type,
+		       u64 sector, u64 nr_sectors, bool unmap,
+		       u64 max, struct bio **biop);
+void vhost_blk_bdev_dwz_submit(struct vhost_blk_req *req, struct bio *bio);
+void vhost_blk_bio_put_all(struct vhost_blk_req *req);
 
 /* resize.c */
 u64 vhost_blk_capacity(struct vhost_blk_dev *dev);
