@@ -537,26 +537,6 @@ static void vhost_blk_unpause(struct vhost_blk_dev *dev)
 }
 
 /*
- * The owner's open() is the access control: the device only does what
- * the fd allows. It must be readable; writes need FMODE_WRITE (else the
- * device is read-only). Append-only files and active swap are refused:
- * the guest writes anywhere.
- */
-static int vhost_blk_backend_allowed(struct file *file)
-{
-	struct inode *inode = file->f_mapping->host;
-
-	if (!(file->f_mode & FMODE_READ))
-		return -EBADF;
-	if ((file->f_mode & FMODE_WRITE) &&
-	    ((file->f_flags & O_APPEND) || IS_APPEND(file_inode(file))))
-		return -EPERM;
-	if (IS_SWAPFILE(inode) || IS_SWAPFILE(file_inode(file)))
-		return -ETXTBSY;
-	return 0;
-}
-
-/*
  * The first published version of each extensible struct ends with its
  * last field: the minimum size the ioctls accept.
  */

@@ -26,7 +26,6 @@
 #include <linux/sched/signal.h>
 
 #include "vhost_blk.h"
-
 static struct vhost_blk_req *vhost_blk_req_get(struct vhost_blk_vq *vq)
 {
 	struct vhost_blk_req *req;
@@ -334,34 +333,6 @@ bool vhost_blk_iov_aligned(const struct iovec *iov, unsigned int nr,
 	return true;
 }
 
-/**
- * vhost_blk_lbs() - logical block size the device presents
- * @dev: the device, with a backend
- *
- * For a file, the block size of the device under its filesystem: the
- * alignment direct I/O needs.
- */
-unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev)
-{
-	struct super_block *sb;
-
-	if (dev->bdev)
-		return bdev_logical_block_size(dev->bdev);
-	sb = file_inode(dev->bfile)->i_sb;
-	return sb->s_bdev ? bdev_logical_block_size(sb->s_bdev) : SECTOR_SIZE;
-}
-
-/*
- * Read-only now? Bios skip the checks of the block device's write path,
- * so a device made read-only or used for swap after the attach is caught
- * here, for every write.
- */
-static bool vhost_blk_ro(struct vhost_blk_dev *dev)
-{
-	return dev->ro || (dev->bdev && (bdev_read_only(dev->bdev) ||
-					 IS_SWAPFILE(dev->bfile->f_mapping->host)));
-}
-
 static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 		       const struct vhost_blk_cmd *cmd)
 {
@@ -432,23 +403,6 @@ static u8 vhost_blk_get_id(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 	return VIRTIO_BLK_S_OK;
 }
 
-/* The backend's limit for one segment of a DISCARD-like request. */
-static u64 vhost_blk_dwz_max(struct vhost_blk_dev *dev, u32 type)
-{
-	struct block_device *bdev = dev->bdev;
-
-	if (!bdev)
-		return type == VIRTIO_BLK_T_SECURE_ERASE ? 0 : U32_MAX;
-	switch (type) {
-	case VIRTIO_BLK_T_DISCARD:
-		return bdev_max_discard_sectors(bdev);
-	case VIRTIO_BLK_T_WRITE_ZEROES:
-		return bdev_write_zeroes_sectors(bdev) ?: VHOST_BLK_ZEROOUT_MAX;
-	default:
-		return bdev_max_secure_erase_sectors(bdev);
-	}
-}
-
 /*
  * DISCARD, WRITE_ZEROES and SECURE_ERASE: the segments vhost_blk_decode()
  * copied and checked, issued in order until one fails.
@@ -498,48 +452,6 @@ static void vhost_blk_req_status(struct vhost_blk_req *req, u8 status)
 {
 	if (status != VIRTIO_BLK_S_OK)
 		WRITE_ONCE(req->status, status);
-}
-
-/* The feature bits that hold for @dev, given its DISCARD-like limits. */
-static u64 vhost_blk_features_of(struct vhost_blk_dev *dev, u64 max_discard,
-				 u64 max_secure_erase)
-{
-	u64 f = VHOST_BLK_FEATURES;
-
-	if (dev->ro) {
-		f &= ~(BIT_ULL(VIRTIO_BLK_F_DISCARD) |
-		       BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) |
-		       BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE));
-		f |= BIT_ULL(VIRTIO_BLK_F_RO);
-	}
-	if (!max_discard)
-		f &= ~BIT_ULL(VIRTIO_BLK_F_DISCARD);
-	if (!max_secure_erase)
-		f &= ~BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE);
-	return f;
-}
-
-/* What the backend serves and allows now, for vhost_blk_decode(). */
-static void vhost_blk_limits(struct vhost_blk_dev *dev,
-			     struct vhost_blk_limits *lim)
-{
-	lim->max_discard = vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD);
-	lim->max_write_zeroes = vhost_blk_dwz_max(dev,
-						  VIRTIO_BLK_T_WRITE_ZEROES);
-	lim->max_secure_erase = vhost_blk_dwz_max(dev,
-						  VIRTIO_BLK_T_SECURE_ERASE);
-	/* Each limit is looked up once per request. */
-	lim->features = vhost_blk_features_of(dev, lim->max_discard,
-					      lim->max_secure_erase) &
-			dev->acked_features;
-	/*
-	 * The live size, read for every request: a resized backend is seen
-	 * at once (and signalled), a shrunk one refuses what is past its
-	 * new end instead of letting a write extend a file again.
-	 */
-	lim->capacity = vhost_blk_capacity_check(dev);
-	lim->lbs = vhost_blk_lbs(dev);
-	lim->ro = vhost_blk_ro(dev);
 }
 
 /*
@@ -741,89 +653,4 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 	vhost_blk_log_signal(vq);
 out:
 	mutex_unlock(&vq->mutex);
-}
-
-/**
- * vhost_blk_features() - the device feature bits the backend supports
- * @dev: the device, with a backend
- * @features: the subset of VHOST_BLK_FEATURES that holds for it
- */
-void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features)
-{
-	u64 discard = vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD);
-	u64 erase = vhost_blk_dwz_max(dev, VIRTIO_BLK_T_SECURE_ERASE);
-
-	*features = vhost_blk_features_of(dev, discard, erase);
-}
-
-static __virtio32 vhost_blk_cfg32(u64 v)
-{
-	return (__force __virtio32)cpu_to_le32(min_t(u64, v, U32_MAX));
-}
-
-/**
- * vhost_blk_fill_config() - the virtio-blk config space for the backend
- * @dev: the device, with its mutex held and a backend attached
- * @cfg: filled with little-endian fields as the guest reads them
- * @features: the device feature bits that hold for this backend
- *
- * Every limit comes from the backend: its queue limits for a block
- * device, its filesystem for a file.
- */
-void vhost_blk_fill_config(struct vhost_blk_dev *dev,
-			   struct virtio_blk_config *cfg, u64 *features)
-{
-	struct block_device *bdev = dev->bdev;
-	unsigned int lbs = vhost_blk_lbs(dev);
-	unsigned int pbs = lbs, io_min = lbs, io_opt = 0, align = 0;
-	unsigned int granularity;
-	bool wce = true;
-
-	if (bdev) {
-		pbs = bdev_physical_block_size(bdev);
-		io_min = bdev_io_min(bdev);
-		io_opt = bdev_io_opt(bdev);
-		align = max(bdev_alignment_offset(bdev), 0);
-		granularity = bdev_discard_granularity(bdev);
-		wce = bdev_write_cache(bdev);
-	} else {
-		granularity = file_inode(dev->bfile)->i_sb->s_blocksize;
-	}
-	granularity = max(granularity, lbs) >> SECTOR_SHIFT;
-
-	vhost_blk_features(dev, features);
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->capacity = (__force __virtio64)
-		cpu_to_le64(vhost_blk_capacity_check(dev));
-	cfg->size_max = vhost_blk_cfg32(VHOST_BLK_SIZE_MAX);
-	cfg->seg_max = vhost_blk_cfg32(VHOST_BLK_SEG_MAX);
-	cfg->blk_size = vhost_blk_cfg32(lbs);
-	cfg->physical_block_exp = pbs > lbs ? ilog2(pbs / lbs) : 0;
-	cfg->alignment_offset = align / lbs;
-	cfg->min_io_size = (__force __virtio16)
-		cpu_to_le16(min_t(unsigned int, io_min / lbs, U16_MAX));
-	cfg->opt_io_size = vhost_blk_cfg32(io_opt / lbs);
-	cfg->wce = wce;
-	cfg->num_queues = (__force __virtio16)cpu_to_le16(VHOST_BLK_MAX_VQS);
-
-	if (*features & BIT_ULL(VIRTIO_BLK_F_DISCARD)) {
-		cfg->max_discard_sectors =
-			vhost_blk_cfg32(vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD));
-		cfg->max_discard_seg = vhost_blk_cfg32(VHOST_BLK_DWZ_SEG_MAX);
-		cfg->discard_sector_alignment = vhost_blk_cfg32(granularity);
-	}
-	if (*features & BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES)) {
-		cfg->max_write_zeroes_sectors =
-			vhost_blk_cfg32(vhost_blk_dwz_max(dev,
-							  VIRTIO_BLK_T_WRITE_ZEROES));
-		cfg->max_write_zeroes_seg = vhost_blk_cfg32(VHOST_BLK_DWZ_SEG_MAX);
-		cfg->write_zeroes_may_unmap = 1;
-	}
-	if (*features & BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE)) {
-		cfg->max_secure_erase_sectors =
-			vhost_blk_cfg32(vhost_blk_dwz_max(dev,
-							  VIRTIO_BLK_T_SECURE_ERASE));
-		cfg->max_secure_erase_seg = vhost_blk_cfg32(VHOST_BLK_DWZ_SEG_MAX);
-		cfg->secure_erase_sector_alignment = vhost_blk_cfg32(granularity);
-	}
 }

@@ -414,16 +414,21 @@ void vhost_blk_log_signal(struct vhost_blk_vq *vq);
 void vhost_blk_handle_kick(struct vhost_blk_work *work);
 void vhost_blk_handle_done(struct vhost_blk_work *work);
 void vhost_blk_vq_complete(struct vhost_blk_vq *vq);
-void vhost_blk_fill_config(struct vhost_blk_dev *dev,
-			   struct virtio_blk_config *cfg, u64 *features);
-void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features);
 void vhost_blk_req_put(struct vhost_blk_req *req);
-unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev);
 int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 			   const struct iovec *iov, unsigned int nr, u64 len);
 unsigned int vhost_blk_iov_pages(const struct iovec *iov, unsigned int nr);
 bool vhost_blk_iov_aligned(const struct iovec *iov, unsigned int nr,
 			   unsigned int mask);
+
+/* config.c */
+int vhost_blk_backend_allowed(struct file *file);
+unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev);
+u64 vhost_blk_dwz_max(struct vhost_blk_dev *dev, u32 type);
+void vhost_blk_limits(struct vhost_blk_dev *dev, struct vhost_blk_limits *lim);
+void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features);
+void vhost_blk_fill_config(struct vhost_blk_dev *dev,
+			   struct virtio_blk_config *cfg, u64 *features);
 
 /* bio.c */
 int vhost_blk_bdev_rw(struct vhost_blk_req *req, const struct iovec *iov,
