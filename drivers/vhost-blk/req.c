@@ -14,16 +14,12 @@
  */
 #define pr_fmt(fmt) "vhost-blk: " fmt
 
-#include <linux/blkdev.h>
 #include <linux/mm.h>
 #include <linux/highmem.h>
 #include <linux/slab.h>
 #include <linux/overflow.h>
 #include <linux/uaccess.h>
-#include <linux/log2.h>
-#include <linux/sched/mm.h>
-#include <linux/sched/clock.h>
-#include <linux/sched/signal.h>
+#include <linux/sched.h>
 
 #include "vhost_blk.h"
 static struct vhost_blk_req *vhost_blk_req_get(struct vhost_blk_vq *vq)
@@ -526,131 +522,25 @@ static int vhost_blk_handle_req(struct vhost_blk_vq *vq,
 	return 0;
 }
 
-/*
- * Busy polling (VHOST_SET_VRING_BUSYLOOP_TIMEOUT): the ring ran dry with
- * notifications still off. Submit what is plugged, then watch avail->idx
- * for up to the queue's timeout, posting completions as they end, instead
- * of sleeping until the next kick. Gives way to anything else that wants
- * the CPU, to an ioctl waiting for the queue, to other work on the worker
- * and to signals; the weight of the run bounds how often a guest that
- * refills the ring in time gets a new window. True when the guest posted
- * more meanwhile.
- */
-static bool vhost_blk_vq_busy_poll(struct vhost_blk_vq *vq,
-				   struct blk_plug *plug)
-{
-	u64 start = local_clock();
-	u64 end = start + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
-	bool more = false;
-
-	blk_finish_plug(plug);
-	for (;;) {
-		if (!llist_empty(&vq->done))
-			vhost_blk_vq_complete(vq);
-		if (!vhost_blk_vq_avail_empty(vq)) {
-			more = true;
-			break;
-		}
-		if (need_resched() || signal_pending(current) ||
-		    atomic_read(&vq->ctl_waiting) ||
-		    vhost_blk_vq_worker_has_other_work(vq) ||
-		    local_clock() >= end)
-			break;
-		cpu_relax();
-	}
-	vhost_blk_stat_poll(vq, local_clock() - start, more);
-	blk_start_plug(plug);
-	return more;
-}
-
 /**
- * vhost_blk_handle_kick() - serve the avail ring of a queue
- * @work: the queue's kick work
+ * vhost_blk_req_start() - make a request of a chain and start it
+ * @vq: the queue, with its mutex held and a free request slot
+ * @head: the chain's head, taken off the avail ring
  *
- * Takes chains until the ring is empty, the queue runs out of request
- * slots (completions restart it) or it used its weight (it requeues
- * itself so other work on the worker runs in between). Bios of one batch
- * are plugged together. With a busy-poll timeout an empty ring is watched
- * for a while before the queue waits for a kick again.
+ * Return: 0 once the request is on its way: it ends through
+ * vhost_blk_req_put(), failed or not. -EAGAIN when the module-wide page
+ * budget is spent: nothing was started and the chain is given back, to
+ * be taken again once pages are released.
  */
-void vhost_blk_handle_kick(struct vhost_blk_work *work)
+int vhost_blk_req_start(struct vhost_blk_vq *vq, u16 head)
 {
-	struct vhost_blk_vq *vq = container_of(work, struct vhost_blk_vq,
-					       kick_work);
-	struct vhost_blk_req *req;
-	struct blk_plug plug;
-	unsigned int n = 0;
-	bool poll;
-	u16 head;
-	int ret;
+	struct vhost_blk_req *req = vhost_blk_req_get(vq);
 
-	mutex_lock(&vq->mutex);
-	if (!vq->started || vq->paused || vq->broken || !vq->dev->bfile)
-		goto out;
-	/* Not once the owner is gone and the queue is detached. */
-	poll = vq->busyloop_timeout && rcu_access_pointer(vq->worker);
-
-	blk_start_plug(&plug);
-	vhost_blk_vq_disable_notify(vq);
-	for (;;) {
-		/* Every pass counts, bad entries too: the guest sets the pace. */
-		if (++n > VHOST_BLK_WEIGHT) {
-			vhost_blk_vq_queue_work(vq, &vq->kick_work);
-			break;
-		}
-		if (!vq->nr_free ||
-		    vq->inflight_pages >= VHOST_BLK_VQ_PAGES_MAX) {
-			vq->starved = true;
-			break;
-		}
-		ret = vhost_blk_vq_next_avail(vq, &head);
-		if (ret == -EAGAIN) {
-			if (poll && vhost_blk_vq_busy_poll(vq, &plug))
-				continue;
-			if (unlikely(vhost_blk_vq_enable_notify(vq))) {
-				vhost_blk_vq_disable_notify(vq);
-				continue;
-			}
-			break;
-		}
-		if (ret == -ERANGE && vq->inflight_region) {
-			/*
-			 * The entry is consumed with no mark and no used
-			 * entry: a restart could not tell where the avail
-			 * ring stands. Stop serving, as libvhost-user does.
-			 */
-			vq->broken = true;
-			vhost_blk_vq_error(vq, "avail head out of range");
-			break;
-		}
-		if (ret == -ERANGE) {
-			vhost_blk_vq_error(vq, "avail head out of range");
-			vhost_blk_chain_refused(vq, head, ret);
-			continue;
-		}
-		if (ret) {
-			vq->broken = true;
-			vhost_blk_vq_error(vq, "bad avail index");
-			break;
-		}
-		if (vhost_blk_inflight_get(vq, head)) {
-			vhost_blk_inflight_put_back(vq, head);
-			vq->broken = true;
-			vhost_blk_vq_error(vq, "cannot write inflight region");
-			break;
-		}
-
-		req = vhost_blk_req_get(vq);
-		req->head = head;
-		if (vhost_blk_handle_req(vq, req)) {
-			vhost_blk_req_unget(vq, req);
-			vhost_blk_pages_wait(vq);
-			break;
-		}
-		vhost_blk_req_put(req);
+	req->head = head;
+	if (vhost_blk_handle_req(vq, req)) {
+		vhost_blk_req_unget(vq, req);
+		return -EAGAIN;
 	}
-	blk_finish_plug(&plug);
-	vhost_blk_log_signal(vq);
-out:
-	mutex_unlock(&vq->mutex);
+	vhost_blk_req_put(req);
+	return 0;
 }

@@ -411,7 +411,7 @@ void vhost_blk_log_signal(struct vhost_blk_vq *vq);
 /* req.c */
 /* Not a virtio status: the request must be taken again later. */
 #define VHOST_BLK_S_AGAIN	0xff
-void vhost_blk_handle_kick(struct vhost_blk_work *work);
+int vhost_blk_req_start(struct vhost_blk_vq *vq, u16 head);
 void vhost_blk_handle_done(struct vhost_blk_work *work);
 void vhost_blk_vq_complete(struct vhost_blk_vq *vq);
 void vhost_blk_req_put(struct vhost_blk_req *req);
@@ -420,6 +420,9 @@ int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 unsigned int vhost_blk_iov_pages(const struct iovec *iov, unsigned int nr);
 bool vhost_blk_iov_aligned(const struct iovec *iov, unsigned int nr,
 			   unsigned int mask);
+
+/* kick.c */
+void vhost_blk_handle_kick(struct vhost_blk_work *work);
 
 /* config.c */
 int vhost_blk_backend_allowed(struct file *file);
