@@ -5,9 +5,14 @@
  *
  * The table is validated once, when the owner sets it: regions are sorted
  * by guest address, non-empty, do not wrap around either address space and
- * do not overlap in guest-physical space. Lookups are a binary search and
- * never sleep, so the data path runs them under rcu_read_lock().
+ * do not overlap in guest-physical space. This file creates, copies and
+ * frees tables and looks them up by owner address; pin.c pins a whole
+ * table (VHOST_BLK_OPT_F_PIN_MEM). The lookup by guest-physical address,
+ * vhost_blk_mem_translate(), is part of the guest-facing parser in
+ * decode.c, which also builds in userspace for fuzzing. Lookups never
+ * sleep, so the data path runs them under rcu_read_lock().
  */
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/uaccess.h>
@@ -34,7 +39,8 @@ static int vhost_blk_region_cmp(const void *a, const void *b)
  * vhost_blk_mem_create() - validate a memory table and build its lookup form
  * @in: regions as the owner passed them, in any order
  * @nregions: number of entries in @in
- * @out: the new table, to be freed with kvfree_rcu() or kvfree()
+ * @out: the new table, to be freed with vhost_blk_mem_free() (or
+ *	 kvfree_rcu() while nothing is pinned)
  *
  * Return: 0, -E2BIG for too many regions, -EINVAL for an empty, wrapping
  * or overlapping region or non-zero padding, -EFAULT for a user range the
@@ -93,6 +99,69 @@ int vhost_blk_mem_create(const struct vhost_memory_region *in, u32 nregions,
 }
 
 /**
+ * vhost_blk_mem_dup() - a copy of a table's regions, without its pins
+ * @mem: a validated table
+ *
+ * Return: the copy, or NULL without memory.
+ */
+struct vhost_blk_mem *vhost_blk_mem_dup(const struct vhost_blk_mem *mem)
+{
+	struct vhost_blk_mem *copy;
+	u32 i;
+
+	copy = kvzalloc(struct_size(copy, regions, mem->nregions),
+			GFP_KERNEL_ACCOUNT);
+	if (!copy)
+		return NULL;
+	copy->nregions = mem->nregions;
+	for (i = 0; i < mem->nregions; i++) {
+		copy->regions[i].gpa = mem->regions[i].gpa;
+		copy->regions[i].size = mem->regions[i].size;
+		copy->regions[i].uaddr = mem->regions[i].uaddr;
+	}
+	return copy;
+}
+
+/**
+ * vhost_blk_mem_free() - free a table, unpinning and uncharging its pages
+ * @mem: a table no request and no RCU reader uses any more, or NULL
+ * @mm: the owner's address space the pages were charged to
+ *
+ * May sleep. Runs in any context that holds a reference on @mm (the
+ * owner may be gone).
+ */
+void vhost_blk_mem_free(struct vhost_blk_mem *mem, struct mm_struct *mm)
+{
+	if (!mem)
+		return;
+	vhost_blk_mem_unpin(mem, mm);
+	kvfree(mem);
+}
+
+/*
+ * The one range check by owner address: the first region that holds all
+ * of [uaddr, uaddr + len), or NULL. Regions may alias the same owner
+ * memory; any of them will do.
+ */
+static const struct vhost_blk_mem_region *
+vhost_blk_mem_uaddr_region(const struct vhost_blk_mem *mem, u64 uaddr,
+			   u64 len)
+{
+	u32 i;
+
+	if (!len)
+		return NULL;
+	for (i = 0; i < mem->nregions; i++) {
+		const struct vhost_blk_mem_region *r = &mem->regions[i];
+
+		if (uaddr >= r->uaddr && uaddr - r->uaddr < r->size &&
+		    len <= r->size - (uaddr - r->uaddr))
+			return r;
+	}
+	return NULL;
+}
+
+/**
  * vhost_blk_mem_uaddr_ok() - is a user range inside one region?
  * @mem: a validated table
  * @uaddr: owner virtual address
@@ -104,16 +173,25 @@ int vhost_blk_mem_create(const struct vhost_memory_region *in, u32 nregions,
 bool vhost_blk_mem_uaddr_ok(const struct vhost_blk_mem *mem, u64 uaddr,
 			    u64 len)
 {
-	u32 i;
+	return vhost_blk_mem_uaddr_region(mem, uaddr, len);
+}
 
-	if (!len)
-		return false;
-	for (i = 0; i < mem->nregions; i++) {
-		const struct vhost_blk_mem_region *r = &mem->regions[i];
+/**
+ * vhost_blk_mem_pages() - the pinned pages behind a user range
+ * @mem: a pinned table (vhost_blk_mem_pin())
+ * @uaddr: owner virtual address
+ * @len: bytes, non-zero
+ *
+ * Return: the entry of the page holding @uaddr in the pinned pages of a
+ * region holding the whole range (the pages after it follow), or NULL.
+ */
+struct page **vhost_blk_mem_pages(const struct vhost_blk_mem *mem,
+				  unsigned long uaddr, size_t len)
+{
+	const struct vhost_blk_mem_region *r;
 
-		if (uaddr >= r->uaddr && uaddr - r->uaddr < r->size &&
-		    len <= r->size - (uaddr - r->uaddr))
-			return true;
-	}
-	return false;
+	r = vhost_blk_mem_uaddr_region(mem, uaddr, len);
+	if (!r || !r->pages)
+		return NULL;
+	return r->pages + (PFN_DOWN(uaddr) - PFN_DOWN(r->uaddr));
 }

@@ -155,19 +155,17 @@ err:
 }
 
 /**
- * vhost_blk_mem_free() - free a table, unpinning and uncharging its pages
- * @mem: a table no request and no RCU reader uses any more, or NULL
+ * vhost_blk_mem_unpin() - unpin and uncharge the pages of a pinned table
+ * @mem: a table no request and no RCU reader uses any more
  * @mm: the owner's address space the pages were charged to
  *
  * May sleep. Runs in any context that holds a reference on @mm (the
  * owner may be gone).
  */
-void vhost_blk_mem_free(struct vhost_blk_mem *mem, struct mm_struct *mm)
+void vhost_blk_mem_unpin(struct vhost_blk_mem *mem, struct mm_struct *mm)
 {
 	u32 i;
 
-	if (!mem)
-		return;
 	for (i = 0; i < mem->nregions; i++) {
 		struct vhost_blk_mem_region *r = &mem->regions[i];
 
@@ -176,54 +174,5 @@ void vhost_blk_mem_free(struct vhost_blk_mem *mem, struct mm_struct *mm)
 	}
 	if (mem->npinned)
 		atomic64_sub(mem->npinned, &mm->pinned_vm);
-	kvfree(mem);
-}
-
-/**
- * vhost_blk_mem_pages() - the pinned pages behind a user range
- * @mem: a pinned table
- * @uaddr: owner virtual address
- * @len: bytes, non-zero
- *
- * Return: the entry of the page holding @uaddr in the pinned pages of a
- * region holding the whole range (the pages after it follow), or NULL.
- */
-struct page **vhost_blk_mem_pages(const struct vhost_blk_mem *mem,
-				  unsigned long uaddr, size_t len)
-{
-	u32 i;
-
-	for (i = 0; i < mem->nregions; i++) {
-		const struct vhost_blk_mem_region *r = &mem->regions[i];
-
-		if (r->pages && uaddr >= r->uaddr &&
-		    uaddr - r->uaddr < r->size &&
-		    len <= r->size - (uaddr - r->uaddr))
-			return r->pages + (PFN_DOWN(uaddr) - PFN_DOWN(r->uaddr));
-	}
-	return NULL;
-}
-
-/**
- * vhost_blk_mem_dup() - a copy of a table's regions, without its pins
- * @mem: a validated table
- *
- * Return: the copy, or NULL without memory.
- */
-struct vhost_blk_mem *vhost_blk_mem_dup(const struct vhost_blk_mem *mem)
-{
-	struct vhost_blk_mem *copy;
-	u32 i;
-
-	copy = kvzalloc(struct_size(copy, regions, mem->nregions),
-			GFP_KERNEL_ACCOUNT);
-	if (!copy)
-		return NULL;
-	copy->nregions = mem->nregions;
-	for (i = 0; i < mem->nregions; i++) {
-		copy->regions[i].gpa = mem->regions[i].gpa;
-		copy->regions[i].size = mem->regions[i].size;
-		copy->regions[i].uaddr = mem->regions[i].uaddr;
-	}
-	return copy;
+	mem->npinned = 0;
 }

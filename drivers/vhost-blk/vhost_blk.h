@@ -71,22 +71,23 @@ struct seq_file;
  */
 #define VHOST_BLK_VHOST_FEATURES	BIT_ULL(VHOST_F_LOG_ALL)
 
-/* ---- memory table (mem.c) ---- */
+/* ---- memory table (mem.c; lookup by guest address in decode.c) ---- */
 
 extern unsigned int vhost_blk_max_mem_regions;
 
 int vhost_blk_mem_create(const struct vhost_memory_region *in, u32 nregions,
 			 struct vhost_blk_mem **out);
+struct vhost_blk_mem *vhost_blk_mem_dup(const struct vhost_blk_mem *mem);
+void vhost_blk_mem_free(struct vhost_blk_mem *mem, struct mm_struct *mm);
 bool vhost_blk_mem_uaddr_ok(const struct vhost_blk_mem *mem, u64 uaddr,
 			    u64 len);
+struct page **vhost_blk_mem_pages(const struct vhost_blk_mem *mem,
+				  unsigned long uaddr, size_t len);
 
 /* pin.c */
 int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm,
 		      unsigned long replaced);
-void vhost_blk_mem_free(struct vhost_blk_mem *mem, struct mm_struct *mm);
-struct page **vhost_blk_mem_pages(const struct vhost_blk_mem *mem,
-				  unsigned long uaddr, size_t len);
-struct vhost_blk_mem *vhost_blk_mem_dup(const struct vhost_blk_mem *mem);
+void vhost_blk_mem_unpin(struct vhost_blk_mem *mem, struct mm_struct *mm);
 
 /* ---- workers (worker.c) ---- */
 

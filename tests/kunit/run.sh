@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Run the KUnit suites of tests/kunit/ (vhost_blk_mem, vhost_blk_vring)
-# against this tree's drivers/vhost-blk/mem.c, vring.c, decode.c and
-# stats.c, in a User Mode Linux kernel built from Debian's
+# against this tree's drivers/vhost-blk/mem.c, pin.c, vring.c, decode.c
+# and stats.c, in a User Mode Linux kernel built from Debian's
 # linux-source-6.12 with tools/testing/kunit/kunit.py run --arch=um.
 #
 # Usage: tests/kunit/run.sh [--log-dir DIR] [--jobs N]
@@ -197,7 +197,7 @@ overlay()
 		sync_file "$VB_REPO/tests/kunit/$f" "$OVERLAY/$f" || return 1
 		keep+=("$f")
 	done
-	for f in mem.c vring.c log.c inflight.c decode.c stats.c decode.h \
+	for f in mem.c pin.c vring.c log.c inflight.c decode.c stats.c decode.h \
 		 vhost_blk.h vhost_blk_trace.h compat.h; do
 		sync_file "$VB_REPO/drivers/vhost-blk/$f" "$OVERLAY/$f" || return 1
 		keep+=("$f")
