@@ -12,6 +12,7 @@
 #include <linux/blkdev.h>
 #include <linux/fs.h>
 #include <linux/log2.h>
+#include <linux/virtio_byteorder.h>
 
 #include "vhost_blk.h"
 
@@ -140,9 +141,10 @@ void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features)
 	*features = vhost_blk_features_of(dev, discard, erase);
 }
 
+/* A config space field: little-endian (VIRTIO_F_VERSION_1), saturated. */
 static __virtio32 vhost_blk_cfg32(u64 v)
 {
-	return (__force __virtio32)cpu_to_le32(min_t(u64, v, U32_MAX));
+	return __cpu_to_virtio32(true, min_t(u64, v, U32_MAX));
 }
 
 /**
@@ -177,18 +179,17 @@ void vhost_blk_fill_config(struct vhost_blk_dev *dev,
 
 	vhost_blk_features(dev, features);
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->capacity = (__force __virtio64)
-		cpu_to_le64(vhost_blk_capacity_check(dev));
+	cfg->capacity = __cpu_to_virtio64(true, vhost_blk_capacity_check(dev));
 	cfg->size_max = vhost_blk_cfg32(VHOST_BLK_SIZE_MAX);
 	cfg->seg_max = vhost_blk_cfg32(VHOST_BLK_SEG_MAX);
 	cfg->blk_size = vhost_blk_cfg32(lbs);
 	cfg->physical_block_exp = pbs > lbs ? ilog2(pbs / lbs) : 0;
 	cfg->alignment_offset = align / lbs;
-	cfg->min_io_size = (__force __virtio16)
-		cpu_to_le16(min_t(unsigned int, io_min / lbs, U16_MAX));
+	cfg->min_io_size = __cpu_to_virtio16(true, min_t(u32, io_min / lbs,
+							 U16_MAX));
 	cfg->opt_io_size = vhost_blk_cfg32(io_opt / lbs);
 	cfg->wce = wce;
-	cfg->num_queues = (__force __virtio16)cpu_to_le16(VHOST_BLK_MAX_VQS);
+	cfg->num_queues = __cpu_to_virtio16(true, VHOST_BLK_MAX_VQS);
 
 	if (*features & BIT_ULL(VIRTIO_BLK_F_DISCARD)) {
 		cfg->max_discard_sectors =

@@ -79,11 +79,6 @@ u64 vhost_blk_mem_translate(const struct vhost_blk_mem *mem, u64 gpa,
 	return min(len, r->size - off);
 }
 
-static u16 vhost_blk_desc16(__virtio16 v)
-{
-	return __virtio16_to_cpu(true, v);
-}
-
 /* Append the guest buffer [gpa, gpa + len) to @chain, split by region. */
 static int vhost_blk_chain_map(const struct vhost_blk_desc_ring *ring,
 			       struct vhost_blk_chain *chain,
@@ -179,7 +174,7 @@ static int vhost_blk_walk(const struct vhost_blk_desc_ring *ring, u16 head,
 			return -ELOOP;
 		if (copy_from_user(&d, table + i, sizeof(d)))
 			return -EFAULT;
-		flags = vhost_blk_desc16(d.flags);
+		flags = __virtio16_to_cpu(true, d.flags);
 		if (flags & VRING_DESC_F_INDIRECT) {
 			if (indirect || !ring->indirect ||
 			    (flags & VRING_DESC_F_NEXT))
@@ -202,7 +197,7 @@ static int vhost_blk_walk(const struct vhost_blk_desc_ring *ring, u16 head,
 		}
 		if (!(flags & VRING_DESC_F_NEXT))
 			break;
-		i = vhost_blk_desc16(d.next);
+		i = __virtio16_to_cpu(true, d.next);
 		if (i >= n)
 			return -EINVAL;
 	}
@@ -258,7 +253,7 @@ int vhost_blk_chain_status(const struct vhost_blk_desc_ring *ring, u16 head,
 		return ret;
 	gpa = __virtio64_to_cpu(true, d.addr);
 	left = __virtio32_to_cpu(true, d.len);
-	if (!(vhost_blk_desc16(d.flags) & VRING_DESC_F_WRITE) || !left ||
+	if (!(__virtio16_to_cpu(true, d.flags) & VRING_DESC_F_WRITE) || !left ||
 	    check_add_overflow(gpa, left - 1, &last))
 		return -EINVAL;
 	/*
