@@ -11,8 +11,6 @@
  * spent gives its request back to the ring and waits on
  * vhost_blk_budget_waiters until pages are released.
  */
-#define pr_fmt(fmt) "vhost-blk: " fmt
-
 #include <linux/atomic.h>
 #include <linux/list.h>
 #include <linux/moduleparam.h>

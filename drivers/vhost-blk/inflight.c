@@ -15,7 +15,7 @@
  * The device writes it from the data path but reads it only when a queue
  * starts, and checks everything it reads there.
  */
-#define pr_fmt(fmt) "vhost-blk: " fmt
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/uaccess.h>
 #include <linux/sort.h>

@@ -17,8 +17,6 @@
  * base, read-only or unmapped memory) fails the request that needed it,
  * or is reported through the queue's error eventfd.
  */
-#define pr_fmt(fmt) "vhost-blk: " fmt
-
 #include <linux/mm.h>
 #include <linux/highmem.h>
 #include <linux/overflow.h>

@@ -12,7 +12,7 @@
  * worker, which releases its pages, writes the status byte, fills the
  * used ring and calls the guest once per batch.
  */
-#define pr_fmt(fmt) "vhost-blk: " fmt
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/mm.h>
 #include <linux/highmem.h>

@@ -9,8 +9,6 @@
  * owner) sees them, debugfs need not be mounted or allowed by lockdown,
  * and no new ioctl has to be reached through the owner's fd.
  */
-#define pr_fmt(fmt) "vhost-blk: " fmt
-
 #include <linux/seq_file.h>
 #include <linux/fs.h>
 

@@ -12,7 +12,7 @@
  * Rings are little-endian (VIRTIO_F_VERSION_1; legacy guests on
  * little-endian hosts see the same layout).
  */
-#define pr_fmt(fmt) "vhost-blk: " fmt
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/uaccess.h>
 #include <linux/ratelimit.h>
