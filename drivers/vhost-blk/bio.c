@@ -286,22 +286,13 @@ void vhost_blk_bdev_flush(struct vhost_blk_req *req)
 	vhost_blk_bio_submit(req, bio);
 }
 
-int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type, u64 sector,
-		       u64 nr_sectors, bool unmap, u64 max, struct bio **biop)
+/* SECURE_ERASE: no chaining helper exists, so chain by hand. */
+static int vhost_blk_bdev_secure_erase(struct block_device *bdev, u64 sector,
+				       u64 nr_sectors, u64 max,
+				       struct bio **biop)
 {
 	u64 bmask = (bdev_logical_block_size(bdev) >> SECTOR_SHIFT) - 1;
 
-	switch (type) {
-	case VIRTIO_BLK_T_DISCARD:
-		return __blkdev_issue_discard(bdev, sector, nr_sectors,
-					      GFP_KERNEL, biop);
-	case VIRTIO_BLK_T_WRITE_ZEROES:
-		return __blkdev_issue_zeroout(bdev, sector, nr_sectors,
-					      GFP_KERNEL, biop,
-					      unmap ? 0 : BLKDEV_ZERO_NOUNMAP);
-	}
-
-	/* Secure erase: no chaining helper exists, so chain by hand. */
 	max = min_t(u64, max, UINT_MAX >> SECTOR_SHIFT) & ~bmask;
 	if (!max)
 		return -EOPNOTSUPP;
@@ -321,6 +312,37 @@ int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type, u64 sector,
 		nr_sectors -= n;
 	}
 	return 0;
+}
+
+/**
+ * vhost_blk_bdev_dwz() - one segment of a DISCARD-like request
+ * @bdev: the backend
+ * @type: VIRTIO_BLK_T_DISCARD, _WRITE_ZEROES or _SECURE_ERASE
+ * @sector: first sector
+ * @nr_sectors: sectors, non-zero
+ * @unmap: WRITE_ZEROES may discard the range instead
+ * @max: the backend's limit for one bio of @type
+ * @biop: the chain of bios so far (NULL at first), extended
+ *
+ * Return: 0, or -EOPNOTSUPP when the backend does not serve @type.
+ */
+int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type, u64 sector,
+		       u64 nr_sectors, bool unmap, u64 max, struct bio **biop)
+{
+	switch (type) {
+	case VIRTIO_BLK_T_DISCARD:
+		return __blkdev_issue_discard(bdev, sector, nr_sectors,
+					      GFP_KERNEL, biop);
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return __blkdev_issue_zeroout(bdev, sector, nr_sectors,
+					      GFP_KERNEL, biop,
+					      unmap ? 0 : BLKDEV_ZERO_NOUNMAP);
+	case VIRTIO_BLK_T_SECURE_ERASE:
+		return vhost_blk_bdev_secure_erase(bdev, sector, nr_sectors,
+						   max, biop);
+	default:
+		return -EOPNOTSUPP;
+	}
 }
 
 /*
