@@ -315,7 +315,7 @@ static int vhost_blk_bdev_secure_erase(struct block_device *bdev, u64 sector,
 }
 
 /**
- * vhost_blk_bdev_dwz() - one segment of a DISCARD-like request
+ * vhost_blk_bdev_discard() - one segment of a DISCARD-like request
  * @bdev: the backend
  * @type: VIRTIO_BLK_T_DISCARD, _WRITE_ZEROES or _SECURE_ERASE
  * @sector: first sector
@@ -326,8 +326,8 @@ static int vhost_blk_bdev_secure_erase(struct block_device *bdev, u64 sector,
  *
  * Return: 0, or -EOPNOTSUPP when the backend does not serve @type.
  */
-int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type, u64 sector,
-		       u64 nr_sectors, bool unmap, u64 max, struct bio **biop)
+int vhost_blk_bdev_discard(struct block_device *bdev, u32 type, u64 sector,
+			   u64 nr_sectors, bool unmap, u64 max, struct bio **biop)
 {
 	switch (type) {
 	case VIRTIO_BLK_T_DISCARD:
@@ -347,9 +347,9 @@ int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type, u64 sector,
 
 /*
  * The end of a DISCARD-like request: the last bio of the chain
- * vhost_blk_bdev_dwz() built ends after all others, and ends the request.
+ * vhost_blk_bdev_discard() built ends after all others, and ends the request.
  */
-void vhost_blk_bdev_dwz_submit(struct vhost_blk_req *req, struct bio *bio)
+void vhost_blk_bdev_discard_end(struct vhost_blk_req *req, struct bio *bio)
 {
 	if (!bio)
 		return;

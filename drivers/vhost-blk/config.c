@@ -71,7 +71,7 @@ static bool vhost_blk_ro(struct vhost_blk_dev *dev)
 }
 
 /* The backend's limit for one segment of a DISCARD-like request. */
-u64 vhost_blk_dwz_max(struct vhost_blk_dev *dev, u32 type)
+u64 vhost_blk_discard_max(struct vhost_blk_dev *dev, u32 type)
 {
 	struct block_device *bdev = dev->bdev;
 
@@ -109,11 +109,11 @@ static u64 vhost_blk_features_of(struct vhost_blk_dev *dev, u64 max_discard,
 /* What the backend serves and allows now, for vhost_blk_decode(). */
 void vhost_blk_limits(struct vhost_blk_dev *dev, struct vhost_blk_limits *lim)
 {
-	lim->max_discard = vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD);
-	lim->max_write_zeroes = vhost_blk_dwz_max(dev,
-						  VIRTIO_BLK_T_WRITE_ZEROES);
-	lim->max_secure_erase = vhost_blk_dwz_max(dev,
-						  VIRTIO_BLK_T_SECURE_ERASE);
+	lim->max_discard = vhost_blk_discard_max(dev, VIRTIO_BLK_T_DISCARD);
+	lim->max_write_zeroes = vhost_blk_discard_max(dev,
+						      VIRTIO_BLK_T_WRITE_ZEROES);
+	lim->max_secure_erase = vhost_blk_discard_max(dev,
+						      VIRTIO_BLK_T_SECURE_ERASE);
 	/* Each limit is looked up once per request. */
 	lim->features = vhost_blk_features_of(dev, lim->max_discard,
 					      lim->max_secure_erase) &
@@ -135,8 +135,8 @@ void vhost_blk_limits(struct vhost_blk_dev *dev, struct vhost_blk_limits *lim)
  */
 void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features)
 {
-	u64 discard = vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD);
-	u64 erase = vhost_blk_dwz_max(dev, VIRTIO_BLK_T_SECURE_ERASE);
+	u64 discard = vhost_blk_discard_max(dev, VIRTIO_BLK_T_DISCARD);
+	u64 erase = vhost_blk_discard_max(dev, VIRTIO_BLK_T_SECURE_ERASE);
 
 	*features = vhost_blk_features_of(dev, discard, erase);
 }
@@ -164,6 +164,7 @@ void vhost_blk_fill_config(struct vhost_blk_dev *dev,
 	unsigned int pbs = lbs, io_min = lbs, io_opt = 0, align = 0;
 	unsigned int granularity;
 	bool wce = true;
+	u64 max;
 
 	if (bdev) {
 		pbs = bdev_physical_block_size(bdev);
@@ -192,23 +193,21 @@ void vhost_blk_fill_config(struct vhost_blk_dev *dev,
 	cfg->num_queues = __cpu_to_virtio16(true, VHOST_BLK_MAX_VQS);
 
 	if (*features & BIT_ULL(VIRTIO_BLK_F_DISCARD)) {
-		cfg->max_discard_sectors =
-			vhost_blk_cfg32(vhost_blk_dwz_max(dev, VIRTIO_BLK_T_DISCARD));
-		cfg->max_discard_seg = vhost_blk_cfg32(VHOST_BLK_DWZ_SEG_MAX);
+		max = vhost_blk_discard_max(dev, VIRTIO_BLK_T_DISCARD);
+		cfg->max_discard_sectors = vhost_blk_cfg32(max);
+		cfg->max_discard_seg = vhost_blk_cfg32(VHOST_BLK_DISCARD_SEG_MAX);
 		cfg->discard_sector_alignment = vhost_blk_cfg32(granularity);
 	}
 	if (*features & BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES)) {
-		cfg->max_write_zeroes_sectors =
-			vhost_blk_cfg32(vhost_blk_dwz_max(dev,
-							  VIRTIO_BLK_T_WRITE_ZEROES));
-		cfg->max_write_zeroes_seg = vhost_blk_cfg32(VHOST_BLK_DWZ_SEG_MAX);
+		max = vhost_blk_discard_max(dev, VIRTIO_BLK_T_WRITE_ZEROES);
+		cfg->max_write_zeroes_sectors = vhost_blk_cfg32(max);
+		cfg->max_write_zeroes_seg = vhost_blk_cfg32(VHOST_BLK_DISCARD_SEG_MAX);
 		cfg->write_zeroes_may_unmap = 1;
 	}
 	if (*features & BIT_ULL(VIRTIO_BLK_F_SECURE_ERASE)) {
-		cfg->max_secure_erase_sectors =
-			vhost_blk_cfg32(vhost_blk_dwz_max(dev,
-							  VIRTIO_BLK_T_SECURE_ERASE));
-		cfg->max_secure_erase_seg = vhost_blk_cfg32(VHOST_BLK_DWZ_SEG_MAX);
+		max = vhost_blk_discard_max(dev, VIRTIO_BLK_T_SECURE_ERASE);
+		cfg->max_secure_erase_sectors = vhost_blk_cfg32(max);
+		cfg->max_secure_erase_seg = vhost_blk_cfg32(VHOST_BLK_DISCARD_SEG_MAX);
 		cfg->secure_erase_sector_alignment = vhost_blk_cfg32(granularity);
 	}
 }

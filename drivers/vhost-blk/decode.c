@@ -348,9 +348,9 @@ static u8 vhost_blk_decode_rw(const struct vhost_blk_limits *lim,
  * a table of segments, copied once and checked whole before anything is
  * issued.
  */
-static u8 vhost_blk_decode_dwz(const struct vhost_blk_chain *chain,
-			       const struct vhost_blk_limits *lim,
-			       struct vhost_blk_cmd *cmd)
+static u8 vhost_blk_decode_discard(const struct vhost_blk_chain *chain,
+				   const struct vhost_blk_limits *lim,
+				   struct vhost_blk_cmd *cmd)
 {
 	const u64 hdr = sizeof(struct virtio_blk_outhdr);
 	const u64 seg = sizeof(*cmd->segs);
@@ -377,7 +377,7 @@ static u8 vhost_blk_decode_dwz(const struct vhost_blk_chain *chain,
 	if (!(lim->features & bit))
 		return VIRTIO_BLK_S_UNSUPP;
 	/* @len is the guest's 64-bit sum: bound it before narrowing it. */
-	if (!len || len % seg || len > VHOST_BLK_DWZ_SEG_MAX * seg)
+	if (!len || len % seg || len > VHOST_BLK_DISCARD_SEG_MAX * seg)
 		return VIRTIO_BLK_S_IOERR;
 	nr = vhost_blk_iov_slice(chain->iov, chain->nr_out, hdr, len,
 				 cmd->data);
@@ -466,7 +466,7 @@ u8 vhost_blk_decode(const struct vhost_blk_chain *chain,
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
 	case VIRTIO_BLK_T_SECURE_ERASE:
-		return vhost_blk_decode_dwz(chain, lim, cmd);
+		return vhost_blk_decode_discard(chain, lim, cmd);
 	default:
 		return VIRTIO_BLK_S_UNSUPP;
 	}

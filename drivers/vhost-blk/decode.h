@@ -37,8 +37,12 @@
 #define VHOST_BLK_MAX_REQ_BYTES	((u64)VHOST_BLK_SEG_MAX * VHOST_BLK_SIZE_MAX)
 /* Buffers one descriptor chain may map to, after region splits. */
 #define VHOST_BLK_IOV_MAX	1024
-/* Segments per DISCARD, WRITE_ZEROES or SECURE_ERASE request. */
-#define VHOST_BLK_DWZ_SEG_MAX	256
+/*
+ * Segments per DISCARD-like request: DISCARD, WRITE_ZEROES or
+ * SECURE_ERASE, the requests that carry a table of sector ranges instead
+ * of data. The driver's functions for all three say "discard".
+ */
+#define VHOST_BLK_DISCARD_SEG_MAX	256
 /* Bytes of the GET_ID answer. */
 #define VHOST_BLK_ID_BYTES	VIRTIO_BLK_ID_BYTES
 
@@ -112,7 +116,7 @@ struct vhost_blk_limits {
 
 /*
  * A decoded request. The caller points @data at VHOST_BLK_IOV_MAX iovecs
- * and @segs at VHOST_BLK_DWZ_SEG_MAX segments before vhost_blk_decode()
+ * and @segs at VHOST_BLK_DISCARD_SEG_MAX segments before vhost_blk_decode()
  * fills them.
  */
 /* cmd->type of a chain whose header could not be read */

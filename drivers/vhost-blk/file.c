@@ -154,7 +154,7 @@ int vhost_blk_file_flush(struct vhost_blk_dev *dev)
 }
 
 /**
- * vhost_blk_file_dwz() - discard, write zeroes or erase a file range
+ * vhost_blk_file_discard() - discard, write zeroes or erase a file range
  * @dev: the device, with a file backend
  * @type: VIRTIO_BLK_T_DISCARD, _WRITE_ZEROES or _SECURE_ERASE
  * @sector: start, in 512-byte sectors
@@ -164,8 +164,8 @@ int vhost_blk_file_flush(struct vhost_blk_dev *dev)
  * A punched hole reads back as zeroes, so write-zeroes with unmap punches
  * too; without it the range stays allocated (FALLOC_FL_ZERO_RANGE).
  */
-int vhost_blk_file_dwz(struct vhost_blk_dev *dev, u32 type, u64 sector,
-		       u64 nr_sectors, bool unmap)
+int vhost_blk_file_discard(struct vhost_blk_dev *dev, u32 type, u64 sector,
+			   u64 nr_sectors, bool unmap)
 {
 	loff_t pos = sector << SECTOR_SHIFT, len = nr_sectors << SECTOR_SHIFT;
 	int mode = FALLOC_FL_KEEP_SIZE;

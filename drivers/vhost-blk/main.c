@@ -147,7 +147,7 @@ static int vhost_blk_vq_alloc_slots(struct vhost_blk_vq *vq)
 	vq->chain = kvmalloc(sizeof(*vq->chain), GFP_KERNEL_ACCOUNT);
 	vq->data_iov = kvcalloc(VHOST_BLK_IOV_MAX, sizeof(*vq->data_iov),
 				GFP_KERNEL_ACCOUNT);
-	vq->segs = kvcalloc(VHOST_BLK_DWZ_SEG_MAX, sizeof(*vq->segs),
+	vq->segs = kvcalloc(VHOST_BLK_DISCARD_SEG_MAX, sizeof(*vq->segs),
 			    GFP_KERNEL_ACCOUNT);
 	/* Inflight tracking: heads used but not published, to resubmit. */
 	vq->batch = kvcalloc(vq->num, sizeof(*vq->batch), GFP_KERNEL_ACCOUNT);

@@ -403,11 +403,11 @@ static u8 vhost_blk_get_id(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
  * DISCARD, WRITE_ZEROES and SECURE_ERASE: the segments vhost_blk_decode()
  * copied and checked, issued in order until one fails.
  */
-static u8 vhost_blk_dwz(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
-			const struct vhost_blk_cmd *cmd)
+static u8 vhost_blk_discard(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
+			    const struct vhost_blk_cmd *cmd)
 {
 	struct vhost_blk_dev *dev = vq->dev;
-	u64 max = vhost_blk_dwz_max(dev, cmd->type);
+	u64 max = vhost_blk_discard_max(dev, cmd->type);
 	u8 status = VIRTIO_BLK_S_OK;
 	struct bio *bio = NULL;
 	unsigned int i;
@@ -423,11 +423,11 @@ static u8 vhost_blk_dwz(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 		if (!num)
 			continue;
 		if (dev->bdev)
-			ret = vhost_blk_bdev_dwz(dev->bdev, cmd->type, sector,
-						 num, unmap, max, &bio);
+			ret = vhost_blk_bdev_discard(dev->bdev, cmd->type, sector,
+						     num, unmap, max, &bio);
 		else
-			ret = vhost_blk_file_dwz(dev, cmd->type, sector, num,
-						 unmap);
+			ret = vhost_blk_file_discard(dev, cmd->type, sector, num,
+						     unmap);
 		if (ret) {
 			/* UNSUPP tells the guest to stop using the command. */
 			status = ret == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP :
@@ -436,7 +436,7 @@ static u8 vhost_blk_dwz(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 		}
 	}
 
-	vhost_blk_bdev_dwz_submit(req, bio);
+	vhost_blk_bdev_discard_end(req, bio);
 	return status;
 }
 
@@ -512,7 +512,7 @@ static int vhost_blk_handle_req(struct vhost_blk_vq *vq,
 		st = vhost_blk_flush(vq, req);
 		break;
 	default:
-		st = vhost_blk_dwz(vq, req, &cmd);
+		st = vhost_blk_discard(vq, req, &cmd);
 		break;
 	}
 	if (st == VHOST_BLK_S_AGAIN)

@@ -428,7 +428,7 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work);
 /* config.c */
 int vhost_blk_backend_allowed(struct file *file);
 unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev);
-u64 vhost_blk_dwz_max(struct vhost_blk_dev *dev, u32 type);
+u64 vhost_blk_discard_max(struct vhost_blk_dev *dev, u32 type);
 void vhost_blk_limits(struct vhost_blk_dev *dev, struct vhost_blk_limits *lim);
 void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features);
 void vhost_blk_fill_config(struct vhost_blk_dev *dev,
@@ -438,10 +438,10 @@ void vhost_blk_fill_config(struct vhost_blk_dev *dev,
 int vhost_blk_bdev_rw(struct vhost_blk_req *req, const struct iovec *iov,
 		      unsigned int nr, u64 len, u64 sector, bool write);
 void vhost_blk_bdev_flush(struct vhost_blk_req *req);
-int vhost_blk_bdev_dwz(struct block_device *bdev, u32 type,
-		       u64 sector, u64 nr_sectors, bool unmap,
-		       u64 max, struct bio **biop);
-void vhost_blk_bdev_dwz_submit(struct vhost_blk_req *req, struct bio *bio);
+int vhost_blk_bdev_discard(struct block_device *bdev, u32 type,
+			   u64 sector, u64 nr_sectors, bool unmap,
+			   u64 max, struct bio **biop);
+void vhost_blk_bdev_discard_end(struct vhost_blk_req *req, struct bio *bio);
 void vhost_blk_bio_put_all(struct vhost_blk_req *req);
 
 /* resize.c */
@@ -464,8 +464,8 @@ int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
 		      unsigned int nr, u64 len, u64 sector, bool write,
 		      bool aligned);
 int vhost_blk_file_flush(struct vhost_blk_dev *dev);
-int vhost_blk_file_dwz(struct vhost_blk_dev *dev, u32 type, u64 sector,
-		       u64 nr_sectors, bool unmap);
+int vhost_blk_file_discard(struct vhost_blk_dev *dev, u32 type, u64 sector,
+			   u64 nr_sectors, bool unmap);
 void vhost_blk_file_notify(struct vhost_blk_req *req);
 void vhost_blk_file_release(struct vhost_blk_req *req);
 

@@ -53,7 +53,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	chain = malloc(sizeof(*chain));
 	data = calloc(VHOST_BLK_IOV_MAX, sizeof(*data));
-	segs = calloc(VHOST_BLK_DWZ_SEG_MAX, sizeof(*segs));
+	segs = calloc(VHOST_BLK_DISCARD_SEG_MAX, sizeof(*segs));
 	if (!chain || !data || !segs)
 		abort();
 	return 0;
@@ -305,11 +305,11 @@ static void fuzz_check_rw(const struct vhost_blk_limits *lim,
 					  cmd->data[i].iov_len));
 }
 
-static void fuzz_check_dwz(const struct vhost_blk_limits *lim,
+static void fuzz_check_discard(const struct vhost_blk_limits *lim,
 			   const struct vhost_blk_cmd *cmd)
 {
 	const u64 hdr = sizeof(struct virtio_blk_outhdr);
-	static u8 table[VHOST_BLK_DWZ_SEG_MAX * sizeof(*segs)];
+	static u8 table[VHOST_BLK_DISCARD_SEG_MAX * sizeof(*segs)];
 	u64 max, bit;
 	unsigned int i;
 
@@ -328,7 +328,7 @@ static void fuzz_check_dwz(const struct vhost_blk_limits *lim,
 		break;
 	}
 	fuzz_check(!lim->ro && (lim->features & bit));
-	fuzz_check(cmd->nr_segs && cmd->nr_segs <= VHOST_BLK_DWZ_SEG_MAX);
+	fuzz_check(cmd->nr_segs && cmd->nr_segs <= VHOST_BLK_DISCARD_SEG_MAX);
 	fuzz_check(chain->out_len == hdr + cmd->nr_segs * sizeof(*segs));
 	/* The copy is the guest's table, byte for byte. */
 	fuzz_check(fuzz_gather(chain->iov, chain->nr_out, hdr,
@@ -359,7 +359,7 @@ static void fuzz_check_cmd(const struct vhost_blk_limits *lim,
 		   st == VIRTIO_BLK_S_UNSUPP);
 	fuzz_check(cmd->data == data && cmd->segs == segs);
 	fuzz_check(cmd->nr_data <= VHOST_BLK_IOV_MAX);
-	fuzz_check(cmd->nr_segs <= VHOST_BLK_DWZ_SEG_MAX);
+	fuzz_check(cmd->nr_segs <= VHOST_BLK_DISCARD_SEG_MAX);
 	if (!chain->in_len) {
 		fuzz_check(!cmd->status && st == VIRTIO_BLK_S_IOERR);
 		return;
@@ -417,7 +417,7 @@ static void fuzz_check_cmd(const struct vhost_blk_limits *lim,
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
 	case VIRTIO_BLK_T_SECURE_ERASE:
-		fuzz_check_dwz(lim, cmd);
+		fuzz_check_discard(lim, cmd);
 		break;
 	default:
 		fuzz_check(!"an unknown type accepted");
