@@ -320,8 +320,69 @@ static bool vhost_blk_any_started(struct vhost_blk_dev *dev)
 	return false;
 }
 
-static void vhost_blk_quiesce(struct vhost_blk_dev *dev);
-static void vhost_blk_unpause(struct vhost_blk_dev *dev);
+/*
+ * Let @vq take requests again. Its worker dropped the kicks that came while
+ * it was paused (or had no backend), and with EVENT_IDX the guest does not
+ * kick again for what it posted since: serve the ring now.
+ */
+static void vhost_blk_vq_unpause(struct vhost_blk_vq *vq)
+{
+	vhost_blk_vq_lock(vq);
+	vq->paused = false;
+	if (vq->started)
+		vhost_blk_vq_queue_work(vq, &vq->kick_work);
+	mutex_unlock(&vq->mutex);
+}
+
+/*
+ * Pause every queue for a backend swap; fails if one has I/O in flight.
+ * Paused queues take no new request until vhost_blk_unpause().
+ */
+static int vhost_blk_pause(struct vhost_blk_dev *dev)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		struct vhost_blk_vq *vq = &dev->vqs[i];
+		bool busy;
+
+		vhost_blk_vq_lock(vq);
+		busy = atomic_read(&vq->inflight);
+		if (!busy)
+			vq->paused = true;
+		mutex_unlock(&vq->mutex);
+		if (busy)
+			goto busy;
+	}
+	return 0;
+
+busy:
+	for (j = 0; j < i; j++)
+		vhost_blk_vq_unpause(&dev->vqs[j]);
+	return -EBUSY;
+}
+
+/* Pause every queue and wait until none has a request in flight. */
+static void vhost_blk_quiesce(struct vhost_blk_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		vhost_blk_vq_lock(&dev->vqs[i]);
+		dev->vqs[i].paused = true;
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		vhost_blk_vq_drain(&dev->vqs[i]);
+}
+
+static void vhost_blk_unpause(struct vhost_blk_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		vhost_blk_vq_unpause(&dev->vqs[i]);
+}
 
 static long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features)
 {
@@ -470,70 +531,6 @@ out_unlock:
 out_free:
 	kvfree(regions);
 	return ret;
-}
-
-/*
- * Let @vq take requests again. Its worker dropped the kicks that came while
- * it was paused (or had no backend), and with EVENT_IDX the guest does not
- * kick again for what it posted since: serve the ring now.
- */
-static void vhost_blk_vq_unpause(struct vhost_blk_vq *vq)
-{
-	vhost_blk_vq_lock(vq);
-	vq->paused = false;
-	if (vq->started)
-		vhost_blk_vq_queue_work(vq, &vq->kick_work);
-	mutex_unlock(&vq->mutex);
-}
-
-/*
- * Pause every queue for a backend swap; fails if one has I/O in flight.
- * Paused queues take no new request until vhost_blk_unpause().
- */
-static int vhost_blk_pause(struct vhost_blk_dev *dev)
-{
-	unsigned int i, j;
-
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
-		struct vhost_blk_vq *vq = &dev->vqs[i];
-		bool busy;
-
-		vhost_blk_vq_lock(vq);
-		busy = atomic_read(&vq->inflight);
-		if (!busy)
-			vq->paused = true;
-		mutex_unlock(&vq->mutex);
-		if (busy)
-			goto busy;
-	}
-	return 0;
-
-busy:
-	for (j = 0; j < i; j++)
-		vhost_blk_vq_unpause(&dev->vqs[j]);
-	return -EBUSY;
-}
-
-/* Pause every queue and wait until none has a request in flight. */
-static void vhost_blk_quiesce(struct vhost_blk_dev *dev)
-{
-	unsigned int i;
-
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
-		vhost_blk_vq_lock(&dev->vqs[i]);
-		dev->vqs[i].paused = true;
-		mutex_unlock(&dev->vqs[i].mutex);
-	}
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
-		vhost_blk_vq_drain(&dev->vqs[i]);
-}
-
-static void vhost_blk_unpause(struct vhost_blk_dev *dev)
-{
-	unsigned int i;
-
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
-		vhost_blk_vq_unpause(&dev->vqs[i]);
 }
 
 /*
