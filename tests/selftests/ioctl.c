@@ -758,7 +758,7 @@ static void busyloop_check(struct __test_metadata *_metadata,
 {
 	struct vblk_vq *vq = &d->vqs[0];
 	struct vblk_req *r = vblk_req_alloc(d);
-	unsigned int base = 0, fast;
+	unsigned int base = 0, fast = 0, rounds = 0;
 	uint64_t t0;
 
 	ASSERT_NE(NULL, r);
@@ -766,9 +766,17 @@ static void busyloop_check(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, vhost_blk_set_vring_busyloop_timeout(d->fd, 0,
 				VHOST_BLK_BUSYLOOP_MAX_US));
-	/* Under emulation a request can still outlast the window. */
-	fast = writes_one_by_one(_metadata, vq, r, buf, seed, 64);
-	EXPECT_LT(32, fast) TH_LOG("%u of 64 kicks saved", fast);
+	/*
+	 * Under emulation a request can still outlast the window, and on a
+	 * loaded host the worker gives its CPU away mid-window: up to three
+	 * rounds of 64, one of which must save most kicks (none are saved
+	 * without a window, above).
+	 */
+	while (fast <= 32 && rounds < 3) {
+		fast = writes_one_by_one(_metadata, vq, r, buf, seed, 64);
+		TH_LOG("round %u: %u of 64 kicks saved", ++rounds, fast);
+	}
+	EXPECT_LT(32, fast);
 	for (int i = 0; i < 64; i++) {
 		EXPECT_EQ(0, check_pattern(vq, r, buf + 4096, 8 * i, 4096,
 					   seed));
@@ -778,7 +786,7 @@ static void busyloop_check(struct __test_metadata *_metadata,
 	t0 = vblk_now_ns();
 	ASSERT_EQ(0, vblk_vq_stop(vq, &base));
 	EXPECT_GT(1000ULL, (vblk_now_ns() - t0) / 1000000);
-	EXPECT_EQ(32 + 64 + 64, base);
+	EXPECT_EQ(32 + 64 * rounds + 64, base);
 }
 
 TEST_F(ring, busyloop_serves_without_kicks)
