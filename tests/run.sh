@@ -543,7 +543,7 @@ elif [ -x "$GUEST" ]; then
 	# stock kernel only (a nested TCG guest is slow enough there), a
 	# Linux guest on the bridge after them.
 	guest_cmd="$GUEST; r=\$?; tests/fuzz/run_guest.sh || r=1; exit \$r"
-	guest_cmd_stock="$GUEST; r=\$?; tests/fuzz/run_guest.sh || r=1; $LINUX_GUEST || r=1; exit \$r"
+	guest_cmd_stock="$GUEST; r=\$?; tests/fuzz/run_guest.sh || r=1; tests/selftests/net.sh || r=1; $LINUX_GUEST || r=1; exit \$r"
 	guest_name="$GUEST + tests/fuzz/run_guest.sh"
 else
 	guest_cmd="echo '$GUEST is missing or not executable' >&2; exit 1"

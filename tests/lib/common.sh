@@ -18,7 +18,8 @@ export VB_REPO VB_CACHE VB_BUILD
 
 # Debian packages the scripts, the module build and the guest need (the
 # line of libelf1: what the linux-kbuild binaries link against; dpkg -x
-# does not pull them in; the last line: the decoder fuzzer's toolchain).
+# does not pull them in; the line of clang: the decoder fuzzer's
+# toolchain; the last line: the NVMe/TCP and NBD tools of net.sh).
 VB_APT_PACKAGES=(
 	qemu-system-x86 busybox-static
 	gcc-12 gcc libc6-dev make dwarves kmod cpio xz-utils zstd
@@ -26,6 +27,7 @@ VB_APT_PACKAGES=(
 	bc flex bison libelf-dev python3
 	libelf1 libssl3 zlib1g
 	clang-16 libfuzzer-16-dev libclang-rt-16-dev llvm-16
+	nvme-cli nbd-client qemu-utils
 )
 
 vb_log()
