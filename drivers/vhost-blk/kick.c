@@ -14,24 +14,56 @@
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
+#include <linux/timekeeping.h>
 
 #include "vhost_blk.h"
+
+/* The first window a queue polls once it learns that polling pays. */
+#define VHOST_BLK_POLL_WINDOW_MIN_NS	4000
+
+/*
+ * Adapt the busy-poll window of @vq to how long the guest took to post
+ * its next chain after the ring last ran dry, as QEMU's iothreads adapt
+ * theirs (poll-grow, poll-shrink): the window doubles, from
+ * VHOST_BLK_POLL_WINDOW_MIN_NS, while the chain came later than the
+ * window but within the longest one (polling longer would have caught
+ * it), and halves when it came later than that (polling would have been
+ * wasted). A window that caught the chain stays. A queue whose guest is
+ * idle or posts seldom thus stops polling, and one that posts at a steady
+ * pace polls as long as it takes, at most busyloop_timeout.
+ */
+static void vhost_blk_vq_poll_adapt(struct vhost_blk_vq *vq, u64 max)
+{
+	u64 waited = ktime_get_ns() - vq->dry_since;
+	u64 win = min(vq->poll_window, max);
+
+	vq->dry_since = 0;
+	if (waited <= win)
+		return;
+	if (waited > max)
+		win /= 2;
+	else if (!win)
+		win = VHOST_BLK_POLL_WINDOW_MIN_NS;
+	else
+		win *= 2;
+	vq->poll_window = min(win, max);
+}
 
 /*
  * Busy polling (VHOST_SET_VRING_BUSYLOOP_TIMEOUT): the ring ran dry with
  * notifications still off. Submit what is plugged, then watch avail->idx
- * for up to the queue's timeout, posting completions as they end, instead
- * of sleeping until the next kick. Gives way to anything else that wants
- * the CPU, to an ioctl waiting for the queue, to other work on the worker
- * and to signals; the weight of the run bounds how often a guest that
- * refills the ring in time gets a new window. True when the guest posted
- * more meanwhile.
+ * for up to the queue's current window, posting completions as they end,
+ * instead of sleeping until the next kick. Gives way to anything else
+ * that wants the CPU, to an ioctl waiting for the queue, to other work on
+ * the worker and to signals; the weight of the run bounds how often a
+ * guest that refills the ring in time gets a new window. True when the
+ * guest posted more meanwhile.
  */
 static bool vhost_blk_vq_busy_poll(struct vhost_blk_vq *vq,
-				   struct blk_plug *plug)
+				   struct blk_plug *plug, u64 win)
 {
 	u64 start = local_clock();
-	u64 end = start + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
+	u64 end = start + win;
 	bool more = false;
 
 	blk_finish_plug(plug);
@@ -70,7 +102,7 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 					       kick_work);
 	struct blk_plug plug;
 	unsigned int n = 0;
-	bool poll;
+	u64 max, dry;
 	u16 head;
 	int ret;
 
@@ -78,7 +110,11 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 	if (!vq->started || vq->paused || vq->broken || !vq->dev->bfile)
 		goto out;
 	/* Not once the owner is gone and the queue is detached. */
-	poll = vq->busyloop_timeout && rcu_access_pointer(vq->worker);
+	max = 0;
+	if (rcu_access_pointer(vq->worker))
+		max = (u64)vq->busyloop_timeout * NSEC_PER_USEC;
+	if (max && vq->dry_since)
+		vhost_blk_vq_poll_adapt(vq, max);
 
 	blk_start_plug(&plug);
 	vhost_blk_vq_disable_notify(vq);
@@ -95,12 +131,22 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 		}
 		ret = vhost_blk_vq_next_avail(vq, &head);
 		if (ret == -EAGAIN) {
-			if (poll && vhost_blk_vq_busy_poll(vq, &plug))
+			/*
+			 * ktime, not local_clock(): the next kick may find
+			 * the worker on another CPU.
+			 */
+			dry = ktime_get_ns();
+			if (max && vq->poll_window &&
+			    vhost_blk_vq_busy_poll(vq, &plug,
+						   min(vq->poll_window, max)))
 				continue;
 			if (unlikely(vhost_blk_vq_enable_notify(vq))) {
 				vhost_blk_vq_disable_notify(vq);
 				continue;
 			}
+			/* The next kick tells how long polling had to last. */
+			if (max)
+				vq->dry_since = dry;
 			break;
 		}
 		if (ret == -ERANGE && vq->inflight_region) {

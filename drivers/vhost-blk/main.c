@@ -195,6 +195,8 @@ static void vhost_blk_vq_reset(struct vhost_blk_vq *vq)
 	vq->broken = false;
 	vq->starved = false;
 	vq->busyloop_timeout = 0;
+	vq->poll_window = 0;
+	vq->dry_since = 0;
 	vq->log_used = false;
 	vq->log_addr = 0;
 	vq->log_pending = false;

@@ -256,8 +256,15 @@ struct vhost_blk_vq {
 	bool paused;			/* backend being swapped */
 	bool broken;			/* guest error: wait for a restart */
 	bool starved;			/* out of request slots */
-	/* us to poll an empty ring before sleeping; 0: do not poll */
+	/* longest window, us, to poll an empty ring; 0: do not poll */
 	unsigned int busyloop_timeout;
+	/*
+	 * The window the worker polls now, ns: adapts between 0 and
+	 * busyloop_timeout (kick.c). dry_since: when the ring last ran dry
+	 * with no chain found in the window, 0 if it has not since.
+	 */
+	u64 poll_window;
+	u64 dry_since;
 
 	struct file *kick;
 	struct eventfd_ctx *call_ctx;

@@ -169,6 +169,35 @@ TEST_F(stats, fdinfo_counts_busy_polling)
 	EXPECT_GE(20, counter(vq0, "poll_hits"));
 }
 
+/*
+ * The busy-poll window adapts: a guest that leaves the ring idle for
+ * longer than the timeout between requests is not polled for, however
+ * long the timeout (a fixed window would poll 10 ms after each).
+ */
+TEST_F(stats, busy_poll_skips_an_idle_queue)
+{
+	char vq0[1024];
+	uint64_t before;
+
+	ASSERT_EQ(0, vhost_blk_set_vring_busyloop_timeout(self->d->fd, 0,
+							  10000));
+	ASSERT_TRUE(fdinfo_line(self->d->fd, "vq0:", vq0, sizeof(vq0)));
+	before = counter(vq0, "poll_ns");
+	for (int i = 0; i < 10; i++) {
+		ASSERT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(self->vq, self->r, self->buf,
+					4096 + 8 * i, 4096, self->seed));
+		usleep(30000);
+	}
+	ASSERT_TRUE(fdinfo_line(self->d->fd, "vq0:", vq0, sizeof(vq0)));
+	TH_LOG("%s", vq0);
+	EXPECT_EQ(10, counter(vq0, "out"));
+	EXPECT_GT(1000000, counter(vq0, "poll_ns") - before);
+	for (int i = 0; i < 10; i++)
+		EXPECT_EQ(0, check_pattern(self->vq, self->r, self->buf,
+					   4096 + 8 * i, 4096, self->seed));
+}
+
 static int write_file(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);

@@ -12,10 +12,13 @@
  *
  * The busy-poll timeout of a virtqueue is in microseconds, 0 (the default,
  * and again after VHOST_RESET_OWNER) to VHOST_BLK_BUSYLOOP_MAX_US (-EINVAL
- * above): after the avail ring runs dry its worker keeps polling it that
- * long, with guest notifications off, before it waits for a kick, and
- * stops early for other tasks, other work and ioctls waiting for the
- * queue. It trades CPU time for latency
+ * above): the longest time its worker keeps polling the avail ring after
+ * it runs dry, with guest notifications off, before it waits for a kick.
+ * The window adapts between 0 and that bound, as QEMU's iothreads do
+ * theirs: it grows while the guest's next chain comes just too late for
+ * it and shrinks when the guest leaves the ring idle for longer, so an
+ * idle queue does not poll. Polling stops early for other tasks, other
+ * work and ioctls waiting for the queue. It trades CPU time for latency
  * and may be changed while the queue is served.
  *
  * plus the device-specific ioctls below. Every ioctl except
