@@ -19,9 +19,10 @@
 #     on 6.1 the workers are kthreads, not vhost_tasks), that loads
 #     brd, null_blk and the module and runs tests/selftests/run_guest.sh
 #     and tests/fuzz/run_guest.sh, and on the stock kernel then
-#     tests/guest/run_guest.sh (a Linux guest booted by QEMU on the
-#     bridge, with the initramfs tests/guest/initramfs.sh builds and
-#     caches on the host); their top-level "ok"/"not ok" lines are
+#     tests/selftests/net.sh (NVMe/TCP and NBD backends on loopback, and
+#     their failures) and tests/guest/run_guest.sh (a Linux guest
+#     booted by QEMU on the bridge, with the initramfs
+#     tests/guest/initramfs.sh builds and caches on the host); their top-level "ok"/"not ok" lines are
 #     renumbered into this stream, followed by the VM checks: setup, exit
 #     status, rmmod vhost_blk, kmemleak (debug), kernel console clean, end
 #     marker reached.
