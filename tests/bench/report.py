@@ -25,6 +25,7 @@
 
 import datetime
 import json
+import re
 import sys
 
 
@@ -177,12 +178,55 @@ def scatter(tsv):
         print()
 
 
+def scale(tsv):
+    """Aggregate IOPS of N queues of one device ("nullb0", queues N) and
+    of N devices of one queue ("Nxnullb0"), each as a multiple of the
+    same path's one queue of one device, with CPU time per I/O."""
+    rows = read_tsv(tsv)
+    devs = re.compile(r"([0-9]+)x(.+)$")
+    one = {}
+    for dev, job, nq, tr, iops, *_ in rows:
+        if not devs.match(dev) and nq == "1":
+            one[(dev, job, tr)] = float(iops)
+    print("| backend | job | path | N | queues of one device: IOPS | x of 1"
+          " | CPU us/IO | devices of one queue: IOPS | x of 1 | CPU us/IO |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    res = {}
+    order = []
+    for dev, job, nq, tr, iops, bw, p50, p99, cpu, *_ in rows:
+        m = devs.match(dev)
+        if m:
+            n, base = m.groups()
+            kind = 1
+        else:
+            n, base = nq, dev
+            kind = 0
+        k = (base, job, tr, n)
+        if k not in res:
+            res[k] = [None, None]
+            order.append(k)
+        res[k][kind] = (float(iops), float(cpu))
+    for base, job, tr, n in order:
+        b = one.get((base, job, tr))
+        cells = []
+        for v in res[(base, job, tr, n)]:
+            if v is None:
+                cells += ["-", "-", "-"]
+            else:
+                cells += ["%.0f" % v[0],
+                          "%.2f" % (v[0] / b) if b else "-",
+                          "%.1f" % v[1]]
+        print("| %s | %s | %s | %s | %s |" % (base, job, tr, n,
+                                            " | ".join(cells)))
+
+
 COMMANDS = {
     "fio-json": (fio_json, 4),
     "markdown": (markdown, 2),
     "rst": (rst, 1),
     "chart": (chart, 1),
     "scatter": (scatter, 1),
+    "scale": (scale, 1),
 }
 
 
@@ -190,7 +234,7 @@ def main(argv):
     cmd = COMMANDS.get(argv[1]) if len(argv) > 1 else None
     if not cmd or len(argv) - 2 != cmd[1]:
         sys.stderr.write("usage: report.py {fio-json FILE STAT HZ RAMP | markdown TSV INFO"
-                         " | rst MARKDOWN | chart TSV | scatter TSV}\n")
+                         " | rst MARKDOWN | chart TSV | scatter TSV | scale TSV}\n")
         return 2
     cmd[0](*argv[2:])
     return 0

@@ -17,8 +17,8 @@
 # so the kernel worker and qemu-storage-daemon count too.
 #
 # Usage: tests/bench/run.sh [--smoke] [--file] [--timed] [--pin] [--pin-mem]
-#                           [--poll [US]] [--variants] [--runtime SEC]
-#                           [--guest]
+#                           [--poll [US]] [--variants] [--scale]
+#                           [--runtime SEC] [--guest]
 #   --smoke        1 s per job, a few jobs, plus fio verify=crc32c through
 #                  the engine (on /dev/vhost-blk and over vhost-user)
 #   --runtime SEC  seconds per job (default 6; ramp 1 s extra)
@@ -49,6 +49,13 @@
 #                  variants of vhost-blk side by side (worker with the job;
 #                  on vCPU 1; on vCPU 1 with worker, engine or both
 #                  polling, for --poll's US or 200 us)
+#   --scale        instead of the jobs above: 4k random read at QD32 and
+#                  QD1 with 1, 2 and 4 queues of one device, and with 2
+#                  and 4 devices of one queue each ("2xnullb0"): fio jobs
+#                  on the bare device, vhost-blk devices (one fd each),
+#                  and as many qemu-storage-daemon exports, each with an
+#                  iothread of its own (queues of one export share its
+#                  iothread: QEMU 7.2 has no iothread per queue)
 #   --guest        run here (inside the test VM) instead of booting one
 #
 # On the host: builds the module and the engine, boots the VM once, writes
@@ -73,6 +80,7 @@ PIN=0
 PINMEM=0
 POLL=0
 VARIANTS=0
+SCALE=0
 RUNTIME=6
 RAMP=1
 
@@ -89,6 +97,7 @@ while [ $# -gt 0 ]; do
 		case ${2:-} in [0-9]*) POLL=$2; shift ;; esac
 		PIN=1 ;;
 	--variants) VARIANTS=1; PIN=1 ;;
+	--scale) SCALE=1 ;;
 	--runtime) RUNTIME=$2; shift ;;
 	-h | --help)
 		# shellcheck source=../lib/common.sh
@@ -133,7 +142,7 @@ qsd_start()
 	rm -f "$WORK/q.sock"
 	local drv=host_device
 
-	[ -b "$dev" ] || drv=file
+	[ -b "$dev" ] || drv="file"
 	"$QSD" --blockdev "driver=$drv,node-name=d,filename=$dev,cache.direct=on,aio=io_uring" \
 		--object iothread,id=io0 \
 		--export "type=vhost-user-blk,id=e,node-name=d,iothread=io0,addr.type=unix,addr.path=$WORK/q.sock,writable=on,num-queues=$nq" \
@@ -194,6 +203,102 @@ variant_args()
 		wpoll) args+=(--busyloop_us="$us") ;;
 		epoll) args+=(--poll_us="$us") ;;
 		esac
+	done
+}
+
+# qsd_start_devs DEV N: N exports of DEV, one queue and one iothread
+# each, on $WORK/q0.sock to q(N-1).sock.
+qsd_start_devs()
+{
+	local dev=$1 n=$2 i drv=host_device
+	local -a args=()
+
+	qsd_stop
+	[ -b "$dev" ] || drv="file"
+	for ((i = 0; i < n; i++)); do
+		rm -f "$WORK/q$i.sock"
+		args+=(--blockdev "driver=$drv,node-name=d$i,filename=$dev,cache.direct=on,aio=io_uring,locking=off"
+		       --object "iothread,id=io$i"
+		       --export "type=vhost-user-blk,id=e$i,node-name=d$i,iothread=io$i,addr.type=unix,addr.path=$WORK/q$i.sock,writable=on,num-queues=1")
+	done
+	"$QSD" "${args[@]}" >"$WORK/qsd.log" 2>&1 &
+	QSD_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$WORK/q$((n - 1)).sock" ] && return 0
+		kill -0 "$QSD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	sed 's/^/# qsd: /' "$WORK/qsd.log"
+	return 1
+}
+
+# run_fio_devs TRANSPORT DEV N NAME RW BS QD SIZE_MB: one job on N
+# devices of one queue each (N fio jobs, each its own part of DEV), one
+# "BENCH|Nxdev|..." result line (or "BENCH-FAIL|...").
+run_fio_devs()
+{
+	local tr=$1 dev=$2 n=$3 name=$4 rw=$5 bs=$6 qd=$7 size=$8 i out res
+	local label
+	local -a args
+
+	label="${n}x$(basename "$dev")"
+
+	args=(--rw="$rw" --bs="$bs" --iodepth="$qd" --thread=1
+	      --group_reporting=1 --lat_percentiles=1 --output-format=json
+	      --runtime="$RUNTIME" --time_based=1 --ramp_time="$RAMP"
+	      --size=$((size / n))M)
+	[ "$PIN" -eq 1 ] && args+=(--cpus_allowed=0-$((n - 1))
+				   --cpus_allowed_policy=split)
+	rm -f "$WORK/stat"
+	args+=(--exec_prerun="sh $DIR/stat-snap.sh $WORK/stat $RAMP $((RUNTIME * 9 / 10)).$((RUNTIME * 9 % 10))")
+	case $tr in
+	io_uring) args+=(--ioengine=io_uring --direct=1 --filename="$dev"
+			 --name="$name" --numjobs="$n"
+			 --offset_increment=$((size / n))M) ;;
+	# Without queues=, each fio job opens a device of its own.
+	vhost-blk) args+=(--ioengine=external:"$ENGINE" --filename="$dev"
+			  --name="$name" --numjobs="$n"
+			  --offset_increment=$((size / n))M) ;;
+	qsd) args+=(--ioengine=external:"$ENGINE" --filename=vhost-user)
+	     for ((i = 0; i < n; i++)); do
+		args+=(--name="$name.$i" --vhost_user="$WORK/q$i.sock"
+		       --offset=$((i * size / n))M)
+	     done ;;
+	esac
+	out=$WORK/$tr-$name-$label.json
+	if (cd "$WORK" && timeout -k 5 $((RUNTIME * 4 + 60)) fio "${args[@]}" \
+		--output="$out") >"$WORK/fio.err" 2>&1 &&
+	   res=$(fio_json "$out" "$WORK/stat" 2>>"$WORK/fio.err"); then
+		echo "BENCH|$label|$name|1|$tr|${res// /|}"
+	else
+		FAILED=$((FAILED + 1))
+		echo "BENCH-FAIL|$label|$name|1|$tr"
+		sed 's/^/# /' "$WORK/fio.err" | tail -n 20
+	fi
+}
+
+# scale_target DEV SIZE_MB: the --scale jobs, by count of queues and of
+# devices.
+scale_target()
+{
+	local dev=$1 size=$2 n job name rw bs qd tr
+
+	bench_target "$dev" "$size"
+	for n in 2 4; do
+		if [[ " ${transports[*]} " == *" qsd "* ]] &&
+		   ! qsd_start_devs "$dev" "$n"; then
+			FAILED=$((FAILED + 1))
+			echo "BENCH-FAIL|${n}x$(basename "$dev")|*|1|qsd (did not start)"
+		fi
+		for job in "${jobs[@]}"; do
+			read -r name rw bs qd <<<"$job"
+			for tr in "${transports[@]}"; do
+				[ "$tr" = qsd ] && [ -z "$QSD_PID" ] && continue
+				run_fio_devs "$tr" "$dev" "$n" "$name" "$rw" \
+					"$bs" "$qd" "$size"
+			done
+		done
+		qsd_stop
 	done
 }
 
@@ -369,6 +474,12 @@ guest_main()
 		jobs=("randread-4k-qd1 randread 4k 1"
 		      "randread-4k-qd32 randread 4k 32")
 		queues=(1)
+	elif [ "$SCALE" -eq 1 ]; then
+		transports=(io_uring vhost-blk)
+		[ -x "$QSD" ] && transports+=(qsd)
+		jobs=("randread-4k-qd32 randread 4k 32"
+		      "randread-4k-qd1 randread 4k 1")
+		queues=(1 2 4)
 	elif [ "$SMOKE" -eq 1 ]; then
 		jobs=("randread-4k-qd32 randread 4k 32"
 		      "write-64k-qd16 write 64k 16")
@@ -402,12 +513,15 @@ guest_main()
 		fi
 	fi
 
-	bench_target "$dev" 512
+	local target=bench_target
+
+	[ "$SCALE" -eq 1 ] && target=scale_target
+	$target "$dev" 512
 	if [ "$TIMED" -eq 1 ]; then
 		local timed
 
 		if timed=$(setup_timed) && [ -b "$timed" ]; then
-			bench_target "$timed" 512
+			$target "$timed" 512
 		else
 			FAILED=$((FAILED + 1))
 			echo "BENCH-FAIL|timed|*|*|* (no timed null_blk device)"
@@ -454,6 +568,7 @@ GUEST_ARGS="--guest --runtime $RUNTIME"
 [ "$TIMED" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --timed"
 [ "$SMOKE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --smoke"
 [ "$VARIANTS" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --variants"
+[ "$SCALE" -eq 1 ] && GUEST_ARGS="$GUEST_ARGS --scale"
 rc=0
 "$REPO/tests/vm/run.sh" -t 1500 --module "$OUT/module/vhost_blk.ko" \
 	-o "$OUT/vm" -- "tests/bench/run.sh $GUEST_ARGS" >"$OUT/guest.log" 2>&1 ||
@@ -522,6 +637,11 @@ EOF
 	fi
 fi
 cat "$OUT/results.md"
+if [ "$SCALE" -eq 1 ]; then
+	python3 "$DIR/report.py" scale "$OUT/results.tsv" >"$OUT/scale.md"
+	echo
+	cat "$OUT/scale.md"
+fi
 [ -f "$OUT/results.png" ] && [ "$SMOKE" -eq 0 ] && echo && echo "chart: $OUT/results.png"
 grep -q '^BENCH-DONE|0$' "$OUT/guest.log" || rc=1
 exit "$rc"
