@@ -12,7 +12,6 @@
  */
 #include <linux/blkdev.h>
 #include <linux/sched.h>
-#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/timekeeping.h>
 
@@ -24,13 +23,15 @@
 /*
  * Adapt the busy-poll window of @vq to how long the guest took to post
  * its next chain after the ring last ran dry, as QEMU's iothreads adapt
- * theirs (poll-grow, poll-shrink): the window doubles, from
- * VHOST_BLK_POLL_WINDOW_MIN_NS, while the chain came later than the
- * window but within the longest one (polling longer would have caught
- * it), and halves when it came later than that (polling would have been
- * wasted). A window that caught the chain stays. A queue whose guest is
- * idle or posts seldom thus stops polling, and one that posts at a steady
- * pace polls as long as it takes, at most busyloop_timeout.
+ * theirs with their defaults (poll-grow 2, poll-shrink 0): the window
+ * doubles, from VHOST_BLK_POLL_WINDOW_MIN_NS, while the chain came later
+ * than the window but within the longest one (polling longer would have
+ * caught it), and drops to 0 when it came later than that (polling would
+ * have been wasted). A window that caught the chain stays. A queue whose
+ * guest is idle or posts seldom thus stops polling after one window, and
+ * one that posts at a steady pace polls as long as it takes, at most
+ * busyloop_timeout. Called once a run finds a chain: kicks with nothing
+ * posted neither grow the window nor get polled for.
  */
 static void vhost_blk_vq_poll_adapt(struct vhost_blk_vq *vq, u64 max)
 {
@@ -41,7 +42,7 @@ static void vhost_blk_vq_poll_adapt(struct vhost_blk_vq *vq, u64 max)
 	if (waited <= win)
 		return;
 	if (waited > max)
-		win /= 2;
+		win = 0;
 	else if (!win)
 		win = VHOST_BLK_POLL_WINDOW_MIN_NS;
 	else
@@ -62,7 +63,8 @@ static void vhost_blk_vq_poll_adapt(struct vhost_blk_vq *vq, u64 max)
 static bool vhost_blk_vq_busy_poll(struct vhost_blk_vq *vq,
 				   struct blk_plug *plug, u64 win)
 {
-	u64 start = local_clock();
+	/* ktime: a fault in the loop may move the worker to another CPU. */
+	u64 start = ktime_get_ns();
 	u64 end = start + win;
 	bool more = false;
 
@@ -77,11 +79,11 @@ static bool vhost_blk_vq_busy_poll(struct vhost_blk_vq *vq,
 		if (need_resched() || signal_pending(current) ||
 		    atomic_read(&vq->ctl_waiting) ||
 		    vhost_blk_vq_worker_has_other_work(vq) ||
-		    local_clock() >= end)
+		    ktime_get_ns() >= end)
 			break;
 		cpu_relax();
 	}
-	vhost_blk_stat_poll(vq, local_clock() - start, more);
+	vhost_blk_stat_poll(vq, ktime_get_ns() - start, more);
 	blk_start_plug(plug);
 	return more;
 }
@@ -102,6 +104,7 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 					       kick_work);
 	struct blk_plug plug;
 	unsigned int n = 0;
+	bool took = false;
 	u64 max, dry;
 	u16 head;
 	int ret;
@@ -113,8 +116,6 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 	max = 0;
 	if (rcu_access_pointer(vq->worker))
 		max = (u64)vq->busyloop_timeout * NSEC_PER_USEC;
-	if (max && vq->dry_since)
-		vhost_blk_vq_poll_adapt(vq, max);
 
 	blk_start_plug(&plug);
 	vhost_blk_vq_disable_notify(vq);
@@ -135,8 +136,8 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 			 * ktime, not local_clock(): the next kick may find
 			 * the worker on another CPU.
 			 */
-			dry = ktime_get_ns();
-			if (max && vq->poll_window &&
+			dry = max ? ktime_get_ns() : 0;
+			if (max && took && vq->poll_window &&
 			    vhost_blk_vq_busy_poll(vq, &plug,
 						   min(vq->poll_window, max)))
 				continue;
@@ -144,10 +145,15 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 				vhost_blk_vq_disable_notify(vq);
 				continue;
 			}
-			/* The next kick tells how long polling had to last. */
-			if (max)
+			/* The next chain tells how long polling had to last. */
+			if (max && took)
 				vq->dry_since = dry;
 			break;
+		}
+		if (!took) {
+			took = true;
+			if (max && vq->dry_since)
+				vhost_blk_vq_poll_adapt(vq, max);
 		}
 		if (ret == -ERANGE && vq->inflight_region) {
 			/*

@@ -169,33 +169,70 @@ TEST_F(stats, fdinfo_counts_busy_polling)
 	EXPECT_GE(20, counter(vq0, "poll_hits"));
 }
 
+/* fdinfo's poll_ns of queue 0 of @fd, or UINT64_MAX. */
+static uint64_t poll_ns(int fd)
+{
+	char vq0[1024];
+
+	if (!fdinfo_line(fd, "vq0:", vq0, sizeof(vq0)))
+		return UINT64_MAX;
+	return counter(vq0, "poll_ns");
+}
+
 /*
- * The busy-poll window adapts: a guest that leaves the ring idle for
- * longer than the timeout between requests is not polled for, however
- * long the timeout (a fixed window would poll 10 ms after each).
+ * The busy-poll window adapts (10 ms timeout): writes 30 ms apart are not
+ * polled for; back-to-back writes grow the window; writes 30 ms apart
+ * after that cost one window, not one each (a fixed window would poll
+ * 100 ms for ten); kicks with nothing posted are never polled for.
  */
 TEST_F(stats, busy_poll_skips_an_idle_queue)
 {
-	char vq0[1024];
-	uint64_t before;
+	uint64_t before, idle, after_busy, spurious;
+	int i;
 
 	ASSERT_EQ(0, vhost_blk_set_vring_busyloop_timeout(self->d->fd, 0,
 							  10000));
-	ASSERT_TRUE(fdinfo_line(self->d->fd, "vq0:", vq0, sizeof(vq0)));
-	before = counter(vq0, "poll_ns");
-	for (int i = 0; i < 10; i++) {
+	before = poll_ns(self->d->fd);
+	ASSERT_NE(UINT64_MAX, before);
+	for (i = 0; i < 10; i++) {
 		ASSERT_EQ(VIRTIO_BLK_S_OK,
 			  write_pattern(self->vq, self->r, self->buf,
 					4096 + 8 * i, 4096, self->seed));
 		usleep(30000);
 	}
-	ASSERT_TRUE(fdinfo_line(self->d->fd, "vq0:", vq0, sizeof(vq0)));
-	TH_LOG("%s", vq0);
-	EXPECT_EQ(10, counter(vq0, "out"));
-	EXPECT_GT(1000000, counter(vq0, "poll_ns") - before);
-	for (int i = 0; i < 10; i++)
+	idle = poll_ns(self->d->fd) - before;
+
+	for (i = 0; i < 64; i++)
+		ASSERT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(self->vq, self->r, self->buf,
+					8192 + 8 * i, 4096, self->seed));
+	before = poll_ns(self->d->fd);
+	for (i = 0; i < 10; i++) {
+		ASSERT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(self->vq, self->r, self->buf,
+					4096 + 8 * i, 4096, self->seed));
+		usleep(30000);
+	}
+	after_busy = poll_ns(self->d->fd) - before;
+
+	before = poll_ns(self->d->fd);
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, vblk_vq_kick_force(self->vq));
+		usleep(3000);
+	}
+	spurious = poll_ns(self->d->fd) - before;
+	TH_LOG("polled: idle %" PRIu64 " us, idle after busy %" PRIu64
+	       " us, 100 empty kicks %" PRIu64 " us", idle / 1000,
+	       after_busy / 1000, spurious / 1000);
+	EXPECT_GT(1000000, idle);
+	EXPECT_GT(50000000, after_busy);
+	EXPECT_EQ(0, spurious);
+	for (i = 0; i < 10; i++)
 		EXPECT_EQ(0, check_pattern(self->vq, self->r, self->buf,
 					   4096 + 8 * i, 4096, self->seed));
+	for (i = 0; i < 64; i++)
+		EXPECT_EQ(0, check_pattern(self->vq, self->r, self->buf,
+					   8192 + 8 * i, 4096, self->seed));
 }
 
 static int write_file(const char *path, const char *s)

@@ -16,8 +16,9 @@
  * it runs dry, with guest notifications off, before it waits for a kick.
  * The window adapts between 0 and that bound, as QEMU's iothreads do
  * theirs: it grows while the guest's next chain comes just too late for
- * it and shrinks when the guest leaves the ring idle for longer, so an
- * idle queue does not poll. Polling stops early for other tasks, other
+ * it and drops to 0 when the guest leaves the ring idle for longer, so
+ * an idle queue does not poll; kicks with nothing posted are not polled
+ * for. Polling stops early for other tasks, other
  * work and ioctls waiting for the queue. It trades CPU time for latency
  * and may be changed while the queue is served.
  *
