@@ -7,8 +7,9 @@
  * device; a worker per virtqueue, running in the owner's context, serves
  * the guest's requests with bios straight to that device.
  *
- * This file: the misc device, its lifetime and the ioctls. The ioctl
- * switch only copies arguments and calls a named helper.
+ * This file: the misc device and the device's lifetime: open, owner,
+ * queue start, stop and pause, workers, reset and release. The ioctls
+ * are dispatched in ioctl.c.
  */
 #include <linux/module.h>
 #include <linux/miscdevice.h>
@@ -61,7 +62,7 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 	return 0;
 }
 
-static int vhost_blk_check_owner(struct vhost_blk_dev *dev)
+int vhost_blk_check_owner(struct vhost_blk_dev *dev)
 {
 	return dev->mm && dev->mm == current->mm ? 0 : -EPERM;
 }
@@ -70,7 +71,7 @@ static int vhost_blk_check_owner(struct vhost_blk_dev *dev)
  * Take @vq's mutex from the control path. A worker busy-polling the queue
  * holds it for up to its window; the count tells it to let go at once.
  */
-static void vhost_blk_vq_lock(struct vhost_blk_vq *vq)
+void vhost_blk_vq_lock(struct vhost_blk_vq *vq)
 {
 	atomic_inc(&vq->ctl_waiting);
 	mutex_lock(&vq->mutex);
@@ -97,7 +98,7 @@ static void vhost_blk_vq_drain(struct vhost_blk_vq *vq)
 }
 
 /* Stop serving @vq and wait for its requests. Caller holds dev->mutex. */
-static void vhost_blk_vq_stop(struct vhost_blk_vq *vq)
+void vhost_blk_vq_stop(struct vhost_blk_vq *vq)
 {
 	vhost_blk_vq_lock(vq);
 	vq->started = false;
@@ -283,7 +284,7 @@ static int vhost_blk_release(struct inode *inode, struct file *f)
 	return 0;
 }
 
-static long vhost_blk_set_owner(struct vhost_blk_dev *dev)
+long vhost_blk_set_owner(struct vhost_blk_dev *dev)
 {
 	long ret = 0;
 
@@ -300,7 +301,7 @@ out:
 	return ret;
 }
 
-static long vhost_blk_reset_owner(struct vhost_blk_dev *dev)
+long vhost_blk_reset_owner(struct vhost_blk_dev *dev)
 {
 	long ret;
 
@@ -310,16 +311,6 @@ static long vhost_blk_reset_owner(struct vhost_blk_dev *dev)
 		vhost_blk_dev_cleanup(dev);
 	mutex_unlock(&dev->mutex);
 	return ret;
-}
-
-static bool vhost_blk_any_started(struct vhost_blk_dev *dev)
-{
-	unsigned int i;
-
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
-		if (dev->vqs[i].started)
-			return true;
-	return false;
 }
 
 /*
@@ -340,7 +331,7 @@ static void vhost_blk_vq_unpause(struct vhost_blk_vq *vq)
  * Pause every queue for a backend swap; fails if one has I/O in flight.
  * Paused queues take no new request until vhost_blk_unpause().
  */
-static int vhost_blk_pause(struct vhost_blk_dev *dev)
+int vhost_blk_pause(struct vhost_blk_dev *dev)
 {
 	unsigned int i, j;
 
@@ -365,7 +356,7 @@ busy:
 }
 
 /* Pause every queue and wait until none has a request in flight. */
-static void vhost_blk_quiesce(struct vhost_blk_dev *dev)
+void vhost_blk_quiesce(struct vhost_blk_dev *dev)
 {
 	unsigned int i;
 
@@ -378,7 +369,7 @@ static void vhost_blk_quiesce(struct vhost_blk_dev *dev)
 		vhost_blk_vq_drain(&dev->vqs[i]);
 }
 
-static void vhost_blk_unpause(struct vhost_blk_dev *dev)
+void vhost_blk_unpause(struct vhost_blk_dev *dev)
 {
 	unsigned int i;
 
@@ -386,390 +377,8 @@ static void vhost_blk_unpause(struct vhost_blk_dev *dev)
 		vhost_blk_vq_unpause(&dev->vqs[i]);
 }
 
-static long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features)
-{
-	const u64 log_all = BIT_ULL(VHOST_F_LOG_ALL);
-	struct vhost_blk_mem *mem;
-	long ret;
-
-	if (features & ~(VHOST_BLK_FEATURES | VHOST_BLK_VHOST_FEATURES |
-			 BIT_ULL(VIRTIO_BLK_F_RO)))
-		return -EOPNOTSUPP;
-	/* Rings are read little-endian: legacy ones only match on LE hosts. */
-	if (IS_ENABLED(CONFIG_CPU_BIG_ENDIAN) &&
-	    !(features & BIT_ULL(VIRTIO_F_VERSION_1)))
-		return -EINVAL;
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (ret)
-		goto out;
-	mem = rcu_dereference_protected(dev->mem,
-					lockdep_is_held(&dev->mutex));
-	if ((features & log_all) && !vhost_blk_log_ok(dev, dev->log_base, mem)) {
-		ret = -EFAULT;
-		goto out;
-	}
-	if (!vhost_blk_any_started(dev)) {
-		dev->acked_features = features;
-		goto out;
-	}
-	/*
-	 * Ring layout depends on the features: not while serving rings. Only
-	 * dirty logging is switched on and off under a running guest (live
-	 * migration); with no request in flight, so that every request is
-	 * logged from its start or not at all.
-	 */
-	if ((features ^ dev->acked_features) & ~log_all) {
-		ret = -EBUSY;
-		goto out;
-	}
-	if (features != dev->acked_features) {
-		vhost_blk_quiesce(dev);
-		dev->acked_features = features;
-		vhost_blk_unpause(dev);
-	}
-out:
-	mutex_unlock(&dev->mutex);
-	return ret;
-}
-
-/*
- * Replace the memory table and the options that go with it (@mem may be
- * the table in place). Caller holds dev->mutex. Requests in flight
- * write their status (and bounced data) through owner addresses found in
- * the old table, and may use its pinned pages: they finish first.
- */
-static void vhost_blk_install_mem(struct vhost_blk_dev *dev,
-				  struct vhost_blk_mem *mem, u64 options)
-{
-	struct vhost_blk_mem *old;
-
-	vhost_blk_quiesce(dev);
-	old = rcu_replace_pointer(dev->mem, mem, lockdep_is_held(&dev->mutex));
-	/* The data path reads the options of an unpaused queue. */
-	dev->options = options;
-	vhost_blk_unpause(dev);
-	if (!old || old == mem)
-		return;
-	if (!old->npinned) {
-		kvfree_rcu(old, rcu);
-		return;
-	}
-	/* Unpinning sleeps: wait for the readers here. */
-	synchronize_rcu();
-	vhost_blk_mem_free(old, dev->mm);
-}
-
-static long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
-				    struct vhost_memory __user *argp)
-{
-	struct vhost_memory_region *regions = NULL;
-	struct vhost_blk_mem *mem;
-	struct vhost_memory hdr;
-	unsigned int i;
-	long ret;
-
-	if (copy_from_user(&hdr, argp, sizeof(hdr)))
-		return -EFAULT;
-	if (hdr.padding)
-		return -EINVAL;
-	if (hdr.nregions > vhost_blk_max_mem_regions)
-		return -E2BIG;
-	if (hdr.nregions) {
-		regions = kvmalloc_array(hdr.nregions, sizeof(*regions),
-					 GFP_KERNEL_ACCOUNT);
-		if (!regions)
-			return -ENOMEM;
-		if (copy_from_user(regions, argp->regions,
-				   array_size(hdr.nregions, sizeof(*regions)))) {
-			ret = -EFAULT;
-			goto out_free;
-		}
-	}
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (ret)
-		goto out_unlock;
-	ret = vhost_blk_mem_create(regions, hdr.nregions, &mem);
-	if (ret)
-		goto out_unlock;
-
-	/* A dirty log in use must cover the new table. */
-	if (vhost_blk_has_feature(dev, VHOST_F_LOG_ALL) &&
-	    !vhost_blk_log_ok(dev, dev->log_base, mem)) {
-		ret = -EFAULT;
-		goto out_free_mem;
-	}
-	/* Rings being served must stay inside guest memory. */
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
-		struct vhost_blk_vq *vq = &dev->vqs[i];
-
-		if (vq->started &&
-		    !vhost_blk_vring_ok(mem, vq->num, vq->desc_addr,
-					vq->avail_addr, vq->used_addr)) {
-			ret = -EINVAL;
-			goto out_free_mem;
-		}
-	}
-	if (dev->options & VHOST_BLK_OPT_F_PIN_MEM) {
-		struct vhost_blk_mem *cur;
-
-		cur = rcu_dereference_protected(dev->mem,
-						lockdep_is_held(&dev->mutex));
-		ret = vhost_blk_mem_pin(mem, dev->mm, cur ? cur->npinned : 0);
-		if (ret)
-			goto out_free_mem;
-	}
-
-	vhost_blk_install_mem(dev, mem, dev->options);
-	goto out_unlock;
-
-out_free_mem:
-	vhost_blk_mem_free(mem, dev->mm);
-out_unlock:
-	mutex_unlock(&dev->mutex);
-out_free:
-	kvfree(regions);
-	return ret;
-}
-
-/*
- * The first published version of each extensible struct ends with its
- * last field: the minimum size the ioctls accept.
- */
-static_assert(VHOST_BLK_BACKEND_SIZE_VER0 ==
-	      offsetofend(struct vhost_blk_backend, reserved));
-static_assert(VHOST_BLK_CONFIG_SIZE_VER0 ==
-	      offsetofend(struct vhost_blk_config, reserved));
-static_assert(VHOST_BLK_OPTIONS_SIZE_VER0 ==
-	      offsetofend(struct vhost_blk_options, reserved));
-static_assert(VHOST_BLK_VRING_INFLIGHT_SIZE_VER0 ==
-	      offsetofend(struct vhost_blk_vring_inflight, reserved));
-
-/*
- * Read an extensible struct of our ABI. Its ioctl number carries no size
- * (_IO()): the size is the struct's first u32, as in iommufd. Below
- * @ver0 -EINVAL, above the page size -E2BIG, unknown trailing bytes
- * must be zero (-E2BIG). The copy's size field holds the size that was
- * checked, whatever the caller wrote there meanwhile.
- */
-static int vhost_blk_copy_sized(void *dst, size_t ksize,
-				const void __user *argp, u32 ver0)
-{
-	u32 size;
-	int ret;
-
-	if (get_user(size, (const u32 __user *)argp))
-		return -EFAULT;
-	if (size < ver0)
-		return -EINVAL;
-	if (size > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(dst, ksize, argp, size);
-	if (!ret)
-		*(u32 *)dst = size;
-	return ret;
-}
-
-static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
-				  struct vhost_blk_backend __user *argp)
-{
-	struct vhost_blk_backend b;
-	struct file *file = NULL, *old;
-	long ret;
-
-	ret = vhost_blk_copy_sized(&b, sizeof(b), argp,
-				   VHOST_BLK_BACKEND_SIZE_VER0);
-	if (ret)
-		return ret;
-	if (b.flags & ~VHOST_BLK_BACKEND_F_ALL)
-		return -EOPNOTSUPP;
-	if (memchr_inv(b.reserved, 0, sizeof(b.reserved)))
-		return -EINVAL;
-
-	if (b.fd != -1) {
-		umode_t mode;
-
-		file = fget(b.fd);
-		if (!file)
-			return -EBADF;
-		mode = file_inode(file)->i_mode;
-		if (!S_ISBLK(mode) &&
-		    (!S_ISREG(mode) || !file->f_op->read_iter ||
-		     !file->f_op->write_iter)) {
-			ret = -ENOTBLK;
-			goto out_fput;
-		}
-		ret = vhost_blk_backend_allowed(file);
-		if (ret)
-			goto out_fput;
-	}
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (ret)
-		goto out_unlock;
-	ret = vhost_blk_pause(dev);
-	if (ret)
-		goto out_unlock;
-
-	old = dev->bfile;
-	dev->bfile = file;
-	dev->bdev = NULL;
-	if (file && S_ISBLK(file_inode(file)->i_mode))
-		dev->bdev = I_BDEV(file->f_mapping->host);
-	dev->ro = file && ((b.flags & VHOST_BLK_BACKEND_F_RO) ||
-			   !(file->f_mode & FMODE_WRITE) ||
-			   (dev->bdev && bdev_read_only(dev->bdev)));
-	memcpy(dev->serial, b.serial, sizeof(dev->serial));
-	/* The owner chose the new size: no change to signal. */
-	vhost_blk_capacity_reset(dev);
-	file = old;
-
-	vhost_blk_unpause(dev);
-out_unlock:
-	mutex_unlock(&dev->mutex);
-out_fput:
-	if (file)
-		fput(file);
-	return ret;
-}
-
-static long vhost_blk_get_config(struct vhost_blk_dev *dev,
-				 struct vhost_blk_config __user *argp)
-{
-	struct virtio_blk_config cfg;
-	struct vhost_blk_config c;
-	long ret;
-
-	ret = vhost_blk_copy_sized(&c, sizeof(c), argp,
-				   VHOST_BLK_CONFIG_SIZE_VER0);
-	if (ret)
-		return ret;
-	if (memchr_inv(c.reserved, 0, sizeof(c.reserved)))
-		return -EINVAL;
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (ret)
-		goto out;
-	if (!dev->bfile) {
-		ret = -ENODEV;
-		goto out;
-	}
-	vhost_blk_fill_config(dev, &cfg, &c.features);
-	mutex_unlock(&dev->mutex);
-
-	c.config_len = min_t(u32, c.config_len, sizeof(cfg));
-	if (copy_to_user(u64_to_user_ptr(c.config_ptr), &cfg, c.config_len) ||
-	    copy_to_user(argp, &c, min_t(u32, c.size, sizeof(c))))
-		return -EFAULT;
-	return 0;
-out:
-	mutex_unlock(&dev->mutex);
-	return ret;
-}
-
-static long vhost_blk_set_options(struct vhost_blk_dev *dev,
-				  struct vhost_blk_options __user *argp)
-{
-	struct vhost_blk_mem *cur, *mem = NULL;
-	struct vhost_blk_options o;
-	long ret;
-
-	ret = vhost_blk_copy_sized(&o, sizeof(o), argp,
-				   VHOST_BLK_OPTIONS_SIZE_VER0);
-	if (ret)
-		return ret;
-	if (o.flags & ~VHOST_BLK_OPT_F_ALL)
-		return -EOPNOTSUPP;
-	if (o.reserved0 || memchr_inv(o.reserved, 0, sizeof(o.reserved)))
-		return -EINVAL;
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (ret || o.flags == dev->options)
-		goto out;
-
-	/* The table in place is pinned or unpinned as a new copy. */
-	cur = rcu_dereference_protected(dev->mem,
-					lockdep_is_held(&dev->mutex));
-	if (cur) {
-		mem = vhost_blk_mem_dup(cur);
-		if (!mem) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		if (o.flags & VHOST_BLK_OPT_F_PIN_MEM) {
-			ret = vhost_blk_mem_pin(mem, dev->mm, cur->npinned);
-			if (ret) {
-				vhost_blk_mem_free(mem, dev->mm);
-				goto out;
-			}
-		}
-	}
-
-	vhost_blk_install_mem(dev, mem ?: cur, o.flags);
-out:
-	mutex_unlock(&dev->mutex);
-	return ret;
-}
-
-/*
- * VHOST_BLK_SET_VRING_INFLIGHT: where a stopped queue records the chains
- * in flight (inflight.c). Checked here against the ring size set now,
- * and again when the queue starts.
- */
-static long vhost_blk_set_vring_inflight(struct vhost_blk_dev *dev,
-					 struct vhost_blk_vring_inflight __user *argp)
-{
-	struct vhost_blk_vring_inflight v;
-	struct vhost_blk_vq *vq;
-	long ret;
-
-	ret = vhost_blk_copy_sized(&v, sizeof(v), argp,
-				   VHOST_BLK_VRING_INFLIGHT_SIZE_VER0);
-	if (ret)
-		return ret;
-	if (memchr_inv(v.reserved, 0, sizeof(v.reserved)))
-		return -EINVAL;
-	if (v.index >= VHOST_BLK_MAX_VQS)
-		return -ENOBUFS;
-	if (v.addr) {
-		ret = vhost_blk_inflight_check(v.addr, v.len, 0);
-		if (ret)
-			return ret;
-	} else if (v.len) {
-		return -EINVAL;
-	}
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (ret)
-		goto out;
-	vq = &dev->vqs[array_index_nospec(v.index, VHOST_BLK_MAX_VQS)];
-	if (vq->started) {
-		ret = -EBUSY;
-		goto out;
-	}
-	if (v.addr && vq->num) {
-		ret = vhost_blk_inflight_check(v.addr, v.len, vq->num);
-		if (ret)
-			goto out;
-	}
-	vhost_blk_vq_lock(vq);
-	vq->inflight_region = v.addr ? u64_to_user_ptr(v.addr) : NULL;
-	vq->inflight_len = v.addr ? v.len : 0;
-	mutex_unlock(&vq->mutex);
-out:
-	mutex_unlock(&dev->mutex);
-	return ret;
-}
-
 /* A new worker in a free id slot. Caller holds dev->mutex. */
-static struct vhost_blk_worker *vhost_blk_new_worker(struct vhost_blk_dev *dev)
+struct vhost_blk_worker *vhost_blk_new_worker(struct vhost_blk_dev *dev)
 {
 	struct vhost_blk_worker *w;
 	unsigned int id;
@@ -792,8 +401,8 @@ static struct vhost_blk_worker *vhost_blk_new_worker(struct vhost_blk_dev *dev)
  * Work the old worker still holds for @vq runs before this returns, so
  * the queue's work items are free to be queued on @w.
  */
-static void vhost_blk_vq_attach(struct vhost_blk_vq *vq,
-				struct vhost_blk_worker *w)
+void vhost_blk_vq_attach(struct vhost_blk_vq *vq,
+			 struct vhost_blk_worker *w)
 {
 	struct vhost_blk_worker *old;
 
@@ -814,8 +423,8 @@ static void vhost_blk_vq_attach(struct vhost_blk_vq *vq,
 }
 
 /* The worker of @vq, created on first use. Caller holds dev->mutex. */
-static struct vhost_blk_worker *vhost_blk_vq_worker(struct vhost_blk_dev *dev,
-						    struct vhost_blk_vq *vq)
+struct vhost_blk_worker *vhost_blk_vq_worker(struct vhost_blk_dev *dev,
+					     struct vhost_blk_vq *vq)
 {
 	struct vhost_blk_worker *w;
 
@@ -831,98 +440,9 @@ static struct vhost_blk_worker *vhost_blk_vq_worker(struct vhost_blk_dev *dev,
 	return w;
 }
 
-/* The worker the owner names by @id, or NULL; @id is the caller's. */
-static struct vhost_blk_worker *vhost_blk_worker_by_id(struct vhost_blk_dev *dev,
-						       u32 id)
-{
-	if (id >= VHOST_BLK_MAX_WORKERS)
-		return NULL;
-	return dev->workers[array_index_nospec(id, VHOST_BLK_MAX_WORKERS)];
-}
-
-static long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
-				   void __user *argp)
-{
-	struct vhost_worker_state ws;
-	struct vhost_vring_worker vw;
-	struct vhost_blk_worker *w;
-	struct vhost_blk_vq *vq;
-	long ret;
-
-	if (cmd == VHOST_NEW_WORKER || cmd == VHOST_FREE_WORKER) {
-		if (copy_from_user(&ws, argp, sizeof(ws)))
-			return -EFAULT;
-	} else if (copy_from_user(&vw, argp, sizeof(vw))) {
-		return -EFAULT;
-	}
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (ret)
-		goto out;
-
-	switch (cmd) {
-	case VHOST_NEW_WORKER:
-		w = vhost_blk_new_worker(dev);
-		if (IS_ERR(w)) {
-			ret = PTR_ERR(w);
-			break;
-		}
-		ws.worker_id = w->id;
-		if (copy_to_user(argp, &ws, sizeof(ws)))
-			ret = -EFAULT;
-		break;
-	case VHOST_FREE_WORKER:
-		w = vhost_blk_worker_by_id(dev, ws.worker_id);
-		if (!w) {
-			ret = -ENODEV;
-			break;
-		}
-		if (atomic_read(&w->attach_cnt)) {
-			ret = -EBUSY;
-			break;
-		}
-		dev->workers[w->id] = NULL;
-		vhost_blk_worker_destroy(w);
-		break;
-	case VHOST_ATTACH_VRING_WORKER:
-	case VHOST_GET_VRING_WORKER:
-		if (vw.index >= VHOST_BLK_MAX_VQS) {
-			ret = -ENOBUFS;
-			break;
-		}
-		vq = &dev->vqs[array_index_nospec(vw.index, VHOST_BLK_MAX_VQS)];
-		if (cmd == VHOST_GET_VRING_WORKER) {
-			w = vhost_blk_vq_worker(dev, vq);
-			if (IS_ERR(w)) {
-				ret = PTR_ERR(w);
-				break;
-			}
-			vw.worker_id = w->id;
-			if (copy_to_user(argp, &vw, sizeof(vw)))
-				ret = -EFAULT;
-			break;
-		}
-		w = vhost_blk_worker_by_id(dev, vw.worker_id);
-		if (!w || READ_ONCE(w->killed)) {
-			ret = -ENODEV;
-			break;
-		}
-		if (vq->started) {
-			ret = -EBUSY;
-			break;
-		}
-		vhost_blk_vq_attach(vq, w);
-		break;
-	}
-out:
-	mutex_unlock(&dev->mutex);
-	return ret;
-}
-
 /* Start serving @vq on @kick. Caller holds dev->mutex; @vq is stopped. */
-static int vhost_blk_vq_start(struct vhost_blk_dev *dev,
-			      struct vhost_blk_vq *vq, struct file *kick)
+int vhost_blk_vq_start(struct vhost_blk_dev *dev,
+		       struct vhost_blk_vq *vq, struct file *kick)
 {
 	struct vhost_blk_worker *w;
 	struct vhost_blk_mem *mem;
@@ -983,363 +503,6 @@ unclaim:
 	mutex_unlock(&vq->mutex);
 	vhost_blk_inflight_unclaim(vq);
 	return ret;
-}
-
-static long vhost_blk_set_vring_kick(struct vhost_blk_dev *dev,
-				     struct vhost_blk_vq *vq, int fd)
-{
-	struct file *kick;
-	long ret;
-
-	vhost_blk_vq_stop(vq);
-	if (fd == -1) {
-		vhost_blk_vq_lock(vq);
-		if (vq->kick)
-			fput(vq->kick);
-		vq->kick = NULL;
-		mutex_unlock(&vq->mutex);
-		return 0;
-	}
-
-	kick = eventfd_fget(fd);
-	if (IS_ERR(kick))
-		return PTR_ERR(kick);
-	ret = vhost_blk_vq_start(dev, vq, kick);
-	fput(kick);
-	return ret;
-}
-
-/* The eventfd context of @fd, NULL for -1, or an ERR_PTR. */
-static struct eventfd_ctx *vhost_blk_eventfd_get(int fd)
-{
-	return fd == -1 ? NULL : eventfd_ctx_fdget(fd);
-}
-
-/* Replace an eventfd context of @vq under its mutex. */
-static long vhost_blk_set_vring_ctx(struct vhost_blk_vq *vq,
-				    struct eventfd_ctx **slot, int fd)
-{
-	struct eventfd_ctx *ctx = vhost_blk_eventfd_get(fd), *old;
-
-	if (IS_ERR(ctx))
-		return PTR_ERR(ctx);
-	vhost_blk_vq_lock(vq);
-	old = *slot;
-	*slot = ctx;
-	mutex_unlock(&vq->mutex);
-	if (old)
-		eventfd_ctx_put(old);
-	return 0;
-}
-
-static long vhost_blk_set_vring_addr(struct vhost_blk_dev *dev,
-				     struct vhost_blk_vq *vq,
-				     const struct vhost_vring_addr *a)
-{
-	bool log = a->flags & BIT(VHOST_VRING_F_LOG);
-	struct vhost_blk_mem *mem;
-
-	if (a->flags & ~BIT(VHOST_VRING_F_LOG))
-		return -EOPNOTSUPP;
-	if ((a->desc_user_addr & (16 - 1)) || (a->avail_user_addr & 1) ||
-	    (a->used_user_addr & (4 - 1)) || (a->log_guest_addr & (4 - 1)))
-		return -EINVAL;
-	if (!vq->num)
-		return -EINVAL;
-	/*
-	 * A running ring keeps its addresses; only its dirty logging may be
-	 * switched, as a VMM does when live migration starts and ends.
-	 */
-	if (vq->started &&
-	    (a->desc_user_addr != vq->desc_addr ||
-	     a->avail_user_addr != vq->avail_addr ||
-	     a->used_user_addr != vq->used_addr))
-		return -EBUSY;
-	mem = rcu_dereference_protected(dev->mem,
-					lockdep_is_held(&dev->mutex));
-	if (!vhost_blk_vring_ok(mem, vq->num, a->desc_user_addr,
-				a->avail_user_addr, a->used_user_addr))
-		return -EFAULT;
-	if (log && !vhost_blk_log_used_ok(dev->log_base, a->log_guest_addr,
-					  vq->num))
-		return -EFAULT;
-
-	vhost_blk_vq_lock(vq);
-	vq->log_used = log;
-	vq->log_addr = a->log_guest_addr;
-	vq->desc_addr = a->desc_user_addr;
-	vq->avail_addr = a->avail_user_addr;
-	vq->used_addr = a->used_user_addr;
-	vq->desc = u64_to_user_ptr(a->desc_user_addr);
-	vq->avail = u64_to_user_ptr(a->avail_user_addr);
-	vq->used = u64_to_user_ptr(a->used_user_addr);
-	vq->addr_set = true;
-	mutex_unlock(&vq->mutex);
-	return 0;
-}
-
-static long vhost_blk_vring_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
-				  void __user *argp)
-{
-	struct vhost_vring_state s;
-	struct vhost_vring_addr a;
-	struct vhost_vring_file f;
-	struct vhost_blk_vq *vq;
-	u32 idx;
-	long ret;
-
-	if (get_user(idx, (u32 __user *)argp))
-		return -EFAULT;
-	if (idx >= VHOST_BLK_MAX_VQS)
-		return -ENOBUFS;
-	idx = array_index_nospec(idx, VHOST_BLK_MAX_VQS);
-
-	switch (cmd) {
-	case VHOST_SET_VRING_NUM:
-	case VHOST_SET_VRING_BASE:
-	case VHOST_GET_VRING_BASE:
-	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
-	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		if (copy_from_user(&s, argp, sizeof(s)))
-			return -EFAULT;
-		break;
-	case VHOST_SET_VRING_ADDR:
-		if (copy_from_user(&a, argp, sizeof(a)))
-			return -EFAULT;
-		break;
-	default:
-		if (copy_from_user(&f, argp, sizeof(f)))
-			return -EFAULT;
-		break;
-	}
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (ret)
-		goto out;
-	vq = &dev->vqs[idx];
-
-	switch (cmd) {
-	case VHOST_SET_VRING_NUM:
-		if (vq->started)
-			ret = -EBUSY;
-		else if (!s.num || s.num > VHOST_BLK_VRING_MAX ||
-			 (s.num & (s.num - 1)))
-			ret = -EINVAL;
-		else
-			vq->num = s.num;
-		break;
-	case VHOST_SET_VRING_ADDR:
-		ret = vhost_blk_set_vring_addr(dev, vq, &a);
-		break;
-	case VHOST_SET_VRING_BASE:
-		if (vq->started)
-			ret = -EBUSY;
-		else if (s.num > U16_MAX)
-			ret = -EINVAL;
-		else
-			vq->last_avail_idx = s.num;
-		break;
-	case VHOST_GET_VRING_BASE:
-		/* Stops the ring: every consumed request is on used. */
-		vhost_blk_vq_stop(vq);
-		s.num = vq->last_avail_idx;
-		if (copy_to_user(argp, &s, sizeof(s)))
-			ret = -EFAULT;
-		break;
-	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
-		if (s.num > VHOST_BLK_BUSYLOOP_MAX_US) {
-			ret = -EINVAL;
-			break;
-		}
-		/* The worker reads it under the queue's mutex. */
-		vhost_blk_vq_lock(vq);
-		vq->busyloop_timeout = s.num;
-		mutex_unlock(&vq->mutex);
-		break;
-	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		vhost_blk_vq_lock(vq);
-		s.num = vq->busyloop_timeout;
-		mutex_unlock(&vq->mutex);
-		if (copy_to_user(argp, &s, sizeof(s)))
-			ret = -EFAULT;
-		break;
-	case VHOST_SET_VRING_KICK:
-		ret = vhost_blk_set_vring_kick(dev, vq, f.fd);
-		break;
-	case VHOST_SET_VRING_CALL:
-		ret = vhost_blk_set_vring_ctx(vq, &vq->call_ctx, f.fd);
-		break;
-	case VHOST_SET_VRING_ERR:
-		ret = vhost_blk_set_vring_ctx(vq, &vq->err_ctx, f.fd);
-		break;
-	default:
-		ret = -ENOIOCTLCMD;
-		break;
-	}
-out:
-	mutex_unlock(&dev->mutex);
-	return ret;
-}
-
-/*
- * VHOST_SET_LOG_BASE: the dirty log may move while queues run (the owner
- * grows it with guest memory); requests finishing afterwards log there.
- * 0 removes the log, only while nothing may log (VHOST_F_LOG_ALL and
- * VHOST_VRING_F_LOG need a log).
- */
-static long vhost_blk_set_log_base(struct vhost_blk_dev *dev,
-				   u64 __user *argp)
-{
-	struct vhost_blk_mem *mem;
-	void __user *base;
-	unsigned int i;
-	long ret;
-	u64 p;
-
-	if (copy_from_user(&p, argp, sizeof(p)))
-		return -EFAULT;
-	if (p != (unsigned long)p)
-		return -EFAULT;
-	base = u64_to_user_ptr(p);
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (ret)
-		goto out;
-	mem = rcu_dereference_protected(dev->mem,
-					lockdep_is_held(&dev->mutex));
-	if (base ? !vhost_blk_log_ok(dev, base, mem) :
-		   vhost_blk_log_in_use(dev)) {
-		ret = -EFAULT;
-		goto out;
-	}
-	dev->log_base = base;
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
-		vhost_blk_vq_lock(&dev->vqs[i]);
-		dev->vqs[i].log_base = base;
-		mutex_unlock(&dev->vqs[i].mutex);
-	}
-out:
-	mutex_unlock(&dev->mutex);
-	return ret;
-}
-
-/* VHOST_SET_LOG_FD: the eventfd signalled after bits are set, or -1. */
-static long vhost_blk_set_log_fd(struct vhost_blk_dev *dev, int __user *argp)
-{
-	struct eventfd_ctx *ctx;
-	unsigned int i;
-	long ret;
-	int fd;
-
-	if (get_user(fd, argp))
-		return -EFAULT;
-	ctx = vhost_blk_eventfd_get(fd);
-	if (IS_ERR(ctx))
-		return PTR_ERR(ctx);
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (ret)
-		goto out;
-	swap(ctx, dev->log_ctx);
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
-		vhost_blk_vq_lock(&dev->vqs[i]);
-		dev->vqs[i].log_ctx = dev->log_ctx;
-		mutex_unlock(&dev->vqs[i].mutex);
-	}
-out:
-	mutex_unlock(&dev->mutex);
-	if (ctx)
-		eventfd_ctx_put(ctx);
-	return ret;
-}
-
-/*
- * VHOST_BLK_SET_CONFIG_CALL: the eventfd signalled when the backend
- * changes size, or -1.
- */
-static long vhost_blk_set_config_call(struct vhost_blk_dev *dev,
-				      int __user *argp)
-{
-	struct eventfd_ctx *ctx;
-	long ret;
-	int fd;
-
-	if (get_user(fd, argp))
-		return -EFAULT;
-	ctx = vhost_blk_eventfd_get(fd);
-	if (IS_ERR(ctx))
-		return PTR_ERR(ctx);
-
-	mutex_lock(&dev->mutex);
-	ret = vhost_blk_check_owner(dev);
-	if (!ret)
-		ctx = vhost_blk_set_config_ctx(dev, ctx);
-	mutex_unlock(&dev->mutex);
-	/* The old one, or the new one refused. */
-	if (ctx)
-		eventfd_ctx_put(ctx);
-	return ret;
-}
-
-static long vhost_blk_ioctl(struct file *f, unsigned int cmd,
-			    unsigned long arg)
-{
-	struct vhost_blk_dev *dev = f->private_data;
-	void __user *argp = (void __user *)arg;
-	u64 __user *featurep = argp;
-	u64 features;
-
-	switch (cmd) {
-	case VHOST_GET_FEATURES:
-		features = VHOST_BLK_FEATURES | VHOST_BLK_VHOST_FEATURES;
-		if (copy_to_user(featurep, &features, sizeof(features)))
-			return -EFAULT;
-		return 0;
-	case VHOST_SET_FEATURES:
-		if (copy_from_user(&features, featurep, sizeof(features)))
-			return -EFAULT;
-		return vhost_blk_set_features(dev, features);
-	case VHOST_SET_OWNER:
-		return vhost_blk_set_owner(dev);
-	case VHOST_RESET_OWNER:
-		return vhost_blk_reset_owner(dev);
-	case VHOST_SET_MEM_TABLE:
-		return vhost_blk_set_mem_table(dev, argp);
-	case VHOST_SET_LOG_BASE:
-		return vhost_blk_set_log_base(dev, argp);
-	case VHOST_SET_LOG_FD:
-		return vhost_blk_set_log_fd(dev, argp);
-	case VHOST_BLK_SET_BACKEND:
-		return vhost_blk_set_backend(dev, argp);
-	case VHOST_BLK_GET_CONFIG:
-		return vhost_blk_get_config(dev, argp);
-	case VHOST_BLK_SET_OPTIONS:
-		return vhost_blk_set_options(dev, argp);
-	case VHOST_BLK_SET_VRING_INFLIGHT:
-		return vhost_blk_set_vring_inflight(dev, argp);
-	case VHOST_BLK_SET_CONFIG_CALL:
-		return vhost_blk_set_config_call(dev, argp);
-	case VHOST_SET_VRING_NUM:
-	case VHOST_SET_VRING_ADDR:
-	case VHOST_SET_VRING_BASE:
-	case VHOST_GET_VRING_BASE:
-	case VHOST_SET_VRING_KICK:
-	case VHOST_SET_VRING_CALL:
-	case VHOST_SET_VRING_ERR:
-	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
-	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		return vhost_blk_vring_ioctl(dev, cmd, argp);
-	case VHOST_NEW_WORKER:
-	case VHOST_FREE_WORKER:
-	case VHOST_ATTACH_VRING_WORKER:
-	case VHOST_GET_VRING_WORKER:
-		return vhost_blk_worker_ioctl(dev, cmd, argp);
-	default:
-		return -ENOIOCTLCMD;
-	}
 }
 
 static const struct file_operations vhost_blk_fops = {

@@ -355,6 +355,39 @@ struct vhost_blk_dev {
 	struct vhost_blk_vq vqs[VHOST_BLK_MAX_VQS];
 };
 
+/* main.c */
+int vhost_blk_check_owner(struct vhost_blk_dev *dev);
+void vhost_blk_vq_lock(struct vhost_blk_vq *vq);
+void vhost_blk_vq_stop(struct vhost_blk_vq *vq);
+int vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_blk_vq *vq,
+		       struct file *kick);
+long vhost_blk_set_owner(struct vhost_blk_dev *dev);
+long vhost_blk_reset_owner(struct vhost_blk_dev *dev);
+int vhost_blk_pause(struct vhost_blk_dev *dev);
+void vhost_blk_quiesce(struct vhost_blk_dev *dev);
+void vhost_blk_unpause(struct vhost_blk_dev *dev);
+struct vhost_blk_worker *vhost_blk_new_worker(struct vhost_blk_dev *dev);
+void vhost_blk_vq_attach(struct vhost_blk_vq *vq, struct vhost_blk_worker *w);
+struct vhost_blk_worker *vhost_blk_vq_worker(struct vhost_blk_dev *dev,
+					     struct vhost_blk_vq *vq);
+
+/* ioctl.c */
+long vhost_blk_ioctl(struct file *f, unsigned int cmd, unsigned long arg);
+
+/* vhost_ioctl.c */
+long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features);
+void vhost_blk_install_mem(struct vhost_blk_dev *dev,
+			   struct vhost_blk_mem *mem, u64 options);
+long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
+			     struct vhost_memory __user *argp);
+long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
+			    void __user *argp);
+long vhost_blk_vring_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
+			   void __user *argp);
+long vhost_blk_set_log_base(struct vhost_blk_dev *dev, u64 __user *argp);
+long vhost_blk_set_log_fd(struct vhost_blk_dev *dev, int __user *argp);
+struct eventfd_ctx *vhost_blk_eventfd_get(int fd);
+
 /* stats.c */
 void vhost_blk_stat_ended(struct vhost_blk_vq *vq,
 			  const struct vhost_blk_req *req);
