@@ -255,6 +255,9 @@ long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 		}
 		vhost_blk_vq_attach(vq, w);
 		break;
+	default:
+		ret = -ENOIOCTLCMD;
+		break;
 	}
 out:
 	mutex_unlock(&dev->mutex);
