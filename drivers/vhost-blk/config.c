@@ -18,20 +18,28 @@
 
 /**
  * vhost_blk_backend_allowed() - may the owner's file back a device?
- * @file: an open block device or regular file
+ * @file: any file the owner passed
  *
+ * A block device, or a regular file whose filesystem reads and writes
+ * through iterators (the file backend's asynchronous I/O needs them).
  * The owner's open() is the access control: the device only does what
  * the fd allows. It must be readable; writes need FMODE_WRITE (else the
  * device is read-only). Append-only files and active swap are refused:
  * the guest writes anywhere.
  *
- * Return: 0, -EBADF when not open for reading, -EPERM for an append-only
- * file open for writing, -ETXTBSY for active swap.
+ * Return: 0, -ENOTBLK for any other kind of file, -EBADF when not open
+ * for reading, -EPERM for an append-only file open for writing, -ETXTBSY
+ * for active swap.
  */
 int vhost_blk_backend_allowed(struct file *file)
 {
 	struct inode *inode = file->f_mapping->host;
+	umode_t mode = file_inode(file)->i_mode;
 
+	if (!S_ISBLK(mode) &&
+	    (!S_ISREG(mode) || !file->f_op->read_iter ||
+	     !file->f_op->write_iter))
+		return -ENOTBLK;
 	if (!(file->f_mode & FMODE_READ))
 		return -EBADF;
 	if ((file->f_mode & FMODE_WRITE) &&

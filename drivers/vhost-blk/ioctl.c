@@ -70,18 +70,9 @@ static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 		return -EINVAL;
 
 	if (b.fd != -1) {
-		umode_t mode;
-
 		file = fget(b.fd);
 		if (!file)
 			return -EBADF;
-		mode = file_inode(file)->i_mode;
-		if (!S_ISBLK(mode) &&
-		    (!S_ISREG(mode) || !file->f_op->read_iter ||
-		     !file->f_op->write_iter)) {
-			ret = -ENOTBLK;
-			goto out_fput;
-		}
 		ret = vhost_blk_backend_allowed(file);
 		if (ret)
 			goto out_fput;
