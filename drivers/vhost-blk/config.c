@@ -3,11 +3,12 @@
  * vhost-blk device configuration: what the backend allows and how the
  * device presents it to the guest.
  *
- * Which files may back a device, the feature bits and limits that hold
- * for a backend (read again for every request, so that a resized or
- * read-only backend is seen at once), and the virtio-blk config space
- * VHOST_BLK_GET_CONFIG returns. Every limit comes from the backend: its
- * queue limits for a block device, its filesystem for a file.
+ * Which files may back a device, its capacity, the feature bits and
+ * limits that hold for a backend (read again for every request, so that
+ * a resized or read-only backend is seen at once), and the virtio-blk
+ * config space VHOST_BLK_GET_CONFIG returns. Every limit comes from the
+ * backend: its queue limits for a block device, its filesystem for a
+ * file.
  */
 #include <linux/blkdev.h>
 #include <linux/fs.h>
@@ -65,6 +66,19 @@ unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev)
 		return bdev_logical_block_size(dev->bdev);
 	sb = file_inode(dev->bfile)->i_sb;
 	return sb->s_bdev ? bdev_logical_block_size(sb->s_bdev) : SECTOR_SIZE;
+}
+
+/**
+ * vhost_blk_capacity() - size of the backend in 512-byte sectors
+ * @dev: the device, with a backend that cannot change under the caller
+ *
+ * The live size: cheap, takes no lock.
+ */
+u64 vhost_blk_capacity(struct vhost_blk_dev *dev)
+{
+	if (dev->bdev)
+		return bdev_nr_sectors(dev->bdev);
+	return i_size_read(file_inode(dev->bfile)) >> SECTOR_SHIFT;
 }
 
 /*

@@ -33,19 +33,6 @@ MODULE_PARM_DESC(resize_poll_ms,
 		 "Milliseconds between checks of the backend's size while a config eventfd is set (default 1000; 0: check only on requests and VHOST_BLK_GET_CONFIG; read when the eventfd is set and at each check)");
 
 /**
- * vhost_blk_capacity() - size of the backend in 512-byte sectors
- * @dev: the device, with a backend that cannot change under the caller
- *
- * The live size: cheap, takes no lock.
- */
-u64 vhost_blk_capacity(struct vhost_blk_dev *dev)
-{
-	if (dev->bdev)
-		return bdev_nr_sectors(dev->bdev);
-	return i_size_read(file_inode(dev->bfile)) >> SECTOR_SHIFT;
-}
-
-/**
  * vhost_blk_capacity_check() - the backend's size, noticing a change
  * @dev: the device, with a backend that cannot change under the caller
  *	 (dev->mutex held, or vq->mutex of an unpaused queue)

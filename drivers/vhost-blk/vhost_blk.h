@@ -468,6 +468,7 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work);
 /* config.c */
 int vhost_blk_backend_allowed(struct file *file);
 unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev);
+u64 vhost_blk_capacity(struct vhost_blk_dev *dev);
 u64 vhost_blk_discard_max(struct vhost_blk_dev *dev, u32 type);
 void vhost_blk_limits(struct vhost_blk_dev *dev, struct vhost_blk_limits *lim);
 void vhost_blk_features(struct vhost_blk_dev *dev, u64 *features);
@@ -485,7 +486,6 @@ void vhost_blk_bdev_discard_end(struct vhost_blk_req *req, struct bio *bio);
 void vhost_blk_bio_put_all(struct vhost_blk_req *req);
 
 /* resize.c */
-u64 vhost_blk_capacity(struct vhost_blk_dev *dev);
 u64 vhost_blk_capacity_check(struct vhost_blk_dev *dev);
 void vhost_blk_capacity_reset(struct vhost_blk_dev *dev);
 void vhost_blk_resize_init(struct vhost_blk_dev *dev);
