@@ -174,7 +174,7 @@ static long vhost_blk_set_options(struct vhost_blk_dev *dev,
 			goto out;
 		}
 		if (o.flags & VHOST_BLK_OPT_F_PIN_MEM) {
-			ret = vhost_blk_mem_pin(mem, dev->mm, cur->npinned);
+			ret = vhost_blk_mem_pin(mem, dev->mm, cur);
 			if (ret) {
 				vhost_blk_mem_free(mem, dev->mm);
 				goto out;

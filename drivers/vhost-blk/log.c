@@ -79,6 +79,14 @@ bool vhost_blk_log_used_ok(void __user *base, u64 log_addr, unsigned int num)
 	return vhost_blk_log_range_ok(base, log_addr, vhost_blk_used_size(num));
 }
 
+/* vhost_blk_gpa_fn_t over a table's regions; @arg points to the log base. */
+static int vhost_blk_log_region_ok(void *arg, u64 gpa, u64 len)
+{
+	void __user *base = *(void __user **)arg;
+
+	return vhost_blk_log_range_ok(base, gpa, len) ? 0 : -EFAULT;
+}
+
 /**
  * vhost_blk_log_ok() - can a log take every bit the device may set?
  * @dev: the device, with its mutex held
@@ -97,10 +105,9 @@ bool vhost_blk_log_ok(struct vhost_blk_dev *dev, void __user *base,
 	lockdep_assert_held(&dev->mutex);
 	if (!base || !access_ok(base, 1))
 		return false;
-	for (i = 0; mem && i < mem->nregions; i++)
-		if (!vhost_blk_log_range_ok(base, mem->regions[i].gpa,
-					    mem->regions[i].size))
-			return false;
+	if (mem && vhost_blk_mem_walk_regions(mem, vhost_blk_log_region_ok,
+					      &base))
+		return false;
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		const struct vhost_blk_vq *vq = &dev->vqs[i];
 
@@ -190,6 +197,14 @@ bool vhost_blk_log_on(struct vhost_blk_vq *vq)
 	return vhost_blk_has_feature(vq->dev, VHOST_F_LOG_ALL);
 }
 
+/* vhost_blk_gpa_fn_t for a written range; @arg is the queue. */
+static int vhost_blk_log_gpa_of(void *arg, u64 gpa, u64 len)
+{
+	struct vhost_blk_vq *vq = arg;
+
+	return vhost_blk_log_gpa(vq->log_base, gpa, len);
+}
+
 /**
  * vhost_blk_log_write() - log a range the device wrote, by owner address
  * @vq: the queue, with its mutex held
@@ -208,36 +223,20 @@ int vhost_blk_log_write(struct vhost_blk_vq *vq, u64 uaddr, u64 len)
 {
 	struct vhost_blk_dev *dev = vq->dev;
 	const struct vhost_blk_mem *mem;
-	bool hit = false;
-	u64 end;
-	u32 i;
 	int ret;
 
 	if (!len || !vhost_blk_log_on(vq))
 		return 0;
 	mem = rcu_dereference_protected(dev->mem, lockdep_is_held(&vq->mutex));
-	if (!mem || check_add_overflow(uaddr, len - 1, &end))
+	if (!mem)
 		return -EFAULT;
 
 	/* The data before its bits: whoever reads the bit reads the data. */
 	smp_wmb();
-	for (i = 0; i < mem->nregions; i++) {
-		const struct vhost_blk_mem_region *r = &mem->regions[i];
-		u64 rend = r->uaddr + (r->size - 1), start, stop;
-
-		if (r->uaddr > end || rend < uaddr)
-			continue;
-		start = max(r->uaddr, uaddr);
-		stop = min(rend, end);
-		ret = vhost_blk_log_gpa(vq->log_base,
-					r->gpa + (start - r->uaddr),
-					stop - start + 1);
-		if (ret)
-			return ret;
-		hit = true;
-	}
-	if (!hit)
-		return -EFAULT;
+	ret = vhost_blk_mem_uaddr_to_gpa(mem, uaddr, len, vhost_blk_log_gpa_of,
+					 vq);
+	if (ret)
+		return ret;
 	vq->log_pending = true;
 	return 0;
 }

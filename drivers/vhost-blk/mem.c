@@ -6,7 +6,8 @@
  * The table is validated once, when the owner sets it: regions are sorted
  * by guest address, non-empty, do not wrap around either address space and
  * do not overlap in guest-physical space. This file creates, copies and
- * frees tables and looks them up by owner address; pin.c pins a whole
+ * frees tables, looks them up by owner address and maps owner ranges back
+ * to guest-physical ones (for the dirty log); pin.c pins a whole
  * table (VHOST_BLK_OPT_F_PIN_MEM). The lookup by guest-physical address,
  * vhost_blk_mem_translate(), is part of the guest-facing parser in
  * decode.c, which also builds in userspace for fuzzing. Lookups never
@@ -39,8 +40,8 @@ static int vhost_blk_region_cmp(const void *a, const void *b)
  * vhost_blk_mem_create() - validate a memory table and build its lookup form
  * @in: regions as the owner passed them, in any order
  * @nregions: number of entries in @in
- * @out: the new table, to be freed with vhost_blk_mem_free() (or
- *	 kvfree_rcu() while nothing is pinned)
+ * @out: the new table, to be freed with vhost_blk_mem_free(), or with
+ *	 vhost_blk_mem_retire() once RCU readers may hold it
  *
  * Return: 0, -E2BIG for too many regions, -EINVAL for an empty, wrapping
  * or overlapping region or non-zero padding, -EFAULT for a user range the
@@ -136,6 +137,90 @@ void vhost_blk_mem_free(struct vhost_blk_mem *mem, struct mm_struct *mm)
 		return;
 	vhost_blk_mem_unpin(mem, mm);
 	kvfree(mem);
+}
+
+/**
+ * vhost_blk_mem_retire() - free a table RCU readers may still hold
+ * @mem: a table just replaced, no request uses it any more, or NULL
+ * @mm: the owner's address space its pages were charged to
+ *
+ * An unpinned table is freed after a grace period without waiting. A
+ * pinned one waits for the readers here, since unpinning sleeps. Caller
+ * may sleep.
+ */
+void vhost_blk_mem_retire(struct vhost_blk_mem *mem, struct mm_struct *mm)
+{
+	if (!mem)
+		return;
+	if (!mem->npinned) {
+		kvfree_rcu(mem, rcu);
+		return;
+	}
+	synchronize_rcu();
+	vhost_blk_mem_free(mem, mm);
+}
+
+/**
+ * vhost_blk_mem_walk_regions() - visit the guest-physical range of each region
+ * @mem: a validated table
+ * @fn: called with @arg, a guest-physical address and a byte count
+ * @arg: passed to @fn
+ *
+ * Return: 0, or the first non-zero return of @fn (the walk stops there).
+ */
+int vhost_blk_mem_walk_regions(const struct vhost_blk_mem *mem,
+			       vhost_blk_gpa_fn_t fn, void *arg)
+{
+	u32 i;
+	int ret;
+
+	for (i = 0; i < mem->nregions; i++) {
+		ret = fn(arg, mem->regions[i].gpa, mem->regions[i].size);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/**
+ * vhost_blk_mem_uaddr_to_gpa() - visit the guest ranges behind an owner range
+ * @mem: a validated table
+ * @uaddr: owner virtual address
+ * @len: bytes, non-zero
+ * @fn: called with @arg, a guest-physical address and a byte count, once
+ *	for each region holding part of [@uaddr, @uaddr + @len)
+ * @arg: passed to @fn
+ *
+ * Regions may alias the same owner memory: each of them is visited.
+ *
+ * Return: 0; -EFAULT for an empty or wrapping range or one no region
+ * holds a byte of; or the first non-zero return of @fn.
+ */
+int vhost_blk_mem_uaddr_to_gpa(const struct vhost_blk_mem *mem,
+			       u64 uaddr, u64 len,
+			       vhost_blk_gpa_fn_t fn, void *arg)
+{
+	bool hit = false;
+	u64 end;
+	u32 i;
+	int ret;
+
+	if (!len || check_add_overflow(uaddr, len - 1, &end))
+		return -EFAULT;
+	for (i = 0; i < mem->nregions; i++) {
+		const struct vhost_blk_mem_region *r = &mem->regions[i];
+		u64 rend = r->uaddr + (r->size - 1), start, stop;
+
+		if (r->uaddr > end || rend < uaddr)
+			continue;
+		start = max(r->uaddr, uaddr);
+		stop = min(rend, end);
+		ret = fn(arg, r->gpa + (start - r->uaddr), stop - start + 1);
+		if (ret)
+			return ret;
+		hit = true;
+	}
+	return hit ? 0 : -EFAULT;
 }
 
 /*

@@ -108,9 +108,9 @@ err:
  * vhost_blk_mem_pin() - pin every page of a table and charge them
  * @mem: a validated table no request uses yet
  * @mm: the owner's address space, the caller's own
- * @replaced: pages of the pinned table @mem is to replace (0 if none):
- *	      they are still charged, and let go of once @mem is in place,
- *	      so they do not count against the limit
+ * @replaced: the table @mem is to replace, or NULL: its pinned pages
+ *	      are still charged, and let go of once @mem is in place, so
+ *	      they do not count against the limit
  *
  * Return: 0; -ENOMEM over RLIMIT_MEMLOCK (without CAP_IPC_LOCK) or out of
  * memory; -EFAULT when a page cannot be pinned long-term (-EOPNOTSUPP for
@@ -120,16 +120,17 @@ err:
  * signal. On failure nothing is pinned or charged.
  */
 int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm,
-		      unsigned long replaced)
+		      const struct vhost_blk_mem *replaced)
 {
-	unsigned long total = 0, limit;
+	unsigned long total = 0, limit, charged;
 	u32 i;
 	int ret;
 
 	for (i = 0; i < mem->nregions; i++)
 		total += vhost_blk_region_npages(&mem->regions[i]);
 	limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	if ((u64)atomic64_add_return(total, &mm->pinned_vm) - replaced > limit &&
+	charged = replaced ? replaced->npinned : 0;
+	if ((u64)atomic64_add_return(total, &mm->pinned_vm) - charged > limit &&
 	    !capable(CAP_IPC_LOCK)) {
 		atomic64_sub(total, &mm->pinned_vm);
 		return -ENOMEM;

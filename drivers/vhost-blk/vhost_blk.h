@@ -79,6 +79,12 @@ int vhost_blk_mem_create(const struct vhost_memory_region *in, u32 nregions,
 			 struct vhost_blk_mem **out);
 struct vhost_blk_mem *vhost_blk_mem_dup(const struct vhost_blk_mem *mem);
 void vhost_blk_mem_free(struct vhost_blk_mem *mem, struct mm_struct *mm);
+void vhost_blk_mem_retire(struct vhost_blk_mem *mem, struct mm_struct *mm);
+typedef int (*vhost_blk_gpa_fn_t)(void *arg, u64 gpa, u64 len);
+int vhost_blk_mem_walk_regions(const struct vhost_blk_mem *mem,
+			       vhost_blk_gpa_fn_t fn, void *arg);
+int vhost_blk_mem_uaddr_to_gpa(const struct vhost_blk_mem *mem, u64 uaddr,
+			       u64 len, vhost_blk_gpa_fn_t fn, void *arg);
 bool vhost_blk_mem_uaddr_ok(const struct vhost_blk_mem *mem, u64 uaddr,
 			    u64 len);
 struct page **vhost_blk_mem_pages(const struct vhost_blk_mem *mem,
@@ -86,7 +92,7 @@ struct page **vhost_blk_mem_pages(const struct vhost_blk_mem *mem,
 
 /* pin.c */
 int vhost_blk_mem_pin(struct vhost_blk_mem *mem, struct mm_struct *mm,
-		      unsigned long replaced);
+		      const struct vhost_blk_mem *replaced);
 void vhost_blk_mem_unpin(struct vhost_blk_mem *mem, struct mm_struct *mm);
 
 /* ---- workers (worker.c) ---- */

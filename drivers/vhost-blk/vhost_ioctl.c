@@ -87,15 +87,8 @@ void vhost_blk_install_mem(struct vhost_blk_dev *dev,
 	/* The data path reads the options of an unpaused queue. */
 	dev->options = options;
 	vhost_blk_unpause(dev);
-	if (!old || old == mem)
-		return;
-	if (!old->npinned) {
-		kvfree_rcu(old, rcu);
-		return;
-	}
-	/* Unpinning sleeps: wait for the readers here. */
-	synchronize_rcu();
-	vhost_blk_mem_free(old, dev->mm);
+	if (old != mem)
+		vhost_blk_mem_retire(old, dev->mm);
 }
 
 long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
@@ -155,7 +148,7 @@ long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 
 		cur = rcu_dereference_protected(dev->mem,
 						lockdep_is_held(&dev->mutex));
-		ret = vhost_blk_mem_pin(mem, dev->mm, cur ? cur->npinned : 0);
+		ret = vhost_blk_mem_pin(mem, dev->mm, cur);
 		if (ret)
 			goto out_free_mem;
 	}
