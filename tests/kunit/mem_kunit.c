@@ -2,8 +2,9 @@
 /*
  * KUnit tests for the vhost-blk memory table (drivers/vhost-blk/mem.c):
  * validation in vhost_blk_mem_create(), lookups by guest-physical address
- * in vhost_blk_mem_find() and the one-region check of
- * vhost_blk_mem_uaddr_ok() that keeps vrings inside guest memory.
+ * in vhost_blk_mem_find(), the one-region check of
+ * vhost_blk_mem_uaddr_ok() that keeps vrings inside guest memory, and
+ * the walks over the regions the dirty log uses.
  *
  * Built and run by tests/kunit/run.sh.
  */
@@ -380,6 +381,140 @@ static void vhost_blk_mem_uaddr_ok_range(struct kunit *test)
 			c->ok);
 }
 
+/* ---- vhost_blk_mem_walk_regions(), vhost_blk_mem_uaddr_to_gpa() ---- */
+
+#define MAX_GPA_RANGES 8
+
+/* What the walkers handed to the callback, in order. */
+struct gpa_ranges {
+	unsigned int n;
+	int fail_at;		/* return -EIO on this call (1-based), or 0 */
+	u64 gpa[MAX_GPA_RANGES];
+	u64 len[MAX_GPA_RANGES];
+};
+
+static int gpa_ranges_add(void *arg, u64 gpa, u64 len)
+{
+	struct gpa_ranges *g = arg;
+
+	if (g->n == MAX_GPA_RANGES)
+		return -E2BIG;
+	g->gpa[g->n] = gpa;
+	g->len[g->n] = len;
+	g->n++;
+	return g->n == g->fail_at ? -EIO : 0;
+}
+
+/*
+ * Owner memory UADDR_BASE + [0, 0x2000) and + [0x3000, 0x4000); the
+ * second region aliases the second page of the first.
+ */
+static const struct vhost_memory_region alias_table[] = {
+	{ .guest_phys_addr = 0x100000, .memory_size = 0x2000,
+	  .userspace_addr = UADDR_BASE },
+	{ .guest_phys_addr = 0x500000, .memory_size = 0x1000,
+	  .userspace_addr = UADDR_BASE + 0x1000 },
+	{ .guest_phys_addr = 0x800000, .memory_size = 0x1000,
+	  .userspace_addr = UADDR_BASE + 0x3000 },
+};
+
+static void vhost_blk_mem_walk_regions_all(struct kunit *test)
+{
+	struct gpa_ranges g = {};
+	struct vhost_blk_mem *mem;
+
+	mem = mem_create_ok(test, alias_table, ARRAY_SIZE(alias_table));
+	KUNIT_EXPECT_EQ(test, vhost_blk_mem_walk_regions(mem, gpa_ranges_add,
+							 &g), 0);
+	KUNIT_ASSERT_EQ(test, g.n, 3);
+	KUNIT_EXPECT_EQ(test, g.gpa[0], 0x100000);
+	KUNIT_EXPECT_EQ(test, g.len[0], 0x2000);
+	KUNIT_EXPECT_EQ(test, g.gpa[1], 0x500000);
+	KUNIT_EXPECT_EQ(test, g.len[1], 0x1000);
+	KUNIT_EXPECT_EQ(test, g.gpa[2], 0x800000);
+	KUNIT_EXPECT_EQ(test, g.len[2], 0x1000);
+
+	g = (struct gpa_ranges){ .fail_at = 2 };
+	KUNIT_EXPECT_EQ(test, vhost_blk_mem_walk_regions(mem, gpa_ranges_add,
+							 &g), -EIO);
+	KUNIT_EXPECT_EQ(test, g.n, 2);
+}
+
+static void vhost_blk_mem_uaddr_to_gpa_aliases(struct kunit *test)
+{
+	struct gpa_ranges g = {};
+	struct vhost_blk_mem *mem;
+
+	mem = mem_create_ok(test, alias_table, ARRAY_SIZE(alias_table));
+	/* UADDR_BASE + [0x800, 0x3800): every region, the gap skipped. */
+	KUNIT_EXPECT_EQ(test,
+			vhost_blk_mem_uaddr_to_gpa(mem, UADDR_BASE + 0x800,
+						   0x3000, gpa_ranges_add, &g),
+			0);
+	KUNIT_ASSERT_EQ(test, g.n, 3);
+	KUNIT_EXPECT_EQ(test, g.gpa[0], 0x100800);
+	KUNIT_EXPECT_EQ(test, g.len[0], 0x1800);
+	KUNIT_EXPECT_EQ(test, g.gpa[1], 0x500000);
+	KUNIT_EXPECT_EQ(test, g.len[1], 0x1000);
+	KUNIT_EXPECT_EQ(test, g.gpa[2], 0x800000);
+	KUNIT_EXPECT_EQ(test, g.len[2], 0x800);
+
+	/* One byte of the aliased page: both regions that map it. */
+	g = (struct gpa_ranges){};
+	KUNIT_EXPECT_EQ(test,
+			vhost_blk_mem_uaddr_to_gpa(mem, UADDR_BASE + 0x1fff, 1,
+						   gpa_ranges_add, &g),
+			0);
+	KUNIT_ASSERT_EQ(test, g.n, 2);
+	KUNIT_EXPECT_EQ(test, g.gpa[0], 0x101fff);
+	KUNIT_EXPECT_EQ(test, g.len[0], 1);
+	KUNIT_EXPECT_EQ(test, g.gpa[1], 0x500fff);
+	KUNIT_EXPECT_EQ(test, g.len[1], 1);
+}
+
+static void vhost_blk_mem_uaddr_to_gpa_refused(struct kunit *test)
+{
+	struct gpa_ranges g = {};
+	struct vhost_blk_mem *mem;
+
+	mem = mem_create_ok(test, alias_table, ARRAY_SIZE(alias_table));
+	/* In the gap, below and above every region: nothing to visit. */
+	KUNIT_EXPECT_EQ(test,
+			vhost_blk_mem_uaddr_to_gpa(mem, UADDR_BASE + 0x2000,
+						   0x1000, gpa_ranges_add, &g),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test,
+			vhost_blk_mem_uaddr_to_gpa(mem, UADDR_BASE - 1, 1,
+						   gpa_ranges_add, &g),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test,
+			vhost_blk_mem_uaddr_to_gpa(mem, UADDR_BASE + 0x4000, 1,
+						   gpa_ranges_add, &g),
+			-EFAULT);
+	/* Empty and wrapping ranges. */
+	KUNIT_EXPECT_EQ(test,
+			vhost_blk_mem_uaddr_to_gpa(mem, UADDR_BASE, 0,
+						   gpa_ranges_add, &g),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test,
+			vhost_blk_mem_uaddr_to_gpa(mem, UADDR_BASE, U64_MAX,
+						   gpa_ranges_add, &g),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test,
+			vhost_blk_mem_uaddr_to_gpa(mem, U64_MAX, 2,
+						   gpa_ranges_add, &g),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test, g.n, 0);
+
+	/* The callback's error stops the walk. */
+	g = (struct gpa_ranges){ .fail_at = 1 };
+	KUNIT_EXPECT_EQ(test,
+			vhost_blk_mem_uaddr_to_gpa(mem, UADDR_BASE, 0x4000,
+						   gpa_ranges_add, &g),
+			-EIO);
+	KUNIT_EXPECT_EQ(test, g.n, 1);
+}
+
 static struct kunit_case vhost_blk_mem_cases[] = {
 	KUNIT_CASE(vhost_blk_mem_create_sorts_regions),
 	KUNIT_CASE_PARAM(vhost_blk_mem_create_input,
@@ -392,6 +527,9 @@ static struct kunit_case vhost_blk_mem_cases[] = {
 	KUNIT_CASE(vhost_blk_mem_find_64_regions),
 	KUNIT_CASE(vhost_blk_mem_find_top_of_address_space),
 	KUNIT_CASE_PARAM(vhost_blk_mem_uaddr_ok_range, mem_uaddr_gen_params),
+	KUNIT_CASE(vhost_blk_mem_walk_regions_all),
+	KUNIT_CASE(vhost_blk_mem_uaddr_to_gpa_aliases),
+	KUNIT_CASE(vhost_blk_mem_uaddr_to_gpa_refused),
 	{}
 };
 
