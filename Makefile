@@ -5,7 +5,7 @@
 #   make                 build the module against KDIR
 #   make check           sparse (C=2) over the driver
 #   make style           checkpatch --strict over the driver and the ABI,
-#                        kernel-doc over the ABI header
+#                        kernel-doc over the ABI header and the driver
 #   make tools           build the userspace helpers in tools/
 #   make demo            boot a VM, attach a device, drive verified I/O
 #   make test            build everything and run every test in VMs
@@ -57,7 +57,8 @@ style:
 		-f $(filter-out %/compat.h,$(SRC_FILES))
 	$(CHECKPATCH) --strict --no-tree --show-types \
 		--ignore LINUX_VERSION_CODE -f drivers/vhost-blk/compat.h
-	$(KERNELDOC) -none -Wall -Werror include/uapi/linux/vhost_blk.h
+	$(KERNELDOC) -none -Wall -Werror include/uapi/linux/vhost_blk.h \
+		$(wildcard drivers/vhost-blk/*.[ch])
 
 tools:
 	$(MAKE) -C tools

@@ -57,6 +57,9 @@ int vhost_blk_backend_allowed(struct file *file)
  *
  * For a file, the block size of the device under its filesystem: the
  * alignment direct I/O needs.
+ *
+ * Return: the logical block size in bytes (512 for a file on a filesystem
+ * without a block device).
  */
 unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev)
 {
@@ -73,6 +76,8 @@ unsigned int vhost_blk_lbs(struct vhost_blk_dev *dev)
  * @dev: the device, with a backend that cannot change under the caller
  *
  * The live size: cheap, takes no lock.
+ *
+ * Return: the number of whole 512-byte sectors the backend holds now.
  */
 u64 vhost_blk_capacity(struct vhost_blk_dev *dev)
 {

@@ -76,6 +76,10 @@ static int vhost_blk_file_bvec(struct vhost_blk_req *req, u64 len,
  * @write: true to write the buffers to the file
  * @aligned: the buffers meet the file's direct I/O alignment; else they
  *	     go through bounce pages
+ *
+ * Return: 0 once the I/O is submitted (its result, even a failure, comes
+ * through the completion); -E2BIG, -ENOMEM or -EFAULT when the bounce
+ * pages cannot be set up, and then nothing was submitted.
  */
 int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
 		      unsigned int nr, u64 len, u64 sector, bool write,
@@ -163,6 +167,9 @@ int vhost_blk_file_flush(struct vhost_blk_dev *dev)
  *
  * A punched hole reads back as zeroes, so write-zeroes with unmap punches
  * too; without it the range stays allocated (FALLOC_FL_ZERO_RANGE).
+ *
+ * Return: 0, -EOPNOTSUPP for SECURE_ERASE or a filesystem that can neither
+ * punch nor zero, or the error of vfs_fallocate().
  */
 int vhost_blk_file_discard(struct vhost_blk_dev *dev, u32 type, u64 sector,
 			   u64 nr_sectors, bool unmap)

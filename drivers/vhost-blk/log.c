@@ -70,6 +70,9 @@ static u64 vhost_blk_used_size(unsigned int num)
  * @base: log base
  * @log_addr: guest-physical address of the used ring
  * @num: ring size
+ *
+ * Return: true if @base is a log and the owner can write the bits of the
+ * whole ring there.
  */
 bool vhost_blk_log_used_ok(void __user *base, u64 log_addr, unsigned int num)
 {
@@ -96,6 +99,8 @@ static int vhost_blk_log_region_ok(void *arg, u64 gpa, u64 len)
  * The log must cover every page of @mem and the used ring of every queue
  * set up with VHOST_VRING_F_LOG. A NULL @base is no log: it covers nothing
  * (access_ok() would pass it, and the bits would land at gpa / 32768).
+ *
+ * Return: true if @base covers all of that.
  */
 bool vhost_blk_log_ok(struct vhost_blk_dev *dev, void __user *base,
 		      const struct vhost_blk_mem *mem)
@@ -173,6 +178,8 @@ static int vhost_blk_log_gpa(void __user *base, u64 gpa, u64 len)
  *
  * While VHOST_F_LOG_ALL is acked or a queue is set up with
  * VHOST_VRING_F_LOG, the device needs a log: it cannot be removed.
+ *
+ * Return: true if the log must stay.
  */
 bool vhost_blk_log_in_use(struct vhost_blk_dev *dev)
 {
@@ -190,6 +197,8 @@ bool vhost_blk_log_in_use(struct vhost_blk_dev *dev)
 /**
  * vhost_blk_log_on() - does the device log the guest pages it writes?
  * @vq: a queue, with its mutex held
+ *
+ * Return: true while VHOST_F_LOG_ALL is acked.
  */
 bool vhost_blk_log_on(struct vhost_blk_vq *vq)
 {
@@ -247,6 +256,9 @@ int vhost_blk_log_write(struct vhost_blk_vq *vq, u64 uaddr, u64 len)
  * @iov: owner addresses, inside the memory table
  * @nr: number of buffers
  * @len: bytes written, from the first buffer on
+ *
+ * Return: 0, or -EFAULT as vhost_blk_log_write() (the first buffer that
+ * fails stops the walk).
  */
 int vhost_blk_log_iov(struct vhost_blk_vq *vq, const struct iovec *iov,
 		      unsigned int nr, u64 len)

@@ -254,6 +254,8 @@ vhost_blk_mem_uaddr_region(const struct vhost_blk_mem *mem, u64 uaddr,
  *
  * Vrings must live in guest memory: this keeps the device from touching
  * owner memory the guest was never given.
+ *
+ * Return: true if one region holds every byte of the range.
  */
 bool vhost_blk_mem_uaddr_ok(const struct vhost_blk_mem *mem, u64 uaddr,
 			    u64 len)

@@ -276,6 +276,9 @@ unsigned int vhost_blk_iov_pages(const struct iovec *iov, unsigned int nr)
  *
  * For a write the data is copied in now; for a read the buffers are
  * remembered and filled when the request finishes.
+ *
+ * Return: 0; -E2BIG above VHOST_BLK_BOUNCE_MAX, -ENOMEM, or -EFAULT when
+ * the guest's data cannot be read. On failure nothing stays allocated.
  */
 int vhost_blk_bounce_alloc(struct vhost_blk_req *req,
 			   const struct iovec *iov, unsigned int nr, u64 len)

@@ -37,8 +37,10 @@ MODULE_PARM_DESC(resize_poll_ms,
  * @dev: the device, with a backend that cannot change under the caller
  *	 (dev->mutex held, or vq->mutex of an unpaused queue)
  *
- * Returns the live size. If it is not the one last seen, it becomes the
- * one last seen and the config eventfd is signalled.
+ * If the live size is not the one last seen, it becomes the one last
+ * seen and the config eventfd is signalled.
+ *
+ * Return: the live size, in 512-byte sectors.
  */
 u64 vhost_blk_capacity_check(struct vhost_blk_dev *dev)
 {
@@ -118,7 +120,7 @@ void vhost_blk_resize_init(struct vhost_blk_dev *dev)
  * @dev: the device, dev->mutex held
  * @ctx: the new eventfd, or NULL
  *
- * Returns the old one, for the caller to put.
+ * Return: the old one (or NULL), for the caller to put.
  */
 struct eventfd_ctx *vhost_blk_set_config_ctx(struct vhost_blk_dev *dev,
 					     struct eventfd_ctx *ctx)

@@ -39,6 +39,9 @@ static inline __virtio16 __user *vhost_blk_avail_event(struct vhost_blk_vq *vq)
  * @desc: owner address of the descriptor table
  * @avail: owner address of the avail ring
  * @used: owner address of the used ring
+ *
+ * Return: true if each ring lies within one region of @mem; false also
+ * without a table.
  */
 bool vhost_blk_vring_ok(const struct vhost_blk_mem *mem, unsigned int num,
 			u64 desc, u64 avail, u64 used)
@@ -74,6 +77,8 @@ void vhost_blk_vq_error(struct vhost_blk_vq *vq, const char *why)
 /**
  * vhost_blk_vq_init_access() - pick up the ring state when a queue starts
  * @vq: the queue, with its mutex held
+ *
+ * Return: 0, or -EFAULT when the used ring cannot be read.
  */
 int vhost_blk_vq_init_access(struct vhost_blk_vq *vq)
 {
@@ -142,6 +147,8 @@ int vhost_blk_vq_next_avail(struct vhost_blk_vq *vq, u16 *head)
  * A cheap look at avail->idx for busy polling; nothing is consumed. A
  * ring that cannot be read counts as not empty, so that the caller goes
  * on to vhost_blk_vq_next_avail(), which reports the fault.
+ *
+ * Return: true if avail->idx has not moved since the last look.
  */
 bool vhost_blk_vq_avail_empty(struct vhost_blk_vq *vq)
 {
@@ -259,6 +266,9 @@ int vhost_blk_vq_chain_status(struct vhost_blk_vq *vq, u16 head,
  * @len: bytes the device wrote into the chain's writable buffers
  *
  * The entry becomes visible to the guest at the next vhost_blk_vq_signal().
+ *
+ * Return: 0, or -EFAULT when the used ring cannot be written (reported
+ * through the queue's error eventfd as well).
  */
 int vhost_blk_vq_add_used(struct vhost_blk_vq *vq, u16 head, u32 len)
 {

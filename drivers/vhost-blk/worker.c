@@ -83,6 +83,8 @@ void vhost_blk_vq_queue_work(struct vhost_blk_vq *vq,
  * on the worker (another queue's, a flush): a queue that busy-polls must
  * then let it run. Only the worker takes entries off its list, so it may
  * walk it while others add to it.
+ *
+ * Return: true if other work is queued.
  */
 bool vhost_blk_vq_worker_has_other_work(struct vhost_blk_vq *vq)
 {
