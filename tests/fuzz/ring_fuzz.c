@@ -93,7 +93,7 @@
 #define GIANT_OFF(q, hs)	(((uint64_t)(q) * HSLOTS + (hs)) * 32)
 /* Offsets inside a header slot. */
 #define HS_HDR		0
-#define HS_DWZ		64
+#define HS_SEGS		64
 #define HS_TABLE	8192
 #define HS_TABLE_MAX	((HDR_SLOT - HS_TABLE) / 16)
 
@@ -106,7 +106,7 @@
 #define MAX_REQ_BYTES	(254ULL * 128 * 1024)
 #define BOUNCE_MAX	(1ULL << 20)
 #define IOV_MAX_DEV	1024
-#define DWZ_SEG_MAX	256
+#define DISCARD_SEG_MAX	256
 #define SLOT_SECTORS	128			/* verification slot: 64 KiB */
 #define VSLOTS		12			/* valid requests per batch */
 #define VREQ_AREA	(16 + SLOT_SECTORS * 512 + 1 + 8192)
@@ -124,7 +124,7 @@ enum kind {
 	K_IND_NESTED, K_IND_ZERO, K_IND_MISALIGN, K_IND_LOOP, K_IND_NEXT,
 	K_IND_OUT, K_IND_E2BIG, K_IND_LONG, K_RAW, K_NO_STATUS, K_HEAD_OOR,
 	K_BAD_TYPE, K_SHORT_HDR, K_BAD_LEN, K_PAST_END, K_TOO_BIG,
-	K_BOUNCE_BIG, K_DWZ, K_DWZ_ATOMIC, K_BAD_DATA, K_STATUS_RO,
+	K_BOUNCE_BIG, K_DISCARD, K_DISCARD_ATOMIC, K_BAD_DATA, K_STATUS_RO,
 	K_HDR_FAULT, K_GETID, K_FLUSH_DATA, K_ODD_IO, K_GIANT,
 	/* queue-level events */
 	K_AVAIL_JUMP, K_STOP_LOAD,
@@ -322,7 +322,7 @@ struct vop {
 	uint8_t *data;		/* process view of the data, or NULL */
 	uint64_t data_gpa;	/* data in the crossing pair if !data */
 	uint32_t data_len;
-	bool dwz_unmap;
+	bool zeroes_unmap;
 };
 
 struct item {
@@ -334,7 +334,7 @@ struct item {
 	uint8_t *mark;		/* must stay 0xff when refused */
 	struct vop op;
 	int vslot;		/* verification slot of a valid request */
-	bool dwz_atomic;	/* K_DWZ_ATOMIC: slot to re-read */
+	bool discard_atomic;	/* K_DISCARD_ATOMIC: slot to re-read */
 };
 
 struct mpiece {
@@ -707,7 +707,7 @@ static bool mw_aligned(const struct mw *m, bool w, uint64_t skip,
  * has them and the driver acked them (the acked set changes between
  * rounds).
  */
-static bool dwz_served(const struct fdev *fd, unsigned int bit)
+static bool discard_served(const struct fdev *fd, unsigned int bit)
 {
 	return fd->features & fd->d->features & (1ULL << bit);
 }
@@ -735,29 +735,29 @@ static unsigned int rw_status(const struct fdev *fd, const struct mw *m,
 }
 
 /* The feature bit of DISCARD, WRITE_ZEROES or SECURE_ERASE. */
-static unsigned int dwz_bit(uint32_t type)
+static unsigned int discard_feature(uint32_t type)
 {
 	return type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_F_DISCARD :
 	       type == VIRTIO_BLK_T_WRITE_ZEROES ? VIRTIO_BLK_F_WRITE_ZEROES :
 	       VIRTIO_BLK_F_SECURE_ERASE;
 }
 
-static unsigned int dwz_status(const struct fdev *fd, const struct mw *m,
+static unsigned int discard_status(const struct fdev *fd, const struct mw *m,
 			       uint32_t type, uint64_t len, bool *writes,
 			       uint64_t *lo, uint64_t *hi)
 {
-	unsigned int bit = dwz_bit(type);
+	unsigned int bit = discard_feature(type);
 	uint32_t max = type == VIRTIO_BLK_T_DISCARD ? fd->max_discard :
 		       type == VIRTIO_BLK_T_WRITE_ZEROES ? fd->max_wz :
 		       fd->max_se;
-	static __thread uint8_t tab[(DWZ_SEG_MAX + 1) * 16];
+	static __thread uint8_t tab[(DISCARD_SEG_MAX + 1) * 16];
 	unsigned int n, st = 0;
 
 	*writes = false;
-	if (!dwz_served(fd, bit))
+	if (!discard_served(fd, bit))
 		return SM(ST_UNSUPP);
 	/* @len is a 64-bit sum: bound it before it is narrowed. */
-	if (!len || len % 16 || len > DWZ_SEG_MAX * 16)
+	if (!len || len % 16 || len > DISCARD_SEG_MAX * 16)
 		return SM(ST_IOERR);
 	n = len / 16;
 	if (!mw_bytes(fd, m, false, 16, len, tab))
@@ -878,7 +878,7 @@ static bool model(const struct fdev *fd, struct fq *q, uint16_t head,
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
 	case VIRTIO_BLK_T_SECURE_ERASE:
-		e->status_mask = dwz_status(fd, m, type, m->out_len - 16,
+		e->status_mask = discard_status(fd, m, type, m->out_len - 16,
 					    &writes, &lo, &hi);
 		break;
 	default:
@@ -1144,9 +1144,9 @@ static int build_valid(struct fq *q, struct item *it, int vi, int vs,
 		type = VIRTIO_BLK_T_OUT;
 	else if (r < 75)
 		type = VIRTIO_BLK_T_IN;
-	else if (r < 82 && dwz_served(q->fd, VIRTIO_BLK_F_WRITE_ZEROES))
+	else if (r < 82 && discard_served(q->fd, VIRTIO_BLK_F_WRITE_ZEROES))
 		type = VIRTIO_BLK_T_WRITE_ZEROES;
-	else if (r < 86 && dwz_served(q->fd, VIRTIO_BLK_F_DISCARD))
+	else if (r < 86 && discard_served(q->fd, VIRTIO_BLK_F_DISCARD))
 		type = VIRTIO_BLK_T_DISCARD;
 	else if (r < 93)
 		type = VIRTIO_BLK_T_FLUSH;
@@ -1168,7 +1168,7 @@ static int build_valid(struct fq *q, struct item *it, int vi, int vs,
 	op->nsec = nsec;
 	it->kind = -1;
 	it->vslot = vs;
-	it->dwz_atomic = false;
+	it->discard_atomic = false;
 
 	indirect = rng_pct(&q->rng, 40);
 	cuts = indirect ? rng_below(&q->rng, 12) : rng_below(&q->rng, 3);
@@ -1245,10 +1245,10 @@ static int build_valid(struct fq *q, struct item *it, int vi, int vs,
 		it->e.len_ok = type == VIRTIO_BLK_T_IN ? op->data_len + 1 : 1;
 	} else if (type == VIRTIO_BLK_T_WRITE_ZEROES ||
 		   type == VIRTIO_BLK_T_DISCARD) {
-		op->dwz_unmap = type == VIRTIO_BLK_T_WRITE_ZEROES &&
+		op->zeroes_unmap = type == VIRTIO_BLK_T_WRITE_ZEROES &&
 				rng_pct(&q->rng, 50);
 		put_seg(v->hdr + 16, op->sector, nsec,
-			op->dwz_unmap ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0);
+			op->zeroes_unmap ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0);
 		rd[nrd++] = (struct range){ v->hdr_gpa, 32 };
 		st_gpa = v->hdr_gpa + 32;
 		wr[nwr++] = (struct range){ st_gpa, 1 };
@@ -2030,21 +2030,21 @@ static int build_bounce_big(struct fq *q, struct chain *c,
 	return 0;
 }
 
-/* K_DWZ and K_DWZ_ATOMIC. */
-static int build_dwz(struct fq *q, struct chain *c, struct hostile_slot *s)
+/* K_DISCARD and K_DISCARD_ATOMIC. */
+static int build_discard(struct fq *q, struct chain *c, struct hostile_slot *s)
 {
 	static const uint32_t types[] = {
 		VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES,
 		VIRTIO_BLK_T_SECURE_ERASE,
 	};
 	uint32_t type = types[rng_below(&q->rng, 3)];
-	uint8_t *t = hslot(q, s->hs) + HS_DWZ;
+	uint8_t *t = hslot(q, s->hs) + HS_SEGS;
 	uint32_t tlen, n, i;
 	int vs = -1;
 
 	n = rng_pct(&q->rng, 80) ? 1 + rng_below(&q->rng, 4) :
-	    rng_below(&q->rng, DWZ_SEG_MAX + 40);
-	if (s->kind == K_DWZ_ATOMIC) {
+	    rng_below(&q->rng, DISCARD_SEG_MAX + 40);
+	if (s->kind == K_DISCARD_ATOMIC) {
 		vs = pick_slot(q);
 		if (vs < 0)
 			return -ENOSPC;
@@ -2075,7 +2075,7 @@ static int build_dwz(struct fq *q, struct chain *c, struct hostile_slot *s)
 		}
 		put_seg(t + 16 * i, sec, num, fl);
 	}
-	if (s->kind == K_DWZ_ATOMIC) {
+	if (s->kind == K_DISCARD_ATOMIC) {
 		/* one valid segment in a verified slot ... */
 		put_seg(t, q->vsec0 + (uint64_t)vs * SLOT_SECTORS,
 			SLOT_SECTORS, 0);
@@ -2089,20 +2089,20 @@ static int build_dwz(struct fq *q, struct chain *c, struct hostile_slot *s)
 				VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP :
 				2 << rng_below(&q->rng, 30));
 		s->it->vslot = vs;
-		s->it->dwz_atomic = true;
+		s->it->discard_atomic = true;
 	}
 	tlen = 16 * n;
-	if (s->kind == K_DWZ && rng_pct(&q->rng, 15))
+	if (s->kind == K_DISCARD && rng_pct(&q->rng, 15))
 		tlen = rng_below(&q->rng, 16 * n + 16);
 	put_hdr(s->hdrp, type, 0, rng_nasty64(&q->rng));
 	chain_add(c, s->hdr, 16, 0);
 	if (tlen > 1 && rng_pct(&q->rng, 30)) {
 		uint32_t cut = 1 + rng_below(&q->rng, tlen - 1);
 
-		chain_add(c, s->hdr + HS_DWZ, cut, 0);
-		chain_add(c, s->hdr + HS_DWZ + cut, tlen - cut, 0);
+		chain_add(c, s->hdr + HS_SEGS, cut, 0);
+		chain_add(c, s->hdr + HS_SEGS + cut, tlen - cut, 0);
 	} else if (tlen) {
-		chain_add(c, s->hdr + HS_DWZ, tlen, 0);
+		chain_add(c, s->hdr + HS_SEGS, tlen, 0);
 	}
 	chain_add(c, s->sk, 1, VRING_DESC_F_WRITE);
 	c->mark = s->skp;
@@ -2221,7 +2221,7 @@ static void giant_posted(struct fq *q, struct hostile_slot *s)
 	q->giant_unacked += (t == VIRTIO_BLK_T_DISCARD ||
 			     t == VIRTIO_BLK_T_WRITE_ZEROES ||
 			     t == VIRTIO_BLK_T_SECURE_ERASE) &&
-			    !vblk_dev_has_feature(q->fd->d, dwz_bit(t));
+			    !vblk_dev_has_feature(q->fd->d, discard_feature(t));
 }
 
 static int build_odd_io(struct fq *q, struct chain *c, struct hostile_slot *s)
@@ -2373,13 +2373,13 @@ static const struct kind_desc {
 		.name = "misaligned request above 1 MiB",
 		.build = build_bounce_big,
 	},
-	[K_DWZ] = {
+	[K_DISCARD] = {
 		.name = "DISCARD/WRITE_ZEROES/SECURE_ERASE garbage table",
-		.build = build_dwz,
+		.build = build_discard,
 	},
-	[K_DWZ_ATOMIC] = {
+	[K_DISCARD_ATOMIC] = {
 		.name = "segment table partly invalid (all or nothing)",
-		.build = build_dwz,
+		.build = build_discard,
 	},
 	[K_BAD_DATA] = {
 		.name = "data in read-only or unmapped memory",
@@ -2706,7 +2706,7 @@ static void stop_under_load(struct fq *q, uint16_t first)
 	vblk_vq_kick_force(vq);
 }
 
-/* Read slot @vs back with a plain request and check it (K_DWZ_ATOMIC). */
+/* Read slot @vs back with a plain request and check it (K_DISCARD_ATOMIC). */
 static void verify_slot_now(struct fq *q, int vs)
 {
 	struct item *it = &q->items[q->nitems];
@@ -2838,7 +2838,7 @@ static void run_batch(struct fq *q)
 		     errs, emin + oor, emax + oor, oor);
 
 	for (unsigned int i = 0; i < q->nitems; i++)
-		if (q->items[i].dwz_atomic)
+		if (q->items[i].discard_atomic)
 			verify_slot_now(q, q->items[i].vslot);
 }
 

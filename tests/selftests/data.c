@@ -916,7 +916,7 @@ TEST_F(data, misaligned_over_1m_ioerr)
 
 /* ---- DISCARD, WRITE_ZEROES, SECURE_ERASE on the block device ---- */
 
-FIXTURE(dwz) {
+FIXTURE(discard) {
 	int bfd;
 	struct vblk_dev *d;
 	struct vblk_vq *vq;
@@ -927,7 +927,7 @@ FIXTURE(dwz) {
 	uint32_t align;		/* discard_sector_alignment, sectors */
 };
 
-FIXTURE_SETUP(dwz)
+FIXTURE_SETUP(discard)
 {
 	struct vblk_opts o = VBLK_OPTS_DEFAULT;
 
@@ -946,13 +946,13 @@ FIXTURE_SETUP(dwz)
 		self->align = 1;
 }
 
-FIXTURE_TEARDOWN(dwz)
+FIXTURE_TEARDOWN(discard)
 {
 	vblk_dev_destroy(self->d);
 	close(self->bfd);
 }
 
-struct dwz_seg {
+struct discard_seg {
 	uint64_t sector;
 	uint32_t num;
 	uint32_t flags;
@@ -962,8 +962,8 @@ struct dwz_seg {
  * Run a DISCARD/WRITE_ZEROES/SECURE_ERASE of @n segments (@bytes of
  * table, default n * 16); the status.
  */
-static int dwz_req(FIXTURE_DATA(dwz) *self, uint32_t type,
-		   const struct dwz_seg *segs, unsigned int n, uint32_t bytes)
+static int discard_req(FIXTURE_DATA(discard) *self, uint32_t type,
+		   const struct discard_seg *segs, unsigned int n, uint32_t bytes)
 {
 	struct virtio_blk_discard_write_zeroes *t;
 
@@ -981,7 +981,7 @@ static int dwz_req(FIXTURE_DATA(dwz) *self, uint32_t type,
 
 /* Pattern over [sector, sector + 64) written directly to the backend. */
 static void fill64(struct __test_metadata *_metadata,
-		   FIXTURE_DATA(dwz) *self, uint64_t sector)
+		   FIXTURE_DATA(discard) *self, uint64_t sector)
 {
 	uint8_t buf[64 * 512];
 
@@ -994,7 +994,7 @@ static void fill64(struct __test_metadata *_metadata,
  * 1 if every sector of [sector, sector + 64) holds the pattern except
  * those in [zs, zs + zn) and [zs2, zs2 + zn2), which are zero.
  */
-static int check64(FIXTURE_DATA(dwz) *self, uint64_t sector, uint64_t zs,
+static int check64(FIXTURE_DATA(discard) *self, uint64_t sector, uint64_t zs,
 		   uint32_t zn, uint64_t zs2, uint32_t zn2)
 {
 	static const uint8_t zero[512];
@@ -1019,7 +1019,7 @@ static int check64(FIXTURE_DATA(dwz) *self, uint64_t sector, uint64_t zs,
  * the feature, QEMU's discard=ignore, relies on), and nothing on the
  * disk changes. The same device acked serves them.
  */
-TEST_F(dwz, not_acked_unsupp)
+TEST_F(discard, not_acked_unsupp)
 {
 	static const uint32_t types[] = {
 		VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES,
@@ -1060,12 +1060,12 @@ TEST_F(dwz, not_acked_unsupp)
 	/* Acked, on the fixture's device: served. */
 	ASSERT_TRUE(self->d->features & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
 	EXPECT_EQ(VIRTIO_BLK_S_OK,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES,
-			  &(struct dwz_seg){ s + 8, 8, 0 }, 1, 0));
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES,
+			  &(struct discard_seg){ s + 8, 8, 0 }, 1, 0));
 	EXPECT_EQ(1, check64(self, s, s + 8, 8, 0, 0));
 }
 
-TEST_F(dwz, config_fields)
+TEST_F(discard, config_fields)
 {
 	const struct virtio_blk_config *c = &self->d->cfg;
 
@@ -1079,20 +1079,20 @@ TEST_F(dwz, config_fields)
 	}
 }
 
-TEST_F(dwz, write_zeroes_ranges)
+TEST_F(discard, write_zeroes_ranges)
 {
 	static const uint32_t flags[] = { 0, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP };
 
 	for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
 		uint64_t s = 3000 + 64 * i;
-		struct dwz_seg segs[2] = {
+		struct discard_seg segs[2] = {
 			{ s + 8, 8, flags[i] }, { s + 33, 5, flags[i] },
 		};
 
 		fill64(_metadata, self, s);
 		ASSERT_EQ(1, check64(self, s, 0, 0, 0, 0));
 		EXPECT_EQ(VIRTIO_BLK_S_OK,
-			  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
+			  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
 		EXPECT_EQ(1, self->r->used_len);
 		EXPECT_EQ(1, check64(self, s, s + 8, 8, s + 33, 5))
 			TH_LOG("flags %#x", flags[i]);
@@ -1110,16 +1110,16 @@ TEST_F(dwz, write_zeroes_ranges)
 	}
 }
 
-TEST_F(dwz, discard_ok)
+TEST_F(discard, discard_ok)
 {
 	uint64_t s = 3200;
-	struct dwz_seg seg = { s, 4 * self->align, 0 };
+	struct discard_seg seg = { s, 4 * self->align, 0 };
 
 	if (!(self->d->cfg_features & (1ULL << VIRTIO_BLK_F_DISCARD)))
 		SKIP(return, "backend without discard");
 	fill64(_metadata, self, s);
 	EXPECT_EQ(VIRTIO_BLK_S_OK,
-		  dwz_req(self, VIRTIO_BLK_T_DISCARD, &seg, 1, 0));
+		  discard_req(self, VIRTIO_BLK_T_DISCARD, &seg, 1, 0));
 	EXPECT_EQ(1, self->r->used_len);
 	/* What a discarded range reads back as is unspecified; it reads. */
 	EXPECT_EQ(VIRTIO_BLK_S_OK, do_io(self->vq, self->r, VIRTIO_BLK_T_IN, s,
@@ -1138,12 +1138,12 @@ TEST_F(dwz, discard_ok)
 	}
 }
 
-TEST_F(dwz, bad_tables)
+TEST_F(discard, bad_tables)
 {
 	const struct virtio_blk_config *c = &self->d->cfg;
 	uint64_t s = 3300, cap = vblk_dev_capacity(self->d);
-	struct dwz_seg segs[300];
-	struct dwz_seg good = { s + 8, 8, 0 };
+	struct discard_seg segs[300];
+	struct discard_seg good = { s + 8, 8, 0 };
 
 	fill64(_metadata, self, s);
 	for (int i = 0; i < 300; i++)
@@ -1152,43 +1152,43 @@ TEST_F(dwz, bad_tables)
 	/* Flags other than UNMAP: UNSUPP. */
 	segs[0].flags = 2;
 	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0));
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 0));
 	segs[0].flags = 0;
 	/* UNMAP on DISCARD: UNSUPP. */
 	if (self->d->cfg_features & (1ULL << VIRTIO_BLK_F_DISCARD)) {
-		struct dwz_seg d = { s, self->align,
+		struct discard_seg d = { s, self->align,
 				     VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP };
 
 		EXPECT_EQ(VIRTIO_BLK_S_UNSUPP,
-			  dwz_req(self, VIRTIO_BLK_T_DISCARD, &d, 1, 0));
+			  discard_req(self, VIRTIO_BLK_T_DISCARD, &d, 1, 0));
 	}
 	/* Empty table, or not whole segments: IOERR. */
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
 		  do_io(self->vq, self->r, VIRTIO_BLK_T_WRITE_ZEROES, 0, 0, 0,
 			0));
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 20));
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 20));
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 8));
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 1, 8));
 	/* More than max_write_zeroes_seg (256) segments: IOERR. */
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 257, 0));
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 257, 0));
 	/* Past the end, straddling the end, and wrapping: IOERR. */
-	segs[1] = (struct dwz_seg){ cap, 1, 0 };
+	segs[1] = (struct discard_seg){ cap, 1, 0 };
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
-	segs[1] = (struct dwz_seg){ cap - 8, 16, 0 };
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
+	segs[1] = (struct discard_seg){ cap - 8, 16, 0 };
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
-	segs[1] = (struct dwz_seg){ ~0ULL - 3, 8, 0 };
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
+	segs[1] = (struct discard_seg){ ~0ULL - 3, 8, 0 };
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
 	/* Above max_write_zeroes_sectors: IOERR. */
 	if (le32toh(c->max_write_zeroes_sectors) < cap) {
-		segs[1] = (struct dwz_seg){
+		segs[1] = (struct discard_seg){
 			0, le32toh(c->max_write_zeroes_sectors) + 1, 0 };
 		EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-			  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
+			  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 2, 0));
 	}
 	/*
 	 * The whole table is checked first: the good segment 0 of every
@@ -1198,25 +1198,25 @@ TEST_F(dwz, bad_tables)
 	/* 256 segments is fine. */
 	segs[1] = good;
 	EXPECT_EQ(VIRTIO_BLK_S_OK,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 256, 0));
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, segs, 256, 0));
 	EXPECT_EQ(1, check64(self, s, s + 8, 8, 0, 0));
 }
 
-TEST_F(dwz, secure_erase_unsupported)
+TEST_F(discard, secure_erase_unsupported)
 {
-	struct dwz_seg seg = { 3400, 8, 0 };
+	struct discard_seg seg = { 3400, 8, 0 };
 
 	if (self->d->cfg_features & (1ULL << VIRTIO_BLK_F_SECURE_ERASE))
 		SKIP(return, "backend supports secure erase");
 	fill64(_metadata, self, 3400);
 	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP,
-		  dwz_req(self, VIRTIO_BLK_T_SECURE_ERASE, &seg, 1, 0));
+		  discard_req(self, VIRTIO_BLK_T_SECURE_ERASE, &seg, 1, 0));
 	EXPECT_EQ(1, check64(self, 3400, 0, 0, 0, 0));
 }
 
-TEST_F(dwz, read_only_refuses)
+TEST_F(discard, read_only_refuses)
 {
-	struct dwz_seg seg = { 3500, 8, 0 };
+	struct discard_seg seg = { 3500, 8, 0 };
 	uint64_t f = 0;
 	unsigned int base;
 
@@ -1232,9 +1232,9 @@ TEST_F(dwz, read_only_refuses)
 	EXPECT_FALSE(f & (1ULL << VIRTIO_BLK_F_SECURE_ERASE));
 	ASSERT_EQ(0, vblk_vq_restart(self->vq, base));
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, &seg, 1, 0));
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, &seg, 1, 0));
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-		  dwz_req(self, VIRTIO_BLK_T_DISCARD, &seg, 1, 0));
+		  discard_req(self, VIRTIO_BLK_T_DISCARD, &seg, 1, 0));
 	EXPECT_EQ(1, check64(self, 3500, 0, 0, 0, 0));
 }
 

@@ -115,7 +115,7 @@ static int file_zero(FIXTURE_DATA(file) *self, uint64_t sector, uint32_t n)
 	return 1;
 }
 
-static int dwz_req(FIXTURE_DATA(file) *self, uint32_t type, uint64_t sector,
+static int discard_req(FIXTURE_DATA(file) *self, uint32_t type, uint64_t sector,
 		   uint32_t num, uint32_t flags)
 {
 	struct virtio_blk_discard_write_zeroes seg = {
@@ -196,7 +196,7 @@ TEST_F(file, discard_punches_hole)
 		a = 1;
 	ASSERT_EQ(0, file_fill(self, 4096, 128 * 512, self->seed));
 	EXPECT_EQ(VIRTIO_BLK_S_OK,
-		  dwz_req(self, VIRTIO_BLK_T_DISCARD, 4096 + 2 * a, 4 * a, 0));
+		  discard_req(self, VIRTIO_BLK_T_DISCARD, 4096 + 2 * a, 4 * a, 0));
 	EXPECT_EQ(1, file_zero(self, 4096 + 2 * a, 4 * a));
 	EXPECT_EQ(-1, file_check(self, 4096, 2 * a * 512, self->seed));
 	EXPECT_EQ(-1, file_check(self, 4096 + 6 * a, (128 - 6 * a) * 512,
@@ -212,7 +212,7 @@ TEST_F(file, write_zeroes)
 
 		ASSERT_EQ(0, file_fill(self, s, 64 * 512, self->seed));
 		EXPECT_EQ(VIRTIO_BLK_S_OK,
-			  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, s + 8, 16,
+			  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, s + 8, 16,
 				  flags[i])) TH_LOG("flags %#x", flags[i]);
 		EXPECT_EQ(1, file_zero(self, s + 8, 16));
 		EXPECT_EQ(-1, file_check(self, s, 8 * 512, self->seed));
@@ -292,9 +292,9 @@ TEST_F(file, read_only_open)
 		  write_pattern(self->vq, self->r, self->buf, 500, 8192,
 				self->seed + 1));
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-		  dwz_req(self, VIRTIO_BLK_T_WRITE_ZEROES, 500, 8, 0));
+		  discard_req(self, VIRTIO_BLK_T_WRITE_ZEROES, 500, 8, 0));
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
-		  dwz_req(self, VIRTIO_BLK_T_DISCARD, 496, 8, 0));
+		  discard_req(self, VIRTIO_BLK_T_DISCARD, 496, 8, 0));
 	EXPECT_EQ(-1, file_check(self, 500, 8192, self->seed));
 }
 
