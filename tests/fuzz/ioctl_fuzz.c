@@ -3,8 +3,10 @@
  * ioctl_fuzz - every ioctl of /dev/vhost-blk with hostile arguments.
  *
  * A seeded loop issues a fixed number of calls, each picked at random:
- * the vhost ioctls (busy-poll timeouts among them), VHOST_BLK_SET_BACKEND
- * and VHOST_BLK_GET_CONFIG, the worker ioctls and unknown commands, with
+ * the vhost ioctls (busy-poll timeouts among them), the dirty log
+ * (VHOST_SET_LOG_BASE, VHOST_SET_LOG_FD), VHOST_BLK_SET_BACKEND,
+ * VHOST_BLK_GET_CONFIG, VHOST_BLK_SET_OPTIONS, VHOST_BLK_SET_VRING_INFLIGHT,
+ * VHOST_BLK_SET_CONFIG_CALL, the worker ioctls and unknown commands, with
  * arguments that are sometimes valid and often not: structs cut short by
  * an unmapped page, size
  * fields below VER0 or above the struct with zero or non-zero tails,
@@ -19,8 +21,9 @@
  * mix, the errnos the documentation gives it, and a small builder that
  * makes its arguments and expectation.
  *
- * A model of the device (owner, features, memory table, per-queue ring
- * size, addresses, base, started, workers, backend) gives for every call
+ * A model of the device (owner, features, memory table, options, dirty
+ * log, per-queue ring size, addresses, base, started, inflight region,
+ * workers, backend) gives for every call
  * the results the documentation allows in that state; every errno must
  * also be one Documentation/vhost-blk.rst lists for that ioctl. Results
  * the documentation does not cover but that are reasonable (an errno for
@@ -58,6 +61,10 @@
 #define RING_AREA	(64UL << 10)	/* per queue, in scratch */
 #define MAX_REGIONS	64
 #define IO_TIMEOUT_MS	20000
+/* A dirty log covering guest-physical addresses up to 256 GiB. */
+#define LOG_SIZE	(8UL << 20)
+/* One queue's inflight region, room for a ring of 32768. */
+#define INFL_SLOT	((VHOST_BLK_INFLIGHT_SIZE(32768) + 4095) & ~4095ULL)
 
 typedef unsigned __int128 eset;		/* bit 0: success, bit e: -e */
 #define E(x)		((eset)1 << (x))
@@ -71,7 +78,8 @@ enum op {
 	O_GET_VRING_BASE, O_SET_VRING_KICK, O_SET_VRING_CALL,
 	O_SET_VRING_ERR, O_NEW_WORKER, O_FREE_WORKER, O_ATTACH_WORKER,
 	O_GET_WORKER, O_SET_BACKEND, O_GET_CONFIG, O_SET_BUSYLOOP,
-	O_GET_BUSYLOOP, O_UNKNOWN, NOPS
+	O_GET_BUSYLOOP, O_SET_OPTIONS, O_SET_INFLIGHT, O_SET_CONFIG_CALL,
+	O_SET_LOG_BASE, O_SET_LOG_FD, O_UNKNOWN, NOPS
 };
 
 /* Top of user space: 47 or 56 bits (5-level paging). */
@@ -172,6 +180,11 @@ struct mvq {
 	int worker;		/* -1: none yet */
 	unsigned int busyloop;	/* us, as set */
 	bool load;		/* rings and config as the library set them */
+	bool log_used;		/* set up with VHOST_VRING_F_LOG */
+	bool log_maybe;		/* perhaps (a failed library restart) */
+	uint64_t log_addr;	/* its used ring's guest-physical address */
+	uint64_t infl_addr;	/* inflight region, 0: none */
+	uint64_t infl_len;
 };
 
 static struct {
@@ -181,6 +194,8 @@ static struct {
 	unsigned int nmem;
 	struct vhost_memory_region mem[MAX_REGIONS];
 	int backend;		/* index in backends[], -1: none */
+	uint64_t options;	/* VHOST_BLK_OPT_F_* as last set */
+	uint64_t log_base;	/* 0 or logbuf: no other base is accepted */
 	struct mvq vq[NVQ];
 	bool worker[NWORKERS];
 	unsigned int attach[NWORKERS];
@@ -244,6 +259,8 @@ static char nullb_dir[256];
 static const char tmpfile_path[] = "/tmp/vhost-blk-ioctl-fuzz.img";
 
 static uint8_t *scratch;		/* SCRATCH_SIZE, in every sane table */
+static uint8_t *logbuf;			/* LOG_SIZE: the dirty log */
+static uint8_t *inflbuf;		/* NVQ inflight regions of INFL_SLOT */
 static uint8_t *argbuf;			/* 3 pages + a PROT_NONE page */
 static uint8_t *guard;			/* the PROT_NONE page */
 static void *unmapped;			/* a page that is not mapped */
@@ -347,7 +364,12 @@ static int setup_resources(void)
 		   (1ULL << 56) - PAGE_SZ;
 	if (p != MAP_FAILED)
 		munmap(p, PAGE_SZ);
-	if (scratch == MAP_FAILED || argbuf == MAP_FAILED)
+	logbuf = mmap(NULL, LOG_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	inflbuf = mmap(NULL, NVQ * INFL_SLOT, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (scratch == MAP_FAILED || argbuf == MAP_FAILED ||
+	    logbuf == MAP_FAILED || inflbuf == MAP_FAILED)
 		return -ENOMEM;
 	guard = argbuf + 3 * PAGE_SZ;
 	if (mprotect(guard, PAGE_SZ, PROT_NONE))
@@ -436,6 +458,8 @@ struct call {
 	int fd;
 	int backend;
 	uint64_t a[3];
+	uint64_t log_addr;	/* VHOST_SET_VRING_ADDR */
+	bool worker_made;	/* a failing kick got past the worker */
 	unsigned int nmem;
 	struct vhost_memory_region mem[MAX_REGIONS + 8];
 	bool fd_ok;		/* fd is an eventfd or -1 */
@@ -736,6 +760,114 @@ static eset table_errors(const struct vhost_memory_region *m, unsigned int n,
 	return e;
 }
 
+/* Starts of a queue with an inflight region, by result; acks of logging. */
+static uint64_t infl_kick[256], infl_fresh, log_all_acked, log_rings;
+static uint64_t infl_why[3];	/* EINVAL expected: length, header, byte */
+
+/* Is [ua, ua + len) in memory this process mapped for pinning? */
+static bool pinnable(uint64_t ua, uint64_t len)
+{
+	if (ua >= (uintptr_t)scratch && len <= SCRATCH_SIZE &&
+	    ua - (uintptr_t)scratch <= SCRATCH_SIZE - len)
+		return true;
+	for (unsigned int i = 0; i < L->nregions; i++)
+		if (ua >= (uintptr_t)L->regions[i].hva &&
+		    len <= L->regions[i].size &&
+		    ua - (uintptr_t)L->regions[i].hva <=
+		    L->regions[i].size - len)
+			return true;
+	return false;
+}
+
+/*
+ * The result of pinning every page of a table (VHOST_BLK_OPT_F_PIN_MEM):
+ * OK where it lies in memory the fuzzer mapped for it, -EFAULT where a
+ * region starts below mmap_min_addr (never mapped); elsewhere it depends
+ * on what else happens to be mapped there, either is right.
+ */
+static eset table_pin_errors(const struct vhost_memory_region *m,
+			     unsigned int n)
+{
+	eset e = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (m[i].userspace_addr < 0x10000)
+			return E(EFAULT);
+		if (!pinnable(m[i].userspace_addr, m[i].memory_size))
+			e = OK | E(EFAULT);
+	}
+	return e;
+}
+
+/*
+ * The result of VHOST_SET_LOG_BASE(@base), base != 0, for the model's
+ * table and logged used rings: the bytes the device may set must be
+ * user memory. Near the top of user space either result is right.
+ */
+static eset log_errors(uint64_t base)
+{
+	uint64_t last = 0, end;
+
+	if (base >= user_top + 0x10000)
+		return E(EFAULT);
+	for (unsigned int i = 0; M.mem_set && i < M.nmem; i++)
+		last = MAX(last, (M.mem[i].guest_phys_addr +
+				  M.mem[i].memory_size - 1) / 4096 / 8);
+	for (int i = 0; i < NVQ; i++)
+		if ((M.vq[i].log_used || M.vq[i].log_maybe) && M.vq[i].num)
+			last = MAX(last, (M.vq[i].log_addr + 4 +
+					  8ULL * M.vq[i].num + 2 - 1) /
+					 4096 / 8);
+	if (__builtin_add_overflow(base, last, &end) ||
+	    end >= user_top + 0x10000)
+		return E(EFAULT);
+	if (end >= user_top - 0x10000)
+		return OK | E(EFAULT);
+	return 0;
+}
+
+/*
+ * The result of starting queue @idx with its inflight region, from the
+ * region's content now (vhost_blk_vq_start(): the claim, then the
+ * checks of vhost_blk_inflight_start()).
+ */
+static eset inflight_start_errors(uint32_t idx, eset *soft)
+{
+	const struct mvq *v = &M.vq[idx];
+	const struct vhost_blk_inflight_split *h;
+	uint64_t need = VHOST_BLK_INFLIGHT_SIZE(v->num);
+
+	if (!v->infl_addr)
+		return 0;
+	for (int i = 0; i < NVQ; i++)
+		if (i != (int)idx && M.vq[i].started &&
+		    M.vq[i].infl_addr == v->infl_addr)
+			return E(EBUSY);
+	if (v->infl_addr < (uintptr_t)inflbuf ||
+	    v->infl_addr + need > (uintptr_t)inflbuf + NVQ * INFL_SLOT)
+		return E(EFAULT);	/* not mapped */
+	if (v->infl_len < need) {
+		infl_why[0]++;
+		return E(EINVAL);
+	}
+	h = (const void *)(uintptr_t)v->infl_addr;
+	if (!h->version)
+		return 0;
+	if (h->version != VHOST_BLK_INFLIGHT_VERSION ||
+	    h->desc_num != v->num) {
+		infl_why[1]++;
+		return E(EINVAL);
+	}
+	for (unsigned int i = 0; i < v->num; i++)
+		if (h->desc[i].inflight > 1) {
+			infl_why[2]++;
+			return E(EINVAL);
+		}
+	/* finishing the last batch writes the (random) used ring */
+	*soft |= E(EFAULT);
+	return 0;
+}
+
 /*
  * Place an extensible struct of @ksize bytes (VER0 == sizeof) and pick
  * its size field: mostly exact, else below VER0 (-EINVAL), larger with a
@@ -873,12 +1005,9 @@ static void build_set_features(struct rng *r, struct call *c, int mode)
 		post |= E(EBUSY);
 		c->cls = mode == MODE_MAIN ? P_BUSY : c->cls;
 	}
-	/*
-	 * dirty logging needs a log, and none is set here (the log
-	 * base is not fuzzed): always refused
-	 */
+	/* dirty logging needs a log that covers the table */
 	if (f & (1ULL << VHOST_F_LOG_ALL))
-		post |= E(EFAULT);
+		post |= M.log_base ? log_errors(M.log_base) : E(EFAULT);
 	set_what(c, "(%#" PRIx64 ", %s)", f,
 		 any_started() ? "queues served" : "no queue served");
 	expect(c, mode, bad, pre, post, true);
@@ -968,6 +1097,10 @@ static void build_set_mem_table(struct rng *r, struct call *c, int mode)
 	/* a dirty log in use must cover the table */
 	if (M.features & (1ULL << VHOST_F_LOG_ALL))
 		soft |= E(EFAULT);
+	/* a pinned table: every page must be mapped */
+	if (!pre && !bad && !(post & ~OK) &&
+	    (M.options & VHOST_BLK_OPT_F_PIN_MEM))
+		post |= table_pin_errors(c->mem, c->nmem);
 	c->soft |= soft;
 	set_what(c, "(%u regions, padding %u, ptr kind %d)", c->nmem,
 		 bad ? 0 : h->padding, bad);
@@ -1078,6 +1211,7 @@ static void build_vring_addr(struct rng *r, struct call *c, int mode)
 	}
 	c->arg = a;
 	c->val = flags;
+	c->log_addr = log_addr;
 	if (c->idx >= NVQ) {
 		pre |= E(ENOBUFS);
 	} else {
@@ -1093,8 +1227,10 @@ static void build_vring_addr(struct rng *r, struct call *c, int mode)
 				   E(EFAULT);
 		} else {
 			if (flags == 1U << VHOST_VRING_F_LOG) {
-				/* unaligned, or no log */
+				/* unaligned, or no log; a log may cover it */
 				c->soft |= E(EINVAL) | E(EFAULT);
+				if (M.log_base)
+					c->soft |= OK;
 			} else if (flags)
 				post |= E(EOPNOTSUPP) | E(EINVAL);
 			/* log_guest_addr too, flag or not, as vhost */
@@ -1116,10 +1252,12 @@ static void build_vring_addr(struct rng *r, struct call *c, int mode)
 }
 
 /* VHOST_SET_VRING_KICK, _CALL, _ERR: fds of every kind. */
+static void vring_file_expect(struct call *c, int mode, int bad, eset fe,
+			      eset pre, const char *fdname);
+
 static void build_vring_file(struct rng *r, struct call *c, int mode)
 {
-	enum op op = c->op;
-	eset pre = 0, post = 0;
+	eset pre = 0;
 	int bad = 0;
 	struct vhost_vring_file *f;
 	const char *fdname;
@@ -1138,6 +1276,16 @@ static void build_vring_file(struct rng *r, struct call *c, int mode)
 		f->fd = c->fd;
 	}
 	c->arg = f;
+	vring_file_expect(c, mode, bad, fe, pre, fdname);
+}
+
+/* The expectation of a vring file call whose arguments are in @c. */
+static void vring_file_expect(struct call *c, int mode, int bad, eset fe,
+			      eset pre, const char *fdname)
+{
+	enum op op = c->op;
+	eset post = 0;
+
 	if (fe != OK) {
 		/* the documentation only says "an eventfd" */
 		c->soft |= fe;
@@ -1161,7 +1309,17 @@ static void build_vring_file(struct rng *r, struct call *c, int mode)
 		} else if (v->worker < 0 && nworkers() >= NWORKERS) {
 			post |= E(ENOSPC);
 			c->soft |= E(ENOSPC);
+		} else {
+			post |= inflight_start_errors(c->idx, &c->soft);
+			c->worker_made = v->infl_addr;
+			/* a fresh region the device takes over */
+			c->val = v->infl_addr && !post &&
+				 !((struct vhost_blk_inflight_split *)
+				   (uintptr_t)v->infl_addr)->version;
 		}
+		/* a logged used ring the log must still cover */
+		if (v->log_used || v->log_maybe)
+			c->soft |= E(EFAULT);
 	}
 	set_what(c, "(index %u, %s, ptr kind %d)", c->idx, fdname, bad);
 	expect(c, mode, bad, pre, post, true);
@@ -1365,6 +1523,304 @@ static void build_get_config(struct rng *r, struct call *c, int mode)
 	expect(c, mode, bad, pre, post, true);
 }
 
+/*
+ * Now and then the pointer to a sized struct is no pointer to memory at
+ * all: -EFAULT before its size is read.
+ */
+static void *sized_bad_ptr(struct rng *r, void *p, int *bad)
+{
+	if (*bad || !rng_pct(r, 5))
+		return p;
+	*bad = 1 + rng_below(r, 5);
+	switch (*bad) {
+	case BP_NULL:
+		return NULL;
+	case BP_UNMAPPED:
+		return (uint8_t *)unmapped + 8 * rng_below(r, 8);
+	case BP_KERNEL:
+		return (void *)0xffffffff81000000ULL;
+	case BP_NONCANON:
+		return (void *)0x8000000000000000ULL;
+	default:
+		return guard + 8 * rng_below(r, 8);
+	}
+}
+
+/* VHOST_BLK_SET_OPTIONS: sized struct, flags, reserved fields. */
+static void build_set_options(struct rng *r, struct call *c, int mode)
+{
+	eset pre = 0, post = 0;
+	int bad = 0;
+	struct vhost_blk_options *o;
+	uint32_t size, x = rng_below(r, 100);
+	uint64_t flags = 0;
+
+	o = (struct vhost_blk_options *)gen_sized(r, c, sizeof(*o), &size,
+						  &pre, &bad);
+	/* a pinned table is pinned again by every SET_MEM_TABLE: slow */
+	if (x < 15) {
+		flags = VHOST_BLK_OPT_F_PIN_MEM;
+	} else if (x < 25) {
+		flags = rng_next(r) | 1ULL << (1 + rng_below(r, 63));
+		pre |= E(EOPNOTSUPP);
+	}
+	if ((uint8_t *)o + sizeof(*o) <= guard) {
+		o->size = size;
+		o->flags = flags;
+		x = rng_below(r, 100);
+		if (x < 4) {
+			o->reserved0 = 1 + rng_below(r, 1000);
+			pre |= E(EINVAL);
+		} else if (x < 8) {
+			o->reserved[rng_below(r, 2)] = 1 + rng_next(r) % 1000;
+			pre |= E(EINVAL);
+		}
+	}
+	if (size < VHOST_BLK_OPTIONS_SIZE_VER0)
+		pre = E(EINVAL);	/* nothing else is read */
+	c->arg = sized_bad_ptr(r, o, &bad);
+	c->val = flags;
+	/* pinning the table in place: all of it must be mapped */
+	if (flags != M.options && (flags & VHOST_BLK_OPT_F_PIN_MEM) &&
+	    M.mem_set)
+		post |= table_pin_errors(M.mem, M.nmem);
+	set_what(c, "(size %u, flags %#" PRIx64 ", ptr kind %d, %s)", size,
+		 flags, bad, M.mem_set ? "table set" : "no table");
+	expect(c, mode, bad, pre, post, true);
+}
+
+/* Make a stopped queue's region fresh, or hostile in one way. */
+static void inflight_scribble(struct rng *r, uint64_t addr, unsigned int num)
+{
+	struct vhost_blk_inflight_split *h = (void *)(uintptr_t)addr;
+	unsigned int k = rng_below(r, num), x;
+
+	for (int i = 0; i < NVQ; i++)
+		if (M.vq[i].started && M.vq[i].infl_addr == addr)
+			return;		/* the device writes it */
+	x = rng_below(r, 100);
+	if (x < 40) {
+		memset(h, 0, sizeof(*h));
+		return;
+	}
+	if (x < 70) {
+		/* a region left by a previous owner of this ring size */
+		h->version = VHOST_BLK_INFLIGHT_VERSION;
+		h->desc_num = num;
+		h->used_idx = rng_next(r);
+		h->last_batch_head = rng_next(r);
+		if (x < 55) {
+			/* a chain left in flight: resubmitted at start */
+			h->desc[k].inflight = 1;
+			h->desc[k].counter = rng_next(r);
+		}
+	} else if (x < 80) {
+		h->version = 2 + rng_below(r, 0xfffe);
+	} else if (x < 90) {
+		h->desc_num = rng_next(r);
+	} else {
+		h->desc[k].inflight = 2 + rng_below(r, 254);
+	}
+}
+
+/*
+ * VHOST_BLK_SET_VRING_INFLIGHT: a region of its own for a queue beyond
+ * the load queues (whose restarts know of none), another queue's, none,
+ * misaligned, kernel or unmapped addresses, lengths around the size the
+ * ring needs.
+ */
+static void build_set_inflight(struct rng *r, struct call *c, int mode)
+{
+	eset pre = 0, post = 0;
+	int bad = 0;
+	struct vhost_blk_vring_inflight *f;
+	uint32_t size, x = rng_below(r, 100);
+	uint64_t addr = 0, len = 0, need;
+	unsigned int num;
+
+	f = (struct vhost_blk_vring_inflight *)gen_sized(r, c, sizeof(*f),
+							 &size, &pre, &bad);
+	c->idx = pick_index(r);
+	/* often a queue set up to start: the region is then used */
+	for (int i = LOADQ; i < NVQ && rng_pct(r, 50); i++) {
+		uint32_t q = LOADQ + rng_below(r, NVQ - LOADQ);
+
+		if (M.vq[q].num && M.vq[q].addr_set && !M.vq[q].started) {
+			c->idx = q;
+			break;
+		}
+	}
+	num = c->idx < NVQ && M.vq[c->idx].num ? M.vq[c->idx].num : 256;
+	need = VHOST_BLK_INFLIGHT_SIZE(num);
+	if (x < 55 && c->idx >= LOADQ && c->idx < NVQ) {
+		addr = (uintptr_t)inflbuf + c->idx * INFL_SLOT;
+	} else if (x < 65 && c->idx >= LOADQ) {
+		/* another queue's region (one in use): the claim at start */
+		addr = (uintptr_t)inflbuf +
+		       (LOADQ + rng_below(r, NVQ - LOADQ)) * INFL_SLOT;
+		for (int i = LOADQ; i < NVQ; i++)
+			if (M.vq[i].started && M.vq[i].infl_addr &&
+			    rng_pct(r, 50))
+				addr = M.vq[i].infl_addr;
+	} else if (x < 75) {
+		addr = 0;
+	} else if (x < 80) {
+		addr = 0;
+		len = 1 + rng_below(r, 1 << 20);
+	} else if (x < 86) {
+		addr = (uintptr_t)inflbuf + rng_below(r, NVQ) * INFL_SLOT +
+		       1 + rng_below(r, 7);
+	} else if (x < 93) {
+		addr = rng_pct(r, 50) ? 0xffff888000000000ULL :
+		       0x8000000000000000ULL + 8 * rng_below(r, 512);
+	} else {
+		addr = (uintptr_t)unmapped + 8 * rng_below(r, 64);
+	}
+	if (addr) {
+		x = rng_below(r, 100);
+		if (x < 35)
+			len = INFL_SLOT;	/* any ring size */
+		else if (x < 70)
+			len = need + 16 * rng_below(r, 64);
+		else if (x < 85)
+			len = need - 1 - rng_below(r, 16);
+		else if (x < 95)
+			len = rng_nasty64(r);
+		else
+			len = need;
+		if (c->idx < LOADQ && !(addr & 7) && addr < user_top) {
+			/* load queues restart without a region */
+			addr = 0;
+			len = 0;
+		}
+	}
+	if ((uint8_t *)f + sizeof(*f) <= guard) {
+		f->size = size;
+		f->index = c->idx;
+		f->addr = addr;
+		f->len = len;
+		if (rng_pct(r, 4)) {
+			f->reserved[rng_below(r, 2)] = 1 + rng_next(r) % 1000;
+			pre |= E(EINVAL);
+		}
+	}
+	if (size < VHOST_BLK_VRING_INFLIGHT_SIZE_VER0) {
+		pre = E(EINVAL);	/* nothing else is read */
+	} else if (!(pre & (E(EINVAL) | E(E2BIG)))) {
+		uint64_t end;
+
+		/* checked before the owner */
+		if (c->idx >= NVQ)
+			pre |= E(ENOBUFS);
+		else if (!addr && len)
+			pre |= E(EINVAL);
+		else if (addr && ((addr & 7) || len < 16 ||
+				  __builtin_add_overflow(addr, len, &end) ||
+				  end > user_top + 0x10000))
+			pre |= E(EINVAL);
+		else if (addr && end > user_top - 0x10000)
+			post |= OK | E(EINVAL);	/* the exact top */
+	}
+	if (!pre && c->idx < NVQ) {
+		struct mvq *v = &M.vq[c->idx];
+
+		if (v->started) {
+			post |= E(EBUSY);
+		} else if (addr && v->num &&
+			   len < VHOST_BLK_INFLIGHT_SIZE(v->num)) {
+			post |= E(EINVAL);
+		}
+	}
+	/* the region itself: fresh or hostile, for the next start */
+	if (mode == MODE_MAIN && addr >= (uintptr_t)inflbuf &&
+	    !(addr & 7) &&
+	    addr < (uintptr_t)inflbuf + NVQ * INFL_SLOT && rng_pct(r, 30))
+		inflight_scribble(r, addr, num);
+	c->arg = sized_bad_ptr(r, f, &bad);
+	c->a[0] = addr;
+	c->a[1] = len;
+	/* then start the queue (apply()) */
+	c->a[2] = mode == MODE_MAIN && addr && rng_pct(r, 50);
+	set_what(c, "(size %u, index %u, addr %#" PRIx64 ", len %#" PRIx64
+		 ", ptr kind %d, %s)", size, c->idx, addr, len, bad,
+		 c->idx < NVQ && M.vq[c->idx].started ? "served" : "stopped");
+	expect(c, mode, bad, pre, post, true);
+}
+
+/*
+ * VHOST_BLK_SET_CONFIG_CALL and VHOST_SET_LOG_FD: an int, an eventfd or
+ * -1. The fd is looked at before the owner.
+ */
+static void build_efd_int(struct rng *r, struct call *c, int mode)
+{
+	eset fe;
+	int bad = 0;
+	const char *fdname;
+
+	c->fd = pick_efd(r, &fe, &fdname);
+	c->fd_ok = fe == OK;
+	c->arg = arg_ptr(r, sizeof(int), &bad, true);
+	if (!bad)
+		memcpy(c->arg, &c->fd, sizeof(int));
+	else if (bad == BP_SHORT)
+		c->arg = guard - 1 - rng_below(r, 3);
+	if (fe != OK && mode != MODE_CHILD)
+		c->cls = P_FDS;
+	set_what(c, "(%s, ptr kind %d)", fdname, bad);
+	expect(c, mode, bad, fe == OK ? 0 : fe, 0, true);
+}
+
+/*
+ * VHOST_SET_LOG_BASE: the log the fuzzer keeps (logbuf), none, kernel,
+ * non-canonical addresses and ones that run off the top of user space.
+ */
+static void build_set_log_base(struct rng *r, struct call *c, int mode)
+{
+	eset post = 0;
+	int bad = 0;
+	uint32_t x = rng_below(r, 100);
+	uint64_t base;
+	bool in_use = M.features & (1ULL << VHOST_F_LOG_ALL);
+
+	if (x < 50) {
+		base = (uintptr_t)logbuf;
+	} else if (x < 70) {
+		base = 0;
+	} else if (x < 80) {
+		base = 0xffff888000000000ULL + 8 * rng_below(r, 4096);
+	} else if (x < 90) {
+		base = 0x8000000000000000ULL + rng_below(r, 4096);
+	} else {
+		/* only where the table makes it certain: never installed */
+		base = user_top - 4096 * rng_below(r, 4);
+		if (log_errors(base) != E(EFAULT))
+			base = 0xffffffff81000000ULL;
+	}
+	c->arg = arg_ptr(r, 8, &bad, true);
+	if (!bad)
+		memcpy(c->arg, &base, 8);
+	else if (bad == BP_SHORT)
+		c->arg = guard - 1 - rng_below(r, 7);
+	c->val = base;
+	if (base) {
+		post = log_errors(base);
+	} else {
+		bool maybe = false;
+
+		for (int i = 0; i < NVQ; i++) {
+			in_use |= M.vq[i].log_used;
+			maybe |= M.vq[i].log_maybe;
+		}
+		if (in_use)
+			post = E(EFAULT);
+		else if (maybe)
+			post = OK | E(EFAULT);
+	}
+	set_what(c, "(%#" PRIx64 ", ptr kind %d, log %s)", base, bad,
+		 in_use ? "in use" : "not in use");
+	expect(c, mode, bad, 0, post, true);
+}
+
 /* Commands that are no ioctl of ours: -ENOTTY, whoever calls. */
 static void build_unknown(struct rng *r, struct call *c, int mode)
 {
@@ -1443,7 +1899,8 @@ static const struct kind kinds[NOPS] = {
 	},
 	[O_SET_VRING_KICK] = {
 		"VHOST_SET_VRING_KICK", VHOST_SET_VRING_KICK, 60,
-		OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY,
+		/* EBUSY: an inflight region another queue holds */
+		OK | E(EFAULT) | E(ENOBUFS) | E(EBUSY) | OWNER_ONLY,
 		E(EBADF) | E(EINVAL) | E(ENOSPC), build_vring_file,
 	},
 	[O_SET_VRING_CALL] = {
@@ -1498,6 +1955,30 @@ static const struct kind kinds[NOPS] = {
 		VHOST_GET_VRING_BUSYLOOP_TIMEOUT, 20,
 		OK | E(EFAULT) | E(ENOBUFS) | OWNER_ONLY, 0,
 		build_vring_state,
+	},
+	[O_SET_OPTIONS] = {
+		"VHOST_BLK_SET_OPTIONS", VHOST_BLK_SET_OPTIONS, 15,
+		OK | E(EFAULT) | E(EINVAL) | E(E2BIG) | E(EOPNOTSUPP) |
+		E(ENOMEM) | OWNER_ONLY, 0, build_set_options,
+	},
+	[O_SET_INFLIGHT] = {
+		"VHOST_BLK_SET_VRING_INFLIGHT", VHOST_BLK_SET_VRING_INFLIGHT, 20,
+		OK | E(EFAULT) | E(EINVAL) | E(E2BIG) | E(ENOBUFS) | E(EBUSY) |
+		OWNER_ONLY, 0, build_set_inflight,
+	},
+	[O_SET_CONFIG_CALL] = {
+		"VHOST_BLK_SET_CONFIG_CALL", VHOST_BLK_SET_CONFIG_CALL, 12,
+		OK | E(EFAULT) | E(EBADF) | E(EINVAL) | OWNER_ONLY, 0,
+		build_efd_int,
+	},
+	[O_SET_LOG_BASE] = {
+		"VHOST_SET_LOG_BASE", VHOST_SET_LOG_BASE, 12,
+		OK | E(EFAULT) | OWNER_ONLY, 0, build_set_log_base,
+	},
+	[O_SET_LOG_FD] = {
+		"VHOST_SET_LOG_FD", VHOST_SET_LOG_FD, 8,
+		OK | E(EFAULT) | OWNER_ONLY, E(EBADF) | E(EINVAL),
+		build_efd_int,
 	},
 	[O_UNKNOWN] = {
 		"unknown ioctl", 0, 50, E(ENOTTY), 0, build_unknown,
@@ -1591,6 +2072,33 @@ static void learn_worker(uint32_t idx)
 	set_what(&c, "(index %u, after the queue started)", idx);
 	r = do_call(vfd, &c, true);
 	apply(&c, r);
+}
+
+/*
+ * Start queue @idx right after its inflight region was set, as a VMM
+ * does: a kick picked at random mostly finds the ring size changed.
+ */
+static void start_with_region(uint32_t idx)
+{
+	struct vhost_vring_file *f = (void *)argbuf;
+	struct call k;
+	int r;
+
+	memset(&k, 0, offsetof(struct call, mem));
+	k.op = O_SET_VRING_KICK;
+	k.cmd = VHOST_SET_VRING_KICK;
+	k.cls = P_STATE;
+	k.backend = -1;
+	k.idx = idx;
+	k.fd = efds[1];
+	k.fd_ok = true;
+	f->index = idx;
+	f->fd = k.fd;
+	k.arg = f;
+	vring_file_expect(&k, MODE_MAIN, 0, OK, 0,
+			  "eventfd, after SET_VRING_INFLIGHT");
+	r = do_call(vfd, &k, true);
+	apply(&k, r);
 }
 
 /* What the driver and the device say about a load queue that failed. */
@@ -1713,6 +2221,7 @@ static void apply(struct call *c, int r)
 	case O_SET_FEATURES:
 		if (!r)
 			M.features = c->val;
+		log_all_acked += !r && (c->val & (1ULL << VHOST_F_LOG_ALL));
 		break;
 	case O_RESET_OWNER:
 		if (!r)
@@ -1734,6 +2243,10 @@ static void apply(struct call *c, int r)
 		break;
 	case O_SET_VRING_ADDR:
 		if (!r) {
+			v->log_used = c->val & (1U << VHOST_VRING_F_LOG);
+			log_rings += v->log_used;
+			v->log_maybe = false;
+			v->log_addr = c->log_addr;
 			v->addr_set = true;
 			v->desc = c->a[0];
 			v->avail = c->a[1];
@@ -1782,6 +2295,10 @@ static void apply(struct call *c, int r)
 		if (!v || r == EPERM || r == ENOBUFS ||
 		    (r == EFAULT && c->cls == P_FAULT))
 			break;
+		if (c->worker_made) {
+			infl_kick[r < 256 ? r : 255]++;
+			infl_fresh += !r && c->val;
+		}
 		if (r && v->started)
 			kick_failed(c->idx);
 		if (c->idx < LOADQ && v->started && v->load) {
@@ -1789,6 +2306,9 @@ static void apply(struct call *c, int r)
 			L->vqs[c->idx].started = false;
 		}
 		v->started = false;
+		/* the queue got its worker before the region failed it */
+		if (r && c->worker_made && v->worker < 0)
+			learn_worker(c->idx);
 		if (!r && c->fd != -1) {
 			v->started = true;
 			v->ran = true;
@@ -1849,6 +2369,26 @@ static void apply(struct call *c, int r)
 
 			M.backend = b->fd == -1 ? -1 : c->backend;
 			backend_ro = b->ro || (c->val & VHOST_BLK_BACKEND_F_RO);
+		}
+		break;
+	case O_SET_OPTIONS:
+		if (!r)
+			M.options = c->val;
+		break;
+	case O_SET_INFLIGHT:
+		if (!r && v) {
+			v->infl_addr = c->a[0];
+			v->infl_len = c->a[0] ? c->a[1] : 0;
+			if (c->a[2])
+				start_with_region(c->idx);
+		}
+		break;
+	case O_SET_LOG_BASE:
+		if (!r) {
+			M.log_base = c->val;
+			if (!c->val)
+				for (int i = 0; i < NVQ; i++)
+					M.vq[i].log_maybe = false;
 		}
 		break;
 	case O_GET_CONFIG:
@@ -1982,6 +2522,9 @@ static void load_restart(uint32_t i)
 				     (uintptr_t)vq->used) &&
 	       (v->worker >= 0 || nworkers() < NWORKERS);
 	ret = vblk_vq_restart(vq, base);
+	/* the library sets its rings up without VHOST_VRING_F_LOG */
+	v->log_maybe = ret && (v->log_used || v->log_maybe);
+	v->log_used = false;
 	if (!ret != want)
 		FAIL(P_STATE, "queue %u: restart %s (%d), the model says %s",
 		     i, ret ? "failed" : "worked", ret, want ? "it works" :
@@ -2445,6 +2988,17 @@ static void print_results(double secs)
 	diag("a failing SET_VRING_KICK left a served queue stopped %" PRIu64
 	     " times, served %" PRIu64 " times", kick_fail_stopped,
 	     kick_fail_served);
+	line[0] = 0;
+	for (int e = 0, n = 0; e < 256; e++)
+		if (infl_kick[e])
+			n += snprintf(line + n, sizeof(line) - n, " %s %" PRIu64,
+				      ename(e), infl_kick[e]);
+	diag("starts with an inflight region:%s (%" PRIu64 " of a fresh "
+	     "region; EINVAL expected for the length %" PRIu64 ", the header "
+	     "%" PRIu64 ", an inflight byte %" PRIu64 ")", line[0] ? line :
+	     " none", infl_fresh, infl_why[0], infl_why[1], infl_why[2]);
+	diag("dirty logging acked %" PRIu64 " times, %" PRIu64
+	     " rings logged", log_all_acked, log_rings);
 	diag("errno histogram:");
 	for (int o = 0; o < NOPS; o++) {
 		uint64_t sum = 0;
