@@ -171,7 +171,12 @@ static void flood_in_flight(struct __test_metadata *_metadata,
 			    FIXTURE_DATA(flood) *self, pid_t pid)
 {
 	EXPECT_EQ(FLOOD_N, disk_inflight(self->sys));
-	EXPECT_LE(FLOOD_N, pinned_pages() - self->pins0);
+	/*
+	 * The count is system-wide: pages pinned for a moment by other
+	 * I/O when pins0 was taken (9p's zero-copy reads of the shared
+	 * root, say) may be gone by now.
+	 */
+	EXPECT_LE(FLOOD_N - FLOOD_N / 16, pinned_pages() - self->pins0);
 	EXPECT_EQ(FLOOD_QUEUES, owner_workers(pid, NULL));
 }
 
