@@ -34,22 +34,6 @@ FIXTURE(cmd_length) {
 	struct virtio_blk_config cfg;
 };
 
-/* VmPin of this process in KiB, or -1. */
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /*
  * Per ioctl: fill() writes a valid struct (all but the size) at @arg;
  * effect() tells whether such a call took effect (1) or not (0).

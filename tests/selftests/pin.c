@@ -16,22 +16,6 @@
 
 #define MEM_SIZE	(8U << 20)
 
-/* VmPin of this process in KiB, or -1. */
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 static int set_options_raw(int fd, const void *arg)
 {
 	return ioctl(fd, VHOST_BLK_SET_OPTIONS, arg) ? -errno : 0;

@@ -449,6 +449,22 @@ static inline int for_each_task(int (*fn)(const char *dir, int tid,
 	return ret;
 }
 
+/* VmPin of this process in KiB, or -1. */
+static inline long vm_pin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 /* 1 if @efd fires within @ms, 0 if not. */
 static inline int efd_fired(int efd, int ms)
 {
