@@ -78,37 +78,73 @@ void vhost_blk_vq_lock(struct vhost_blk_vq *vq)
 	atomic_dec(&vq->ctl_waiting);
 }
 
-/*
- * Wait until no request of @vq is in flight. The worker posts completions
- * while it lives; without one (killed owner) this context reaps them.
- */
-static void vhost_blk_vq_drain(struct vhost_blk_vq *vq)
+static bool vhost_blk_vq_drained(struct vhost_blk_vq *vq)
 {
+	return !atomic_read(&vq->inflight) ||
+	       (!rcu_access_pointer(vq->worker) && !llist_empty(&vq->done));
+}
+
+/*
+ * Wait until no request of @vq is in flight, as dev->drain_mode says. The
+ * worker posts completions while it lives; without one (killed owner)
+ * this context reaps them. 0, or -EINTR when a release has to leave the
+ * rest to vhost_blk_release_work().
+ */
+static int vhost_blk_vq_drain(struct vhost_blk_vq *vq)
+{
+	enum vhost_blk_drain_mode mode = vq->dev->drain_mode;
+	int ret = 0;
+
 	for (;;) {
-		wait_event(vq->drain_wq,
-			   !atomic_read(&vq->inflight) ||
-			   (!rcu_access_pointer(vq->worker) &&
-			    !llist_empty(&vq->done)));
+		switch (mode) {
+		case VHOST_BLK_DRAIN_KILLABLE:
+			/* An exiting task may not see its SIGKILL. */
+			if (current->flags & PF_EXITING) {
+				if (!vhost_blk_vq_drained(vq))
+					ret = -EINTR;
+				break;
+			}
+			ret = wait_event_killable(vq->drain_wq,
+						  vhost_blk_vq_drained(vq));
+			break;
+		case VHOST_BLK_DRAIN_IDLE:
+			wait_event_idle(vq->drain_wq, vhost_blk_vq_drained(vq));
+			break;
+		default:
+			wait_event(vq->drain_wq, vhost_blk_vq_drained(vq));
+			break;
+		}
+		if (ret)
+			return -EINTR;
 		if (!atomic_read(&vq->inflight))
-			return;
+			return 0;
 		vhost_blk_vq_lock(vq);
 		vhost_blk_vq_complete(vq);
 		mutex_unlock(&vq->mutex);
 	}
 }
 
-/* Stop serving @vq and wait for its requests. Caller holds dev->mutex. */
-void vhost_blk_vq_stop(struct vhost_blk_vq *vq)
+/*
+ * Stop serving @vq and wait for its requests. Caller holds dev->mutex.
+ * 0, or -EINTR from vhost_blk_vq_drain(): the queue is stopped, requests
+ * are still in flight, and stopping it again finishes the job.
+ */
+int vhost_blk_vq_stop(struct vhost_blk_vq *vq)
 {
+	int ret;
+
 	vhost_blk_vq_lock(vq);
 	vq->started = false;
 	mutex_unlock(&vq->mutex);
 	/* No new kick after this; a queued one sees !started. */
 	vhost_blk_poll_stop(&vq->poll);
 	vhost_blk_vq_budget_cancel(vq);
-	vhost_blk_vq_drain(vq);
+	ret = vhost_blk_vq_drain(vq);
+	if (ret)
+		return ret;
 	/* Nothing of ours reaches the region now: another device may. */
 	vhost_blk_inflight_unclaim(vq);
+	return 0;
 }
 
 static void vhost_blk_vq_free_slots(struct vhost_blk_vq *vq)
@@ -213,16 +249,22 @@ static void vhost_blk_vq_reset(struct vhost_blk_vq *vq)
 /*
  * Undo everything since SET_OWNER: stop and drain the queues, stop the
  * workers, drop files, memory table, backend and the owner's mm. Called
- * with dev->mutex held, from any context (the owner may be exiting).
+ * with dev->mutex held, from any context (the owner may be exiting). 0,
+ * or -EINTR if a release must leave a queue's requests in flight to
+ * vhost_blk_release_work(), which calls it again.
  */
-static void vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
+static int vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 {
 	struct eventfd_ctx *config_ctx;
 	struct vhost_blk_mem *mem;
 	unsigned int i;
+	int ret;
 
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
-		vhost_blk_vq_stop(&dev->vqs[i]);
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		ret = vhost_blk_vq_stop(&dev->vqs[i]);
+		if (ret)
+			return ret;
+	}
 
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		struct vhost_blk_vq *vq = &dev->vqs[i];
@@ -269,18 +311,57 @@ static void vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 	if (dev->mm)
 		mmput(dev->mm);
 	dev->mm = NULL;
+	return 0;
+}
+
+/* Releases that wait for a backend after their file is gone. */
+static struct workqueue_struct *vhost_blk_release_wq;
+
+static void vhost_blk_dev_free(struct vhost_blk_dev *dev)
+{
+	/* Not under dev->mutex: the size check takes it. */
+	vhost_blk_resize_stop(dev);
+	kvfree(dev);
+}
+
+/*
+ * The rest of a release whose owner was killed, or exited, with requests
+ * in flight on a backend that does not answer: wait for them as an idle
+ * task (no hung-task report, no load), for as long as the backend takes
+ * to complete or fail them, then free the device. The module stays
+ * loaded meanwhile.
+ */
+static void vhost_blk_release_work(struct work_struct *work)
+{
+	struct vhost_blk_dev *dev = container_of(work, struct vhost_blk_dev,
+						 release_work);
+
+	mutex_lock(&dev->mutex);
+	dev->drain_mode = VHOST_BLK_DRAIN_IDLE;
+	vhost_blk_dev_cleanup(dev);
+	mutex_unlock(&dev->mutex);
+	vhost_blk_dev_free(dev);
+	/* vhost_blk_exit() waits for this function to return. */
+	module_put(THIS_MODULE);
 }
 
 static int vhost_blk_release(struct inode *inode, struct file *f)
 {
 	struct vhost_blk_dev *dev = f->private_data;
+	int ret;
 
 	mutex_lock(&dev->mutex);
-	vhost_blk_dev_cleanup(dev);
+	dev->drain_mode = VHOST_BLK_DRAIN_KILLABLE;
+	ret = vhost_blk_dev_cleanup(dev);
+	dev->drain_mode = VHOST_BLK_DRAIN_WAIT;
 	mutex_unlock(&dev->mutex);
-	/* Not under dev->mutex: the size check takes it. */
-	vhost_blk_resize_stop(dev);
-	kvfree(dev);
+	if (ret) {
+		__module_get(THIS_MODULE);
+		INIT_WORK(&dev->release_work, vhost_blk_release_work);
+		queue_work(vhost_blk_release_wq, &dev->release_work);
+		return 0;
+	}
+	vhost_blk_dev_free(dev);
 	return 0;
 }
 
@@ -523,13 +604,28 @@ static struct miscdevice vhost_blk_misc = {
 
 static int __init vhost_blk_init(void)
 {
-	return misc_register(&vhost_blk_misc);
+	int ret;
+
+	vhost_blk_release_wq = alloc_workqueue("vhost_blk_release",
+					       WQ_UNBOUND, 0);
+	if (!vhost_blk_release_wq)
+		return -ENOMEM;
+	ret = misc_register(&vhost_blk_misc);
+	if (ret)
+		goto err_wq;
+	return 0;
+
+err_wq:
+	destroy_workqueue(vhost_blk_release_wq);
+	return ret;
 }
 module_init(vhost_blk_init);
 
 static void __exit vhost_blk_exit(void)
 {
 	misc_deregister(&vhost_blk_misc);
+	/* Each pending release holds the module: only their last steps. */
+	destroy_workqueue(vhost_blk_release_wq);
 }
 module_exit(vhost_blk_exit);
 

@@ -302,6 +302,19 @@ struct vhost_blk_vq {
 	wait_queue_head_t drain_wq;	/* woken when inflight drops */
 };
 
+/*
+ * How vhost_blk_vq_drain() waits for the requests of a stopped queue:
+ * uninterruptibly for an ioctl; killably while the file is released,
+ * and not at all when the releasing task exits (a backend that never
+ * answers must not keep a killed owner from dying); as an idle task in
+ * the work that then finishes the release.
+ */
+enum vhost_blk_drain_mode {
+	VHOST_BLK_DRAIN_WAIT,
+	VHOST_BLK_DRAIN_KILLABLE,
+	VHOST_BLK_DRAIN_IDLE,
+};
+
 struct vhost_blk_dev {
 	/* Serializes ioctls and release; protects the fields below. */
 	struct mutex mutex;
@@ -359,12 +372,17 @@ struct vhost_blk_dev {
 
 	struct vhost_blk_worker *workers[VHOST_BLK_MAX_WORKERS];
 	struct vhost_blk_vq vqs[VHOST_BLK_MAX_VQS];
+
+	/* How a queue stop waits for requests in flight; under mutex. */
+	enum vhost_blk_drain_mode drain_mode;
+	/* Finishes a release that a fatal signal or exit cut short. */
+	struct work_struct release_work;
 };
 
 /* main.c */
 int vhost_blk_check_owner(struct vhost_blk_dev *dev);
 void vhost_blk_vq_lock(struct vhost_blk_vq *vq);
-void vhost_blk_vq_stop(struct vhost_blk_vq *vq);
+int vhost_blk_vq_stop(struct vhost_blk_vq *vq);
 int vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_blk_vq *vq,
 		       struct file *kick);
 long vhost_blk_set_owner(struct vhost_blk_dev *dev);

@@ -21,7 +21,7 @@
 # Usage: tests/selftests/net.sh [nvme|nbd|hang-nbd]...   (default: nvme nbd)
 # "hang-nbd" is not a test: it measures how long a killed owner takes to
 # go away while its NBD server is stopped (SIGSTOP) with a long timeout,
-# and prints the owner's and its workers' stacks (about 70 s).
+# and prints the owner's and its workers' stacks if it does not.
 # Runs as root where vhost_blk.ko is loaded; tests/vm/run.sh sets MODROOT.
 # Exit status 1 if anything failed; a missing tool or module is a SKIP.
 
