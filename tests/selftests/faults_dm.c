@@ -7,6 +7,8 @@
  * Every request must end VIRTIO_BLK_S_OK with correct data or
  * VIRTIO_BLK_S_IOERR; nothing may hang.
  */
+#include <pthread.h>
+
 #include "faults.h"
 
 #define DMSETUP			"/usr/sbin/dmsetup"
@@ -246,6 +248,114 @@ TEST_F_TIMEOUT(dm, errors_on_the_failing_half_only, 120)
 	}
 	free_ops(self->d, ops, N);
 	free(ops);
+}
+
+/* Requests in flight on the device at @fd of process @pid, or -1. */
+static long dev_inflight(pid_t pid, int fd)
+{
+	char path[64], line[1024], *p;
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, " inflight=");
+		if (!strncmp(line, "total:", 6) && p)
+			n = atol(p + 10);
+	}
+	fclose(f);
+	return n;
+}
+
+struct resumer {
+	const char *name;
+	volatile bool done;
+};
+
+/* Resume the device after 20 s at the latest: no test hangs for good. */
+static void *resume_later(void *arg)
+{
+	struct resumer *rs = arg;
+
+	for (int i = 0; i < 200 && !rs->done; i++)
+		usleep(100000);
+	run_cmd(NULL, 0, DMSETUP " resume %s", rs->name);
+	return NULL;
+}
+
+/*
+ * A killed owner goes away at once, although its requests wait on a
+ * backend that does not answer (a suspended device-mapper device holds
+ * them): the release finishes in the background, holding the module,
+ * until the backend completes them, and then lets go of the backend.
+ */
+TEST_F_TIMEOUT(dm, killed_owner_leaves_a_stalled_backend_at_once, 120)
+{
+	enum { N = 16 };
+	struct resumer rs = { .name = DM_NAME };
+	long refs0 = module_refs(), held;
+	char why[256];
+	int st, pfd[2], fd = -1;
+	uint64_t t0, ms;
+	pthread_t t;
+	pid_t pid;
+
+	ASSERT_LE(0, refs0);
+	ASSERT_EQ(0, run_cmd(why, sizeof(why), DMSETUP " suspend --noflush %s",
+			     DM_NAME)) TH_LOG("%s", why);
+	ASSERT_EQ(0, pthread_create(&t, NULL, resume_later, &rs));
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct vblk_opts o = VBLK_OPTS_DEFAULT;
+		struct op ops[N] = { 0 };
+		struct vblk_dev *d;
+
+		if (vblk_dev_create(&d, &o, self->fd, 0, "stalled") ||
+		    write(pfd[1], &d->fd, sizeof(d->fd)) != sizeof(d->fd))
+			_exit(1);
+		for (int i = 0; i < N; i++) {
+			ops[i].type = VIRTIO_BLK_T_OUT;
+			ops[i].sector = SLOT(i);
+			ops[i].len = 4096;
+			ops[i].seed = self->seed;
+		}
+		run_ops(d, ops, N, 60000);
+		_exit(2);
+	}
+	close(pfd[1]);
+	EXPECT_EQ(sizeof(fd), read(pfd[0], &fd, sizeof(fd)));
+	close(pfd[0]);
+	EXPECT_TRUE(EVENTUALLY(dev_inflight(pid, fd) == N, 10000))
+		TH_LOG("%ld requests in flight", dev_inflight(pid, fd));
+
+	t0 = vblk_now_ns();
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ms = (vblk_now_ns() - t0) / 1000000;
+	held = module_refs();
+	TH_LOG("owner gone %llu ms after SIGKILL, module refcnt %ld (%ld before)",
+	       (unsigned long long)ms, held, refs0);
+	EXPECT_GT(2000, ms);
+	/* The release in the background holds the module. */
+	EXPECT_EQ(refs0 + 1, held);
+
+	rs.done = true;
+	pthread_join(t, NULL);
+	EXPECT_TRUE(EVENTUALLY(module_refs() == refs0, PROMPT_MS))
+		TH_LOG("module refcnt %ld, want %ld", module_refs(), refs0);
+	/* The writes reached the backend, and it is ours alone again. */
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(0, disk_check_pattern(test_dev2(), SLOT(i), 4096,
+						self->seed)) TH_LOG("write %d", i);
+	}
+	EXPECT_EQ(0, run_cmd(why, sizeof(why), DMSETUP
+			     " info -c --noheadings -o open %s", DM_NAME));
+	EXPECT_EQ(1, atoi(why)) TH_LOG("%s open %s times", DM_NAME, why);
 }
 
 VHOST_BLK_TEST_MAIN
