@@ -124,6 +124,29 @@ static int vhost_blk_vq_drain(struct vhost_blk_vq *vq)
 	}
 }
 
+/* Stop serving @vq: no kick or budget wake-up starts a request now. */
+static void vhost_blk_vq_halt(struct vhost_blk_vq *vq)
+{
+	vhost_blk_vq_lock(vq);
+	vq->started = false;
+	mutex_unlock(&vq->mutex);
+	/* No new kick after this; a queued one sees !started. */
+	vhost_blk_poll_stop(&vq->poll);
+	vhost_blk_vq_budget_cancel(vq);
+}
+
+/* Wait for the requests of a halted @vq, then let go of its region. */
+static int vhost_blk_vq_finish(struct vhost_blk_vq *vq)
+{
+	int ret = vhost_blk_vq_drain(vq);
+
+	if (ret)
+		return ret;
+	/* Nothing of ours reaches the region now: another device may. */
+	vhost_blk_inflight_unclaim(vq);
+	return 0;
+}
+
 /*
  * Stop serving @vq and wait for its requests. Caller holds dev->mutex.
  * 0, or -EINTR from vhost_blk_vq_drain(): the queue is stopped, requests
@@ -131,20 +154,8 @@ static int vhost_blk_vq_drain(struct vhost_blk_vq *vq)
  */
 int vhost_blk_vq_stop(struct vhost_blk_vq *vq)
 {
-	int ret;
-
-	vhost_blk_vq_lock(vq);
-	vq->started = false;
-	mutex_unlock(&vq->mutex);
-	/* No new kick after this; a queued one sees !started. */
-	vhost_blk_poll_stop(&vq->poll);
-	vhost_blk_vq_budget_cancel(vq);
-	ret = vhost_blk_vq_drain(vq);
-	if (ret)
-		return ret;
-	/* Nothing of ours reaches the region now: another device may. */
-	vhost_blk_inflight_unclaim(vq);
-	return 0;
+	vhost_blk_vq_halt(vq);
+	return vhost_blk_vq_finish(vq);
 }
 
 static void vhost_blk_vq_free_slots(struct vhost_blk_vq *vq)
@@ -260,8 +271,14 @@ static int vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 	unsigned int i;
 	int ret;
 
+	/*
+	 * Every queue stops before any is waited for: a release cut short
+	 * leaves no queue served.
+	 */
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		vhost_blk_vq_halt(&dev->vqs[i]);
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
-		ret = vhost_blk_vq_stop(&dev->vqs[i]);
+		ret = vhost_blk_vq_finish(&dev->vqs[i]);
 		if (ret)
 			return ret;
 	}

@@ -8,6 +8,7 @@
  * VIRTIO_BLK_S_IOERR; nothing may hang.
  */
 #include <pthread.h>
+#include <sys/syscall.h>
 
 #include "faults.h"
 
@@ -356,6 +357,116 @@ TEST_F_TIMEOUT(dm, killed_owner_leaves_a_stalled_backend_at_once, 120)
 	EXPECT_EQ(0, run_cmd(why, sizeof(why), DMSETUP
 			     " info -c --noheadings -o open %s", DM_NAME));
 	EXPECT_EQ(1, atoi(why)) TH_LOG("%s open %s times", DM_NAME, why);
+}
+
+/*
+ * A release cut short stops every queue before it waits for any: a kick
+ * that arrives after the owner is gone, on a queue with nothing in
+ * flight, starts nothing. Queue 0 stalls on the suspended device, queue
+ * 1 holds a posted write it was never kicked for; the test takes queue
+ * 1's kick eventfd from the owner, kills the owner, kicks, and finds the
+ * write not on the disk after the device resumes.
+ */
+TEST_F_TIMEOUT(dm, release_cut_short_serves_no_other_queue, 120)
+{
+	enum { N = 16 };
+	struct resumer rs = { .name = DM_NAME };
+	int st, pfd[2], go[2], fds[2] = { -1, -1 }, kfd, pidfd;
+	uint64_t one = 1;
+	char why[256];
+	pthread_t t;
+	pid_t pid;
+
+	ASSERT_EQ(0, disk_write_pattern(test_dev2(), SLOT(40), 4096,
+					self->seed + 7));
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct vblk_opts o = VBLK_OPTS_DEFAULT;
+		struct op ops[N + 1] = { 0 };
+		struct vblk_dev *d;
+		int msg[2];
+
+		o.num_queues = 2;
+		if (vblk_dev_create(&d, &o, self->fd, 0, "stalled"))
+			_exit(1);
+		/*
+		 * A round trip on queue 1 first: its worker has then made
+		 * its first pass, and takes nothing more without a kick.
+		 */
+		ops[N].r = vblk_req_alloc(d);
+		if (!ops[N].r || vblk_alloc(d, 4096, 4096, &ops[N].gpa) ||
+		    write_pattern(&d->vqs[1], ops[N].r, ops[N].gpa, SLOT(50),
+				  4096, self->seed) != VIRTIO_BLK_S_OK)
+			_exit(1);
+		vblk_req_free(d, ops[N].r);
+		vblk_free(d, ops[N].gpa, 4096);
+		/* The parent suspends the device now. */
+		msg[0] = 0;
+		if (write(pfd[1], msg, sizeof(msg[0])) != sizeof(msg[0]) ||
+		    read(go[0], msg, 1) != 1)
+			_exit(1);
+		for (int i = 0; i <= N; i++) {
+			struct op *op = &ops[i];
+
+			op->type = VIRTIO_BLK_T_OUT;
+			op->sector = i < N ? SLOT(i) : SLOT(40);
+			op->len = 4096;
+			op->q = i < N ? 0 : 1;
+			op->r = vblk_req_alloc(d);
+			if (!op->r || vblk_alloc(d, 4096, 4096, &op->gpa))
+				_exit(1);
+			vblk_req_reset(op->r, op->type, op->sector);
+			vblk_pattern_fill(op_buf(d, op), 4096, op->sector,
+					  self->seed);
+			vblk_req_add_data(d, op->r, op->gpa, 4096);
+			if (vblk_req_submit(&d->vqs[op->q], op->r,
+					    VBLK_ADD_INDIRECT) < 0)
+				_exit(1);
+		}
+		/* Queue 1 is not kicked. */
+		if (vblk_vq_kick_force(&d->vqs[0]))
+			_exit(1);
+		msg[0] = d->fd;
+		msg[1] = d->vqs[1].kick_fd;
+		if (write(pfd[1], msg, sizeof(msg)) != sizeof(msg))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	close(go[0]);
+	ASSERT_EQ(sizeof(int), read(pfd[0], fds, sizeof(int)));
+	ASSERT_EQ(0, run_cmd(why, sizeof(why), DMSETUP " suspend --noflush %s",
+			     DM_NAME)) TH_LOG("%s", why);
+	ASSERT_EQ(0, pthread_create(&t, NULL, resume_later, &rs));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	close(go[1]);
+	EXPECT_EQ(sizeof(fds), read(pfd[0], fds, sizeof(fds)));
+	close(pfd[0]);
+	EXPECT_TRUE(EVENTUALLY(dev_inflight(pid, fds[0]) == N, 10000))
+		TH_LOG("%ld requests in flight", dev_inflight(pid, fds[0]));
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	ASSERT_LE(0, pidfd);
+	kfd = syscall(SYS_pidfd_getfd, pidfd, fds[1], 0);
+	ASSERT_LE(0, kfd) TH_LOG("pidfd_getfd: %s", strerror(errno));
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_EQ(8, write(kfd, &one, 8));
+	usleep(500000);
+	rs.done = true;
+	pthread_join(t, NULL);
+	EXPECT_TRUE(EVENTUALLY(!disk_check_pattern(test_dev2(), SLOT(0), 4096,
+						   self->seed), PROMPT_MS));
+	/* Queue 0's writes are down; queue 1's must not follow. */
+	usleep(500000);
+	EXPECT_EQ(0, disk_check_pattern(test_dev2(), SLOT(40), 4096,
+					self->seed + 7))
+		TH_LOG("queue 1 served a kick after its device was closed");
+	close(kfd);
+	close(pidfd);
 }
 
 VHOST_BLK_TEST_MAIN
