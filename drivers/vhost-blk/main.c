@@ -87,8 +87,8 @@ static bool vhost_blk_vq_drained(struct vhost_blk_vq *vq)
 /*
  * Wait until no request of @vq is in flight, as dev->drain_mode says. The
  * worker posts completions while it lives; without one (killed owner)
- * this context reaps them. 0, or -EINTR when a release has to leave the
- * rest to vhost_blk_release_work().
+ * this context reaps them. 0; -EINTR when a release has to leave the
+ * rest to vhost_blk_release_work(); -EAGAIN there while requests remain.
  */
 static int vhost_blk_vq_drain(struct vhost_blk_vq *vq)
 {
@@ -107,15 +107,16 @@ static int vhost_blk_vq_drain(struct vhost_blk_vq *vq)
 			ret = wait_event_killable(vq->drain_wq,
 						  vhost_blk_vq_drained(vq));
 			break;
-		case VHOST_BLK_DRAIN_IDLE:
-			wait_event_idle(vq->drain_wq, vhost_blk_vq_drained(vq));
+		case VHOST_BLK_DRAIN_NOWAIT:
+			if (!vhost_blk_vq_drained(vq))
+				ret = -EAGAIN;
 			break;
 		default:
 			wait_event(vq->drain_wq, vhost_blk_vq_drained(vq));
 			break;
 		}
 		if (ret)
-			return -EINTR;
+			return ret == -EAGAIN ? ret : -EINTR;
 		if (!atomic_read(&vq->inflight))
 			return 0;
 		vhost_blk_vq_lock(vq);
@@ -261,8 +262,8 @@ static void vhost_blk_vq_reset(struct vhost_blk_vq *vq)
  * Undo everything since SET_OWNER: stop and drain the queues, stop the
  * workers, drop files, memory table, backend and the owner's mm. Called
  * with dev->mutex held, from any context (the owner may be exiting). 0,
- * or -EINTR if a release must leave a queue's requests in flight to
- * vhost_blk_release_work(), which calls it again.
+ * or the error of vhost_blk_vq_drain() while a release leaves a queue's
+ * requests in flight to vhost_blk_release_work(), which calls it again.
  */
 static int vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 {
@@ -343,28 +344,49 @@ static void vhost_blk_dev_free(struct vhost_blk_dev *dev)
 
 /*
  * The rest of a release whose owner was killed, or exited, with requests
- * in flight on a backend that does not answer: wait for them as an idle
- * task (no hung-task report, no load), for as long as the backend takes
- * to complete or fail them, then free the device. The module stays
- * loaded meanwhile.
+ * in flight on a backend that does not answer. It runs again whenever a
+ * queue's requests drain (vhost_blk_release_wake()), takes no thread
+ * while it waits, and once every queue is idle stops the workers, drops
+ * the memory table, the owner's address space, the guest pages and the
+ * backend, and frees the device. The module stays loaded meanwhile.
  */
 static void vhost_blk_release_work(struct work_struct *work)
 {
 	struct vhost_blk_dev *dev = container_of(work, struct vhost_blk_dev,
 						 release_work);
+	unsigned int i;
+	int ret;
 
 	mutex_lock(&dev->mutex);
-	dev->drain_mode = VHOST_BLK_DRAIN_IDLE;
-	vhost_blk_dev_cleanup(dev);
+	dev->drain_mode = VHOST_BLK_DRAIN_NOWAIT;
+	ret = vhost_blk_dev_cleanup(dev);
 	mutex_unlock(&dev->mutex);
+	if (ret)
+		return;
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
+		remove_wait_queue(&dev->vqs[i].drain_wq,
+				  &dev->vqs[i].release_wait);
+	/* Nothing queues it now: drop a last wake-up's queueing. */
+	cancel_work(&dev->release_work);
 	vhost_blk_dev_free(dev);
 	/* vhost_blk_exit() waits for this function to return. */
 	module_put(THIS_MODULE);
 }
 
+static int vhost_blk_release_wake(struct wait_queue_entry *wait,
+				  unsigned int mode, int sync, void *key)
+{
+	struct vhost_blk_vq *vq = container_of(wait, struct vhost_blk_vq,
+					       release_wait);
+
+	queue_work(vhost_blk_release_wq, &vq->dev->release_work);
+	return 0;
+}
+
 static int vhost_blk_release(struct inode *inode, struct file *f)
 {
 	struct vhost_blk_dev *dev = f->private_data;
+	unsigned int i;
 	int ret;
 
 	mutex_lock(&dev->mutex);
@@ -372,13 +394,21 @@ static int vhost_blk_release(struct inode *inode, struct file *f)
 	ret = vhost_blk_dev_cleanup(dev);
 	dev->drain_mode = VHOST_BLK_DRAIN_WAIT;
 	mutex_unlock(&dev->mutex);
-	if (ret) {
-		__module_get(THIS_MODULE);
-		INIT_WORK(&dev->release_work, vhost_blk_release_work);
-		queue_work(vhost_blk_release_wq, &dev->release_work);
+	if (!ret) {
+		vhost_blk_dev_free(dev);
 		return 0;
 	}
-	vhost_blk_dev_free(dev);
+	/* Finish when the requests are done, as vhost_blk_release_work(). */
+	__module_get(THIS_MODULE);
+	INIT_WORK(&dev->release_work, vhost_blk_release_work);
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		struct vhost_blk_vq *vq = &dev->vqs[i];
+
+		init_waitqueue_func_entry(&vq->release_wait,
+					  vhost_blk_release_wake);
+		add_wait_queue(&vq->drain_wq, &vq->release_wait);
+	}
+	queue_work(vhost_blk_release_wq, &dev->release_work);
 	return 0;
 }
 

@@ -300,19 +300,22 @@ struct vhost_blk_vq {
 	struct vhost_blk_vq_stats stats;
 	unsigned int inflight_pages;	/* pinned or bounced by them */
 	wait_queue_head_t drain_wq;	/* woken when inflight drops */
+	/* On drain_wq while a release waits for the queue's requests. */
+	struct wait_queue_entry release_wait;
 };
 
 /*
  * How vhost_blk_vq_drain() waits for the requests of a stopped queue:
  * uninterruptibly for an ioctl; killably while the file is released,
  * and not at all when the releasing task exits (a backend that never
- * answers must not keep a killed owner from dying); as an idle task in
- * the work that then finishes the release.
+ * answers must not keep a killed owner from dying); not at all in the
+ * work that then finishes the release, which each drain wake-up queues
+ * again.
  */
 enum vhost_blk_drain_mode {
 	VHOST_BLK_DRAIN_WAIT,
 	VHOST_BLK_DRAIN_KILLABLE,
-	VHOST_BLK_DRAIN_IDLE,
+	VHOST_BLK_DRAIN_NOWAIT,
 };
 
 struct vhost_blk_dev {
