@@ -98,8 +98,11 @@ static int vhost_blk_vq_drain(struct vhost_blk_vq *vq)
 	for (;;) {
 		switch (mode) {
 		case VHOST_BLK_DRAIN_KILLABLE:
-			/* An exiting task may not see its SIGKILL. */
-			if (current->flags & PF_EXITING) {
+			/*
+			 * An exiting task may not see its SIGKILL, and a
+			 * kernel thread (a delayed fput) never gets one.
+			 */
+			if (current->flags & (PF_EXITING | PF_KTHREAD)) {
 				if (!vhost_blk_vq_drained(vq))
 					ret = -EINTR;
 				break;
@@ -343,6 +346,18 @@ static void vhost_blk_dev_free(struct vhost_blk_dev *dev)
 }
 
 /*
+ * Drop the reference of a cut-short release or of its work; the last
+ * frees the device and lets the module go.
+ */
+static void vhost_blk_release_put(struct vhost_blk_dev *dev)
+{
+	if (!refcount_dec_and_test(&dev->release_refs))
+		return;
+	vhost_blk_dev_free(dev);
+	module_put(THIS_MODULE);
+}
+
+/*
  * The rest of a release whose owner was killed, or exited, with requests
  * in flight on a backend that does not answer. It runs again whenever a
  * queue's requests drain (vhost_blk_release_wake()), takes no thread
@@ -368,9 +383,8 @@ static void vhost_blk_release_work(struct work_struct *work)
 				  &dev->vqs[i].release_wait);
 	/* Nothing queues it now: drop a last wake-up's queueing. */
 	cancel_work(&dev->release_work);
-	vhost_blk_dev_free(dev);
 	/* vhost_blk_exit() waits for this function to return. */
-	module_put(THIS_MODULE);
+	vhost_blk_release_put(dev);
 }
 
 static int vhost_blk_release_wake(struct wait_queue_entry *wait,
@@ -393,13 +407,18 @@ static int vhost_blk_release(struct inode *inode, struct file *f)
 	dev->drain_mode = VHOST_BLK_DRAIN_KILLABLE;
 	ret = vhost_blk_dev_cleanup(dev);
 	dev->drain_mode = VHOST_BLK_DRAIN_WAIT;
-	mutex_unlock(&dev->mutex);
 	if (!ret) {
+		mutex_unlock(&dev->mutex);
 		vhost_blk_dev_free(dev);
 		return 0;
 	}
-	/* Finish when the requests are done, as vhost_blk_release_work(). */
+	/*
+	 * Finish when the requests are done, as vhost_blk_release_work().
+	 * Armed under the mutex, which the work takes first; the work may
+	 * still end before this function does, hence the references.
+	 */
 	__module_get(THIS_MODULE);
+	refcount_set(&dev->release_refs, 2);
 	INIT_WORK(&dev->release_work, vhost_blk_release_work);
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		struct vhost_blk_vq *vq = &dev->vqs[i];
@@ -409,6 +428,8 @@ static int vhost_blk_release(struct inode *inode, struct file *f)
 		add_wait_queue(&vq->drain_wq, &vq->release_wait);
 	}
 	queue_work(vhost_blk_release_wq, &dev->release_work);
+	mutex_unlock(&dev->mutex);
+	vhost_blk_release_put(dev);
 	return 0;
 }
 

@@ -378,8 +378,12 @@ struct vhost_blk_dev {
 
 	/* How a queue stop waits for requests in flight; under mutex. */
 	enum vhost_blk_drain_mode drain_mode;
-	/* Finishes a release that a fatal signal or exit cut short. */
+	/*
+	 * Finishes a release that a fatal signal or exit cut short. The
+	 * release and the work each hold a reference; the last one frees.
+	 */
 	struct work_struct release_work;
+	refcount_t release_refs;
 };
 
 /* main.c */
