@@ -273,19 +273,23 @@ static int vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 	struct eventfd_ctx *config_ctx;
 	struct vhost_blk_mem *mem;
 	unsigned int i;
-	int ret;
+	int ret = 0;
 
 	/*
 	 * Every queue stops before any is waited for: a release cut short
-	 * leaves no queue served.
+	 * leaves no queue served. Each is finished even when an earlier one
+	 * is not, so a stalled queue keeps no other's completions unreaped.
 	 */
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
 		vhost_blk_vq_halt(&dev->vqs[i]);
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
-		ret = vhost_blk_vq_finish(&dev->vqs[i]);
-		if (ret)
-			return ret;
+		int err = vhost_blk_vq_finish(&dev->vqs[i]);
+
+		if (err && !ret)
+			ret = err;
 	}
+	if (ret)
+		return ret;
 
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		struct vhost_blk_vq *vq = &dev->vqs[i];
