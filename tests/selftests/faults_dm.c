@@ -98,7 +98,35 @@ FIXTURE(dm) {
 	struct vblk_dev *d;
 	uint64_t half;		/* sectors on each side of the boundary */
 	uint64_t seed;
+	bool split;		/* the DM_SPLIT devices were made */
 };
+
+/*
+ * A disk of two device-mapper halves, each linear onto its own
+ * device-mapper device over VHOST_BLK_TEST_DEV2, so that each half can be
+ * suspended alone.
+ */
+#define DM_SPLIT		"vhost-blk-split"
+#define DM_SPLIT_LO		"vhost-blk-split-lo"
+#define DM_SPLIT_HI		"vhost-blk-split-hi"
+#define SPLIT_SECTORS		8192ULL
+
+static void dm_split_remove(void)
+{
+	run_cmd(NULL, 0, DMSETUP " resume " DM_SPLIT_LO);
+	run_cmd(NULL, 0, DMSETUP " resume " DM_SPLIT_HI);
+	dm_remove(DM_SPLIT);
+	dm_remove(DM_SPLIT_LO);
+	dm_remove(DM_SPLIT_HI);
+}
+
+/* A device-mapper device @name with the one-line table @line. */
+static int dm_create_line(const char *name, const char *line, char *why,
+			  size_t len)
+{
+	return run_cmd(why, len, "echo '%s' | " DMSETUP
+		       " --noudevsync create %s", line, name);
+}
 
 FIXTURE_SETUP(dm)
 {
@@ -128,6 +156,8 @@ FIXTURE_SETUP(dm)
 
 FIXTURE_TEARDOWN(dm)
 {
+	if (self->split)
+		dm_split_remove();
 	vblk_dev_destroy(self->d);
 	if (self->fd >= 0)
 		close(self->fd);
@@ -467,6 +497,122 @@ TEST_F_TIMEOUT(dm, release_cut_short_serves_no_other_queue, 120)
 		TH_LOG("queue 1 served a kick after its device was closed");
 	close(kfd);
 	close(pidfd);
+}
+
+/*
+ * A release cut short by a queue whose backend stalls still reaps the
+ * requests of its other queues as they complete: their guest pages do not
+ * stay pinned until the stalled queue drains. Queue 0 writes to a half
+ * of the disk that stays suspended, queue 1 to a half that resumes after
+ * the owner was killed.
+ */
+TEST_F_TIMEOUT(dm, release_cut_short_reaps_other_queues, 120)
+{
+	enum { N = 8 };
+	struct resumer lo = { .name = DM_SPLIT_LO };
+	struct resumer hi = { .name = DM_SPLIT_HI };
+	long refs0 = module_refs(), pages0, pages, share, pins;
+	char why[256], line[256], node[64], lo_node[64], hi_node[64];
+	const char *pages_dir = "/sys/module/vhost_blk/parameters";
+	pthread_t tlo, thi;
+	int st, pfd[2], bfd, fd = -1;
+	pid_t pid;
+
+	ASSERT_LE(0, refs0);
+	self->split = true;
+	dm_split_remove();
+	snprintf(line, sizeof(line), "0 %llu linear %s 0", SPLIT_SECTORS,
+		 test_dev2());
+	ASSERT_EQ(0, dm_create_line(DM_SPLIT_LO, line, why, sizeof(why)))
+		TH_LOG("%s", why);
+	snprintf(line, sizeof(line), "0 %llu linear %s %llu", SPLIT_SECTORS,
+		 test_dev2(), SPLIT_SECTORS);
+	ASSERT_EQ(0, dm_create_line(DM_SPLIT_HI, line, why, sizeof(why)))
+		TH_LOG("%s", why);
+	ASSERT_EQ(0, dm_node(DM_SPLIT_LO, lo_node, sizeof(lo_node)));
+	ASSERT_EQ(0, dm_node(DM_SPLIT_HI, hi_node, sizeof(hi_node)));
+	snprintf(line, sizeof(line), "0 %llu linear %s 0\n%llu %llu linear %s 0",
+		 SPLIT_SECTORS, lo_node, SPLIT_SECTORS, SPLIT_SECTORS, hi_node);
+	ASSERT_EQ(0, dm_create_line(DM_SPLIT, line, why, sizeof(why)))
+		TH_LOG("%s", why);
+	ASSERT_EQ(0, dm_node(DM_SPLIT, node, sizeof(node)));
+	bfd = open(node, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, bfd) TH_LOG("%s: %s", node, strerror(errno));
+
+	ASSERT_EQ(0, read_attr(pages_dir, "inflight_pages", why, sizeof(why)));
+	pages0 = atol(why);
+	ASSERT_EQ(0, run_cmd(why, sizeof(why), DMSETUP " suspend --noflush "
+			     DM_SPLIT_LO " && " DMSETUP " suspend --noflush "
+			     DM_SPLIT_HI)) TH_LOG("%s", why);
+	ASSERT_EQ(0, pthread_create(&tlo, NULL, resume_later, &lo));
+	ASSERT_EQ(0, pthread_create(&thi, NULL, resume_later, &hi));
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct vblk_opts o = VBLK_OPTS_DEFAULT;
+		struct op ops[2 * N] = { 0 };
+		struct vblk_dev *d;
+
+		o.num_queues = 2;
+		if (vblk_dev_create(&d, &o, bfd, 0, "split") ||
+		    write(pfd[1], &d->fd, sizeof(d->fd)) != sizeof(d->fd))
+			_exit(1);
+		for (int i = 0; i < 2 * N; i++) {
+			ops[i].type = VIRTIO_BLK_T_OUT;
+			ops[i].q = i / N;
+			ops[i].sector = SLOT(i % N) + ops[i].q * SPLIT_SECTORS;
+			ops[i].len = 4096;
+			ops[i].seed = self->seed;
+		}
+		run_ops(d, ops, 2 * N, 60000);
+		_exit(2);
+	}
+	close(pfd[1]);
+	close(bfd);
+	EXPECT_EQ(sizeof(fd), read(pfd[0], &fd, sizeof(fd)));
+	close(pfd[0]);
+	EXPECT_TRUE(EVENTUALLY(dev_inflight(pid, fd) == 2 * N, 10000))
+		TH_LOG("%ld requests in flight", dev_inflight(pid, fd));
+	ASSERT_EQ(0, read_attr(pages_dir, "inflight_pages", why, sizeof(why)));
+	pages = atol(why);
+	/* Each queue holds the same pages: its writes are alike. */
+	share = (pages - pages0) / 2;
+	ASSERT_LE(N, share) TH_LOG("%ld pages in flight, %ld before",
+				   pages, pages0);
+	ASSERT_EQ(pages0 + 2 * share, pages);
+
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	pins = pinned_pages();
+	hi.done = true;
+	pthread_join(thi, NULL);
+	/* Queue 1's writes end now, and the release reaps them. */
+	for (int i = 0; i < N; i++) {
+		EXPECT_TRUE(EVENTUALLY(!disk_check_pattern(test_dev2(),
+				SLOT(i) + SPLIT_SECTORS, 4096, self->seed),
+				PROMPT_MS)) TH_LOG("queue 1 write %d", i);
+	}
+	EXPECT_TRUE(EVENTUALLY(read_attr(pages_dir, "inflight_pages", why,
+					 sizeof(why)) == 0 &&
+			       atol(why) == pages0 + share, PROMPT_MS))
+		TH_LOG("%s pages in flight, want %ld", why, pages0 + share);
+	EXPECT_GE(pins - share, pinned_pages())
+		TH_LOG("%ld pages pinned, %ld before queue 1 ended",
+		       pinned_pages(), pins);
+	/* Queue 0 still waits: the release holds the module. */
+	EXPECT_EQ(refs0 + 1, module_refs());
+
+	lo.done = true;
+	pthread_join(tlo, NULL);
+	EXPECT_TRUE(EVENTUALLY(module_refs() == refs0, PROMPT_MS))
+		TH_LOG("module refcnt %ld, want %ld", module_refs(), refs0);
+	EXPECT_EQ(0, read_attr(pages_dir, "inflight_pages", why, sizeof(why)));
+	EXPECT_EQ(pages0, atol(why));
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(0, disk_check_pattern(test_dev2(), SLOT(i), 4096,
+						self->seed)) TH_LOG("write %d", i);
+	}
 }
 
 VHOST_BLK_TEST_MAIN
