@@ -182,7 +182,10 @@ static long vhost_blk_set_options(struct vhost_blk_dev *dev,
 		}
 	}
 
-	vhost_blk_install_mem(dev, mem ?: cur, o.flags);
+	ret = vhost_blk_install_mem(dev, mem ?: cur, o.flags);
+	/* The copy, if one was made, did not go in. */
+	if (ret && mem)
+		vhost_blk_mem_free(mem, dev->mm);
 out:
 	mutex_unlock(&dev->mutex);
 	return ret;

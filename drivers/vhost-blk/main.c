@@ -97,7 +97,11 @@ static int vhost_blk_vq_drain(struct vhost_blk_vq *vq)
 
 	for (;;) {
 		switch (mode) {
-		case VHOST_BLK_DRAIN_KILLABLE:
+		case VHOST_BLK_DRAIN_NOWAIT:
+			if (!vhost_blk_vq_drained(vq))
+				ret = -EAGAIN;
+			break;
+		default:
 			/*
 			 * An exiting task may not see its SIGKILL, and a
 			 * kernel thread (a delayed fput) never gets one.
@@ -109,13 +113,6 @@ static int vhost_blk_vq_drain(struct vhost_blk_vq *vq)
 			}
 			ret = wait_event_killable(vq->drain_wq,
 						  vhost_blk_vq_drained(vq));
-			break;
-		case VHOST_BLK_DRAIN_NOWAIT:
-			if (!vhost_blk_vq_drained(vq))
-				ret = -EAGAIN;
-			break;
-		default:
-			wait_event(vq->drain_wq, vhost_blk_vq_drained(vq));
 			break;
 		}
 		if (ret)
@@ -408,9 +405,7 @@ static int vhost_blk_release(struct inode *inode, struct file *f)
 	int ret;
 
 	mutex_lock(&dev->mutex);
-	dev->drain_mode = VHOST_BLK_DRAIN_KILLABLE;
 	ret = vhost_blk_dev_cleanup(dev);
-	dev->drain_mode = VHOST_BLK_DRAIN_WAIT;
 	if (!ret) {
 		mutex_unlock(&dev->mutex);
 		vhost_blk_dev_free(dev);
@@ -460,8 +455,9 @@ long vhost_blk_reset_owner(struct vhost_blk_dev *dev)
 
 	mutex_lock(&dev->mutex);
 	ret = vhost_blk_check_owner(dev);
+	/* -EINTR: a fatal signal, the release finishes the job. */
 	if (!ret)
-		vhost_blk_dev_cleanup(dev);
+		ret = vhost_blk_dev_cleanup(dev);
 	mutex_unlock(&dev->mutex);
 	return ret;
 }
@@ -508,18 +504,27 @@ busy:
 	return -EBUSY;
 }
 
-/* Pause every queue and wait until none has a request in flight. */
-void vhost_blk_quiesce(struct vhost_blk_dev *dev)
+/*
+ * Pause every queue and wait until none has a request in flight. 0, or
+ * -EINTR on a fatal signal: the queues stay paused for the release that
+ * follows, and the caller changes nothing.
+ */
+int vhost_blk_quiesce(struct vhost_blk_dev *dev)
 {
 	unsigned int i;
+	int ret;
 
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		vhost_blk_vq_lock(&dev->vqs[i]);
 		dev->vqs[i].paused = true;
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
-		vhost_blk_vq_drain(&dev->vqs[i]);
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		ret = vhost_blk_vq_drain(&dev->vqs[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 void vhost_blk_unpause(struct vhost_blk_dev *dev)

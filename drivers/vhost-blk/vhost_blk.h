@@ -306,14 +306,12 @@ struct vhost_blk_vq {
 
 /*
  * How vhost_blk_vq_drain() waits for the requests of a stopped queue:
- * uninterruptibly for an ioctl; killably while the file is released,
- * and not at all when the releasing task exits (a backend that never
- * answers must not keep a killed owner from dying); not at all in the
- * work that then finishes the release, which each drain wake-up queues
- * again.
+ * killably in an ioctl and while the file is released (a backend that
+ * never answers must not keep a killed owner from dying), and not at
+ * all when the releasing task exits; not at all in the work that then
+ * finishes the release, which each drain wake-up queues again.
  */
 enum vhost_blk_drain_mode {
-	VHOST_BLK_DRAIN_WAIT,
 	VHOST_BLK_DRAIN_KILLABLE,
 	VHOST_BLK_DRAIN_NOWAIT,
 };
@@ -395,7 +393,7 @@ int vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_blk_vq *vq,
 long vhost_blk_set_owner(struct vhost_blk_dev *dev);
 long vhost_blk_reset_owner(struct vhost_blk_dev *dev);
 int vhost_blk_pause(struct vhost_blk_dev *dev);
-void vhost_blk_quiesce(struct vhost_blk_dev *dev);
+int vhost_blk_quiesce(struct vhost_blk_dev *dev);
 void vhost_blk_unpause(struct vhost_blk_dev *dev);
 struct vhost_blk_worker *vhost_blk_new_worker(struct vhost_blk_dev *dev);
 void vhost_blk_vq_attach(struct vhost_blk_vq *vq, struct vhost_blk_worker *w);
@@ -407,8 +405,8 @@ long vhost_blk_ioctl(struct file *f, unsigned int cmd, unsigned long arg);
 
 /* vhost_ioctl.c */
 long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features);
-void vhost_blk_install_mem(struct vhost_blk_dev *dev,
-			   struct vhost_blk_mem *mem, u64 options);
+int vhost_blk_install_mem(struct vhost_blk_dev *dev,
+			  struct vhost_blk_mem *mem, u64 options);
 long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 			     struct vhost_memory __user *argp);
 long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,

@@ -62,7 +62,9 @@ long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features)
 		goto out;
 	}
 	if (features != dev->acked_features) {
-		vhost_blk_quiesce(dev);
+		ret = vhost_blk_quiesce(dev);
+		if (ret)
+			goto out;
 		dev->acked_features = features;
 		vhost_blk_unpause(dev);
 	}
@@ -76,19 +78,24 @@ out:
  * the table in place). Caller holds dev->mutex. Requests in flight
  * write their status (and bounced data) through owner addresses found in
  * the old table, and may use its pinned pages: they finish first.
+ * 0, or -EINTR when a fatal signal cut the wait short: nothing changed.
  */
-void vhost_blk_install_mem(struct vhost_blk_dev *dev,
-			   struct vhost_blk_mem *mem, u64 options)
+int vhost_blk_install_mem(struct vhost_blk_dev *dev,
+			  struct vhost_blk_mem *mem, u64 options)
 {
 	struct vhost_blk_mem *old;
+	int ret;
 
-	vhost_blk_quiesce(dev);
+	ret = vhost_blk_quiesce(dev);
+	if (ret)
+		return ret;
 	old = rcu_replace_pointer(dev->mem, mem, lockdep_is_held(&dev->mutex));
 	/* The data path reads the options of an unpaused queue. */
 	dev->options = options;
 	vhost_blk_unpause(dev);
 	if (old != mem)
 		vhost_blk_mem_retire(old, dev->mm);
+	return 0;
 }
 
 long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
@@ -153,7 +160,9 @@ long vhost_blk_set_mem_table(struct vhost_blk_dev *dev,
 			goto out_free_mem;
 	}
 
-	vhost_blk_install_mem(dev, mem, dev->options);
+	ret = vhost_blk_install_mem(dev, mem, dev->options);
+	if (ret)
+		goto out_free_mem;
 	goto out_unlock;
 
 out_free_mem:
@@ -263,7 +272,9 @@ static long vhost_blk_set_vring_kick(struct vhost_blk_dev *dev,
 	struct file *kick;
 	long ret;
 
-	vhost_blk_vq_stop(vq);
+	ret = vhost_blk_vq_stop(vq);
+	if (ret)
+		return ret;
 	if (fd == -1) {
 		vhost_blk_vq_lock(vq);
 		if (vq->kick)
@@ -414,7 +425,9 @@ long vhost_blk_vring_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 		break;
 	case VHOST_GET_VRING_BASE:
 		/* Stops the ring: every consumed request is on used. */
-		vhost_blk_vq_stop(vq);
+		ret = vhost_blk_vq_stop(vq);
+		if (ret)
+			break;
 		s.num = vq->last_avail_idx;
 		if (copy_to_user(argp, &s, sizeof(s)))
 			ret = -EFAULT;

@@ -389,6 +389,148 @@ TEST_F_TIMEOUT(dm, killed_owner_leaves_a_stalled_backend_at_once, 120)
 	EXPECT_EQ(1, atoi(why)) TH_LOG("%s open %s times", DM_NAME, why);
 }
 
+/* /proc/PID/wchan: where the task sleeps; false if unreadable. */
+static bool proc_wchan(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, out, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	out[n] = 0;
+	return true;
+}
+
+/* What a stalled owner is doing when it is killed. */
+enum stall_in {
+	STALL_GET_VRING_BASE,
+	STALL_RESET_OWNER,
+	STALL_SET_MEM_TABLE,
+};
+
+static int stall_ioctl(struct vblk_dev *d, enum stall_in in)
+{
+	struct vhost_vring_state s = { .index = 0 };
+
+	switch (in) {
+	case STALL_GET_VRING_BASE:
+		return ioctl(d->fd, VHOST_GET_VRING_BASE, &s);
+	case STALL_RESET_OWNER:
+		return vhost_blk_reset_owner(d->fd);
+	default:
+		return vblk_dev_set_mem_table(d);
+	}
+}
+
+/*
+ * An owner killed while an ioctl waits for requests that a backend does
+ * not answer (a suspended device-mapper device holds them) goes away at
+ * once, as one killed elsewhere does: the wait is killable, and the
+ * release finishes in the background until the backend comes back.
+ */
+static void killed_in_ioctl(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(dm) *self, enum stall_in in)
+{
+	enum { N = 8 };
+	struct resumer rs = { .name = DM_NAME };
+	long refs0 = module_refs();
+	int st, pfd[2], go[2], fd = -1;
+	char why[256], wchan[64] = "";
+	uint64_t t0, ms;
+	pthread_t t;
+	pid_t pid;
+
+	ASSERT_LE(0, refs0);
+	ASSERT_EQ(0, run_cmd(why, sizeof(why), DMSETUP " suspend --noflush %s",
+			     DM_NAME)) TH_LOG("%s", why);
+	ASSERT_EQ(0, pthread_create(&t, NULL, resume_later, &rs));
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct vblk_opts o = VBLK_OPTS_DEFAULT;
+		struct vblk_dev *d;
+		char c;
+
+		if (vblk_dev_create(&d, &o, self->fd, 0, "stalled"))
+			_exit(1);
+		for (int i = 0; i < N; i++) {
+			struct op op = { .type = VIRTIO_BLK_T_OUT,
+					 .sector = SLOT(i), .len = 4096 };
+
+			op.r = vblk_req_alloc(d);
+			if (!op.r || vblk_alloc(d, 4096, 4096, &op.gpa))
+				_exit(1);
+			vblk_req_reset(op.r, op.type, op.sector);
+			vblk_pattern_fill(op_buf(d, &op), 4096, op.sector,
+					  self->seed);
+			vblk_req_add_data(d, op.r, op.gpa, 4096);
+			if (vblk_req_submit(&d->vqs[0], op.r, 0) < 0)
+				_exit(1);
+		}
+		if (vblk_vq_kick_force(&d->vqs[0]) ||
+		    write(pfd[1], &d->fd, sizeof(d->fd)) != sizeof(d->fd) ||
+		    read(go[0], &c, 1) != 1)
+			_exit(1);
+		/* Once all are in flight: waits for them, until killed. */
+		stall_ioctl(d, in);
+		_exit(2);
+	}
+	close(pfd[1]);
+	close(go[0]);
+	EXPECT_EQ(sizeof(fd), read(pfd[0], &fd, sizeof(fd)));
+	close(pfd[0]);
+	EXPECT_TRUE(EVENTUALLY(dev_inflight(pid, fd) == N, 10000))
+		TH_LOG("%ld requests in flight", dev_inflight(pid, fd));
+	EXPECT_EQ(1, write(go[1], "g", 1));
+	close(go[1]);
+	/* In the ioctl's wait, not before it. */
+	EXPECT_TRUE(EVENTUALLY(proc_wchan(pid, wchan, sizeof(wchan)) &&
+			       strstr(wchan, "vhost_blk"), 10000))
+		TH_LOG("owner waits in \"%s\"", wchan);
+
+	t0 = vblk_now_ns();
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ms = (vblk_now_ns() - t0) / 1000000;
+	TH_LOG("owner waiting in %s gone %llu ms after SIGKILL", wchan,
+	       (unsigned long long)ms);
+	EXPECT_GT(2000, ms);
+	EXPECT_TRUE(WIFSIGNALED(st));
+
+	rs.done = true;
+	pthread_join(t, NULL);
+	EXPECT_TRUE(EVENTUALLY(module_refs() == refs0, PROMPT_MS))
+		TH_LOG("module refcnt %ld, want %ld", module_refs(), refs0);
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(0, disk_check_pattern(test_dev2(), SLOT(i), 4096,
+						self->seed)) TH_LOG("write %d", i);
+	}
+}
+
+TEST_F_TIMEOUT(dm, killed_in_get_vring_base, 120)
+{
+	killed_in_ioctl(_metadata, self, STALL_GET_VRING_BASE);
+}
+
+TEST_F_TIMEOUT(dm, killed_in_reset_owner, 120)
+{
+	killed_in_ioctl(_metadata, self, STALL_RESET_OWNER);
+}
+
+TEST_F_TIMEOUT(dm, killed_in_set_mem_table, 120)
+{
+	killed_in_ioctl(_metadata, self, STALL_SET_MEM_TABLE);
+}
+
 /*
  * A release cut short stops every queue before it waits for any: a kick
  * that arrives after the owner is gone, on a queue with nothing in
