@@ -44,37 +44,6 @@ FIXTURE_TEARDOWN(stats)
 	close(self->bfd);
 }
 
-/* The line of fdinfo that starts with @key, or false. */
-static bool fdinfo_line(int fd, const char *key, char *out, size_t len)
-{
-	char path[64];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (!found && fgets(out, len, f))
-		found = !strncmp(out, key, strlen(key));
-	fclose(f);
-	return found;
-}
-
-/* The value of counter @key in @line, or UINT64_MAX if absent. */
-static uint64_t counter(const char *line, const char *key)
-{
-	size_t klen = strlen(key);
-	const char *p = line;
-
-	while ((p = strstr(p, key))) {
-		if ((p[-1] == ' ' || p[-1] == '\t') && p[klen] == '=')
-			return strtoull(p + klen + 1, NULL, 10);
-		p += klen;
-	}
-	return UINT64_MAX;
-}
-
 /* A chain whose only descriptor lies outside the memory table. */
 static void refused_chain(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(stats) *self)
@@ -127,32 +96,32 @@ TEST_F(stats, fdinfo_counts_every_request)
 	EXPECT_NE(NULL, strstr(line, test_dev())) TH_LOG("%s", line);
 	ASSERT_TRUE(fdinfo_line(self->d->fd, "vq0:", vq0, sizeof(vq0)));
 	TH_LOG("%s", vq0);
-	EXPECT_EQ(3, counter(vq0, "in"));
-	EXPECT_EQ(3, counter(vq0, "out"));
-	EXPECT_EQ(1, counter(vq0, "flush"));
-	EXPECT_EQ(1, counter(vq0, "get_id"));
-	EXPECT_EQ(0, counter(vq0, "discard"));
-	EXPECT_EQ(1, counter(vq0, "other"));
-	EXPECT_EQ(7, counter(vq0, "ok"));
-	EXPECT_EQ(1, counter(vq0, "ioerr"));
-	EXPECT_EQ(1, counter(vq0, "unsupp"));
-	EXPECT_EQ(1, counter(vq0, "refused"));
-	EXPECT_EQ(3 * 4096, counter(vq0, "bytes_written"));
-	EXPECT_EQ(2 * 8192, counter(vq0, "bytes_read"));
-	EXPECT_EQ(0, counter(vq0, "inflight"));
+	EXPECT_EQ(3, fdinfo_counter(vq0, "in"));
+	EXPECT_EQ(3, fdinfo_counter(vq0, "out"));
+	EXPECT_EQ(1, fdinfo_counter(vq0, "flush"));
+	EXPECT_EQ(1, fdinfo_counter(vq0, "get_id"));
+	EXPECT_EQ(0, fdinfo_counter(vq0, "discard"));
+	EXPECT_EQ(1, fdinfo_counter(vq0, "other"));
+	EXPECT_EQ(7, fdinfo_counter(vq0, "ok"));
+	EXPECT_EQ(1, fdinfo_counter(vq0, "ioerr"));
+	EXPECT_EQ(1, fdinfo_counter(vq0, "unsupp"));
+	EXPECT_EQ(1, fdinfo_counter(vq0, "refused"));
+	EXPECT_EQ(3 * 4096, fdinfo_counter(vq0, "bytes_written"));
+	EXPECT_EQ(2 * 8192, fdinfo_counter(vq0, "bytes_read"));
+	EXPECT_EQ(0, fdinfo_counter(vq0, "inflight"));
 	/*
 	 * Every request was kicked and called for, one at a time. The call
 	 * comes after the used index the driver waited for: let the last
 	 * one land in the counter.
 	 */
-	for (int i = 0; i < 200 && counter(vq0, "calls") < 10; i++) {
+	for (int i = 0; i < 200 && fdinfo_counter(vq0, "calls") < 10; i++) {
 		usleep(5000);
 		ASSERT_TRUE(fdinfo_line(self->d->fd, "vq0:", vq0,
 					sizeof(vq0)));
 	}
-	EXPECT_LE(10, counter(vq0, "kicks"));
-	EXPECT_LE(10, counter(vq0, "calls"));
-	EXPECT_EQ(0, counter(vq0, "poll_hits"));
+	EXPECT_LE(10, fdinfo_counter(vq0, "kicks"));
+	EXPECT_LE(10, fdinfo_counter(vq0, "calls"));
+	EXPECT_EQ(0, fdinfo_counter(vq0, "poll_hits"));
 	/* One queue in use: the total is that queue. */
 	ASSERT_TRUE(fdinfo_line(self->d->fd, "total:", line, sizeof(line)));
 	EXPECT_STREQ(vq0 + 4, line + 6);
@@ -172,10 +141,10 @@ TEST_F(stats, fdinfo_counts_busy_polling)
 					4096 + 8 * i, 4096, self->seed));
 	ASSERT_TRUE(fdinfo_line(self->d->fd, "vq0:", vq0, sizeof(vq0)));
 	TH_LOG("%s", vq0);
-	EXPECT_EQ(20, counter(vq0, "out"));
-	EXPECT_LT(0, counter(vq0, "poll_ns"));
+	EXPECT_EQ(20, fdinfo_counter(vq0, "out"));
+	EXPECT_LT(0, fdinfo_counter(vq0, "poll_ns"));
 	/* At most one hit per request the guest posted while polled. */
-	EXPECT_GE(20, counter(vq0, "poll_hits"));
+	EXPECT_GE(20, fdinfo_counter(vq0, "poll_hits"));
 }
 
 /* fdinfo's poll_ns of queue 0 of @fd, or UINT64_MAX. */
@@ -185,7 +154,7 @@ static uint64_t poll_ns(int fd)
 
 	if (!fdinfo_line(fd, "vq0:", vq0, sizeof(vq0)))
 		return UINT64_MAX;
-	return counter(vq0, "poll_ns");
+	return fdinfo_counter(vq0, "poll_ns");
 }
 
 /*

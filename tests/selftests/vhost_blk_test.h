@@ -465,6 +465,37 @@ static inline long vm_pin_kb(void)
 	return kb;
 }
 
+/* The line of fdinfo that starts with @key, or false. */
+static inline bool fdinfo_line(int fd, const char *key, char *out, size_t len)
+{
+	char path[64];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(out, len, f))
+		found = !strncmp(out, key, strlen(key));
+	fclose(f);
+	return found;
+}
+
+/* The value of counter @key in @line, or UINT64_MAX if absent. */
+static inline uint64_t fdinfo_counter(const char *line, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = line;
+
+	while ((p = strstr(p, key))) {
+		if ((p[-1] == ' ' || p[-1] == '\t') && p[klen] == '=')
+			return strtoull(p + klen + 1, NULL, 10);
+		p += klen;
+	}
+	return UINT64_MAX;
+}
+
 /* 1 if @efd fires within @ms, 0 if not. */
 static inline int efd_fired(int efd, int ms)
 {
