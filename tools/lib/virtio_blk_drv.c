@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "vbd_priv.h"
+#include "vhost_blk_ctl.h"
 
 /* ---- device ---- */
 
@@ -106,6 +107,13 @@ int vblk_dev_attach(struct vblk_dev *d, int backend_fd, uint64_t flags,
 	return d->ops->attach(d, backend_fd, flags, serial);
 }
 
+static bool vblk_env_pin_mem(void)
+{
+	const char *p = getenv("VBLK_PIN_MEM");
+
+	return p && !strcmp(p, "1");
+}
+
 int vblk_dev_create(struct vblk_dev **dp, const struct vblk_opts *opts,
 		    int backend_fd, uint64_t flags, const char *serial)
 {
@@ -119,6 +127,9 @@ int vblk_dev_create(struct vblk_dev **dp, const struct vblk_opts *opts,
 	if (ret)
 		return ret;
 	ret = vblk_dev_setup(d, opts->features_clear);
+	if (!ret && !opts->vhost_user &&
+	    (opts->pin_mem || vblk_env_pin_mem()))
+		ret = vhost_blk_set_options(d->fd, VHOST_BLK_OPT_F_PIN_MEM);
 	if (!ret)
 		ret = vblk_dev_attach(d, backend_fd, flags, serial);
 	for (unsigned int i = 0; !ret && i < opts->num_queues; i++)

@@ -117,6 +117,13 @@ struct vblk_opts {
 	 * and open the backend channel (vblk_dev.backend_req_fd).
 	 */
 	bool vhost_user_backend_req;
+	/*
+	 * /dev/vhost-blk: pin the memory table (VHOST_BLK_OPT_F_PIN_MEM)
+	 * before the backend is attached. The environment variable
+	 * VBLK_PIN_MEM=1 sets it for every device vblk_dev_create() makes,
+	 * so that a test program runs unchanged on a pinned table.
+	 */
+	bool pin_mem;
 };
 
 #define VBLK_OPTS_DEFAULT {					\
