@@ -233,6 +233,8 @@ static int vhost_blk_submit_bounce(struct vhost_blk_req *req,
 	ret = vhost_blk_bounce_alloc(req, iov, nr, len);
 	if (ret)
 		return ret;
+	/* A read's data is copied to the guest by the worker. */
+	req->status_page = NULL;
 
 	left = req->nr_bounce;
 	for (i = 0; i < req->nr_bounce; i++) {

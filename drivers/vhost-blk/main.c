@@ -38,6 +38,7 @@ static void vhost_blk_vq_init(struct vhost_blk_dev *dev, unsigned int index)
 	init_llist_head(&vq->done);
 	atomic_set(&vq->inflight, 0);
 	init_waitqueue_head(&vq->drain_wq);
+	spin_lock_init(&vq->used_lock);
 	INIT_LIST_HEAD(&vq->budget_node);
 	INIT_LIST_HEAD(&vq->inflight_claim);
 	atomic64_set(&vq->kicks, 0);
@@ -145,6 +146,10 @@ static int vhost_blk_vq_finish(struct vhost_blk_vq *vq)
 		return ret;
 	/* Nothing of ours reaches the region now: another device may. */
 	vhost_blk_inflight_unclaim(vq);
+	/* Nor does a completion reach the rings. */
+	vhost_blk_vq_lock(vq);
+	vhost_blk_vq_unmap_rings(vq);
+	mutex_unlock(&vq->mutex);
 	return 0;
 }
 
@@ -217,6 +222,7 @@ static int vhost_blk_vq_alloc_slots(struct vhost_blk_vq *vq)
 
 static void vhost_blk_vq_reset(struct vhost_blk_vq *vq)
 {
+	vhost_blk_vq_unmap_rings(vq);
 	vhost_blk_vq_free_slots(vq);
 	vhost_blk_work_init(&vq->kick_work, vhost_blk_handle_kick);
 	vhost_blk_work_init(&vq->done_work, vhost_blk_handle_done);
@@ -471,8 +477,11 @@ static void vhost_blk_vq_unpause(struct vhost_blk_vq *vq)
 {
 	vhost_blk_vq_lock(vq);
 	vq->paused = false;
-	if (vq->started)
+	if (vq->started) {
+		/* Table, options or features may have changed meanwhile. */
+		vhost_blk_vq_map_rings(vq);
 		vhost_blk_vq_queue_work(vq, &vq->kick_work);
+	}
 	mutex_unlock(&vq->mutex);
 }
 
@@ -637,6 +646,7 @@ int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 	ret = vhost_blk_inflight_start(vq);
 	if (ret)
 		goto unclaim;
+	vhost_blk_vq_map_rings(vq);
 	if (vq->kick != kick) {
 		if (vq->kick)
 			fput(vq->kick);

@@ -45,6 +45,9 @@ static struct vhost_blk_req *vhost_blk_req_get(struct vhost_blk_vq *vq)
 	req->pinned = false;
 	req->nr_pages = 0;
 	req->bvec = NULL;
+	req->status_page = NULL;
+	req->posted = false;
+	req->called = false;
 	atomic_set(&req->pending, 1);
 	atomic_inc(&vq->inflight);
 	return req;
@@ -71,6 +74,8 @@ void vhost_blk_req_put(struct vhost_blk_req *req)
 	 */
 	rcu_read_lock();
 	if (atomic_dec_and_test(&req->pending)) {
+		if (req->status_page)
+			vhost_blk_req_post(req);
 		llist_add(&req->node, &vq->done);
 		vhost_blk_vq_queue_work(vq, &vq->done_work);
 	}
@@ -159,7 +164,13 @@ static void vhost_blk_req_finish(struct vhost_blk_vq *vq,
 		req->log_iov = NULL;
 	}
 
-	if (user_ok) {
+	if (req->posted) {
+		/* vhost_blk_req_post() put it on the used ring. */
+		vhost_blk_stat_ended(vq, req);
+		vhost_blk_stat_inc(vq, &vq->stats.direct);
+		if (req->called)
+			vhost_blk_stat_inc(vq, &vq->stats.calls);
+	} else if (user_ok) {
 		if (req->status_addr) {
 			/*
 			 * used.len: bytes written from the first writable
@@ -498,6 +509,7 @@ static int vhost_blk_handle_req(struct vhost_blk_vq *vq,
 		vhost_blk_chain_refused(vq, req->head, -ENOSPC);
 		return 0;
 	}
+	vhost_blk_req_direct_prepare(vq, req);
 	if (st != VIRTIO_BLK_S_OK) {
 		req->status = st;
 		return 0;

@@ -124,7 +124,7 @@ struct vhost_blk_stat_snap {
 	u64 reqs[VHOST_BLK_STAT_NR];
 	u64 status[VIRTIO_BLK_S_UNSUPP + 1];
 	u64 bytes_read, bytes_written, refused, calls, poll_ns, poll_hits;
-	u64 kicks, inflight;
+	u64 direct, kicks, inflight;
 };
 
 static void vhost_blk_stat_read(struct vhost_blk_vq *vq,
@@ -146,6 +146,7 @@ static void vhost_blk_stat_read(struct vhost_blk_vq *vq,
 		v.calls = u64_stats_read(&s->calls);
 		v.poll_ns = u64_stats_read(&s->poll_ns);
 		v.poll_hits = u64_stats_read(&s->poll_hits);
+		v.direct = u64_stats_read(&s->direct);
 	} while (u64_stats_fetch_retry(&s->syncp, start));
 	v.kicks = atomic64_read(&vq->kicks);
 	v.inflight = atomic_read(&vq->inflight);
@@ -160,6 +161,7 @@ static void vhost_blk_stat_read(struct vhost_blk_vq *vq,
 	sum->calls += v.calls;
 	sum->poll_ns += v.poll_ns;
 	sum->poll_hits += v.poll_hits;
+	sum->direct += v.direct;
 	sum->kicks += v.kicks;
 	sum->inflight += v.inflight;
 }
@@ -178,9 +180,9 @@ static void vhost_blk_stat_show(struct seq_file *m, const char *name,
 	seq_printf(m, " ok=%llu ioerr=%llu unsupp=%llu refused=%llu",
 		   v->status[VIRTIO_BLK_S_OK], v->status[VIRTIO_BLK_S_IOERR],
 		   v->status[VIRTIO_BLK_S_UNSUPP], v->refused);
-	seq_printf(m, " bytes_read=%llu bytes_written=%llu inflight=%llu kicks=%llu calls=%llu poll_ns=%llu poll_hits=%llu\n",
+	seq_printf(m, " bytes_read=%llu bytes_written=%llu inflight=%llu kicks=%llu calls=%llu poll_ns=%llu poll_hits=%llu direct=%llu\n",
 		   v->bytes_read, v->bytes_written, v->inflight, v->kicks,
-		   v->calls, v->poll_ns, v->poll_hits);
+		   v->calls, v->poll_ns, v->poll_hits, v->direct);
 }
 
 /**

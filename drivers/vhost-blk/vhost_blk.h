@@ -157,6 +157,7 @@ struct vhost_blk_vq_stats {
 	u64_stats_t calls;		/* call eventfd signals */
 	u64_stats_t poll_ns;		/* busy-polling an empty ring */
 	u64_stats_t poll_hits;		/* polls that found a new chain */
+	u64_stats_t direct;		/* requests posted by their completion */
 };
 
 struct vhost_blk_req {
@@ -185,12 +186,29 @@ struct vhost_blk_req {
 	struct iovec *bounce_iov;	/* guest buffers to copy back (IN) */
 	unsigned int nr_bounce_iov;
 
+	/*
+	 * Direct completion (direct.c): the status byte's pinned page, NULL
+	 * when the worker posts the request. posted and called are set by
+	 * the last reference, read by the worker once it took the request.
+	 */
+	struct page *status_page;
+	unsigned int status_off;
+	bool posted;			/* on the used ring already */
+	bool called;			/* and the guest was called */
+
 	/* File backends: one asynchronous direct I/O per request. */
 	struct kiocb iocb;
 	struct bio_vec *bvec;		/* bounce pages as an iterator */
 	u64 io_len;			/* bytes the kiocb must transfer */
 	/* Set by ki_complete, cleared by the worker once it reported it. */
 	bool notify;			/* queued I/O to report to fsnotify */
+};
+
+/* A guest ring mapped into the kernel over pinned pages (direct.c). */
+struct vhost_blk_ring_map {
+	void *vaddr;			/* vmap() of pages, NULL: not mapped */
+	struct page **pages;		/* each with a reference of its own */
+	unsigned int n;
 };
 
 struct vhost_blk_vq {
@@ -232,6 +250,20 @@ struct vhost_blk_vq {
 	void __user *log_base;
 	struct eventfd_ctx *log_ctx;	/* dev->log_ctx holds the reference */
 	bool log_pending;		/* logged, log eventfd not signalled */
+
+	/*
+	 * Direct completion (direct.c): the used and avail rings mapped
+	 * into the kernel, set and cleared under mutex with no request in
+	 * flight. While used_map is set, last_used_idx, published_used,
+	 * signalled_used(_valid), the used ring's entries and index, and
+	 * call_ctx are written (and, outside the mutex, read) under
+	 * used_lock as well: requests post themselves from any context.
+	 */
+	spinlock_t used_lock;
+	struct vring_used *used_map;
+	struct vring_avail *avail_map;
+	struct vhost_blk_ring_map used_pages;
+	struct vhost_blk_ring_map avail_pages;
 
 	/*
 	 * Inflight region (inflight.c, VHOST_BLK_SET_VRING_INFLIGHT): in
@@ -477,6 +509,15 @@ int vhost_blk_log_iov(struct vhost_blk_vq *vq, const struct iovec *iov,
 		      unsigned int nr, u64 len);
 void vhost_blk_log_used(struct vhost_blk_vq *vq, u64 offset, u64 len);
 void vhost_blk_log_signal(struct vhost_blk_vq *vq);
+
+/* direct.c */
+void vhost_blk_vq_map_rings(struct vhost_blk_vq *vq);
+void vhost_blk_vq_unmap_rings(struct vhost_blk_vq *vq);
+void vhost_blk_req_direct_prepare(struct vhost_blk_vq *vq,
+				  struct vhost_blk_req *req);
+void vhost_blk_vq_add_used_mapped(struct vhost_blk_vq *vq, u16 head, u32 len);
+void vhost_blk_vq_signal_mapped(struct vhost_blk_vq *vq);
+void vhost_blk_req_post(struct vhost_blk_req *req);
 
 /* req.c */
 /* Not a virtio status: the request must be taken again later. */

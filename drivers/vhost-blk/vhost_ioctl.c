@@ -307,8 +307,11 @@ static long vhost_blk_set_vring_ctx(struct vhost_blk_vq *vq,
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
 	vhost_blk_vq_lock(vq);
+	/* A request posting itself reads call_ctx under used_lock. */
+	spin_lock_irq(&vq->used_lock);
 	old = *slot;
 	*slot = ctx;
+	spin_unlock_irq(&vq->used_lock);
 	mutex_unlock(&vq->mutex);
 	if (old)
 		eventfd_ctx_put(old);

@@ -274,6 +274,10 @@ int vhost_blk_vq_add_used(struct vhost_blk_vq *vq, u16 head, u32 len)
 {
 	struct vring_used_elem __user *e;
 
+	if (vq->used_map) {
+		vhost_blk_vq_add_used_mapped(vq, head, len);
+		return 0;
+	}
 	e = &vq->used->ring[vq->last_used_idx & (vq->num - 1)];
 	if (put_user(__cpu_to_virtio32(true, head), &e->id) ||
 	    put_user(__cpu_to_virtio32(true, len), &e->len)) {
@@ -318,6 +322,10 @@ static bool vhost_blk_vq_need_call(struct vhost_blk_vq *vq)
  */
 void vhost_blk_vq_signal(struct vhost_blk_vq *vq)
 {
+	if (vq->used_map) {
+		vhost_blk_vq_signal_mapped(vq);
+		return;
+	}
 	if (vq->published_used == vq->last_used_idx)
 		return;
 
