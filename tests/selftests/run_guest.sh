@@ -11,6 +11,9 @@
 # "not ok". Never stops early; exits 1 if anything failed.
 #
 # Usage: tests/selftests/run_guest.sh [binary...]   (default: all)
+# "pinned:BINARY" runs BINARY with every device on a pinned memory table
+# (VBLK_PIN_MEM=1: VHOST_BLK_OPT_F_PIN_MEM, where requests complete
+# directly from their bios), its results named "pinned BINARY: ...".
 # Environment: VHOST_BLK_TEST_DEV / VHOST_BLK_TEST_DEV2 (default /dev/ram0,
 # /dev/ram1) are overwritten by the tests; null_blk devices the tests make
 # through configfs (vhost-blk-*) and the faults and resize tests'
@@ -26,7 +29,9 @@ BRIDGE=$DIR/../../tools/build/vhost-user-blk-bridge
 QSD=/usr/bin/qemu-storage-daemon
 TESTS=(abi ioctl backend data file vring giant teardown bridge pin
        faults_dm faults_fmr faults_fslab faults_flood owner devnode stats
-       dirtylog service inflight resize)
+       dirtylog service inflight resize
+       pinned:data pinned:vring pinned:teardown pinned:faults_dm
+       pinned:faults_flood pinned:owner)
 # The bridge and stats selftests run these binaries.
 export VHOST_BLK_BRIDGE=${VHOST_BLK_BRIDGE:-$BRIDGE}
 export VHOST_BLK_CLI=${VHOST_BLK_CLI:-$TOOL}
@@ -89,18 +94,24 @@ cleanup()
 }
 trap cleanup EXIT
 
-# run_binary NAME: run build/NAME and merge its TAP into ours.
+# run_binary NAME: run build/NAME and merge its TAP into ours;
+# pinned:NAME on pinned memory tables.
 run_binary()
 {
-	local name=$1 bin=$BUILD/$1 out=$WORK/$1.out rc=0
-	local planned reported skip_reason=''
+	local name=$1 bin=$BUILD/${1#pinned:} out=$WORK/${1/:/-}.out rc=0
+	local planned reported skip_reason='' pin=0
 
+	if [[ $name == pinned:* ]]; then
+		pin=1
+		name="pinned ${name#pinned:}"
+	fi
 	echo "# ---- $name ----"
 	if [ ! -x "$bin" ]; then
 		tap_not_ok "$name: $bin not built (make -C tests/selftests)"
 		return
 	fi
-	KSFT_TAP_LEVEL=1 timeout -k 10 "$TIMEOUT" "$bin" >"$out" 2>&1 || rc=$?
+	VBLK_PIN_MEM=$pin KSFT_TAP_LEVEL=1 timeout -k 10 "$TIMEOUT" "$bin" \
+		>"$out" 2>&1 || rc=$?
 	tap_fold "$name: " "$out"
 	reported=$TAP_FOLD_RESULTS
 	planned=$TAP_FOLD_PLAN
