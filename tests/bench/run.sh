@@ -32,8 +32,11 @@
 #   --pin          every path: fio job N runs on vCPU N (cpus_allowed_policy=
 #                  split); a vhost-blk queue's worker, created by its job,
 #                  shares that vCPU
-#   --pin-mem      a fourth path, vhost-blk+pin: the engine with pin_mem=1
-#                  (VHOST_BLK_OPT_F_PIN_MEM), next to plain vhost-blk
+#   --pin-mem      two more paths: vhost-blk+pin, the engine with
+#                  pin_mem=1 (VHOST_BLK_OPT_F_PIN_MEM), where requests
+#                  are posted by their completion; and vhost-blk+pin+
+#                  nodirect, the same with the module's direct_complete
+#                  off, where the worker posts them as without pin_mem
 #   --poll [US]    polling instead of sleeping (implies --pin): on every
 #                  vhost path the engine polls its used ring US us (default
 #                  200) before it sleeps; a vhost-blk queue's worker runs
@@ -190,7 +193,7 @@ poll_args()
 # variant_args PATH: the engine options named by the "+" suffixes of a
 # vhost-blk path: pin (pin_mem=1), w1 (the queue's worker on the next
 # vCPU), wpoll (the worker busy-polls), epoll (the engine polls its used
-# ring); the windows are --poll's, or 200 us.
+# ring); the windows are --poll's, or 200 us. nodirect is run_fio's.
 variant_args()
 {
 	local opt us=200 IFS=+
@@ -302,6 +305,12 @@ scale_target()
 	done
 }
 
+# direct_complete Y|N: the module's direct completion on or off.
+direct_complete()
+{
+	echo "$1" >/sys/module/vhost_blk/parameters/direct_complete
+}
+
 # run_fio TRANSPORT DEV QUEUES NAME RW BS QD [fio args...]: one job, one
 # "BENCH|..." result line (or "BENCH-FAIL|...").
 run_fio()
@@ -339,11 +348,15 @@ run_fio()
 	rm -f "$WORK/stat"
 	args+=(--exec_prerun="sh $DIR/stat-snap.sh $WORK/stat $RAMP $((RUNTIME * 9 / 10)).$((RUNTIME * 9 % 10))")
 	out=$WORK/$tr-$name-$nq.json
+	# Read when a queue starts: for this job only.
+	[[ $tr == *+nodirect* ]] && direct_complete N
 	if (cd "$WORK" && timeout -k 5 $((RUNTIME * 4 + 60)) fio "${args[@]}" \
 		--output="$out") >"$WORK/fio.err" 2>&1 &&
 	   res=$(fio_json "$out" "$WORK/stat" 2>>"$WORK/fio.err"); then
+		direct_complete Y
 		echo "BENCH|$(basename "$dev")|$name|$nq|$tr|${res// /|}"
 	else
+		direct_complete Y
 		FAILED=$((FAILED + 1))
 		echo "BENCH-FAIL|$(basename "$dev")|$name|$nq|$tr"
 		sed 's/^/# /' "$WORK/fio.err" | tail -n 20
@@ -460,7 +473,8 @@ guest_main()
 	transports=(io_uring)
 	[ "$POLL" -gt 0 ] && transports+=(io_uring+sqpoll)
 	transports+=(vhost-blk)
-	[ "$PINMEM" -eq 1 ] && transports+=(vhost-blk+pin)
+	[ "$PINMEM" -eq 1 ] && transports+=(vhost-blk+pin
+					    vhost-blk+pin+nodirect)
 	if [ -x "$QSD" ]; then
 		transports+=(qsd)
 	else
