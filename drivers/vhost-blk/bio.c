@@ -117,6 +117,15 @@ static int vhost_blk_bio_last(struct vhost_blk_req *req, struct bio *bio,
  * is full and starting the next one where it ends (the first one at
  * @sector). @left counts the pages still to add, sizing the next bio.
  */
+/*
+ * Alignment of buffers the block layer takes in place: every bio boundary
+ * then falls on a logical block.
+ */
+static unsigned int vhost_blk_bdev_mask(struct block_device *bdev)
+{
+	return max(bdev_dma_alignment(bdev), bdev_logical_block_size(bdev) - 1);
+}
+
 static void vhost_blk_bio_add(struct vhost_blk_req *req, struct bio **bio,
 			      struct page *page, size_t seg, size_t off,
 			      unsigned int *left, blk_opf_t opf,
@@ -249,6 +258,23 @@ static int vhost_blk_submit_bounce(struct vhost_blk_req *req,
 }
 
 /**
+ * vhost_blk_bdev_in_table() - does a read or write use the pinned table?
+ * @dev: the device
+ * @iov: guest buffers
+ * @nr: number of buffers
+ *
+ * Return: true when vhost_blk_bdev_rw() takes the pages of @iov from the
+ * pinned memory table: a block device backend, VHOST_BLK_OPT_F_PIN_MEM,
+ * and buffers the device takes in place (not bounced).
+ */
+bool vhost_blk_bdev_in_table(const struct vhost_blk_dev *dev,
+			     const struct iovec *iov, unsigned int nr)
+{
+	return dev->bdev && (dev->options & VHOST_BLK_OPT_F_PIN_MEM) &&
+	       vhost_blk_iov_aligned(iov, nr, vhost_blk_bdev_mask(dev->bdev));
+}
+
+/**
  * vhost_blk_bdev_rw() - read or write the block device
  * @req: the request; req->dirty says whether the device writes the guest
  * @iov: guest buffers
@@ -268,11 +294,7 @@ int vhost_blk_bdev_rw(struct vhost_blk_req *req, const struct iovec *iov,
 	/* Writes as direct I/O issues them: not throttled as writeback. */
 	blk_opf_t opf = write ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE :
 				REQ_OP_READ;
-	/* Every bio boundary then falls on a logical block. */
-	unsigned int mask = max(bdev_dma_alignment(bdev),
-				bdev_logical_block_size(bdev) - 1);
-
-	if (!vhost_blk_iov_aligned(iov, nr, mask))
+	if (!vhost_blk_iov_aligned(iov, nr, vhost_blk_bdev_mask(bdev)))
 		return vhost_blk_submit_bounce(req, iov, nr, len, opf, sector);
 	if (dev->options & VHOST_BLK_OPT_F_PIN_MEM)
 		return vhost_blk_submit_table(req, iov, nr, opf, sector);

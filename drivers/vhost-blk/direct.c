@@ -11,7 +11,9 @@
  * kernel mapping of the ring's pages, publishes the index and signals the
  * call eventfd. The guest sees its completion one wake-up earlier. The
  * worker still reclaims the request later (bios, slot, in-flight count,
- * statistics), off the guest's path.
+ * statistics), off the guest's path: at its next run, without a wake-up
+ * of its own, unless someone waits for the queue to drain or for a slot
+ * (vhost_blk_vq_reap_soon()).
  *
  * Not with the dirty log (VHOST_F_LOG_ALL: every write must be logged from
  * the owner's context) nor with an inflight region (written with user
@@ -91,6 +93,7 @@ void vhost_blk_vq_unmap_rings(struct vhost_blk_vq *vq)
 {
 	unsigned long flags;
 
+	vhost_blk_vq_reap_soon(vq);
 	spin_lock_irqsave(&vq->used_lock, flags);
 	vq->used_map = NULL;
 	vq->avail_map = NULL;
@@ -144,6 +147,36 @@ void vhost_blk_vq_map_rings(struct vhost_blk_vq *vq)
 	vq->used_map = used;
 	vq->avail_map = avail;
 	spin_unlock_irqrestore(&vq->used_lock, flags);
+	vhost_blk_vq_reap_lazily(vq);
+}
+
+/**
+ * vhost_blk_vq_reap_soon() - have @vq's posted requests reclaimed now
+ * @vq: the queue, with its mutex held
+ *
+ * For whoever is about to wait for the queue's in-flight count or its
+ * slots: requests posted from now on wake the worker, and so do those
+ * posted already.
+ */
+void vhost_blk_vq_reap_soon(struct vhost_blk_vq *vq)
+{
+	WRITE_ONCE(vq->lazy_reap, false);
+	/* The flag before the list: pairs with llist_add() in req_put. */
+	smp_mb();
+	if (!llist_empty(&vq->done))
+		vhost_blk_vq_queue_work(vq, &vq->done_work);
+}
+
+/**
+ * vhost_blk_vq_reap_lazily() - let @vq's worker reclaim at its next run
+ * @vq: the queue, with its mutex held
+ *
+ * Only on a mapped queue that is served and has request slots.
+ */
+void vhost_blk_vq_reap_lazily(struct vhost_blk_vq *vq)
+{
+	if (vq->used_map && vq->started && !vq->paused && !vq->starved)
+		WRITE_ONCE(vq->lazy_reap, true);
 }
 
 /**

@@ -110,6 +110,8 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 	int ret;
 
 	mutex_lock(&vq->mutex);
+	/* Requests that posted themselves since the last run. */
+	vhost_blk_vq_complete(vq);
 	if (!vq->started || vq->paused || vq->broken || !vq->dev->bfile)
 		goto out;
 	/* Not once the owner is gone and the queue is detached. */
@@ -127,7 +129,13 @@ void vhost_blk_handle_kick(struct vhost_blk_work *work)
 		}
 		if (!vq->nr_free ||
 		    vq->inflight_pages >= VHOST_BLK_VQ_PAGES_MAX) {
+			vhost_blk_vq_complete(vq);
+			if (vq->nr_free &&
+			    vq->inflight_pages < VHOST_BLK_VQ_PAGES_MAX)
+				continue;
 			vq->starved = true;
+			/* Completions wake the worker from now on. */
+			vhost_blk_vq_reap_soon(vq);
 			break;
 		}
 		ret = vhost_blk_vq_next_avail(vq, &head);

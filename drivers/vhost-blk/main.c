@@ -131,6 +131,7 @@ static void vhost_blk_vq_halt(struct vhost_blk_vq *vq)
 {
 	vhost_blk_vq_lock(vq);
 	vq->started = false;
+	vhost_blk_vq_reap_soon(vq);
 	mutex_unlock(&vq->mutex);
 	/* No new kick after this; a queued one sees !started. */
 	vhost_blk_poll_stop(&vq->poll);
@@ -498,6 +499,8 @@ int vhost_blk_pause(struct vhost_blk_dev *dev)
 		bool busy;
 
 		vhost_blk_vq_lock(vq);
+		/* What posted itself is not in flight for the guest. */
+		vhost_blk_vq_complete(vq);
 		busy = atomic_read(&vq->inflight);
 		if (!busy)
 			vq->paused = true;
@@ -526,6 +529,7 @@ int vhost_blk_quiesce(struct vhost_blk_dev *dev)
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		vhost_blk_vq_lock(&dev->vqs[i]);
 		dev->vqs[i].paused = true;
+		vhost_blk_vq_reap_soon(&dev->vqs[i]);
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
@@ -653,6 +657,7 @@ int vhost_blk_vq_start(struct vhost_blk_dev *dev,
 		vq->kick = get_file(kick);
 	}
 	vq->started = true;
+	vhost_blk_vq_reap_lazily(vq);
 	mutex_unlock(&vq->mutex);
 
 	ret = vhost_blk_poll_start(&vq->poll, kick);

@@ -74,10 +74,19 @@ void vhost_blk_req_put(struct vhost_blk_req *req)
 	 */
 	rcu_read_lock();
 	if (atomic_dec_and_test(&req->pending)) {
-		if (req->status_page)
+		bool posted = false;
+
+		if (req->status_page) {
 			vhost_blk_req_post(req);
+			posted = true;
+		}
+		/*
+		 * The slot may be reused once on the list. A full barrier
+		 * before lazy_reap is read: pairs with reap_soon().
+		 */
 		llist_add(&req->node, &vq->done);
-		vhost_blk_vq_queue_work(vq, &vq->done_work);
+		if (!posted || !READ_ONCE(vq->lazy_reap))
+			vhost_blk_vq_queue_work(vq, &vq->done_work);
 	}
 	rcu_read_unlock();
 }
@@ -230,6 +239,7 @@ void vhost_blk_vq_complete(struct vhost_blk_vq *vq)
 		wake_up(&vq->drain_wq);
 	if (vq->starved) {
 		vq->starved = false;
+		vhost_blk_vq_reap_lazily(vq);
 		vhost_blk_vq_queue_work(vq, &vq->kick_work);
 	}
 }
@@ -349,13 +359,19 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 	struct vhost_blk_dev *dev = vq->dev;
 	bool write = cmd->type == VIRTIO_BLK_T_OUT;
 	const struct iovec *iov = cmd->data;
-	unsigned int mask, nr = cmd->nr_data;
-	unsigned int pages = vhost_blk_iov_pages(iov, nr);
+	unsigned int mask, nr = cmd->nr_data, pages = 0;
 	u64 len = cmd->data_len;
 	int ret;
 
-	if (!vhost_blk_pages_charge(pages))
-		return VHOST_BLK_S_AGAIN;
+	/*
+	 * The budget bounds pages pinned or bounced per request; those of
+	 * a pinned table are held already.
+	 */
+	if (!vhost_blk_bdev_in_table(dev, iov, nr)) {
+		pages = vhost_blk_iov_pages(iov, nr);
+		if (!vhost_blk_pages_charge(pages))
+			return VHOST_BLK_S_AGAIN;
+	}
 	req->dirty = !write;
 	req->nr_pages = pages;
 	vq->inflight_pages += pages;

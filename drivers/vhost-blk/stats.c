@@ -213,9 +213,18 @@ void vhost_blk_show_fdinfo(struct seq_file *m, struct file *f)
 	else
 		seq_puts(m, "none");
 	seq_puts(m, "\n");
-	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
-		if (dev->vqs[i].num)
-			vhost_blk_stat_read(&dev->vqs[i], &total);
+	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
+		struct vhost_blk_vq *vq = &dev->vqs[i];
+
+		/*
+		 * Requests that posted themselves are counted when the
+		 * worker takes them back: have it do so for the next read.
+		 */
+		if (!llist_empty(&vq->done))
+			vhost_blk_vq_queue_work(vq, &vq->done_work);
+		if (vq->num)
+			vhost_blk_stat_read(vq, &total);
+	}
 	vhost_blk_stat_show(m, "total", &total);
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		struct vhost_blk_stat_snap one = {};

@@ -260,6 +260,13 @@ struct vhost_blk_vq {
 	 * used_lock as well: requests post themselves from any context.
 	 */
 	spinlock_t used_lock;
+	/*
+	 * A request that posted itself leaves its reclaim to the worker's
+	 * next run instead of waking it: while the queue is mapped, started,
+	 * not paused and not starved. Written under mutex (cleared with
+	 * vhost_blk_vq_reap_soon()), read by completions.
+	 */
+	bool lazy_reap;
 	struct vring_used *used_map;
 	struct vring_avail *avail_map;
 	struct vhost_blk_ring_map used_pages;
@@ -518,6 +525,8 @@ void vhost_blk_req_direct_prepare(struct vhost_blk_vq *vq,
 void vhost_blk_vq_add_used_mapped(struct vhost_blk_vq *vq, u16 head, u32 len);
 void vhost_blk_vq_signal_mapped(struct vhost_blk_vq *vq);
 void vhost_blk_req_post(struct vhost_blk_req *req);
+void vhost_blk_vq_reap_soon(struct vhost_blk_vq *vq);
+void vhost_blk_vq_reap_lazily(struct vhost_blk_vq *vq);
 
 /* req.c */
 /* Not a virtio status: the request must be taken again later. */
@@ -546,6 +555,8 @@ void vhost_blk_fill_config(struct vhost_blk_dev *dev,
 			   struct virtio_blk_config *cfg, u64 *features);
 
 /* bio.c */
+bool vhost_blk_bdev_in_table(const struct vhost_blk_dev *dev,
+			     const struct iovec *iov, unsigned int nr);
 int vhost_blk_bdev_rw(struct vhost_blk_req *req, const struct iovec *iov,
 		      unsigned int nr, u64 len, u64 sector, bool write);
 void vhost_blk_bdev_flush(struct vhost_blk_req *req);
