@@ -282,6 +282,111 @@ TEST(pinned_table_completes_directly)
 	EXPECT_EQ(0, direct_count(_metadata, false, true));
 }
 
+#define NULLB_TIMED	"vhost-blk-pin-timed"
+
+struct wake_scan {
+	pid_t pid;
+	long n;
+};
+
+/* Adds the voluntary context switches (sleeps) of @pid's workers. */
+static int worker_sleeps_one(const char *dir, int tid __attribute__((unused)),
+			     const char *comm, void *arg)
+{
+	struct wake_scan *ws = arg;
+	char path[PATH_MAX], line[128];
+	long v;
+	FILE *f;
+
+	if (!worker_of(comm, ws->pid))
+		return 0;
+	snprintf(path, sizeof(path), "%s/status", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+			ws->n += v;
+	fclose(f);
+	return 0;
+}
+
+static long worker_sleeps(void)
+{
+	struct wake_scan ws = { .pid = getpid() };
+
+	return for_each_task(worker_sleeps_one, &ws) < 0 ? -1 : ws.n;
+}
+
+/*
+ * Times the worker slept per request at queue depth 1 on a backend that
+ * completes from a timer 100 us after each request (null_blk irqmode=2),
+ * with direct completion on or off; -1 if no worker was found.
+ */
+static double sleeps_per_request(struct __test_metadata *_metadata,
+				 const char *path, bool param)
+{
+	enum { N = 64, SZ = 4096 };
+	int bfd = open(path, O_RDWR | O_CLOEXEC);
+	uint64_t gpa, seed = 0x51ee9;
+	struct vblk_dev *d;
+	struct vblk_req *r;
+	long before, after;
+
+	ASSERT_LE(0, bfd);
+	ASSERT_EQ(0, set_direct_param(param));
+	ASSERT_EQ(0, make_dev(&d, bfd));
+	ASSERT_EQ(0, vhost_blk_set_options(d->fd, VHOST_BLK_OPT_F_PIN_MEM));
+	ASSERT_EQ(0, vblk_vq_start(d, 0, 0));
+	ASSERT_EQ(0, set_direct_param(true));
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(d, SZ, 4096, &gpa));
+	/* The worker exists once it served a request. */
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  write_pattern(&d->vqs[0], r, gpa, 8, SZ, seed));
+	before = worker_sleeps();
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(VIRTIO_BLK_S_OK,
+			  write_pattern(&d->vqs[0], r, gpa, 16 + 8 * i, SZ,
+					seed));
+	}
+	after = worker_sleeps();
+	for (int i = 0; i < N; i++)
+		EXPECT_EQ(0, disk_check_pattern(path, 16 + 8 * i, SZ, seed));
+	vblk_free(d, gpa, SZ);
+	vblk_req_free(d, r);
+	vblk_dev_destroy(d);
+	close(bfd);
+	TH_LOG("direct_complete=%c: worker slept %ld times for %d requests",
+	       param ? 'Y' : 'N', after - before, N);
+	return before <= 0 || after < before ? -1 : (double)(after - before) / N;
+}
+
+/*
+ * A request that posted itself does not wake the worker: at queue depth
+ * 1 the worker sleeps once per request (waiting for the next kick), not
+ * twice (and for the completion). Its reclaim waits for the next run.
+ */
+TEST(direct_completion_wakes_the_worker_once)
+{
+	static const char *const attrs[] = {
+		"size=64", "blocksize=512", "memory_backed=1", "irqmode=2",
+		"completion_nsec=100000", NULL,
+	};
+	char path[64];
+	double on, off;
+
+	if (nullb_get(NULLB_TIMED, attrs, path, sizeof(path)))
+		SKIP(return, "no configfs null_blk");
+	off = sleeps_per_request(_metadata, path, false);
+	on = sleeps_per_request(_metadata, path, true);
+	ASSERT_LE(0, off);
+	ASSERT_LE(0, on);
+	EXPECT_LE(1.7, off);
+	EXPECT_GE(1.3, on);
+}
+
 /* A table too large to pin even without a limit: -ENOMEM, no splat. */
 TEST(huge_table_enomem)
 {

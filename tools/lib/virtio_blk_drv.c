@@ -107,7 +107,7 @@ int vblk_dev_attach(struct vblk_dev *d, int backend_fd, uint64_t flags,
 	return d->ops->attach(d, backend_fd, flags, serial);
 }
 
-static bool vblk_env_pin_mem(void)
+bool vblk_env_pin_mem(void)
 {
 	const char *p = getenv("VBLK_PIN_MEM");
 

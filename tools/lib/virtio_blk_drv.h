@@ -126,6 +126,9 @@ struct vblk_opts {
 	bool pin_mem;
 };
 
+/* Whether VBLK_PIN_MEM=1 asks vblk_dev_create() to pin every table. */
+bool vblk_env_pin_mem(void);
+
 #define VBLK_OPTS_DEFAULT {					\
 	.mem_size = 64ULL << 20,				\
 	.layout = VBLK_MEM_ONE,					\
