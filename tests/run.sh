@@ -586,7 +586,8 @@ vm_suite()
 		vp="debug vm"
 		# A third of the stock rate: the ring fuzzer's million hostile
 		# requests run on the stock kernel, 300,000 of them here.
-		env=(-e "RING_HOSTILE=${DEBUG_RING_HOSTILE:-300000}")
+		env=(-e "RING_HOSTILE=${DEBUG_RING_HOSTILE:-300000}"
+		     -e "VHOST_BLK_PINNED=${DEBUG_PINNED-data vring teardown faults_dm owner}")
 	elif [ "$kernel" = 6.1 ]; then
 		gp="6.1 guest"
 		vp="6.1 vm"

@@ -320,7 +320,8 @@ static long worker_sleeps(void)
 
 /*
  * Times the worker slept per request at queue depth 1 on a backend that
- * completes from a timer 100 us after each request (null_blk irqmode=2),
+ * completes from a timer 1 ms after each request (null_blk irqmode=2:
+ * long enough for the worker to sleep first, also on a debug kernel),
  * with direct completion on or off; -1 if no worker was found.
  */
 static double sleeps_per_request(struct __test_metadata *_metadata,
@@ -372,7 +373,7 @@ TEST(direct_completion_wakes_the_worker_once)
 {
 	static const char *const attrs[] = {
 		"size=64", "blocksize=512", "memory_backed=1", "irqmode=2",
-		"completion_nsec=100000", NULL,
+		"completion_nsec=1000000", NULL,
 	};
 	char path[64];
 	double on, off;
