@@ -703,3 +703,103 @@ TEST(inflight_budget_shared_by_devices)
 }
 
 VHOST_BLK_TEST_MAIN
+
+/* ---- direct completion against a queue stopped half-way ---- */
+
+/* A null_blk that holds every request for three seconds. */
+#define NULLB_STALL		"vhost-blk-direct-stall"
+#define STALL_MS		3000
+#define STALL_NUM		8	/* ring size the queue starts with */
+#define STALL_BASE		512	/* used index: 0 modulo STALL_NUM */
+#define STALL_BIG_NUM		1024	/* then 512 is an entry 4 KiB on */
+
+static int nullb_stall(char *path, size_t len)
+{
+	static const char *const attrs[] = {
+		"size=64", "blocksize=512", "memory_backed=1", "irqmode=2",
+		"completion_nsec=3000000000", "hw_queue_depth=64",
+		"submit_queues=1", NULL,
+	};
+
+	return nullb_get(NULLB_STALL, attrs, path, len);
+}
+
+/* Shares the owner's mm but not its signals: GET_VRING_BASE, killed. */
+static int stop_in_sibling(void *arg)
+{
+	struct vhost_vring_state s = { .index = 0 };
+
+	ioctl(*(int *)arg, VHOST_GET_VRING_BASE, &s);
+	_exit(0);
+}
+
+/*
+ * A GET_VRING_BASE killed while a request waits on a stalled backend
+ * leaves the queue stopped with the request in flight. Another task of
+ * the owner's mm may then change the ring size. The request still ends
+ * on the ring it was taken from (or the change is refused): never
+ * through a mapping of the old ring at an index of the new size.
+ */
+TEST(direct_post_after_ring_resize)
+{
+	struct vhost_vring_state num = { .index = 0, .num = STALL_BIG_NUM };
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	char path[64];
+	struct vblk_dev *d;
+	struct vblk_req *r;
+	struct vblk_vq *vq;
+	uint64_t gpa;
+	int bfd, head, pid, status, ret;
+
+	if (nullb_stall(path, sizeof(path)))
+		SKIP(return, "no configfs null_blk");
+	bfd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, bfd);
+	ASSERT_EQ(0, set_direct_param(true));
+	ASSERT_EQ(0, make_dev(&d, bfd));
+	ASSERT_EQ(0, vhost_blk_set_options(d->fd, VHOST_BLK_OPT_F_PIN_MEM));
+	d->queue_size = STALL_NUM;
+	ASSERT_EQ(0, vblk_vq_start(d, 0, STALL_BASE));
+	vq = &d->vqs[0];
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, vblk_alloc(d, 4096, 4096, &gpa));
+	vblk_req_reset(r, VIRTIO_BLK_T_OUT, 8);
+	ASSERT_EQ(0, vblk_req_add_data(d, r, gpa, 4096));
+	head = vblk_req_submit(vq, r, 0);
+	ASSERT_LE(0, head);
+	ASSERT_EQ(0, vblk_vq_kick_force(vq));
+	/* The worker took it: the backend holds it for STALL_MS. */
+	usleep(300 * 1000);
+
+	pid = clone(stop_in_sibling, stack + sizeof(stack),
+		    CLONE_VM | CLONE_FILES | SIGCHLD, &d->fd);
+	ASSERT_LT(0, pid);
+	usleep(300 * 1000);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+
+	/* The queue is stopped, its request still in flight. */
+	ret = ioctl(d->fd, VHOST_SET_VRING_NUM, &num) ? -errno : 0;
+	EXPECT_TRUE(ret == 0 || ret == -EBUSY) TH_LOG("SET_VRING_NUM: %d", ret);
+
+	/* It ends where the guest's ring of STALL_NUM entries has it. */
+	for (int i = 0; i < 2 * STALL_MS / 10; i++) {
+		if (le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE)) !=
+		    STALL_BASE)
+			break;
+		usleep(10000);
+	}
+	EXPECT_EQ(STALL_BASE + 1, le16toh(vq->used->idx));
+	EXPECT_EQ((uint32_t)head,
+		  le32toh(vq->used->ring[STALL_BASE % STALL_NUM].id));
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  *(volatile uint8_t *)vblk_gpa_to_hva(d, r->status_gpa, 1));
+
+	/* The stop now finishes and the device goes away cleanly. */
+	num.num = 0;
+	EXPECT_EQ(0, ioctl(d->fd, VHOST_GET_VRING_BASE, &num));
+	vblk_dev_destroy(d);
+	close(bfd);
+}
