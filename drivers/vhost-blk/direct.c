@@ -97,6 +97,7 @@ void vhost_blk_vq_unmap_rings(struct vhost_blk_vq *vq)
 	spin_lock_irqsave(&vq->used_lock, flags);
 	vq->used_map = NULL;
 	vq->avail_map = NULL;
+	vq->map_num = 0;
 	spin_unlock_irqrestore(&vq->used_lock, flags);
 	vhost_blk_ring_unmap(&vq->used_pages);
 	vhost_blk_ring_unmap(&vq->avail_pages);
@@ -146,6 +147,7 @@ void vhost_blk_vq_map_rings(struct vhost_blk_vq *vq)
 	spin_lock_irqsave(&vq->used_lock, flags);
 	vq->used_map = used;
 	vq->avail_map = avail;
+	vq->map_num = vq->num;
 	spin_unlock_irqrestore(&vq->used_lock, flags);
 	vhost_blk_vq_reap_lazily(vq);
 }
@@ -210,7 +212,7 @@ static void vhost_blk_used_put(struct vhost_blk_vq *vq, u16 head, u32 len)
 {
 	struct vring_used_elem *e;
 
-	e = &vq->used_map->ring[vq->last_used_idx & (vq->num - 1)];
+	e = &vq->used_map->ring[vq->last_used_idx & (vq->map_num - 1)];
 	WRITE_ONCE(e->id, __cpu_to_virtio32(true, head));
 	WRITE_ONCE(e->len, __cpu_to_virtio32(true, len));
 	vq->last_used_idx++;
@@ -231,7 +233,7 @@ static bool vhost_blk_used_need_call(struct vhost_blk_vq *vq)
 	vq->signalled_used_valid = true;
 	if (!valid)
 		return true;
-	event = __virtio16_to_cpu(true, READ_ONCE(vq->avail_map->ring[vq->num]));
+	event = __virtio16_to_cpu(true, READ_ONCE(vq->avail_map->ring[vq->map_num]));
 	return vring_need_event(event, new, old);
 }
 
