@@ -224,7 +224,7 @@ static long vhost_blk_set_vring_inflight(struct vhost_blk_dev *dev,
 	if (ret)
 		goto out;
 	vq = &dev->vqs[array_index_nospec(v.index, VHOST_BLK_MAX_VQS)];
-	if (vq->started) {
+	if (vhost_blk_vq_busy(vq)) {
 		ret = -EBUSY;
 		goto out;
 	}

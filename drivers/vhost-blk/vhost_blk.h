@@ -428,6 +428,17 @@ struct vhost_blk_dev {
 int vhost_blk_check_owner(struct vhost_blk_dev *dev);
 void vhost_blk_vq_lock(struct vhost_blk_vq *vq);
 int vhost_blk_vq_stop(struct vhost_blk_vq *vq);
+
+/*
+ * Whether @vq's ring layout must stay as it is: the queue is served, or a
+ * stop that a fatal signal cut short left requests in flight, which still
+ * complete onto its rings. Caller holds dev->mutex.
+ */
+static inline bool vhost_blk_vq_busy(struct vhost_blk_vq *vq)
+{
+	return vq->started || atomic_read(&vq->inflight);
+}
+
 int vhost_blk_vq_start(struct vhost_blk_dev *dev, struct vhost_blk_vq *vq,
 		       struct file *kick);
 long vhost_blk_set_owner(struct vhost_blk_dev *dev);

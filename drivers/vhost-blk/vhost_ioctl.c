@@ -13,12 +13,12 @@
 
 #include "vhost_blk.h"
 
-static bool vhost_blk_any_started(struct vhost_blk_dev *dev)
+static bool vhost_blk_any_busy(struct vhost_blk_dev *dev)
 {
 	unsigned int i;
 
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
-		if (dev->vqs[i].started)
+		if (vhost_blk_vq_busy(&dev->vqs[i]))
 			return true;
 	return false;
 }
@@ -47,7 +47,7 @@ long vhost_blk_set_features(struct vhost_blk_dev *dev, u64 features)
 		ret = -EFAULT;
 		goto out;
 	}
-	if (!vhost_blk_any_started(dev)) {
+	if (!vhost_blk_any_busy(dev)) {
 		dev->acked_features = features;
 		goto out;
 	}
@@ -251,7 +251,7 @@ long vhost_blk_worker_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 			ret = -ENODEV;
 			break;
 		}
-		if (vq->started) {
+		if (vhost_blk_vq_busy(vq)) {
 			ret = -EBUSY;
 			break;
 		}
@@ -336,7 +336,7 @@ static long vhost_blk_set_vring_addr(struct vhost_blk_dev *dev,
 	 * A running ring keeps its addresses; only its dirty logging may be
 	 * switched, as a VMM does when live migration starts and ends.
 	 */
-	if (vq->started &&
+	if (vhost_blk_vq_busy(vq) &&
 	    (a->desc_user_addr != vq->desc_addr ||
 	     a->avail_user_addr != vq->avail_addr ||
 	     a->used_user_addr != vq->used_addr))
@@ -407,7 +407,7 @@ long vhost_blk_vring_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 
 	switch (cmd) {
 	case VHOST_SET_VRING_NUM:
-		if (vq->started)
+		if (vhost_blk_vq_busy(vq))
 			ret = -EBUSY;
 		else if (!s.num || s.num > VHOST_BLK_VRING_MAX ||
 			 (s.num & (s.num - 1)))
@@ -419,7 +419,7 @@ long vhost_blk_vring_ioctl(struct vhost_blk_dev *dev, unsigned int cmd,
 		ret = vhost_blk_set_vring_addr(dev, vq, &a);
 		break;
 	case VHOST_SET_VRING_BASE:
-		if (vq->started)
+		if (vhost_blk_vq_busy(vq))
 			ret = -EBUSY;
 		else if (s.num > U16_MAX)
 			ret = -EINVAL;
