@@ -13,7 +13,9 @@
 # Usage: tests/selftests/run_guest.sh [binary...]   (default: all)
 # "pinned:BINARY" runs BINARY with every device on a pinned memory table
 # (VBLK_PIN_MEM=1: VHOST_BLK_OPT_F_PIN_MEM, where requests complete
-# directly from their bios), its results named "pinned BINARY: ...".
+# directly from their bios), its results named "pinned BINARY: ...", and
+# VHOST_BLK_TEST_DEV a null_blk device that completes from a timer
+# interrupt 20 us after each request (brd completes inside submit_bio()).
 # Environment: VHOST_BLK_TEST_DEV / VHOST_BLK_TEST_DEV2 (default /dev/ram0,
 # /dev/ram1) are overwritten by the tests; null_blk devices the tests make
 # through configfs (vhost-blk-*) and the faults and resize tests'
@@ -97,24 +99,50 @@ cleanup()
 }
 trap cleanup EXIT
 
+# irq_nullb: a 64 MiB memory-backed null_blk that completes every request
+# from an hrtimer (irqmode=2), made once; prints its node.
+irq_nullb()
+{
+	local cfg=/sys/kernel/config/nullb/vhost-blk-irq dev i
+
+	[ -d /sys/kernel/config/nullb ] || return 1
+	if [ ! -d "$cfg" ]; then
+		mkdir "$cfg" && echo 64 >"$cfg/size" &&
+			echo 512 >"$cfg/blocksize" &&
+			echo 1 >"$cfg/memory_backed" && echo 2 >"$cfg/irqmode" &&
+			echo 20000 >"$cfg/completion_nsec" &&
+			echo 1024 >"$cfg/hw_queue_depth" &&
+			echo 1 >"$cfg/power" || return 1
+	fi
+	for ((i = 0; i < 50; i++)); do
+		for dev in /dev/vhost-blk-irq "/dev/nullb$(cat "$cfg/index")"; do
+			[ -b "$dev" ] && { echo "$dev"; return 0; }
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
 # run_binary NAME: run build/NAME and merge its TAP into ours;
 # pinned:NAME on pinned memory tables.
 run_binary()
 {
 	local name=$1 bin=$BUILD/${1#pinned:} out=$WORK/${1/:/-}.out rc=0
 	local planned reported skip_reason='' pin=0
+	local dev=${VHOST_BLK_TEST_DEV:-/dev/ram0}
 
 	if [[ $name == pinned:* ]]; then
 		pin=1
 		name="pinned ${name#pinned:}"
+		dev=$(irq_nullb) || dev=${VHOST_BLK_TEST_DEV:-/dev/ram0}
 	fi
 	echo "# ---- $name ----"
 	if [ ! -x "$bin" ]; then
 		tap_not_ok "$name: $bin not built (make -C tests/selftests)"
 		return
 	fi
-	VBLK_PIN_MEM=$pin KSFT_TAP_LEVEL=1 timeout -k 10 "$TIMEOUT" "$bin" \
-		>"$out" 2>&1 || rc=$?
+	VHOST_BLK_TEST_DEV=$dev VBLK_PIN_MEM=$pin KSFT_TAP_LEVEL=1 \
+		timeout -k 10 "$TIMEOUT" "$bin" >"$out" 2>&1 || rc=$?
 	tap_fold "$name: " "$out"
 	reported=$TAP_FOLD_RESULTS
 	planned=$TAP_FOLD_PLAN
