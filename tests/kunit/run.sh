@@ -197,8 +197,8 @@ overlay()
 		sync_file "$VB_REPO/tests/kunit/$f" "$OVERLAY/$f" || return 1
 		keep+=("$f")
 	done
-	for f in mem.c pin.c vring.c log.c inflight.c decode.c stats.c decode.h \
-		 vhost_blk.h vhost_blk_trace.h compat.h; do
+	for f in mem.c pin.c vring.c log.c inflight.c decode.c stats.c direct.c \
+		 decode.h vhost_blk.h vhost_blk_trace.h compat.h; do
 		sync_file "$VB_REPO/drivers/vhost-blk/$f" "$OVERLAY/$f" || return 1
 		keep+=("$f")
 	done
