@@ -99,8 +99,8 @@ cleanup()
 }
 trap cleanup EXIT
 
-# irq_nullb: a 64 MiB memory-backed null_blk that completes every request
-# from an hrtimer (irqmode=2), made once; prints its node.
+# irq_nullb: a 64 MiB memory-backed null_blk with discard that completes
+# every request from an hrtimer (irqmode=2), made once; prints its node.
 irq_nullb()
 {
 	local cfg=/sys/kernel/config/nullb/vhost-blk-irq dev i
@@ -108,7 +108,7 @@ irq_nullb()
 	[ -d /sys/kernel/config/nullb ] || return 1
 	if [ ! -d "$cfg" ]; then
 		mkdir "$cfg" && echo 64 >"$cfg/size" &&
-			echo 512 >"$cfg/blocksize" &&
+			echo 512 >"$cfg/blocksize" && echo 1 >"$cfg/discard" &&
 			echo 1 >"$cfg/memory_backed" && echo 2 >"$cfg/irqmode" &&
 			echo 20000 >"$cfg/completion_nsec" &&
 			echo 1024 >"$cfg/hw_queue_depth" &&
