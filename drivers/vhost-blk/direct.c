@@ -221,20 +221,13 @@ static void vhost_blk_used_put(struct vhost_blk_vq *vq, u16 head, u32 len)
 /* As vhost_blk_vq_need_call(), through the mapping; under used_lock. */
 static bool vhost_blk_used_need_call(struct vhost_blk_vq *vq)
 {
-	u16 old, new = vq->last_used_idx;
-	bool valid = vq->signalled_used_valid;
 	u16 event;
 
 	if (!vq->event_idx)
 		return !(__virtio16_to_cpu(true, READ_ONCE(vq->avail_map->flags)) &
 			 VRING_AVAIL_F_NO_INTERRUPT);
-	old = vq->signalled_used;
-	vq->signalled_used = new;
-	vq->signalled_used_valid = true;
-	if (!valid)
-		return true;
 	event = __virtio16_to_cpu(true, READ_ONCE(vq->avail_map->ring[vq->map_num]));
-	return vring_need_event(event, new, old);
+	return vhost_blk_vq_event_due(vq, true, event);
 }
 
 /*

@@ -501,6 +501,8 @@ int vhost_blk_vq_get_chain(struct vhost_blk_vq *vq, u16 head,
 			   struct vhost_blk_chain *chain);
 int vhost_blk_vq_chain_status(struct vhost_blk_vq *vq, u16 head,
 			      u8 __user **status);
+bool vhost_blk_vq_event_due(struct vhost_blk_vq *vq, bool event_ok,
+			    u16 event);
 int vhost_blk_vq_add_used(struct vhost_blk_vq *vq, u16 head, u32 len);
 void vhost_blk_vq_signal(struct vhost_blk_vq *vq);
 void vhost_blk_vq_error(struct vhost_blk_vq *vq, const char *why);

@@ -291,26 +291,40 @@ int vhost_blk_vq_add_used(struct vhost_blk_vq *vq, u16 head, u32 len)
 	return 0;
 }
 
+/**
+ * vhost_blk_vq_event_due() - EVENT_IDX: is a call due for the used index?
+ * @vq: the queue, under the lock its used ring is updated with
+ * @event_ok: whether @event could be read
+ * @event: the guest's used_event
+ *
+ * Records vq->last_used_idx as signalled. The first call after the queue
+ * starts, and one whose used_event cannot be read, is always due.
+ *
+ * Return: true when the guest asked to be called.
+ */
+bool vhost_blk_vq_event_due(struct vhost_blk_vq *vq, bool event_ok,
+			    u16 event)
+{
+	u16 old = vq->signalled_used, new = vq->last_used_idx;
+	bool valid = vq->signalled_used_valid;
+
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	return !valid || !event_ok || vring_need_event(event, new, old);
+}
+
 static bool vhost_blk_vq_need_call(struct vhost_blk_vq *vq)
 {
-	u16 old, new = vq->last_used_idx;
-	bool valid = vq->signalled_used_valid;
 	__virtio16 v;
+	bool ok;
 
 	if (!vq->event_idx) {
 		if (get_user(v, &vq->avail->flags))
 			return true;
 		return !(__virtio16_to_cpu(true, v) & VRING_AVAIL_F_NO_INTERRUPT);
 	}
-
-	old = vq->signalled_used;
-	vq->signalled_used = new;
-	vq->signalled_used_valid = true;
-	if (!valid)
-		return true;
-	if (get_user(v, vhost_blk_used_event(vq)))
-		return true;
-	return vring_need_event(__virtio16_to_cpu(true, v), new, old);
+	ok = !get_user(v, vhost_blk_used_event(vq));
+	return vhost_blk_vq_event_due(vq, ok, __virtio16_to_cpu(true, v));
 }
 
 /**
