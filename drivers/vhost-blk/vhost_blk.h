@@ -269,7 +269,7 @@ struct vhost_blk_vq {
 	bool lazy_reap;
 	struct vring_used *used_map;
 	struct vring_avail *avail_map;
-	unsigned int map_num;		/* vq->num when the rings were mapped */
+	unsigned int map_num;		/* vq->num at mapping; under used_lock */
 	struct vhost_blk_ring_map used_pages;
 	struct vhost_blk_ring_map avail_pages;
 
