@@ -128,7 +128,7 @@ irq_nullb()
 run_binary()
 {
 	local name=$1 bin=$BUILD/${1#pinned:} out=$WORK/${1/:/-}.out rc=0
-	local planned reported skip_reason='' pin=0
+	local planned reported skip_reason='' pin=0 start=$SECONDS
 	local dev=${VHOST_BLK_TEST_DEV:-/dev/ram0}
 
 	if [[ $name == pinned:* ]]; then
@@ -144,6 +144,7 @@ run_binary()
 	VHOST_BLK_TEST_DEV=$dev VBLK_PIN_MEM=$pin KSFT_TAP_LEVEL=1 \
 		timeout -k 10 "$TIMEOUT" "$bin" >"$out" 2>&1 || rc=$?
 	tap_fold "$name: " "$out"
+	echo "# $name took $((SECONDS - start)) s"
 	reported=$TAP_FOLD_RESULTS
 	planned=$TAP_FOLD_PLAN
 	[[ $TAP_FOLD_PLAN_REST =~ SKIP[[:space:]]*(.*)$ ]] &&
