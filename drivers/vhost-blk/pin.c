@@ -27,6 +27,10 @@
  * (2^29), checked after every chunk under vhost_blk_pin_mutex, so tables
  * take a page at most 2^29 + 2^19 references; the per-request pins of all
  * devices stay near 2^30 (budget.c), which leaves INT_MAX out of reach.
+ * The ring mappings of direct completion (direct.c) add one reference per
+ * page of a table region they map: two mappings per queue, each naming a
+ * region page at most once, so at most 2 * VHOST_BLK_MAX_VQS (32) for the
+ * 1024 the page's pin holds; under 2^25 in all.
  */
 #define VHOST_BLK_PIN_REFS_MAX	BIT(29)
 
