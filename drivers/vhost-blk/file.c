@@ -8,7 +8,9 @@
  * direct I/O alignment go through the request's bounce pages. Files on
  * filesystems without direct I/O fall back to buffered I/O. Flush is an
  * fsync of the file, discard punches a hole and write-zeroes zeroes the
- * range with fallocate().
+ * range with fallocate(). Those have no asynchronous form: they run on the
+ * device's auxiliary worker (worker.c), so that a slow one (a file on a
+ * networked filesystem) holds none of the queue's other requests.
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
@@ -152,27 +154,15 @@ void vhost_blk_file_release(struct vhost_blk_req *req)
 	req->bvec = NULL;
 }
 
-int vhost_blk_file_flush(struct vhost_blk_dev *dev)
-{
-	return vfs_fsync(dev->bfile, 0);
-}
-
-/**
- * vhost_blk_file_discard() - discard, write zeroes or erase a file range
- * @dev: the device, with a file backend
- * @type: VIRTIO_BLK_T_DISCARD, _WRITE_ZEROES or _SECURE_ERASE
- * @sector: start, in 512-byte sectors
- * @nr_sectors: length
- * @unmap: WRITE_ZEROES may deallocate
- *
- * A punched hole reads back as zeroes, so write-zeroes with unmap punches
- * too; without it the range stays allocated (FALLOC_FL_ZERO_RANGE).
- *
- * Return: 0, -EOPNOTSUPP for SECURE_ERASE or a filesystem that can neither
- * punch nor zero, or the error of vfs_fallocate().
+/*
+ * One segment of a DISCARD, WRITE_ZEROES or SECURE_ERASE. A punched hole
+ * reads back as zeroes, so write-zeroes with unmap punches too; without
+ * it the range stays allocated (FALLOC_FL_ZERO_RANGE). 0, -EOPNOTSUPP
+ * for SECURE_ERASE or a filesystem that can neither punch nor zero, or
+ * the error of vfs_fallocate().
  */
-int vhost_blk_file_discard(struct vhost_blk_dev *dev, u32 type, u64 sector,
-			   u64 nr_sectors, bool unmap)
+static int vhost_blk_file_fallocate(struct file *file, u32 type, u64 sector,
+				    u64 nr_sectors, bool unmap)
 {
 	loff_t pos = sector << SECTOR_SHIFT, len = nr_sectors << SECTOR_SHIFT;
 	int mode = FALLOC_FL_KEEP_SIZE;
@@ -184,12 +174,149 @@ int vhost_blk_file_discard(struct vhost_blk_dev *dev, u32 type, u64 sector,
 		return -EOPNOTSUPP;
 	/* vfs_fallocate() checks the file's mode, append-only and LSMs. */
 	if (type == VIRTIO_BLK_T_DISCARD || unmap)
-		return vfs_fallocate(dev->bfile, mode | FALLOC_FL_PUNCH_HOLE,
-				     pos, len);
+		return vfs_fallocate(file, mode | FALLOC_FL_PUNCH_HOLE, pos,
+				     len);
 
-	ret = vfs_fallocate(dev->bfile, mode | FALLOC_FL_ZERO_RANGE, pos, len);
+	ret = vfs_fallocate(file, mode | FALLOC_FL_ZERO_RANGE, pos, len);
 	if (ret == -EOPNOTSUPP)
-		ret = vfs_fallocate(dev->bfile, mode | FALLOC_FL_PUNCH_HOLE,
-				    pos, len);
+		ret = vfs_fallocate(file, mode | FALLOC_FL_PUNCH_HOLE, pos,
+				    len);
 	return ret;
+}
+
+/*
+ * The segments decoded and checked by vhost_blk_decode(), in order until
+ * one fails: UNSUPP for -EOPNOTSUPP (the guest stops using the command),
+ * else IOERR.
+ */
+static u8 vhost_blk_file_segs(struct file *file, u32 type,
+			      const struct virtio_blk_discard_write_zeroes *segs,
+			      unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		bool unmap = le32_to_cpu(segs[i].flags) &
+			     VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+		int ret;
+
+		ret = vhost_blk_file_fallocate(file, type,
+					       le64_to_cpu(segs[i].sector),
+					       le32_to_cpu(segs[i].num_sectors),
+					       unmap);
+		if (ret)
+			return ret == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP :
+						    VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* What a request on the auxiliary worker does, or its queue's worker. */
+static u8 vhost_blk_file_sync(struct vhost_blk_req *req)
+{
+	if (req->type == VIRTIO_BLK_T_FLUSH)
+		return vfs_fsync(req->aux_file, 0) ? VIRTIO_BLK_S_IOERR :
+						     VIRTIO_BLK_S_OK;
+	return vhost_blk_file_segs(req->aux_file, req->type, req->aux_segs,
+				   req->aux_nr_segs);
+}
+
+/*
+ * The auxiliary worker's part. Nothing of the request or the device is
+ * touched after vhost_blk_req_put(): the slot may be reused, the backend
+ * dropped and the device freed.
+ */
+static void vhost_blk_file_aux_fn(struct vhost_blk_work *work)
+{
+	struct vhost_blk_req *req = container_of(work, struct vhost_blk_req,
+						 aux_work);
+	u8 st = vhost_blk_file_sync(req);
+
+	kfree(req->aux_segs);
+	req->aux_segs = NULL;
+	if (st != VIRTIO_BLK_S_OK)
+		WRITE_ONCE(req->status, st);
+	vhost_blk_req_put(req);
+}
+
+/*
+ * Hand @req to the auxiliary worker, holding a reference for it: the
+ * request ends when the work does. False when there is no live auxiliary
+ * worker: then the caller does the work itself.
+ */
+static bool vhost_blk_file_queue(struct vhost_blk_req *req)
+{
+	struct vhost_blk_dev *dev = req->vq->dev;
+
+	req->aux_file = dev->bfile;
+	vhost_blk_work_init(&req->aux_work, vhost_blk_file_aux_fn);
+	/* The caller's reference keeps the request from ending meanwhile. */
+	atomic_inc(&req->pending);
+	if (vhost_blk_aux_queue(dev, &req->aux_work))
+		return true;
+	atomic_dec(&req->pending);
+	return false;
+}
+
+/**
+ * vhost_blk_file_flush() - flush a file backend
+ * @req: the request, in its queue's worker
+ *
+ * An fsync of the file, on the auxiliary worker if the device has one:
+ * the queue's other requests go on meanwhile, and the request ends when
+ * the fsync does.
+ *
+ * Return: the request's status so far: OK once queued, else the
+ * fsync's, IOERR when it failed.
+ */
+u8 vhost_blk_file_flush(struct vhost_blk_req *req)
+{
+	req->aux_segs = NULL;
+	req->aux_nr_segs = 0;
+	if (vhost_blk_file_queue(req))
+		return VIRTIO_BLK_S_OK;
+	return vhost_blk_file_sync(req);
+}
+
+/**
+ * vhost_blk_file_discard() - discard, write zeroes or erase file ranges
+ * @req: the request, in its queue's worker
+ * @cmd: the decoded request: type and segments
+ *
+ * fallocate() of each segment, on the auxiliary worker if the device has
+ * one (with a copy of the segments: @cmd's are the queue's scratch).
+ * SECURE_ERASE, which a file cannot do, and requests with nothing to do
+ * end at once.
+ *
+ * Return: the request's status so far: OK once queued, else UNSUPP or
+ * IOERR from the first segment that failed.
+ */
+u8 vhost_blk_file_discard(struct vhost_blk_req *req,
+			  const struct vhost_blk_cmd *cmd)
+{
+	struct file *file = req->vq->dev->bfile;
+	unsigned int i;
+
+	if (cmd->type == VIRTIO_BLK_T_SECURE_ERASE)
+		return vhost_blk_file_segs(file, cmd->type, cmd->segs,
+					   cmd->nr_segs);
+	for (i = 0; i < cmd->nr_segs; i++)
+		if (cmd->segs[i].num_sectors)
+			break;
+	if (i == cmd->nr_segs)
+		return VIRTIO_BLK_S_OK;
+
+	req->aux_segs = kmemdup(cmd->segs,
+				array_size(cmd->nr_segs, sizeof(*cmd->segs)),
+				GFP_KERNEL_ACCOUNT);
+	req->aux_nr_segs = cmd->nr_segs;
+	if (!req->aux_segs) {
+		/* Do it here, as if there were no auxiliary worker. */
+		atomic64_inc(&req->vq->dev->aux_inline);
+	} else if (vhost_blk_file_queue(req)) {
+		return VIRTIO_BLK_S_OK;
+	}
+	kfree(req->aux_segs);
+	req->aux_segs = NULL;
+	return vhost_blk_file_segs(file, cmd->type, cmd->segs, cmd->nr_segs);
 }

@@ -86,6 +86,17 @@ static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 	if (ret)
 		goto out_unlock;
 
+	/*
+	 * A regular file's flush and fallocate run on the auxiliary worker.
+	 * Without one (RLIMIT_NPROC, max_kthread_workers, memory) the queue
+	 * workers run them as before, counted in fdinfo: the backend works,
+	 * only a slow flush holds its queue.
+	 */
+	if (file && !S_ISBLK(file_inode(file)->i_mode))
+		vhost_blk_aux_start(dev);
+	else
+		vhost_blk_aux_stop(dev);
+
 	old = dev->bfile;
 	dev->bfile = file;
 	dev->bdev = NULL;

@@ -55,6 +55,7 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 	if (!dev)
 		return -ENOMEM;
 	mutex_init(&dev->mutex);
+	spin_lock_init(&dev->aux_lock);
 	vhost_blk_resize_init(dev);
 	dev->id = atomic_inc_return(&ids);
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
@@ -311,6 +312,8 @@ static int vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 			dev->workers[i] = NULL;
 		}
 	}
+	/* Its requests ended with their queues': it holds no work. */
+	vhost_blk_aux_stop(dev);
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
 		vhost_blk_vq_reset(&dev->vqs[i]);
 

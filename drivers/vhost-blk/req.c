@@ -400,8 +400,7 @@ static u8 vhost_blk_rw(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 static u8 vhost_blk_flush(struct vhost_blk_vq *vq, struct vhost_blk_req *req)
 {
 	if (!vq->dev->bdev)
-		return vhost_blk_file_flush(vq->dev) ? VIRTIO_BLK_S_IOERR :
-						       VIRTIO_BLK_S_OK;
+		return vhost_blk_file_flush(req);
 	vhost_blk_bdev_flush(req);
 	return VIRTIO_BLK_S_OK;
 }
@@ -431,7 +430,8 @@ static u8 vhost_blk_get_id(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 
 /*
  * DISCARD, WRITE_ZEROES and SECURE_ERASE: the segments vhost_blk_decode()
- * copied and checked, issued in order until one fails.
+ * copied and checked, issued in order until one fails; file.c does the
+ * same for a file backend.
  */
 static u8 vhost_blk_discard(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 			    const struct vhost_blk_cmd *cmd)
@@ -442,6 +442,8 @@ static u8 vhost_blk_discard(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 	struct bio *bio = NULL;
 	unsigned int i;
 
+	if (!dev->bdev)
+		return vhost_blk_file_discard(req, cmd);
 	for (i = 0; i < cmd->nr_segs; i++) {
 		const struct virtio_blk_discard_write_zeroes *seg = &cmd->segs[i];
 		bool unmap = le32_to_cpu(seg->flags) &
@@ -452,12 +454,8 @@ static u8 vhost_blk_discard(struct vhost_blk_vq *vq, struct vhost_blk_req *req,
 
 		if (!num)
 			continue;
-		if (dev->bdev)
-			ret = vhost_blk_bdev_discard(dev->bdev, cmd->type, sector,
-						     num, unmap, max, &bio);
-		else
-			ret = vhost_blk_file_discard(dev, cmd->type, sector, num,
-						     unmap);
+		ret = vhost_blk_bdev_discard(dev->bdev, cmd->type, sector, num,
+					     unmap, max, &bio);
 		if (ret) {
 			/* UNSUPP tells the guest to stop using the command. */
 			status = ret == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP :

@@ -185,14 +185,34 @@ static void vhost_blk_stat_show(struct seq_file *m, const char *name,
 		   v->calls, v->poll_ns, v->poll_hits, v->direct);
 }
 
+/*
+ * The auxiliary worker of a file backend: "none" (another backend, or it
+ * could not be made), "running" or "killed" (with the owner), and how
+ * many requests it ran and how many its absence left to the queues.
+ */
+static void vhost_blk_aux_show(struct seq_file *m, struct vhost_blk_dev *dev)
+{
+	const char *state = "none";
+
+	if (dev->aux) {
+		spin_lock(&dev->aux_lock);
+		state = dev->aux_dead ? "killed" : "running";
+		spin_unlock(&dev->aux_lock);
+	}
+	seq_printf(m, "aux:\t%s queued=%lld inline=%lld\n", state,
+		   atomic64_read(&dev->aux_queued),
+		   atomic64_read(&dev->aux_inline));
+}
+
 /**
  * vhost_blk_show_fdinfo() - /proc/PID/fdinfo/FD of an open device
  * @m: the fdinfo file
  * @f: the device file
  *
- * The device id, owner, backend and acked features, then one "total:"
- * line and one "vqN:" line for every queue given a size, each as
- * key=value counters (Documentation/vhost-blk.rst, "Observability").
+ * The device id, owner, acked features, backend and auxiliary worker,
+ * then one "total:" line and one "vqN:" line for every queue given a
+ * size, each as key=value counters (Documentation/vhost-blk.rst,
+ * "Observability").
  */
 void vhost_blk_show_fdinfo(struct seq_file *m, struct file *f)
 {
@@ -213,6 +233,7 @@ void vhost_blk_show_fdinfo(struct seq_file *m, struct file *f)
 	else
 		seq_puts(m, "none");
 	seq_puts(m, "\n");
+	vhost_blk_aux_show(m, dev);
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++) {
 		struct vhost_blk_vq *vq = &dev->vqs[i];
 

@@ -11,6 +11,8 @@
  *   module-wide, innermost)
  *   vhost_blk_dev.mutex or vhost_blk_vq.mutex -> vhost_blk_dev.config_lock
  *   (resize.c, a spinlock, innermost)
+ *   vhost_blk_dev.mutex or vhost_blk_vq.mutex -> vhost_blk_dev.aux_lock
+ *   (worker.c, a spinlock, innermost)
  * A worker takes only vq mutexes, one at a time. Completion (bio end_io)
  * takes no lock: it pushes onto lock-free lists and wakes the worker.
  */
@@ -202,6 +204,18 @@ struct vhost_blk_req {
 	u64 io_len;			/* bytes the kiocb must transfer */
 	/* Set by ki_complete, cleared by the worker once it reported it. */
 	bool notify;			/* queued I/O to report to fsnotify */
+
+	/*
+	 * File backends: a flush or fallocate on the device's auxiliary
+	 * worker (file.c). aux_file is the backend when the request
+	 * started, without a reference of its own: the backend changes, and
+	 * the device drops it, only with no request in flight. aux_segs is
+	 * a copy of the segments, owned by the work until it ends.
+	 */
+	struct vhost_blk_work aux_work;
+	struct file *aux_file;
+	struct virtio_blk_discard_write_zeroes *aux_segs;
+	unsigned int aux_nr_segs;
 };
 
 /* A guest ring mapped into the kernel over pinned pages (direct.c). */
@@ -414,6 +428,22 @@ struct vhost_blk_dev {
 	struct vhost_blk_worker *workers[VHOST_BLK_MAX_WORKERS];
 	struct vhost_blk_vq vqs[VHOST_BLK_MAX_VQS];
 
+	/*
+	 * Auxiliary worker (worker.c): runs the flushes and fallocates of a
+	 * regular file backend for every queue. Not in workers[]: the owner
+	 * cannot name or attach it. Written under mutex with every vq paused
+	 * and idle, as bfile; NULL with another backend, or when it could
+	 * not be made. The data path reads it under vq->mutex of an unpaused
+	 * vq. aux_dead, under aux_lock: the owner was killed and the worker
+	 * takes no more work. aux_queued and aux_inline (lock-free) count
+	 * the requests it ran, and those the queue workers ran instead.
+	 */
+	struct vhost_blk_worker *aux;
+	spinlock_t aux_lock;		/* protects aux_dead */
+	bool aux_dead;
+	atomic64_t aux_queued;
+	atomic64_t aux_inline;
+
 	/* How a queue stop waits for requests in flight; under mutex. */
 	enum vhost_blk_drain_mode drain_mode;
 	/*
@@ -484,6 +514,10 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 						 unsigned int index);
 void vhost_blk_worker_destroy(struct vhost_blk_worker *worker);
 void vhost_blk_worker_flush(struct vhost_blk_worker *worker);
+int vhost_blk_aux_start(struct vhost_blk_dev *dev);
+void vhost_blk_aux_stop(struct vhost_blk_dev *dev);
+bool vhost_blk_aux_queue(struct vhost_blk_dev *dev,
+			 struct vhost_blk_work *work);
 bool vhost_blk_vq_worker_has_other_work(struct vhost_blk_vq *vq);
 void vhost_blk_vq_queue_work(struct vhost_blk_vq *vq,
 			     struct vhost_blk_work *work);
@@ -598,9 +632,9 @@ void vhost_blk_vq_budget_cancel(struct vhost_blk_vq *vq);
 int vhost_blk_file_rw(struct vhost_blk_req *req, const struct iovec *iov,
 		      unsigned int nr, u64 len, u64 sector, bool write,
 		      bool aligned);
-int vhost_blk_file_flush(struct vhost_blk_dev *dev);
-int vhost_blk_file_discard(struct vhost_blk_dev *dev, u32 type, u64 sector,
-			   u64 nr_sectors, bool unmap);
+u8 vhost_blk_file_flush(struct vhost_blk_req *req);
+u8 vhost_blk_file_discard(struct vhost_blk_req *req,
+			  const struct vhost_blk_cmd *cmd);
 void vhost_blk_file_notify(struct vhost_blk_req *req);
 void vhost_blk_file_release(struct vhost_blk_req *req);
 

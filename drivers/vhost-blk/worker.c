@@ -6,7 +6,9 @@
  * in order: a vhost_task (a thread of the owner: same mm, cgroups, limits
  * and accounting) on kernels that have it, else a kthread that adopts the
  * owner's mm. Each virtqueue has its own worker, so queues run on
- * different CPUs at once and share no lock on the data path.
+ * different CPUs at once and share no lock on the data path. A device
+ * with a regular file backend has one more, its auxiliary worker, for
+ * the file calls that have no asynchronous form (file.c).
  *
  * Work is queued from any context, including hard interrupts (bio
  * completion) and eventfd wakeups: a lock-free list plus a wakeup.
@@ -158,18 +160,12 @@ static void vhost_blk_worker_killed(void *data)
 		wake_up(&dev->vqs[i].drain_wq);
 }
 
-/**
- * vhost_blk_worker_create() - start a worker in the caller's context
- * @dev: the device; the caller is its owner
- * @index: used in the thread name
- *
- * Return: the worker, or an ERR_PTR.
- */
-struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
-						 unsigned int index)
+/* A worker running @killed when the owner gets SIGKILL. */
+static struct vhost_blk_worker *
+__vhost_blk_worker_create(struct vhost_blk_dev *dev, const char *name,
+			  void (*killed)(void *))
 {
 	struct vhost_blk_worker *worker;
-	char name[TASK_COMM_LEN];
 
 	worker = kzalloc(sizeof(*worker), GFP_KERNEL_ACCOUNT);
 	if (!worker)
@@ -177,11 +173,9 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 	worker->dev = dev;
 	init_llist_head(&worker->work_list);
 	mutex_init(&worker->mutex);
-	snprintf(name, sizeof(name), "vhost-blk-%d.%u", current->pid, index);
 
-	worker->task = vhost_blk_task_create(vhost_blk_worker_run,
-					     vhost_blk_worker_killed, worker,
-					     name);
+	worker->task = vhost_blk_task_create(vhost_blk_worker_run, killed,
+					     worker, name);
 	if (IS_ERR(worker->task)) {
 		long err = PTR_ERR(worker->task);
 
@@ -190,6 +184,109 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 	}
 	vhost_blk_task_start(worker->task);
 	return worker;
+}
+
+/**
+ * vhost_blk_worker_create() - start a queue worker in the caller's context
+ * @dev: the device; the caller is its owner
+ * @index: used in the thread name
+ *
+ * Return: the worker, or an ERR_PTR.
+ */
+struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
+						 unsigned int index)
+{
+	char name[TASK_COMM_LEN];
+
+	snprintf(name, sizeof(name), "vhost-blk-%d.%u", current->pid, index);
+	return __vhost_blk_worker_create(dev, name, vhost_blk_worker_killed);
+}
+
+/*
+ * The owner was killed: nothing is queued on the auxiliary worker from
+ * now on (vhost_blk_aux_queue() has its callers run the work themselves),
+ * and what was queued runs here, before the thread exits.
+ */
+static void vhost_blk_aux_killed(void *data)
+{
+	struct vhost_blk_worker *worker = data;
+	struct vhost_blk_dev *dev = worker->dev;
+
+	spin_lock(&dev->aux_lock);
+	dev->aux_dead = true;
+	spin_unlock(&dev->aux_lock);
+	vhost_blk_worker_run(worker);
+}
+
+/**
+ * vhost_blk_aux_start() - start the device's auxiliary worker
+ * @dev: the device, with its mutex held and every queue paused and idle;
+ *	 the caller is its owner
+ *
+ * The auxiliary worker runs the requests of a regular file backend that
+ * the kernel can only do synchronously (flush, fallocate), so that they
+ * hold none of a queue's other requests. A thread of the owner, as the
+ * queue workers are: it counts against the owner's RLIMIT_NPROC (and, on
+ * kthread workers, max_kthread_workers) and runs in its cgroups.
+ *
+ * Return: 0 with dev->aux set (or set already), or the creation error;
+ * then the queue workers go on running those requests themselves.
+ */
+int vhost_blk_aux_start(struct vhost_blk_dev *dev)
+{
+	struct vhost_blk_worker *worker;
+	char name[TASK_COMM_LEN];
+
+	if (dev->aux)
+		return 0;
+	snprintf(name, sizeof(name), "vhost-blk-%d.aux", current->pid);
+	worker = __vhost_blk_worker_create(dev, name, vhost_blk_aux_killed);
+	if (IS_ERR(worker))
+		return PTR_ERR(worker);
+	dev->aux_dead = false;
+	dev->aux = worker;
+	return 0;
+}
+
+/**
+ * vhost_blk_aux_stop() - stop the device's auxiliary worker, if any
+ * @dev: the device, with its mutex held and every queue paused and idle
+ *
+ * No request is in flight, so nothing is queued on it.
+ */
+void vhost_blk_aux_stop(struct vhost_blk_dev *dev)
+{
+	if (!dev->aux)
+		return;
+	vhost_blk_worker_destroy(dev->aux);
+	dev->aux = NULL;
+}
+
+/**
+ * vhost_blk_aux_queue() - run @work on the device's auxiliary worker
+ * @dev: the device, read under the mutex of an unpaused queue
+ * @work: a work item of a request in flight
+ *
+ * Return: true once queued; false when there is no live auxiliary worker
+ * (none could be made, or the owner was killed): the caller runs @work's
+ * job itself.
+ */
+bool vhost_blk_aux_queue(struct vhost_blk_dev *dev,
+			 struct vhost_blk_work *work)
+{
+	bool queued = false;
+
+	if (!dev->aux)
+		goto out;
+	spin_lock(&dev->aux_lock);
+	if (!dev->aux_dead) {
+		vhost_blk_worker_queue(dev->aux, work);
+		queued = true;
+	}
+	spin_unlock(&dev->aux_lock);
+out:
+	atomic64_inc(queued ? &dev->aux_queued : &dev->aux_inline);
+	return queued;
 }
 
 struct vhost_blk_flush {

@@ -128,6 +128,21 @@ static int discard_req(FIXTURE_DATA(file) *self, uint32_t type, uint64_t sector,
 	return do_io(self->vq, self->r, type, 0, self->buf, sizeof(seg), 0);
 }
 
+/*
+ * The auxiliary worker runs, and ran @n requests itself: flushes and
+ * fallocates of a file keep off the queue's worker.
+ */
+static void aux_ran(struct __test_metadata *_metadata, struct vblk_dev *d,
+		    uint64_t n)
+{
+	char line[256];
+
+	ASSERT_TRUE(fdinfo_line(d->fd, "aux:", line, sizeof(line)));
+	EXPECT_EQ(0, strncmp(line, "aux:\trunning ", 13)) TH_LOG("%s", line);
+	EXPECT_EQ(n, fdinfo_counter(line, "queued")) TH_LOG("%s", line);
+	EXPECT_EQ(0, fdinfo_counter(line, "inline")) TH_LOG("%s", line);
+}
+
 TEST_F(file, config)
 {
 	const struct virtio_blk_config *c = &self->d->cfg;
@@ -186,6 +201,7 @@ TEST_F(file, flush)
 					 0, 0, 0, 0));
 	EXPECT_EQ(1, self->r->used_len);
 	EXPECT_EQ(-1, file_check(self, 100, 65536, self->seed));
+	aux_ran(_metadata, self->d, 1);
 }
 
 TEST_F(file, discard_punches_hole)
@@ -201,6 +217,7 @@ TEST_F(file, discard_punches_hole)
 	EXPECT_EQ(-1, file_check(self, 4096, 2 * a * 512, self->seed));
 	EXPECT_EQ(-1, file_check(self, 4096 + 6 * a, (128 - 6 * a) * 512,
 				 self->seed));
+	aux_ran(_metadata, self->d, 1);
 }
 
 TEST_F(file, write_zeroes)
@@ -218,6 +235,7 @@ TEST_F(file, write_zeroes)
 		EXPECT_EQ(-1, file_check(self, s, 8 * 512, self->seed));
 		EXPECT_EQ(-1, file_check(self, s + 24, 40 * 512, self->seed));
 	}
+	aux_ran(_metadata, self->d, ARRAY_SIZE(flags));
 }
 
 TEST_F(file, resize_seen_at_once)

@@ -4,8 +4,9 @@
  * the node made 0666 for the test) gets what its own write(2) gets: a
  * guest write to a root-owned mode 4777 file clears the setuid bit, and
  * its workers run with its uid. Its RLIMIT_NPROC bounds how many workers
- * its opens and VHOST_NEW_WORKER calls create (-EAGAIN past it), the
- * workers are in its cgroup, and closing everything brings its task
+ * its opens and VHOST_NEW_WORKER calls create (-EAGAIN past it; a file
+ * backend set past it gets no auxiliary worker, and the queue's worker
+ * runs its flushes), the workers are in its cgroup, and closing everything brings its task
  * count back. Where workers are kthreads (before Linux 6.4), the module
  * parameter max_kthread_workers bounds them all, even for root.
  */
@@ -29,7 +30,7 @@ struct owner_result {
 	int line;		/* where it happened */
 	int status;		/* of the guest write */
 	int workers;		/* worker threads of the child */
-	long worker_ids[8];	/* Uid: and Gid: fields of its first worker */
+	long worker_ids[2][8];	/* Uid: and Gid: fields of its workers */
 	int tasks_before;	/* tasks of uid 65534 before opening */
 	int created;		/* workers created before the limit */
 	int limit_err;		/* what the next creation returned */
@@ -39,6 +40,9 @@ struct owner_result {
 	char cgroup[256];	/* the owner's /proc/PID/cgroup */
 	int tasks_after;	/* tasks of uid 65534 after closing */
 	int workers_after;	/* workers of the child after closing */
+	int attach_err;		/* SET_BACKEND at the limit */
+	int flush_status;	/* of a flush then */
+	char aux[128];		/* fdinfo's aux: line after it */
 };
 
 #define CHILD_CHECK(res, expr) do {					\
@@ -246,7 +250,7 @@ static int wait_child(pid_t pid)
 /*
  * As uid 65534: open the setuid file read-write, attach it, write one
  * patterned block through the device; record the status and the ids of
- * the queue's worker.
+ * the workers (the queue's, and the file's auxiliary worker).
  */
 static void suid_child(struct owner_result *res, const char *path,
 		       uint64_t seed)
@@ -269,8 +273,8 @@ static void suid_child(struct owner_result *res, const char *path,
 	CHILD_CHECK(res, st < 0 ? st : 0);
 	res->status = st;
 	scan_tasks(-1, getpid(), tids, &res->workers);
-	if (res->workers)
-		CHILD_CHECK(res, task_ids(tids[0], res->worker_ids));
+	for (int i = 0; i < res->workers && i < 2; i++)
+		CHILD_CHECK(res, task_ids(tids[i], res->worker_ids[i]));
 	vblk_dev_destroy(d);
 	close(ffd);
 	_exit(0);
@@ -340,12 +344,15 @@ TEST_F(owner, worker_runs_with_unprivileged_owner_uid_and_gid)
 	ASSERT_EQ(0, wait_child(pid));
 	ASSERT_EQ(0, self->res->err) TH_LOG("child failed at line %d",
 					    self->res->line);
-	ASSERT_EQ(1, self->res->workers);
-	for (int i = 0; i < 8; i++) {
-		EXPECT_EQ(NOBODY, self->res->worker_ids[i])
-			TH_LOG("%s field %d of the worker is %ld",
-			       i < 4 ? "Uid" : "Gid", i % 4,
-			       self->res->worker_ids[i]);
+	/* The queue's worker and the file's auxiliary worker. */
+	ASSERT_EQ(2, self->res->workers);
+	for (int w = 0; w < 2; w++) {
+		for (int i = 0; i < 8; i++) {
+			EXPECT_EQ(NOBODY, self->res->worker_ids[w][i])
+				TH_LOG("%s field %d of worker %d is %ld",
+				       i < 4 ? "Uid" : "Gid", i % 4, w,
+				       self->res->worker_ids[w][i]);
+		}
 	}
 }
 
@@ -437,6 +444,83 @@ TEST_F(owner, nproc_limit_bounds_workers_of_unprivileged_owner_with_eagain)
 	/* Closing every fd ends the workers and uncharges them. */
 	EXPECT_EQ(self->res->tasks_before, self->res->tasks_after);
 	EXPECT_EQ(0, self->res->workers_after);
+}
+
+/*
+ * As uid 65534: a device with its queue's worker, then RLIMIT_NPROC at
+ * the tasks of that user, then a file backend: no auxiliary worker can be
+ * made. Record what SET_BACKEND returned, the status of a write and a
+ * flush, and fdinfo's aux: line.
+ */
+static void aux_nproc_child(struct owner_result *res, const char *path,
+			    uint64_t seed)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	int tids[MAX_TIDS], ffd, st, nr, tasks;
+	struct rlimit rl;
+	struct vblk_dev *d;
+	struct vblk_req *r;
+	uint64_t buf;
+
+	CHILD_CHECK(res, become_nobody());
+	ffd = open(path, O_RDWR | O_CLOEXEC);
+	CHILD_CHECK(res, ffd < 0 ? -errno : 0);
+	o.mem_size = 4 << 20;
+	CHILD_CHECK(res, vblk_dev_open(&d, &o));
+	CHILD_CHECK(res, vblk_dev_setup(d, 0));
+	CHILD_CHECK(res, vblk_vq_start(d, 0, 0));
+	tasks = scan_tasks(NOBODY, getpid(), tids, &nr);
+	CHILD_CHECK(res, tasks);
+	CHILD_CHECK(res, nr == 1 ? 0 : -ESRCH);
+	rl.rlim_cur = rl.rlim_max = tasks;
+	CHILD_CHECK(res, setrlimit(RLIMIT_NPROC, &rl) ? -errno : 0);
+	res->attach_err = vblk_dev_attach(d, ffd, 0, "nproc");
+	CHILD_CHECK(res, res->attach_err);
+	r = vblk_req_alloc(d);
+	CHILD_CHECK(res, r ? 0 : -ENOMEM);
+	CHILD_CHECK(res, vblk_alloc(d, 4096, 4096, &buf));
+	st = write_pattern(&d->vqs[0], r, buf, 0, 4096, seed);
+	CHILD_CHECK(res, st < 0 ? st : 0);
+	res->status = st;
+	st = do_io(&d->vqs[0], r, VIRTIO_BLK_T_FLUSH, 0, 0, 0, 0);
+	CHILD_CHECK(res, st < 0 ? st : 0);
+	res->flush_status = st;
+	if (!fdinfo_line(d->fd, "aux:", res->aux, sizeof(res->aux)))
+		res->aux[0] = 0;
+	res->aux[strcspn(res->aux, "\n")] = 0;
+	scan_tasks(-1, getpid(), tids, &res->workers);
+	vblk_dev_destroy(d);
+	close(ffd);
+	_exit(0);
+}
+
+TEST_F(owner, aux_worker_past_nproc_limit_leaves_flush_to_the_queue)
+{
+	uint64_t seed = fresh_seed();
+	uint8_t data[4096];
+	pid_t pid;
+	int fd;
+
+	ASSERT_EQ(0, make_suid_file(self));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		aux_nproc_child(self->res, self->path, seed);
+	ASSERT_EQ(0, wait_child(pid));
+	ASSERT_EQ(0, self->res->err) TH_LOG("child failed at line %d",
+					    self->res->line);
+	/* The backend is set all the same, without a second worker... */
+	EXPECT_EQ(0, self->res->attach_err);
+	EXPECT_EQ(1, self->res->workers);
+	/* ...and the queue's worker does the flush itself. */
+	EXPECT_EQ(VIRTIO_BLK_S_OK, self->res->status);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, self->res->flush_status);
+	EXPECT_STREQ("aux:\tnone queued=0 inline=1", self->res->aux);
+	fd = open(self->path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(sizeof(data), pread(fd, data, sizeof(data), 0));
+	close(fd);
+	EXPECT_EQ(-1, vblk_pattern_check(data, sizeof(data), 0, seed));
 }
 
 TEST_F(owner, workers_are_in_the_owner_cgroup_and_counted_in_pids_current)
