@@ -18,7 +18,7 @@
 # interrupt 20 us after each request (brd completes inside submit_bio()).
 # Environment: VHOST_BLK_TEST_DEV / VHOST_BLK_TEST_DEV2 (default /dev/ram0,
 # /dev/ram1) are overwritten by the tests; null_blk devices the tests make
-# through configfs (vhost-blk-*) and the faults and resize tests'
+# through configfs (vhost-blk-*) and the faults, resize and slowflush tests'
 # device-mapper disks are removed at the end, and fault injection the
 # faults_* tests left on is turned off.
 
@@ -31,7 +31,7 @@ BRIDGE=$DIR/../../tools/build/vhost-user-blk-bridge
 QSD=/usr/bin/qemu-storage-daemon
 # Run again on pinned tables (VHOST_BLK_PINNED overrides the list).
 PINNED=${VHOST_BLK_PINNED-data vring teardown faults_dm faults_flood owner}
-TESTS=(abi ioctl backend data file vring giant teardown bridge pin
+TESTS=(abi ioctl backend data file slowflush vring giant teardown bridge pin
        faults_dm faults_fmr faults_fslab faults_flood owner devnode stats
        dirtylog service inflight resize)
 for t in $PINNED; do
@@ -81,12 +81,16 @@ cleanup()
 	local d f
 
 	mountpoint -q "$WORK/ext4" 2>/dev/null && umount "$WORK/ext4"
+	# The slowflush test's file system, should it have died half-way.
+	for d in /tmp/vhost-blk-slow.*; do
+		mountpoint -q "$d" 2>/dev/null && umount "$d" && rmdir "$d"
+	done
 	# What the faults tests set up, should one have died half-way.
 	for f in /sys/block/*/make-it-fail \
 		 /sys/kernel/debug/{fail_make_request,failslab}/probability; do
 		[ -w "$f" ] && echo 0 >"$f"
 	done
-	for d in vhost-blk-faults vhost-blk-resize; do
+	for d in vhost-blk-faults vhost-blk-resize vhost-blk-slowflush; do
 		grep -qsx "$d" /sys/block/dm-*/dm/name &&
 			/usr/sbin/dmsetup --noudevsync remove --retry "$d" >/dev/null 2>&1
 	done
