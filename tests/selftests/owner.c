@@ -43,6 +43,7 @@ struct owner_result {
 	int attach_err;		/* SET_BACKEND at the limit */
 	int flush_status;	/* of a flush then */
 	char aux[128];		/* fdinfo's aux: line after it */
+	int start_err;		/* SET_VRING_KICK after SET_BACKEND */
 };
 
 #define CHILD_CHECK(res, expr) do {					\
@@ -521,6 +522,80 @@ TEST_F(owner, aux_worker_past_nproc_limit_leaves_flush_to_the_queue)
 	ASSERT_EQ(sizeof(data), pread(fd, data, sizeof(data), 0));
 	close(fd);
 	EXPECT_EQ(-1, vblk_pattern_check(data, sizeof(data), 0, seed));
+}
+
+/*
+ * As uid 65534 with RLIMIT_NPROC leaving room for one more task: set a
+ * file backend first and start the queue after it, the order of the
+ * vhost-user bridge (SET_OWNER, SET_BACKEND, then the rings). The one
+ * task the owner may still have must be the queue's worker, which the
+ * disk cannot do without; the auxiliary worker is only an optimization.
+ * Record what SET_BACKEND and SET_VRING_KICK returned and the status of
+ * a write and a flush.
+ */
+static void aux_nproc_order_child(struct owner_result *res, const char *path,
+				  uint64_t seed)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	int tids[MAX_TIDS], ffd, st, nr, tasks;
+	struct rlimit rl;
+	struct vblk_dev *d;
+	struct vblk_req *r;
+	uint64_t buf;
+
+	CHILD_CHECK(res, become_nobody());
+	ffd = open(path, O_RDWR | O_CLOEXEC);
+	CHILD_CHECK(res, ffd < 0 ? -errno : 0);
+	o.mem_size = 4 << 20;
+	CHILD_CHECK(res, vblk_dev_open(&d, &o));
+	CHILD_CHECK(res, vblk_dev_setup(d, 0));
+	tasks = scan_tasks(NOBODY, getpid(), tids, &nr);
+	CHILD_CHECK(res, tasks);
+	CHILD_CHECK(res, nr == 0 ? 0 : -EEXIST);
+	rl.rlim_cur = rl.rlim_max = tasks + 1;
+	CHILD_CHECK(res, setrlimit(RLIMIT_NPROC, &rl) ? -errno : 0);
+	res->attach_err = vblk_dev_attach(d, ffd, 0, "nproc");
+	CHILD_CHECK(res, res->attach_err);
+	res->start_err = vblk_vq_start(d, 0, 0);
+	CHILD_CHECK(res, res->start_err);
+	r = vblk_req_alloc(d);
+	CHILD_CHECK(res, r ? 0 : -ENOMEM);
+	CHILD_CHECK(res, vblk_alloc(d, 4096, 4096, &buf));
+	st = write_pattern(&d->vqs[0], r, buf, 0, 4096, seed);
+	CHILD_CHECK(res, st < 0 ? st : 0);
+	res->status = st;
+	st = do_io(&d->vqs[0], r, VIRTIO_BLK_T_FLUSH, 0, 0, 0, 0);
+	CHILD_CHECK(res, st < 0 ? st : 0);
+	res->flush_status = st;
+	scan_tasks(-1, getpid(), tids, &res->workers);
+	vblk_dev_destroy(d);
+	close(ffd);
+	_exit(0);
+}
+
+TEST_F(owner, queue_worker_has_priority_over_aux_worker_at_nproc_limit)
+{
+	uint64_t seed = fresh_seed();
+	pid_t pid;
+	int ret;
+
+	ASSERT_EQ(0, make_suid_file(self));
+	self->res->start_err = 1;
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		aux_nproc_order_child(self->res, self->path, seed);
+	ret = wait_child(pid);
+	/* An owner that could serve its disk before a file backend... */
+	EXPECT_EQ(0, self->res->attach_err);
+	/* ...still gets its queue's worker, and the disk works. */
+	EXPECT_EQ(0, self->res->start_err);
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, self->res->err) TH_LOG("child failed at line %d",
+					    self->res->line);
+	EXPECT_EQ(1, self->res->workers);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, self->res->status);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, self->res->flush_status);
 }
 
 TEST_F(owner, workers_are_in_the_owner_cgroup_and_counted_in_pids_current)
