@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 
 #include "kselftest_harness.h"
@@ -596,6 +597,74 @@ TEST_F(owner, queue_worker_has_priority_over_aux_worker_at_nproc_limit)
 	EXPECT_EQ(1, self->res->workers);
 	EXPECT_EQ(VIRTIO_BLK_S_OK, self->res->status);
 	EXPECT_EQ(VIRTIO_BLK_S_OK, self->res->flush_status);
+}
+
+/*
+ * A process sharing the owner's address space (clone(CLONE_VM) without
+ * CLONE_THREAD) passes the owner check: it sets the file backend, so the
+ * auxiliary worker is one of its threads, then exits, which kills the
+ * worker. The owner then sets the backend again: it must get a running
+ * auxiliary worker of its own, not keep the dead one for good.
+ */
+struct sibling_arg {
+	int vfd, bfd, ret;
+};
+
+static char sibling_stack[256 << 10] __attribute__((aligned(16)));
+
+static int sibling_fn(void *p)
+{
+	struct sibling_arg *a = p;
+
+	a->ret = vhost_blk_set_backend(a->vfd, a->bfd, 0, "sibling");
+	/* Its threads, the auxiliary worker among them, die with it. */
+	syscall(SYS_exit_group, 0);
+	return 0;
+}
+
+TEST_F(owner, backend_set_again_replaces_a_killed_aux_worker)
+{
+	struct vblk_opts o = VBLK_OPTS_DEFAULT;
+	struct sibling_arg a;
+	struct vblk_dev *d;
+	struct vblk_req *r;
+	char line[128];
+	int ffd, st;
+	pid_t pid;
+
+	if (kthread_workers())
+		SKIP(return, "kthread workers do not die with their creator");
+	ASSERT_EQ(0, make_suid_file(self));
+	ffd = open(self->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, ffd);
+	o.mem_size = 4 << 20;
+	ASSERT_EQ(0, vblk_dev_create(&d, &o, ffd, 0, "owner"));
+	/* No backend: the sibling's SET_BACKEND makes the worker. */
+	ASSERT_EQ(0, vblk_dev_attach(d, -1, 0, NULL));
+	a.vfd = d->fd;
+	a.bfd = ffd;
+	a.ret = 1;
+	pid = clone(sibling_fn, sibling_stack + sizeof(sibling_stack),
+		    CLONE_VM | SIGCHLD, &a);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_EQ(0, a.ret);
+	ASSERT_TRUE(fdinfo_line(d->fd, "aux:", line, sizeof(line)));
+	TH_LOG("after the sibling exited: %s", line);
+	ASSERT_EQ(0, strncmp(line, "aux:\tkilled ", 12)) TH_LOG("%s", line);
+
+	ASSERT_EQ(0, vblk_dev_attach(d, ffd, 0, "owner"));
+	ASSERT_TRUE(fdinfo_line(d->fd, "aux:", line, sizeof(line)));
+	EXPECT_EQ(0, strncmp(line, "aux:\trunning ", 13)) TH_LOG("%s", line);
+	r = vblk_req_alloc(d);
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(VIRTIO_BLK_S_OK,
+		  do_io(&d->vqs[0], r, VIRTIO_BLK_T_FLUSH, 0, 0, 0, 0));
+	ASSERT_TRUE(fdinfo_line(d->fd, "aux:", line, sizeof(line)));
+	EXPECT_EQ(1, fdinfo_counter(line, "queued")) TH_LOG("%s", line);
+	EXPECT_EQ(0, fdinfo_counter(line, "inline")) TH_LOG("%s", line);
+	vblk_dev_destroy(d);
+	close(ffd);
 }
 
 TEST_F(owner, workers_are_in_the_owner_cgroup_and_counted_in_pids_current)
