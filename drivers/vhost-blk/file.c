@@ -9,8 +9,8 @@
  * filesystems without direct I/O fall back to buffered I/O. Flush is an
  * fsync of the file, discard punches a hole and write-zeroes zeroes the
  * range with fallocate(). Those have no asynchronous form: they run on the
- * device's auxiliary worker (worker.c), so that a slow one (a file on a
- * networked filesystem) holds none of the queue's other requests.
+ * auxiliary worker of the queue's worker (worker.c), so that a slow one (a
+ * file on a networked filesystem) holds none of the queue's other requests.
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
@@ -239,10 +239,29 @@ static void vhost_blk_file_aux_fn(struct vhost_blk_work *work)
 	vhost_blk_req_put(req);
 }
 
+/**
+ * vhost_blk_file_cancel() - end a request queued on an auxiliary worker
+ * @work: the request's aux_work, taken off a worker that will not run it
+ *
+ * The worker was killed with the owner, or stopped: the request ends with
+ * IOERR, through vhost_blk_req_put() as if the work had failed.
+ */
+void vhost_blk_file_cancel(struct vhost_blk_work *work)
+{
+	struct vhost_blk_req *req = container_of(work, struct vhost_blk_req,
+						 aux_work);
+
+	kfree(req->aux_segs);
+	req->aux_segs = NULL;
+	WRITE_ONCE(req->status, VIRTIO_BLK_S_IOERR);
+	vhost_blk_req_put(req);
+}
+
 /*
- * Hand @req to the auxiliary worker, holding a reference for it: the
- * request ends when the work does. False when there is no live auxiliary
- * worker: then the caller does the work itself.
+ * Hand @req to the auxiliary worker of its queue's worker, holding a
+ * reference for it: the request ends when the work does. False when
+ * there is no live auxiliary worker: then the caller does the work
+ * itself.
  */
 static bool vhost_blk_file_queue(struct vhost_blk_req *req)
 {
@@ -252,7 +271,7 @@ static bool vhost_blk_file_queue(struct vhost_blk_req *req)
 	vhost_blk_work_init(&req->aux_work, vhost_blk_file_aux_fn);
 	/* The caller's reference keeps the request from ending meanwhile. */
 	atomic_inc(&req->pending);
-	if (vhost_blk_aux_queue(dev, &req->aux_work))
+	if (vhost_blk_aux_queue(req->vq, &req->aux_work))
 		return true;
 	atomic_dec(&req->pending);
 	return false;
@@ -262,7 +281,7 @@ static bool vhost_blk_file_queue(struct vhost_blk_req *req)
  * vhost_blk_file_flush() - flush a file backend
  * @req: the request, in its queue's worker
  *
- * An fsync of the file, on the auxiliary worker if the device has one:
+ * An fsync of the file, on the auxiliary worker if the queue has one:
  * the queue's other requests go on meanwhile, and the request ends when
  * the fsync does.
  *
@@ -283,7 +302,7 @@ u8 vhost_blk_file_flush(struct vhost_blk_req *req)
  * @req: the request, in its queue's worker
  * @cmd: the decoded request: type and segments
  *
- * fallocate() of each segment, on the auxiliary worker if the device has
+ * fallocate() of each segment, on the auxiliary worker if the queue has
  * one (with a copy of the segments: @cmd's are the queue's scratch).
  * SECURE_ERASE, which a file cannot do, and requests with nothing to do
  * end at once.

@@ -58,6 +58,7 @@ static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 {
 	struct vhost_blk_backend b;
 	struct file *file = NULL, *old;
+	unsigned int i;
 	long ret;
 
 	ret = vhost_blk_copy_sized(&b, sizeof(b), argp,
@@ -86,17 +87,6 @@ static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 	if (ret)
 		goto out_unlock;
 
-	/*
-	 * A regular file's flush and fallocate run on the auxiliary worker.
-	 * Without one (RLIMIT_NPROC, max_kthread_workers, memory) the queue
-	 * workers run them as before, counted in fdinfo: the backend works,
-	 * only a slow flush holds its queue.
-	 */
-	if (file && !S_ISBLK(file_inode(file)->i_mode))
-		vhost_blk_aux_start(dev);
-	else
-		vhost_blk_aux_stop(dev);
-
 	old = dev->bfile;
 	dev->bfile = file;
 	dev->bdev = NULL;
@@ -109,6 +99,22 @@ static long vhost_blk_set_backend(struct vhost_blk_dev *dev,
 	/* The owner chose the new size: no change to signal. */
 	vhost_blk_capacity_reset(dev);
 	file = old;
+
+	/*
+	 * A regular file's flush and fallocate run on the auxiliary worker
+	 * of each queue worker, made after it. Without one (RLIMIT_NPROC,
+	 * max_kthread_workers, memory) the queue worker runs them as
+	 * before, counted in fdinfo: the backend works, only a slow flush
+	 * holds its queue. One that was killed is made again.
+	 */
+	for (i = 0; i < VHOST_BLK_MAX_WORKERS; i++) {
+		if (!dev->workers[i])
+			continue;
+		if (dev->bfile && !dev->bdev)
+			vhost_blk_aux_start(dev->workers[i]);
+		else
+			vhost_blk_aux_stop(dev->workers[i]);
+	}
 
 	vhost_blk_unpause(dev);
 out_unlock:

@@ -312,8 +312,6 @@ static int vhost_blk_dev_cleanup(struct vhost_blk_dev *dev)
 			dev->workers[i] = NULL;
 		}
 	}
-	/* Its requests ended with their queues': it holds no work. */
-	vhost_blk_aux_stop(dev);
 	for (i = 0; i < VHOST_BLK_MAX_VQS; i++)
 		vhost_blk_vq_reset(&dev->vqs[i]);
 
@@ -551,7 +549,11 @@ void vhost_blk_unpause(struct vhost_blk_dev *dev)
 		vhost_blk_vq_unpause(&dev->vqs[i]);
 }
 
-/* A new worker in a free id slot. Caller holds dev->mutex. */
+/*
+ * A new worker in a free id slot, with its auxiliary worker (best effort,
+ * made after it) if the backend is a regular file. Caller holds
+ * dev->mutex.
+ */
 struct vhost_blk_worker *vhost_blk_new_worker(struct vhost_blk_dev *dev)
 {
 	struct vhost_blk_worker *w;
@@ -567,6 +569,8 @@ struct vhost_blk_worker *vhost_blk_new_worker(struct vhost_blk_dev *dev)
 		return w;
 	w->id = id;
 	dev->workers[id] = w;
+	if (dev->bfile && !dev->bdev)
+		vhost_blk_aux_start(w);
 	return w;
 }
 

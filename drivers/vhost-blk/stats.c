@@ -186,21 +186,29 @@ static void vhost_blk_stat_show(struct seq_file *m, const char *name,
 }
 
 /*
- * The auxiliary worker of a file backend: "none" (another backend, or it
- * could not be made), "running" or "killed" (with the owner), and how
- * many requests it ran and how many its absence left to the queues.
+ * The auxiliary workers of a file backend, one per queue worker: how many
+ * run and how many were killed with the owner, how many requests they
+ * ran, and how many the queue workers ran themselves for want of one.
  */
 static void vhost_blk_aux_show(struct seq_file *m, struct vhost_blk_dev *dev)
 {
-	const char *state = "none";
+	unsigned int i, running = 0, killed = 0;
 
-	if (dev->aux) {
-		spin_lock(&dev->aux_lock);
-		state = dev->aux_dead ? "killed" : "running";
-		spin_unlock(&dev->aux_lock);
+	lockdep_assert_held(&dev->mutex);
+	spin_lock(&dev->aux_lock);
+	for (i = 0; i < VHOST_BLK_MAX_WORKERS; i++) {
+		struct vhost_blk_worker *w = dev->workers[i];
+
+		if (!w || !w->aux)
+			continue;
+		if (w->aux->aux_dead)
+			killed++;
+		else
+			running++;
 	}
-	seq_printf(m, "aux:\t%s queued=%lld inline=%lld\n", state,
-		   atomic64_read(&dev->aux_queued),
+	spin_unlock(&dev->aux_lock);
+	seq_printf(m, "aux:\trunning=%u killed=%u queued=%lld inline=%lld\n",
+		   running, killed, atomic64_read(&dev->aux_queued),
 		   atomic64_read(&dev->aux_inline));
 }
 
@@ -209,7 +217,7 @@ static void vhost_blk_aux_show(struct seq_file *m, struct vhost_blk_dev *dev)
  * @m: the fdinfo file
  * @f: the device file
  *
- * The device id, owner, acked features, backend and auxiliary worker,
+ * The device id, owner, acked features, backend and auxiliary workers,
  * then one "total:" line and one "vqN:" line for every queue given a
  * size, each as key=value counters (Documentation/vhost-blk.rst,
  * "Observability").

@@ -121,6 +121,22 @@ struct vhost_blk_worker {
 	/* Serializes the SIGKILL handler against flushes. */
 	struct mutex mutex;
 	bool killed;			/* SIGKILL handled; under mutex */
+	/*
+	 * Auxiliary worker of a queue worker (worker.c): runs the flushes
+	 * and fallocates of a regular file backend for the queues this one
+	 * serves. Made after it, best effort, while the backend is a file;
+	 * NULL otherwise or when it could not be made. Written under
+	 * dev->mutex while no queue it serves runs (paused and idle, or
+	 * not attached yet); the data path reads it under vq->mutex of a
+	 * queue this worker serves. Not in dev->workers[]: the owner can
+	 * neither name nor attach it.
+	 */
+	struct vhost_blk_worker *aux;
+	/*
+	 * Of an auxiliary worker, under dev->aux_lock: the owner was killed
+	 * and it takes no more work.
+	 */
+	bool aux_dead;
 };
 
 struct vhost_blk_poll {
@@ -206,11 +222,12 @@ struct vhost_blk_req {
 	bool notify;			/* queued I/O to report to fsnotify */
 
 	/*
-	 * File backends: a flush or fallocate on the device's auxiliary
-	 * worker (file.c). aux_file is the backend when the request
-	 * started, without a reference of its own: the backend changes, and
-	 * the device drops it, only with no request in flight. aux_segs is
-	 * a copy of the segments, owned by the work until it ends.
+	 * File backends: a flush or fallocate on the auxiliary worker of
+	 * the queue's worker (file.c). aux_file is the backend when the
+	 * request started, without a reference of its own: the backend
+	 * changes, and the device drops it, only with no request in flight.
+	 * aux_segs is a copy of the segments, owned by the work until it
+	 * ends.
 	 */
 	struct vhost_blk_work aux_work;
 	struct file *aux_file;
@@ -429,18 +446,12 @@ struct vhost_blk_dev {
 	struct vhost_blk_vq vqs[VHOST_BLK_MAX_VQS];
 
 	/*
-	 * Auxiliary worker (worker.c): runs the flushes and fallocates of a
-	 * regular file backend for every queue. Not in workers[]: the owner
-	 * cannot name or attach it. Written under mutex with every vq paused
-	 * and idle, as bfile; NULL with another backend, or when it could
-	 * not be made. The data path reads it under vq->mutex of an unpaused
-	 * vq. aux_dead, under aux_lock: the owner was killed and the worker
-	 * takes no more work. aux_queued and aux_inline (lock-free) count
-	 * the requests it ran, and those the queue workers ran instead.
+	 * File backends: each queue worker's auxiliary worker (worker.c).
+	 * aux_lock protects their aux_dead. aux_queued and aux_inline
+	 * (lock-free) count the requests they ran, and those the queue
+	 * workers ran themselves for want of one.
 	 */
-	struct vhost_blk_worker *aux;
-	spinlock_t aux_lock;		/* protects aux_dead */
-	bool aux_dead;
+	spinlock_t aux_lock;		/* protects the aux_dead of each */
 	atomic64_t aux_queued;
 	atomic64_t aux_inline;
 
@@ -514,9 +525,9 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 						 unsigned int index);
 void vhost_blk_worker_destroy(struct vhost_blk_worker *worker);
 void vhost_blk_worker_flush(struct vhost_blk_worker *worker);
-int vhost_blk_aux_start(struct vhost_blk_dev *dev);
-void vhost_blk_aux_stop(struct vhost_blk_dev *dev);
-bool vhost_blk_aux_queue(struct vhost_blk_dev *dev,
+void vhost_blk_aux_start(struct vhost_blk_worker *worker);
+void vhost_blk_aux_stop(struct vhost_blk_worker *worker);
+bool vhost_blk_aux_queue(struct vhost_blk_vq *vq,
 			 struct vhost_blk_work *work);
 bool vhost_blk_vq_worker_has_other_work(struct vhost_blk_vq *vq);
 void vhost_blk_vq_queue_work(struct vhost_blk_vq *vq,
@@ -637,6 +648,7 @@ u8 vhost_blk_file_discard(struct vhost_blk_req *req,
 			  const struct vhost_blk_cmd *cmd);
 void vhost_blk_file_notify(struct vhost_blk_req *req);
 void vhost_blk_file_release(struct vhost_blk_req *req);
+void vhost_blk_file_cancel(struct vhost_blk_work *work);
 
 static inline bool vhost_blk_has_feature(const struct vhost_blk_dev *dev,
 					 unsigned int bit)

@@ -6,9 +6,9 @@
  * in order: a vhost_task (a thread of the owner: same mm, cgroups, limits
  * and accounting) on kernels that have it, else a kthread that adopts the
  * owner's mm. Each virtqueue has its own worker, so queues run on
- * different CPUs at once and share no lock on the data path. A device
- * with a regular file backend has one more, its auxiliary worker, for
- * the file calls that have no asynchronous form (file.c).
+ * different CPUs at once and share no lock on the data path. With a
+ * regular file backend each queue worker has a companion, its auxiliary
+ * worker, for the file calls that have no asynchronous form (file.c).
  *
  * Work is queued from any context, including hard interrupts (bio
  * completion) and eventfd wakeups: a lock-free list plus a wakeup.
@@ -203,84 +203,127 @@ struct vhost_blk_worker *vhost_blk_worker_create(struct vhost_blk_dev *dev,
 }
 
 /*
+ * End the work queued on an auxiliary worker without running it: each
+ * item is a request's, which ends with IOERR (file.c). Only the worker
+ * itself, or its destroyer once the thread is gone, takes work off.
+ */
+static void vhost_blk_aux_cancel(struct vhost_blk_worker *aux)
+{
+	struct vhost_blk_work *work, *next;
+	struct llist_node *node;
+
+	node = llist_del_all(&aux->work_list);
+	if (!node)
+		return;
+	node = llist_reverse_order(node);
+	/* The flag must be cleared after the work left the list. */
+	smp_wmb();
+	llist_for_each_entry_safe(work, next, node, node) {
+		clear_bit(VHOST_BLK_WORK_QUEUED, &work->flags);
+		vhost_blk_file_cancel(work);
+	}
+}
+
+/*
  * The owner was killed: nothing is queued on the auxiliary worker from
  * now on (vhost_blk_aux_queue() has its callers run the work themselves),
- * and what was queued runs here, before the thread exits.
+ * and what was queued but not started ends with IOERR: a backlog of
+ * fsyncs on a slow filesystem would hold the exit of a killed process.
  */
 static void vhost_blk_aux_killed(void *data)
 {
-	struct vhost_blk_worker *worker = data;
-	struct vhost_blk_dev *dev = worker->dev;
+	struct vhost_blk_worker *aux = data;
+	struct vhost_blk_dev *dev = aux->dev;
 
 	spin_lock(&dev->aux_lock);
-	dev->aux_dead = true;
+	aux->aux_dead = true;
 	spin_unlock(&dev->aux_lock);
-	vhost_blk_worker_run(worker);
+	vhost_blk_aux_cancel(aux);
+}
+
+static void vhost_blk_aux_destroy(struct vhost_blk_worker *aux)
+{
+	vhost_blk_task_stop(aux->task);
+	/* Normally none: its queues are idle, or its queue worker died. */
+	vhost_blk_aux_cancel(aux);
+	kfree(aux);
 }
 
 /**
- * vhost_blk_aux_start() - start the device's auxiliary worker
- * @dev: the device, with its mutex held and every queue paused and idle;
- *	 the caller is its owner
+ * vhost_blk_aux_start() - give a queue worker its auxiliary worker
+ * @worker: the queue worker, serving no queue that runs; the caller holds
+ *	    dev->mutex and is the owner
  *
  * The auxiliary worker runs the requests of a regular file backend that
  * the kernel can only do synchronously (flush, fallocate), so that they
- * hold none of a queue's other requests. A thread of the owner, as the
+ * hold none of the queue's other requests. A thread of the owner, as the
  * queue workers are: it counts against the owner's RLIMIT_NPROC (and, on
- * kthread workers, max_kthread_workers) and runs in its cgroups.
- *
- * Return: 0 with dev->aux set (or set already), or the creation error;
- * then the queue workers go on running those requests themselves.
+ * kthread workers, max_kthread_workers) and runs in its cgroups. It is
+ * made after its queue worker and only at best: when it cannot be made
+ * the queue worker runs those requests itself. One that was killed is
+ * replaced; a killed queue worker gets none.
  */
-int vhost_blk_aux_start(struct vhost_blk_dev *dev)
+void vhost_blk_aux_start(struct vhost_blk_worker *worker)
 {
-	struct vhost_blk_worker *worker;
+	struct vhost_blk_dev *dev = worker->dev;
+	struct vhost_blk_worker *aux;
 	char name[TASK_COMM_LEN];
+	bool dead;
 
-	if (dev->aux)
-		return 0;
-	snprintf(name, sizeof(name), "vhost-blk-%d.aux", current->pid);
-	worker = __vhost_blk_worker_create(dev, name, vhost_blk_aux_killed);
-	if (IS_ERR(worker))
-		return PTR_ERR(worker);
-	dev->aux_dead = false;
-	dev->aux = worker;
-	return 0;
-}
-
-/**
- * vhost_blk_aux_stop() - stop the device's auxiliary worker, if any
- * @dev: the device, with its mutex held and every queue paused and idle
- *
- * No request is in flight, so nothing is queued on it.
- */
-void vhost_blk_aux_stop(struct vhost_blk_dev *dev)
-{
-	if (!dev->aux)
+	if (READ_ONCE(worker->killed))
 		return;
-	vhost_blk_worker_destroy(dev->aux);
-	dev->aux = NULL;
+	if (worker->aux) {
+		spin_lock(&dev->aux_lock);
+		dead = worker->aux->aux_dead;
+		spin_unlock(&dev->aux_lock);
+		if (!dead)
+			return;
+		vhost_blk_aux_stop(worker);
+	}
+	snprintf(name, sizeof(name), "vhost-blk-%d.a%u", current->pid,
+		 worker->id);
+	aux = __vhost_blk_worker_create(dev, name, vhost_blk_aux_killed);
+	if (!IS_ERR(aux))
+		worker->aux = aux;
 }
 
 /**
- * vhost_blk_aux_queue() - run @work on the device's auxiliary worker
- * @dev: the device, read under the mutex of an unpaused queue
+ * vhost_blk_aux_stop() - stop a queue worker's auxiliary worker, if any
+ * @worker: the queue worker, serving no queue that runs; the caller holds
+ *	    dev->mutex
+ */
+void vhost_blk_aux_stop(struct vhost_blk_worker *worker)
+{
+	if (!worker->aux)
+		return;
+	vhost_blk_aux_destroy(worker->aux);
+	worker->aux = NULL;
+}
+
+/**
+ * vhost_blk_aux_queue() - run @work on the auxiliary worker of @vq's worker
+ * @vq: the queue, with its mutex held, served by the calling worker
  * @work: a work item of a request in flight
  *
  * Return: true once queued; false when there is no live auxiliary worker
  * (none could be made, or the owner was killed): the caller runs @work's
  * job itself.
  */
-bool vhost_blk_aux_queue(struct vhost_blk_dev *dev,
-			 struct vhost_blk_work *work)
+bool vhost_blk_aux_queue(struct vhost_blk_vq *vq, struct vhost_blk_work *work)
 {
+	struct vhost_blk_dev *dev = vq->dev;
+	struct vhost_blk_worker *worker, *aux = NULL;
 	bool queued = false;
 
-	if (!dev->aux)
+	worker = rcu_dereference_protected(vq->worker,
+					   lockdep_is_held(&vq->mutex));
+	if (worker)
+		aux = worker->aux;
+	if (!aux)
 		goto out;
 	spin_lock(&dev->aux_lock);
-	if (!dev->aux_dead) {
-		vhost_blk_worker_queue(dev->aux, work);
+	if (!aux->aux_dead) {
+		vhost_blk_worker_queue(aux, work);
 		queued = true;
 	}
 	spin_unlock(&dev->aux_lock);
@@ -329,13 +372,15 @@ void vhost_blk_worker_flush(struct vhost_blk_worker *worker)
  *
  * Work still queued is not run, only taken off the list so it can be
  * queued elsewhere: the queues it served are stopped and drained, and
- * their work items have nothing left to do.
+ * their work items have nothing left to do. Its auxiliary worker goes
+ * first.
  */
 void vhost_blk_worker_destroy(struct vhost_blk_worker *worker)
 {
 	struct vhost_blk_work *work, *next;
 	struct llist_node *node;
 
+	vhost_blk_aux_stop(worker);
 	vhost_blk_task_stop(worker->task);
 	node = llist_del_all(&worker->work_list);
 	llist_for_each_entry_safe(work, next, node, node)

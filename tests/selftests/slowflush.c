@@ -2,7 +2,7 @@
 /*
  * slowflush: a regular file backend whose fsync is slow (ext4 on a
  * dm-delay device that delays writes and flushes, not reads). The flush
- * runs on the device's auxiliary worker, so reads on the same queue end
+ * runs on the auxiliary worker of the queue's worker, so reads on the same queue end
  * while it is pending, and it holds no request of another queue; an
  * owner killed during such a flush, with a write-zeroes queued behind
  * it, goes away once the flush ends, the write-zeroes is done all the
@@ -246,7 +246,7 @@ TEST_F(slow, flush_does_not_hold_reads)
 	EXPECT_EQ(0, check_pattern(vq, rf, buf, DIRTY_SECTOR, 65536,
 				   self->seed + 1));
 	EXPECT_TRUE(fdinfo_line(d->fd, "aux:", line, sizeof(line)));
-	EXPECT_EQ(0, strncmp(line, "aux:\trunning ", 13)) TH_LOG("%s", line);
+	EXPECT_EQ(1, fdinfo_counter(line, "running")) TH_LOG("%s", line);
 	EXPECT_EQ(1, fdinfo_counter(line, "queued")) TH_LOG("%s", line);
 	EXPECT_EQ(0, fdinfo_counter(line, "inline")) TH_LOG("%s", line);
 }
@@ -361,14 +361,22 @@ TEST_F(slow, owner_killed_during_flush)
 	EXPECT_TRUE(EVENTUALLY(owner_workers(pid, NULL) == 0, PROMPT_MS))
 		TH_LOG("%d workers of %d left", owner_workers(pid, NULL), pid);
 	/*
-	 * The write-zeroes queued behind the flush ran all the same (the
-	 * killed worker runs what it was given), and nothing else changed.
+	 * The write-zeroes queued behind the flush did not run: the killed
+	 * auxiliary worker ends what it had not started with an I/O error,
+	 * not a backlog of slow calls. A kthread worker is not killed, and
+	 * runs it before the device goes. Nothing else changed.
 	 */
 	slow_table(self, 0, NULL, 0);
 	EXPECT_EQ(0, disk_check_pattern(self->path, DIRTY_SECTOR,
 					(ZERO_SECTOR - DIRTY_SECTOR) * 512,
 					self->seed + 2));
-	EXPECT_EQ(1, file_zero(self->path, ZERO_SECTOR, ZERO_SECTORS));
+	if (kthread_workers()) {
+		EXPECT_EQ(1, file_zero(self->path, ZERO_SECTOR, ZERO_SECTORS));
+	} else {
+		EXPECT_EQ(0, disk_check_pattern(self->path, ZERO_SECTOR,
+						ZERO_SECTORS * 512,
+						self->seed + 2));
+	}
 	EXPECT_EQ(0, disk_check_pattern(self->path, ZERO_SECTOR + ZERO_SECTORS,
 					(DIRTY_SECTOR + 128 - ZERO_SECTOR -
 					 ZERO_SECTORS) * 512, self->seed + 2));

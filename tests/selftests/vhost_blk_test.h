@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/fs.h>
@@ -494,6 +495,17 @@ static inline uint64_t fdinfo_counter(const char *line, const char *key)
 		p += klen;
 	}
 	return UINT64_MAX;
+}
+
+/* True when the kernel has no vhost_task: workers are kthreads. */
+static inline bool kthread_workers(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major < 6 || (major == 6 && minor < 4);
 }
 
 /* 1 if @efd fires within @ms, 0 if not. */

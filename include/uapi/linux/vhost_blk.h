@@ -88,12 +88,13 @@
  *		Files are read and written with direct I/O where their
  *		filesystem supports it (O_DIRECT is not needed on @fd);
  *		flush is fsync(), discard punches holes, write-zeroes uses
- *		FALLOC_FL_ZERO_RANGE. Those three run on the device's
- *		auxiliary worker, a thread of the owner this call starts
- *		for a regular file (and stops for anything else), so they
- *		hold up no queue; if it cannot be started (RLIMIT_NPROC,
- *		max_kthread_workers), the call still succeeds and the queue
- *		workers run them.
+ *		FALLOC_FL_ZERO_RANGE. Those three run on an auxiliary
+ *		worker of each queue worker, a thread of the owner made
+ *		after it (by this call for a regular file, for the queue
+ *		workers that exist; stopped for anything else), so they
+ *		hold up no queue; where one cannot be made (RLIMIT_NPROC,
+ *		max_kthread_workers) the call still succeeds and the queue
+ *		worker runs them.
  * @flags:	VHOST_BLK_BACKEND_F_* bits; unknown bits give -EOPNOTSUPP.
  * @serial:	the identifier returned to VIRTIO_BLK_T_GET_ID, up to 20
  *		bytes, zero padded (not necessarily zero terminated).
